@@ -1,0 +1,320 @@
+//! `wsprobe connect`: one connection, step by step, like `curl -v` for
+//! WebSockets: each phase with its time, the response headers, subprotocol
+//! and extensions, messages sent and received, and the close.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use super::millis;
+use crate::event::CloseInfo;
+use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection, Timings};
+use crate::net::session::{close_cleanly, interpret, CloseReply, Read};
+use crate::plan::ClientPlan;
+use crate::report::{Details, Finding, Report};
+use crate::target::Resolved;
+use crate::units::ClientId;
+
+/// What `connect` does.
+#[derive(Debug, Clone)]
+pub struct ConnectPlan {
+    /// How to connect.
+    pub client: ClientPlan,
+    /// Messages to send once open.
+    pub send: Vec<String>,
+    /// How long to listen before closing.
+    pub listen: Duration,
+}
+
+/// One phase of the connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// dns, tcp, tls, upgrade, close.
+    pub phase: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// How long it took.
+    pub ms: Option<f64>,
+    /// What happened.
+    pub detail: String,
+}
+
+/// A message on the wire.
+#[derive(Debug, Clone, Serialize)]
+pub struct Traffic {
+    /// Milliseconds since the connection opened.
+    pub at_ms: f64,
+    /// "out" or "in".
+    pub direction: &'static str,
+    /// text, binary, ping, pong.
+    pub kind: &'static str,
+    /// The text, or a size for binary frames.
+    pub data: String,
+}
+
+/// `connect`'s JSON fields.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ConnectDetails {
+    /// Each phase.
+    pub steps: Vec<Step>,
+    /// The upgrade's HTTP status, when the server answered.
+    pub http_status: Option<u16>,
+    /// Response headers (redacted).
+    pub response_headers: Vec<(String, String)>,
+    /// Body of a refused upgrade (first bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Retry-After of a refused upgrade.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
+    /// Negotiated subprotocol.
+    pub subprotocol: Option<String>,
+    /// Negotiated extensions.
+    pub extensions: Option<String>,
+    /// TLS version and cipher.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    /// Messages sent and received.
+    pub messages: Vec<Traffic>,
+    /// How the connection ended, if the server ended it.
+    pub close: Option<CloseInfo>,
+}
+
+/// Runs `connect`.
+pub async fn run(plan: &ConnectPlan, target: &Resolved, stop: &CancellationToken) -> Report {
+    let mut report = Report::new("connect", target.display.clone());
+    let mut details = ConnectDetails::default();
+    let attempt = tokio::select! {
+        a = open(&target.endpoint, ClientId::new(0)) => a,
+        _ = stop.cancelled() => {
+            report.interrupted = true;
+            return with_details(report, details);
+        }
+    };
+    match attempt {
+        Attempt::Open(opened) => converse(plan, *opened, &mut report, &mut details, stop).await,
+        Attempt::Rejected(rejection) => rejected(*rejection, &mut report, &mut details),
+        Attempt::Failed(failure) => failed(*failure, &mut report, &mut details),
+    }
+    report.settle_verdict();
+    with_details(report, details)
+}
+
+fn with_details(mut report: Report, details: ConnectDetails) -> Report {
+    report.details = Some(Details::Connect(details));
+    report
+}
+
+fn phase_steps(t: &Timings, details: &mut ConnectDetails) {
+    let mut push = |phase: &str, d: Option<Duration>, detail: String| {
+        if let Some(d) = d {
+            details.steps.push(Step {
+                phase: phase.into(),
+                ok: true,
+                ms: Some(millis(d)),
+                detail,
+            });
+        }
+    };
+    push("dns", t.dns, "resolved".into());
+    push("tcp", t.tcp, "connected".into());
+    push("tls", t.tls, "handshake done".into());
+}
+
+fn failed(failure: Failure, report: &mut Report, details: &mut ConnectDetails) {
+    phase_steps(&failure.timings, details);
+    let phase = failure.phase.label().to_lowercase();
+    // The failed phase's time is on its failure line, not on a success line.
+    let ms = match details.steps.last() {
+        Some(last) if last.phase == phase => details.steps.pop().and_then(|s| s.ms),
+        _ => None,
+    };
+    details.steps.push(Step {
+        phase,
+        ok: false,
+        ms,
+        detail: failure.detail.clone(),
+    });
+    let server_answered = matches!(failure.kind, FailureKind::Protocol);
+    if server_answered {
+        report.add(Finding::new("upgrade", false, failure.detail));
+    } else {
+        report.verdict = crate::exit::Verdict::Error;
+        report.error = Some(failure.detail);
+    }
+}
+
+fn rejected(r: Rejection, report: &mut Report, details: &mut ConnectDetails) {
+    phase_steps(&r.timings, details);
+    let mut detail = format!("HTTP {} {}", r.status, r.reason);
+    if !r.body.is_empty() {
+        detail.push_str(&format!(": {}", r.body));
+    }
+    details.steps.push(Step {
+        phase: "upgrade".into(),
+        ok: false,
+        ms: r.timings.upgrade.map(millis),
+        detail: detail.clone(),
+    });
+    details.http_status = Some(r.status);
+    details.response_headers = r.headers;
+    details.body = Some(r.body);
+    details.retry_after = r.retry_after.clone();
+    let retry = r
+        .retry_after
+        .map(|s| format!(" (Retry-After: {s})"))
+        .unwrap_or_default();
+    report.add(Finding::new(
+        "upgrade",
+        false,
+        format!("the server refused the upgrade: {detail}{retry}"),
+    ));
+    report.diagnosis.push(explain_status(r.status).to_string());
+}
+
+/// What an HTTP status on the upgrade usually means.
+pub fn explain_status(status: u16) -> &'static str {
+    match status {
+        400 => "400: the server did not like the upgrade request (headers, version, or path).",
+        401 | 403 => "401/403: authentication failed; pass credentials with -H \"Authorization: Bearer ...\" or a token in the URL.",
+        404 => "404: nothing serves WebSockets at this path; check the URL path.",
+        409 => "409: this identity is already connected and the server refuses a second connection.",
+        426 => "426: the server wants a different protocol or WebSocket version.",
+        429 => "429: a rate limit refused the connection; wait for Retry-After before trying again.",
+        503 => "503: the server is full or unavailable (a max-clients cap or overload).",
+        _ => "the server answered with HTTP instead of switching protocols.",
+    }
+}
+
+async fn converse(
+    plan: &ConnectPlan,
+    mut opened: Opened,
+    report: &mut Report,
+    details: &mut ConnectDetails,
+    stop: &CancellationToken,
+) {
+    phase_steps(&opened.timings, details);
+    let hs = &opened.handshake;
+    details.steps.push(Step {
+        phase: "upgrade".into(),
+        ok: true,
+        ms: opened.timings.upgrade.map(millis),
+        detail: hs.status_line.clone(),
+    });
+    details.http_status = Some(101);
+    details.response_headers = hs.headers.clone();
+    details.subprotocol = hs.subprotocol.clone();
+    details.extensions = hs.extensions.clone();
+    details.tls = hs.tls.clone();
+    report.add(Finding::new(
+        "upgrade",
+        true,
+        format!("upgraded in {:.1} ms", millis(opened.timings.total)),
+    ));
+    let start = opened.at;
+    let ended = exchange(plan, &mut opened, start, details, stop).await;
+    match ended {
+        Some(close) => {
+            let ok =
+                !close.abnormal && close.code != 1002 && close.code != 1007 && close.code != 1009;
+            report.add(Finding::new(
+                "close",
+                ok,
+                format!("the server ended the connection: {}", close.describe()),
+            ));
+            details.close = Some(close);
+        }
+        None => close_at_end(plan, &mut opened, report, details).await,
+    }
+}
+
+async fn exchange(
+    plan: &ConnectPlan,
+    opened: &mut Opened,
+    start: Instant,
+    details: &mut ConnectDetails,
+    stop: &CancellationToken,
+) -> Option<CloseInfo> {
+    for text in &plan.send {
+        details.messages.push(Traffic {
+            at_ms: millis(start.elapsed()),
+            direction: "out",
+            kind: "text",
+            data: text.clone(),
+        });
+        if let Err(e) = opened.ws.send(Message::text(text.clone())).await {
+            return Some(crate::net::session::close_from_error(&e));
+        }
+    }
+    let deadline = tokio::time::sleep(plan.listen);
+    tokio::pin!(deadline);
+    loop {
+        let item = tokio::select! {
+            _ = &mut deadline => return None,
+            _ = stop.cancelled() => return None,
+            item = opened.ws.next() => item,
+        };
+        match interpret(item) {
+            Read::Frame(msg) => details.messages.push(traffic_in(&msg, start)),
+            Read::Ended(close) => return Some(close),
+        }
+    }
+}
+
+fn traffic_in(msg: &Message, start: Instant) -> Traffic {
+    let (kind, data) = match msg {
+        Message::Text(t) => ("text", t.to_string()),
+        Message::Binary(b) => ("binary", format!("{} bytes", b.len())),
+        Message::Ping(p) => ("ping", format!("{} bytes (answered)", p.len())),
+        Message::Pong(p) => ("pong", format!("{} bytes", p.len())),
+        Message::Close(_) | Message::Frame(_) => ("frame", String::new()),
+    };
+    Traffic {
+        at_ms: millis(start.elapsed()),
+        direction: "in",
+        kind,
+        data,
+    }
+}
+
+async fn close_at_end(
+    plan: &ConnectPlan,
+    opened: &mut Opened,
+    report: &mut Report,
+    details: &mut ConnectDetails,
+) {
+    let t = Instant::now();
+    let reply = close_cleanly(
+        &mut opened.ws,
+        1000,
+        "wsprobe done",
+        plan.client.close_timeout,
+    )
+    .await;
+    let ms = Some(millis(t.elapsed()));
+    let (ok, detail) = match reply {
+        CloseReply::Answered(code) => (true, format!("sent 1000, the server answered {code}")),
+        CloseReply::NoReply(why) => (
+            false,
+            format!("sent 1000, the server ended TCP without a close frame ({why})"),
+        ),
+        CloseReply::TimedOut => (
+            false,
+            format!(
+                "sent 1000, no answer within {}",
+                crate::units::format_duration(plan.client.close_timeout)
+            ),
+        ),
+    };
+    details.steps.push(Step {
+        phase: "close".into(),
+        ok,
+        ms,
+        detail: detail.clone(),
+    });
+    details.close = Some(CloseInfo::ours(1000, "wsprobe done"));
+    report.add(Finding::new("close", ok, detail));
+}

@@ -1,0 +1,227 @@
+//! Dispatch: builds the runtime, turns each command's arguments into a plan,
+//! runs it under the Ctrl-C token and renders the report. Also the
+//! non-check commands: `serve`, `completions`, `man`.
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::CommandFactory;
+use tokio_util::sync::CancellationToken;
+
+use crate::check;
+use crate::cli::{Cli, Command, OutputArgs, ServeArgs};
+use crate::exit::{Exit, Verdict};
+use crate::plan::{self, ClientPlan};
+use crate::report::{json, table, Report};
+
+/// What the process should print and return.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Text for stdout.
+    pub stdout: String,
+    /// Text for stderr.
+    pub stderr: String,
+    /// The exit code.
+    pub exit: Exit,
+}
+
+/// Runs a parsed command line to completion.
+pub fn run(cli: Cli) -> anyhow::Result<Output> {
+    init_logging(
+        cli.command
+            .output()
+            .map(|o| o.verbose)
+            .unwrap_or(0)
+            .max(serve_verbosity(&cli.command)),
+    );
+    crate::net::limits::raise_open_files();
+    match &cli.command {
+        Command::Completions(args) => Ok(text_output(completions(args.shell))),
+        Command::Man => Ok(text_output(man_page()?)),
+        Command::Serve(args) => runtime()?.block_on(serve(args)),
+        command => {
+            let output = command.output().cloned().unwrap_or_default();
+            let report = report(&cli)?;
+            Ok(render(&report, &output))
+        }
+    }
+}
+
+/// Runs a client command (or selftest, run) and returns its report.
+pub fn report(cli: &Cli) -> anyhow::Result<Report> {
+    runtime()?.block_on(async {
+        let stop = crate::shutdown::on_ctrl_c();
+        execute(&cli.command, &stop).await
+    })
+}
+
+/// Runs a client command on the current runtime until done or `stop`.
+pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let mut report = match command {
+        Command::Connect(a) => {
+            let plan = check::connect::ConnectPlan {
+                client: ClientPlan::from_args(&a.client)?,
+                send: a.send.clone(),
+                listen: a.listen,
+            };
+            let target = crate::target::resolve(&plan.client).await?;
+            let report = check::connect::run(&plan, &target, stop).await;
+            target.finish().await;
+            report
+        }
+        Command::Single(a) => {
+            let plan = check::single::SinglePlan {
+                client: ClientPlan::from_args(&a.client)?,
+                hold: plan::positive("--hold", a.hold)?,
+                distinct: a.distinct,
+                race: a.race,
+                expect: a.expect,
+                settle: a.settle,
+            };
+            let target = crate::target::resolve(&plan.client).await?;
+            let report = check::single::run(&plan, &target, stop).await;
+            target.finish().await;
+            report
+        }
+        other => anyhow::bail!(
+            "`wsprobe {}` is not built yet in this version",
+            other.name()
+        ),
+    };
+    report.elapsed_s = check::secs(started.elapsed());
+    report.interrupted |= stop.is_cancelled();
+    Ok(report)
+}
+
+/// Renders a report per the output options.
+pub fn render(report: &Report, output: &OutputArgs) -> Output {
+    let exit = report.verdict.exit();
+    if output.json {
+        return Output {
+            stdout: json::render(report),
+            stderr: String::new(),
+            exit,
+        };
+    }
+    if report.verdict == Verdict::Error {
+        let message = report
+            .error
+            .as_deref()
+            .unwrap_or("wsprobe could not complete the run");
+        return Output {
+            stdout: String::new(),
+            stderr: format!("wsprobe: error: {message}\n"),
+            exit,
+        };
+    }
+    let style = table::Style {
+        width: terminal_width(),
+        quiet: output.quiet,
+    };
+    Output {
+        stdout: table::render(report, style),
+        stderr: String::new(),
+        exit,
+    }
+}
+
+fn terminal_width() -> u16 {
+    if std::io::stdout().is_terminal() {
+        if let Some((w, _)) = terminal_size() {
+            return w.clamp(60, 160);
+        }
+    }
+    100
+}
+
+fn terminal_size() -> Option<(u16, u16)> {
+    let term = console_size();
+    term.filter(|(w, _)| *w > 0)
+}
+
+fn console_size() -> Option<(u16, u16)> {
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own; failure is reported
+    // by the return value and leaves the struct zeroed.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0).then_some((ws.ws_col, ws.ws_row))
+}
+
+fn text_output(stdout: String) -> Output {
+    Output {
+        stdout,
+        stderr: String::new(),
+        exit: Exit::Pass,
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn serve_verbosity(command: &Command) -> u8 {
+    match command {
+        Command::Serve(a) => a.verbose,
+        _ => 0,
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "wsprobe=info",
+        2 => "wsprobe=debug",
+        _ => "wsprobe=trace,tungstenite=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+async fn serve(args: &ServeArgs) -> anyhow::Result<Output> {
+    let cfg = plan::server_config_from_serve(&args.behaviour)?;
+    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| {
+        format!("cannot listen on {}: is another server using that port? choose another with --addr (port 0 picks a free one)", args.addr)
+    })?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let mut banner = format!("wsprobe serve: listening on ws://{addr}/ (health: http://{addr}/health)\n  behaviour: {}\n", cfg.summary());
+    if !addr.ip().is_loopback() {
+        banner.push_str("  note: listening beyond loopback, as --addr asked\n");
+    }
+    banner.push_str("  Ctrl-C closes every connection with 1001 and exits\n");
+    let mut stdout = std::io::stdout();
+    let _ = stdout.write_all(banner.as_bytes());
+    let _ = stdout.flush();
+    let stop = crate::shutdown::on_ctrl_c();
+    crate::server::run(listener, cfg, stop).await;
+    Ok(text_output("wsprobe serve: stopped\n".into()))
+}
+
+fn completions(shell: clap_complete::Shell) -> String {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "wsprobe", &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn man_page() -> anyhow::Result<String> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut buf)
+        .context("cannot render the man page")?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}

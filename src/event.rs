@@ -1,0 +1,194 @@
+//! What client tasks report: [`Event`]s sent over a channel to one collector,
+//! and the [`CloseInfo`] that describes how a connection ended.
+//!
+//! Clients never compute statistics or print; they say what happened and
+//! when. Closes wsprobe starts itself carry `by_us` so they are never
+//! counted as the server's drops.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// How the stream of a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndHow {
+    /// A close frame arrived (a clean close).
+    CloseFrame,
+    /// TCP ended (FIN) without a close frame.
+    Eof,
+    /// TCP was reset without a close frame.
+    Reset,
+    /// The server broke the protocol; wsprobe failed the connection.
+    ProtocolError,
+    /// wsprobe closed it (end of run, disruption, Ctrl-C).
+    Ours,
+}
+
+/// How one connection ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CloseInfo {
+    /// The close code: from the server's close frame, 1005 when the frame had
+    /// none, 1006 when no frame came (never on the wire), or the code wsprobe
+    /// sent when the server broke the protocol (1002, 1007, 1009).
+    pub code: u16,
+    /// The reason text of the close frame.
+    pub reason: String,
+    /// True unless a close frame ended the connection.
+    pub abnormal: bool,
+    /// True when wsprobe started the close; such closes are not drops.
+    pub by_us: bool,
+    /// What exactly happened on the wire.
+    pub how: EndHow,
+    /// The error text, for protocol errors and resets.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl CloseInfo {
+    /// A close frame from the server.
+    pub fn frame(code: u16, reason: impl Into<String>) -> Self {
+        CloseInfo {
+            code,
+            reason: reason.into(),
+            abnormal: false,
+            by_us: false,
+            how: EndHow::CloseFrame,
+            detail: String::new(),
+        }
+    }
+
+    /// The stream ended without a close frame: 1006.
+    pub fn abnormal(how: EndHow, detail: impl Into<String>) -> Self {
+        CloseInfo {
+            code: 1006,
+            reason: String::new(),
+            abnormal: true,
+            by_us: false,
+            how,
+            detail: detail.into(),
+        }
+    }
+
+    /// wsprobe failed the connection because the server broke the protocol.
+    pub fn protocol(code: u16, detail: impl Into<String>) -> Self {
+        CloseInfo {
+            code,
+            reason: String::new(),
+            abnormal: true,
+            by_us: false,
+            how: EndHow::ProtocolError,
+            detail: detail.into(),
+        }
+    }
+
+    /// wsprobe closed the connection itself.
+    pub fn ours(code: u16, reason: impl Into<String>) -> Self {
+        CloseInfo {
+            code,
+            reason: reason.into(),
+            abnormal: false,
+            by_us: true,
+            how: EndHow::Ours,
+            detail: String::new(),
+        }
+    }
+
+    /// True when this is the server dropping or closing the connection.
+    pub fn is_drop(&self) -> bool {
+        !self.by_us
+    }
+
+    /// A short description: `4001 "token expired"`, `1006 (EOF without a close frame)`.
+    pub fn describe(&self) -> String {
+        match self.how {
+            EndHow::CloseFrame if self.reason.is_empty() => {
+                format!("{} ({})", self.code, code_name(self.code))
+            }
+            EndHow::CloseFrame => format!("{} \"{}\"", self.code, self.reason),
+            EndHow::Eof => "1006 (TCP closed without a close frame)".into(),
+            EndHow::Reset => "1006 (TCP reset without a close frame)".into(),
+            EndHow::ProtocolError => format!(
+                "{} (wsprobe failed the connection: {})",
+                self.code, self.detail
+            ),
+            EndHow::Ours => format!("{} by wsprobe", self.code),
+        }
+    }
+}
+
+/// The RFC 6455 name of a close code, or its range.
+pub fn code_name(code: u16) -> &'static str {
+    match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1005 => "no status code",
+        1006 => "abnormal closure",
+        1007 => "invalid payload data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "mandatory extension",
+        1011 => "internal error",
+        1012 => "service restart",
+        1013 => "try again later",
+        1014 => "bad gateway",
+        1015 => "TLS handshake",
+        3000..=3999 => "registered code",
+        4000..=4999 => "application code",
+        _ => "unknown code",
+    }
+}
+
+/// One thing that happened to one client, at one instant.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Client index.
+    pub client: u32,
+    /// When it happened.
+    pub at: Instant,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// The kinds of [`Event`].
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    /// A connection attempt finished.
+    Attempt {
+        /// 0 for the first wave, 1 for reconnects.
+        wave: u8,
+        /// `accepted`, `http-429`, `refused`...
+        outcome: String,
+        /// TCP connect time, when TCP connected.
+        tcp: Option<Duration>,
+        /// Upgrade time (request to response), when answered.
+        upgrade: Option<Duration>,
+        /// Whole attempt.
+        total: Duration,
+    },
+    /// The server sent a ping frame.
+    ServerPing,
+    /// A pong answered one of our pings after this round trip.
+    Pong(Duration),
+    /// A message arrived.
+    MessageIn,
+    /// A message was sent.
+    MessageOut,
+    /// An echo came back; latency measured from the intended send time.
+    RoundTrip(Duration),
+    /// The connection ended.
+    Closed {
+        /// How.
+        close: CloseInfo,
+        /// Seconds since the connection opened.
+        after: Duration,
+        /// Time since the last inbound frame.
+        idle_in: Duration,
+        /// Time since the last outbound frame.
+        idle_out: Duration,
+    },
+    /// The client stopped trying.
+    GaveUp,
+}

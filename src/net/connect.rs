@@ -1,0 +1,737 @@
+//! Opening one WebSocket connection, phase by phase: DNS, TCP, TLS and the
+//! HTTP upgrade, each timed apart and all under one connect deadline.
+//!
+//! Every way it can go wrong is an outcome, not an error: a refused upgrade
+//! keeps its status, Retry-After, headers and the first bytes of its body; a
+//! timeout says in which phase it happened. Callers classify; nothing here
+//! prints or panics.
+
+use std::fmt::Write as _;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::timeout_at;
+use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
+use url::Url;
+
+use crate::net::endpoint::{host_port, Endpoint};
+use crate::net::http::{header, header_has_token, read_head, HeadError};
+use crate::net::stream::WsStream;
+use crate::units::{expand, redact_header_value, ClientId};
+
+/// An open client WebSocket.
+pub type ClientWs = WebSocketStream<WsStream>;
+
+/// The phase of opening a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Name resolution.
+    Dns,
+    /// TCP connect.
+    Tcp,
+    /// TLS handshake.
+    Tls,
+    /// HTTP upgrade request and response.
+    Upgrade,
+}
+
+impl Phase {
+    /// Name shown to users.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Dns => "DNS",
+            Phase::Tcp => "TCP",
+            Phase::Tls => "TLS",
+            Phase::Upgrade => "upgrade",
+        }
+    }
+}
+
+/// How long each phase took.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    /// Name resolution (absent when addresses were pinned).
+    pub dns: Option<Duration>,
+    /// TCP connect.
+    pub tcp: Option<Duration>,
+    /// TLS handshake (wss only).
+    pub tls: Option<Duration>,
+    /// Upgrade request to response head.
+    pub upgrade: Option<Duration>,
+    /// Everything together.
+    pub total: Duration,
+}
+
+/// What the server said when it accepted the upgrade.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handshake {
+    /// Status line, such as `HTTP/1.1 101 Switching Protocols`.
+    pub status_line: String,
+    /// Response headers (secrets redacted).
+    pub headers: Vec<(String, String)>,
+    /// Subprotocol the server picked.
+    pub subprotocol: Option<String>,
+    /// Extensions the server enabled.
+    pub extensions: Option<String>,
+    /// Our address.
+    pub local_addr: Option<SocketAddr>,
+    /// The server's address.
+    pub peer_addr: Option<SocketAddr>,
+    /// TLS version and cipher, for wss.
+    pub tls: Option<String>,
+}
+
+/// A connection that completed the upgrade.
+pub struct Opened {
+    /// The socket, ready for frames.
+    pub ws: ClientWs,
+    /// What the server answered.
+    pub handshake: Handshake,
+    /// Phase timings.
+    pub timings: Timings,
+    /// When the connection was ready.
+    pub at: Instant,
+}
+
+/// The server answered the upgrade with something other than 101.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejection {
+    /// HTTP status code.
+    pub status: u16,
+    /// Reason phrase.
+    pub reason: String,
+    /// Retry-After header, when given.
+    pub retry_after: Option<String>,
+    /// Response headers (secrets redacted).
+    pub headers: Vec<(String, String)>,
+    /// The first bytes of the body, lossily decoded.
+    pub body: String,
+    /// Phase timings.
+    pub timings: Timings,
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// The host name could not be resolved.
+    Dns,
+    /// The port refused the connection (nothing listening).
+    Refused,
+    /// The peer reset the connection.
+    Reset,
+    /// A phase did not finish within the connect timeout.
+    Timeout,
+    /// TLS failed (certificate, protocol).
+    Tls,
+    /// The server answered, but not with a valid WebSocket upgrade.
+    Protocol,
+    /// The server closed the connection before answering.
+    Eof,
+    /// The network or host is unreachable.
+    Unreachable,
+    /// A limit on our side: open files, ephemeral ports.
+    LocalLimit,
+    /// Anything else.
+    Other,
+}
+
+impl FailureKind {
+    /// The outcome label used in tables and JSON (`refused`, `timeout`...).
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Dns => "dns",
+            FailureKind::Refused => "refused",
+            FailureKind::Reset => "reset",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Tls => "tls",
+            FailureKind::Protocol => "protocol",
+            FailureKind::Eof => "eof",
+            FailureKind::Unreachable => "unreachable",
+            FailureKind::LocalLimit => "local-limit",
+            FailureKind::Other => "error",
+        }
+    }
+
+    /// Classifies a socket error.
+    pub fn from_io(err: &io::Error) -> FailureKind {
+        use io::ErrorKind as K;
+        match err.kind() {
+            K::ConnectionRefused => FailureKind::Refused,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => FailureKind::Reset,
+            K::TimedOut => FailureKind::Timeout,
+            K::UnexpectedEof => FailureKind::Eof,
+            K::AddrNotAvailable | K::AddrInUse => FailureKind::LocalLimit,
+            K::NetworkUnreachable | K::HostUnreachable | K::NetworkDown => FailureKind::Unreachable,
+            _ if matches!(err.raw_os_error(), Some(23 | 24 | 105)) => FailureKind::LocalLimit,
+            _ => FailureKind::Other,
+        }
+    }
+}
+
+/// A connection attempt that failed before any HTTP answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// Where it failed.
+    pub phase: Phase,
+    /// How it failed.
+    pub kind: FailureKind,
+    /// A sentence for the user.
+    pub detail: String,
+    /// Phase timings up to the failure.
+    pub timings: Timings,
+}
+
+/// The result of one connection attempt.
+pub enum Attempt {
+    /// Upgraded.
+    Open(Box<Opened>),
+    /// The server answered with an HTTP error.
+    Rejected(Box<Rejection>),
+    /// No usable answer.
+    Failed(Box<Failure>),
+}
+
+impl Attempt {
+    /// The outcome label: `accepted`, `http-<status>`, or the failure kind.
+    pub fn label(&self) -> String {
+        match self {
+            Attempt::Open(_) => "accepted".into(),
+            Attempt::Rejected(r) => format!("http-{}", r.status),
+            Attempt::Failed(f) => f.kind.label().into(),
+        }
+    }
+
+    /// Timings of whatever phases ran.
+    pub fn timings(&self) -> &Timings {
+        match self {
+            Attempt::Open(o) => &o.timings,
+            Attempt::Rejected(r) => &r.timings,
+            Attempt::Failed(f) => &f.timings,
+        }
+    }
+}
+
+/// Opens one connection for `client`, never waiting past the connect timeout.
+pub async fn open(endpoint: &Endpoint, client: ClientId) -> Attempt {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::from_std(started + endpoint.connect_timeout);
+    let mut run = Opening {
+        endpoint,
+        client,
+        started,
+        deadline,
+        timings: Timings::default(),
+    };
+    match run.steps().await {
+        Ok(Ok(opened)) => Attempt::Open(Box::new(opened)),
+        Ok(Err(rejection)) => Attempt::Rejected(Box::new(rejection)),
+        Err((phase, kind, detail)) => {
+            let mut timings = run.timings;
+            timings.total = started.elapsed();
+            Attempt::Failed(Box::new(Failure {
+                phase,
+                kind,
+                detail,
+                timings,
+            }))
+        }
+    }
+}
+
+type StepError = (Phase, FailureKind, String);
+
+struct Opening<'a> {
+    endpoint: &'a Endpoint,
+    client: ClientId,
+    started: Instant,
+    deadline: tokio::time::Instant,
+    timings: Timings,
+}
+
+impl Opening<'_> {
+    async fn steps(&mut self) -> Result<Result<Opened, Rejection>, StepError> {
+        let url = self
+            .endpoint
+            .url_for(self.client)
+            .map_err(|e| (Phase::Dns, FailureKind::Other, e.to_string()))?;
+        let addrs = self.resolve(&url).await?;
+        let tcp = self.tcp(&addrs).await?;
+        let stream = self.tls(&url, tcp).await?;
+        self.upgrade(&url, stream).await
+    }
+
+    async fn resolve(&mut self, url: &Url) -> Result<Vec<SocketAddr>, StepError> {
+        if let Some(pinned) = &self.endpoint.pinned {
+            return Ok(pinned.clone());
+        }
+        let (host, port) = host_port(url);
+        let t = Instant::now();
+        let lookup = timeout_at(
+            self.deadline,
+            tokio::net::lookup_host((host.as_str(), port)),
+        )
+        .await;
+        self.timings.dns = Some(t.elapsed());
+        let timed_out = || {
+            (
+                Phase::Dns,
+                FailureKind::Timeout,
+                format!("resolving {host} took longer than the connect timeout"),
+            )
+        };
+        let addrs: Vec<SocketAddr> = lookup
+            .map_err(|_| timed_out())?
+            .map_err(|e| {
+                (
+                    Phase::Dns,
+                    FailureKind::Dns,
+                    format!("cannot resolve {host}: {e}"),
+                )
+            })?
+            .collect();
+        if addrs.is_empty() {
+            return Err((
+                Phase::Dns,
+                FailureKind::Dns,
+                format!("{host} has no address"),
+            ));
+        }
+        Ok(addrs)
+    }
+
+    async fn tcp(&mut self, addrs: &[SocketAddr]) -> Result<TcpStream, StepError> {
+        let t = Instant::now();
+        let mut last = None;
+        for addr in addrs {
+            match timeout_at(self.deadline, connect_tcp(*addr, self.source_ip())).await {
+                Ok(Ok(stream)) => {
+                    self.timings.tcp = Some(t.elapsed());
+                    return Ok(stream);
+                }
+                Ok(Err(e)) => last = Some((FailureKind::from_io(&e), tcp_error_text(*addr, &e))),
+                Err(_) => {
+                    last = Some((
+                        FailureKind::Timeout,
+                        format!(
+                            "TCP connect to {addr} took longer than the connect timeout ({})",
+                            crate::units::format_duration(self.endpoint.connect_timeout)
+                        ),
+                    ))
+                }
+            }
+        }
+        self.timings.tcp = Some(t.elapsed());
+        let (kind, detail) =
+            last.unwrap_or((FailureKind::Other, "no address to connect to".into()));
+        Err((Phase::Tcp, kind, detail))
+    }
+
+    fn source_ip(&self) -> Option<IpAddr> {
+        let ips = &self.endpoint.source_ips;
+        (!ips.is_empty()).then(|| ips[self.client.index as usize % ips.len()])
+    }
+
+    async fn tls(&mut self, url: &Url, tcp: TcpStream) -> Result<WsStream, StepError> {
+        let Some(config) = &self.endpoint.tls else {
+            return Ok(WsStream::Plain(tcp));
+        };
+        let (host, _) = host_port(url);
+        let name = ServerName::try_from(host.clone()).map_err(|e| {
+            (
+                Phase::Tls,
+                FailureKind::Tls,
+                format!("'{host}' is not a valid TLS server name: {e}"),
+            )
+        })?;
+        let t = Instant::now();
+        let connector = tokio_rustls::TlsConnector::from(config.clone());
+        let result = timeout_at(self.deadline, connector.connect(name, tcp)).await;
+        self.timings.tls = Some(t.elapsed());
+        match result {
+            Ok(Ok(tls)) => Ok(WsStream::Tls(Box::new(tls))),
+            Ok(Err(e)) => {
+                let kind = if e.kind() == io::ErrorKind::InvalidData {
+                    FailureKind::Tls
+                } else {
+                    FailureKind::from_io(&e)
+                };
+                let hint = if kind == FailureKind::Tls {
+                    " (a self-signed test server? add --insecure)"
+                } else {
+                    ""
+                };
+                Err((
+                    Phase::Tls,
+                    kind,
+                    format!("TLS handshake with {host} failed: {e}{hint}"),
+                ))
+            }
+            Err(_) => Err((
+                Phase::Tls,
+                FailureKind::Timeout,
+                "the TLS handshake took longer than the connect timeout".into(),
+            )),
+        }
+    }
+
+    async fn upgrade(
+        &mut self,
+        url: &Url,
+        mut stream: WsStream,
+    ) -> Result<Result<Opened, Rejection>, StepError> {
+        let key = generate_key();
+        let request = build_request(self.endpoint, url, self.client, &key);
+        let t = Instant::now();
+        let io_err = |e: io::Error| {
+            (
+                Phase::Upgrade,
+                FailureKind::from_io(&e),
+                format!("the upgrade failed: {e}"),
+            )
+        };
+        let timed_out = || {
+            (
+                Phase::Upgrade,
+                FailureKind::Timeout,
+                "the server did not answer the upgrade request within the connect timeout"
+                    .to_string(),
+            )
+        };
+        timeout_at(self.deadline, stream.write_all(request.as_bytes()))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(io_err)?;
+        let mut buf = Vec::with_capacity(512);
+        let head_len = match timeout_at(self.deadline, read_head(&mut stream, &mut buf))
+            .await
+            .map_err(|_| timed_out())?
+        {
+            Ok(n) => n,
+            Err(HeadError::Io(e)) => return Err(io_err(e)),
+            Err(HeadError::Eof(0)) => {
+                return Err((
+                    Phase::Upgrade,
+                    FailureKind::Eof,
+                    "the server closed the connection without answering the upgrade request".into(),
+                ))
+            }
+            Err(e) => {
+                return Err((
+                    Phase::Upgrade,
+                    FailureKind::Protocol,
+                    format!("the server's answer is not HTTP: {e}"),
+                ))
+            }
+        };
+        self.timings.upgrade = Some(t.elapsed());
+        let response = parse_response(&buf[..head_len])?;
+        if response.status != 101 {
+            let body = self
+                .read_body(&mut stream, &buf[head_len..], &response)
+                .await;
+            self.timings.total = self.started.elapsed();
+            return Ok(Err(response.into_rejection(body, self.timings)));
+        }
+        let (subprotocol, extensions) =
+            validate_upgrade(&response, &key, &self.endpoint.subprotocols)?;
+        let local_addr = stream.tcp().local_addr().ok();
+        let peer_addr = stream.tcp().peer_addr().ok();
+        let tls = tls_summary(&stream);
+        let rest = buf[head_len..].to_vec();
+        drop(buf);
+        let ws = WebSocketStream::from_partially_read(
+            stream,
+            rest,
+            Role::Client,
+            Some(self.endpoint.ws_config),
+        )
+        .await;
+        self.timings.total = self.started.elapsed();
+        let handshake = Handshake {
+            status_line: response.status_line(),
+            headers: response.headers,
+            subprotocol,
+            extensions,
+            local_addr,
+            peer_addr,
+            tls,
+        };
+        Ok(Ok(Opened {
+            ws,
+            handshake,
+            timings: self.timings,
+            at: Instant::now(),
+        }))
+    }
+
+    async fn read_body(
+        &self,
+        stream: &mut WsStream,
+        already: &[u8],
+        response: &Response,
+    ) -> String {
+        const MAX_BODY: usize = 2048;
+        let mut body = already.to_vec();
+        let wanted = response.content_length.unwrap_or(MAX_BODY).min(MAX_BODY);
+        let body_deadline = self
+            .deadline
+            .min(tokio::time::Instant::now() + Duration::from_millis(500));
+        let mut chunk = [0u8; 1024];
+        while body.len() < wanted {
+            match timeout_at(body_deadline, stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
+                _ => break,
+            }
+        }
+        body.truncate(wanted);
+        String::from_utf8_lossy(&body).trim().to_string()
+    }
+}
+
+async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = source {
+        crate::net::limits::bind_no_port(&socket);
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = socket.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+fn tcp_error_text(addr: SocketAddr, e: &io::Error) -> String {
+    match FailureKind::from_io(e) {
+        FailureKind::Refused => format!("connection refused by {addr}: nothing is listening there; is the server running and the port right?"),
+        FailureKind::LocalLimit => format!("cannot open a connection to {addr}: {e} (a limit on this machine: open files or ephemeral ports)"),
+        _ => format!("TCP connect to {addr} failed: {e}"),
+    }
+}
+
+fn build_request(endpoint: &Endpoint, url: &Url, client: ClientId, key: &str) -> String {
+    let mut path = url.path().to_string();
+    if let Some(q) = url.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let host = match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_string(),
+    };
+    let user_has = |name: &str| {
+        endpoint
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case(name))
+    };
+    let mut req = format!("GET {path} HTTP/1.1\r\n");
+    if !user_has("host") {
+        let _ = write!(req, "Host: {host}\r\n");
+    }
+    let _ = write!(req, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n");
+    if !endpoint.subprotocols.is_empty() {
+        let _ = write!(
+            req,
+            "Sec-WebSocket-Protocol: {}\r\n",
+            endpoint.subprotocols.join(", ")
+        );
+    }
+    if let Some(origin) = endpoint.origin.as_ref().filter(|_| !user_has("origin")) {
+        let _ = write!(req, "Origin: {origin}\r\n");
+    }
+    if !user_has("user-agent") {
+        let _ = write!(req, "User-Agent: wsprobe/{}\r\n", env!("CARGO_PKG_VERSION"));
+    }
+    for h in &endpoint.headers {
+        let _ = write!(req, "{}: {}\r\n", h.name, expand(&h.value, client));
+    }
+    req.push_str("\r\n");
+    req
+}
+
+struct Response {
+    version: u8,
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+    raw_headers: Vec<(String, String)>,
+    content_length: Option<usize>,
+}
+
+impl Response {
+    fn status_line(&self) -> String {
+        format!("HTTP/1.{} {} {}", self.version, self.status, self.reason)
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.raw_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn into_rejection(self, body: String, timings: Timings) -> Rejection {
+        let retry_after = self.get("retry-after").map(str::to_string);
+        Rejection {
+            status: self.status,
+            reason: self.reason,
+            retry_after,
+            headers: self.headers,
+            body,
+            timings,
+        }
+    }
+}
+
+fn parse_response(head: &[u8]) -> Result<Response, StepError> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let bad = |why: String| (Phase::Upgrade, FailureKind::Protocol, why);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => {
+            return Err(bad("the server's answer is an incomplete HTTP head".into()))
+        }
+        Err(e) => {
+            return Err(bad(format!(
+                "the server's answer is not valid HTTP ({e}): first bytes {:?}",
+                preview(head)
+            )))
+        }
+    }
+    let raw: Vec<(String, String)> = parsed
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).trim().to_string(),
+            )
+        })
+        .collect();
+    let content_length = header(parsed.headers, "content-length").and_then(|v| v.parse().ok());
+    let upgrade_ok = header_has_token(parsed.headers, "upgrade", "websocket")
+        && header_has_token(parsed.headers, "connection", "upgrade");
+    let shown = raw
+        .iter()
+        .map(|(n, v)| (n.clone(), redact_header_value(n, v)))
+        .collect();
+    let mut response = Response {
+        version: parsed.version.unwrap_or(1),
+        status: parsed.code.unwrap_or(0),
+        reason: parsed.reason.unwrap_or("").to_string(),
+        headers: shown,
+        raw_headers: raw,
+        content_length,
+    };
+    if response.status == 101 && !upgrade_ok {
+        response
+            .reason
+            .push_str(" (without Upgrade: websocket / Connection: upgrade)");
+        return Err(bad(format!(
+            "the server answered 101 without 'Upgrade: websocket' and 'Connection: upgrade' ({})",
+            response.status_line()
+        )));
+    }
+    Ok(response)
+}
+
+fn preview(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned()
+}
+
+fn validate_upgrade(
+    response: &Response,
+    key: &str,
+    offered: &[String],
+) -> Result<(Option<String>, Option<String>), StepError> {
+    let bad = |why: String| (Phase::Upgrade, FailureKind::Protocol, why);
+    let expected = derive_accept_key(key.as_bytes());
+    match response.get("sec-websocket-accept") {
+        Some(got) if got == expected => {}
+        Some(got) => return Err(bad(format!("the server answered 101 with a wrong Sec-WebSocket-Accept ('{got}', expected '{expected}'): wsprobe fails the connection as RFC 6455 4.1 requires"))),
+        None => return Err(bad("the server answered 101 without Sec-WebSocket-Accept: not a WebSocket server".into())),
+    }
+    let subprotocol = response.get("sec-websocket-protocol").map(str::to_string);
+    if let Some(chosen) = &subprotocol {
+        if !offered.iter().any(|o| o == chosen) {
+            return Err(bad(format!(
+                "the server picked subprotocol '{chosen}', which wsprobe did not offer"
+            )));
+        }
+    }
+    let extensions = response.get("sec-websocket-extensions").map(str::to_string);
+    if let Some(ext) = &extensions {
+        return Err(bad(format!(
+            "the server enabled extension '{ext}', which wsprobe did not offer"
+        )));
+    }
+    Ok((subprotocol, extensions))
+}
+
+fn tls_summary(stream: &WsStream) -> Option<String> {
+    let WsStream::Tls(tls) = stream else {
+        return None;
+    };
+    let conn = tls.get_ref().1;
+    let version = conn
+        .protocol_version()
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default();
+    let suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default();
+    Some(format!("{version} {suite}").trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_are_classified() {
+        let e = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(FailureKind::from_io(&e), FailureKind::Refused);
+        let e = io::Error::from_raw_os_error(24);
+        assert_eq!(FailureKind::from_io(&e), FailureKind::LocalLimit);
+        let e = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(FailureKind::from_io(&e).label(), "reset");
+    }
+
+    #[test]
+    fn wrong_accept_key_is_a_protocol_failure() {
+        let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n";
+        let response = parse_response(head).unwrap();
+        let err = validate_upgrade(&response, "dGhlIHNhbXBsZSBub25jZQ==", &[]).unwrap_err();
+        assert_eq!(err.1, FailureKind::Protocol);
+        assert!(err.2.contains("wrong Sec-WebSocket-Accept"));
+    }
+
+    #[test]
+    fn garbage_is_not_http() {
+        let err = parse_response(b"SSH-2.0-OpenSSH\r\n\r\n").err().unwrap();
+        assert!(err.2.contains("not valid HTTP"), "{}", err.2);
+    }
+
+    #[test]
+    fn rejection_keeps_retry_after() {
+        let head = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 5\r\n\r\n";
+        let r = parse_response(head)
+            .unwrap()
+            .into_rejection("slow!".into(), Timings::default());
+        assert_eq!((r.status, r.retry_after.as_deref()), (429, Some("2")));
+    }
+}

@@ -1,0 +1,210 @@
+//! A validated connection target shared by every client of a run: the URL
+//! template, headers, subprotocols, TLS settings, timeouts and frame limits.
+//! Built once from a plan; [`crate::net::connect::open`] uses it per client.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use url::Url;
+
+use crate::exit::PlanError;
+use crate::units::{expand, redact_url, ClientId, Header};
+
+/// What every client of a run connects to, and how.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The URL, possibly with `{client}`/`{uuid}`.
+    pub url_template: String,
+    /// Extra request headers (templates allowed).
+    pub headers: Vec<Header>,
+    /// Subprotocols offered.
+    pub subprotocols: Vec<String>,
+    /// Origin header, when given.
+    pub origin: Option<String>,
+    /// Time allowed for DNS, TCP, TLS and the upgrade together.
+    pub connect_timeout: Duration,
+    /// Frame and buffer limits of each connection.
+    pub ws_config: WebSocketConfig,
+    /// TLS settings, present for wss://.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Local addresses to spread clients over.
+    pub source_ips: Vec<IpAddr>,
+    /// Addresses resolved once for the whole run (storms skip per-client DNS).
+    pub pinned: Option<Vec<SocketAddr>>,
+}
+
+/// What a user gives to build an [`Endpoint`].
+#[derive(Debug, Clone)]
+pub struct EndpointSpec {
+    /// URL template.
+    pub url: String,
+    /// Extra headers.
+    pub headers: Vec<Header>,
+    /// Subprotocols to offer.
+    pub subprotocols: Vec<String>,
+    /// Origin header.
+    pub origin: Option<String>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Largest message or frame accepted.
+    pub max_message_size: usize,
+    /// Skip certificate checks.
+    pub insecure: bool,
+}
+
+/// Read buffer of each client connection: small, because a load test holds
+/// thousands of connections that mostly sit idle; it grows for big frames.
+pub const CLIENT_READ_BUFFER: usize = 1024;
+
+/// The frame and buffer limits wsprobe uses for a connection.
+pub fn ws_config(max_message_size: usize, read_buffer: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(read_buffer)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(max_message_size.saturating_mul(2).max(64 * 1024))
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size))
+}
+
+impl Endpoint {
+    /// Validates the URL and builds the TLS settings.
+    pub fn new(spec: EndpointSpec) -> Result<Endpoint, PlanError> {
+        let url = parse_ws_url(&spec.url, ClientId::new(0))?;
+        let tls = if url.scheme() == "wss" {
+            Some(
+                crate::net::tls::client_config(spec.insecure)
+                    .map_err(|e| PlanError::new(format!("TLS setup failed: {e}")))?,
+            )
+        } else {
+            None
+        };
+        if spec.connect_timeout.is_zero() {
+            return Err(PlanError::new("--connect-timeout must be above zero"));
+        }
+        Ok(Endpoint {
+            url_template: spec.url,
+            headers: spec.headers,
+            subprotocols: spec.subprotocols,
+            origin: spec.origin,
+            connect_timeout: spec.connect_timeout,
+            ws_config: ws_config(spec.max_message_size, CLIENT_READ_BUFFER),
+            tls,
+            source_ips: Vec::new(),
+            pinned: None,
+        })
+    }
+
+    /// The URL for one client, expanded and parsed.
+    pub fn url_for(&self, client: ClientId) -> Result<Url, PlanError> {
+        parse_ws_url(&self.url_template, client)
+    }
+
+    /// The target as shown in reports: the template with secrets redacted.
+    pub fn display(&self) -> String {
+        redact_url(&self.url_template)
+    }
+
+    /// True when the URL or a header gives each client its own identity.
+    pub fn has_identity_template(&self) -> bool {
+        crate::units::has_client_template(&self.url_template)
+            || self
+                .headers
+                .iter()
+                .any(|h| crate::units::has_client_template(&h.value))
+    }
+
+    /// Resolves the host once so a storm of clients does not each ask DNS.
+    pub async fn pin_addresses(&mut self) -> Result<(), crate::exit::Unreachable> {
+        let url = self
+            .url_for(ClientId::new(0))
+            .map_err(|e| crate::exit::Unreachable(e.to_string()))?;
+        let (host, port) = host_port(&url);
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| crate::exit::Unreachable(format!("cannot resolve {host}: {e}")))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(crate::exit::Unreachable(format!("{host} has no address")));
+        }
+        self.pinned = Some(addrs);
+        Ok(())
+    }
+}
+
+/// Parses and checks a WebSocket URL after template expansion.
+pub fn parse_ws_url(template: &str, client: ClientId) -> Result<Url, PlanError> {
+    let text = expand(template, client);
+    let shown = redact_url(template);
+    let url = Url::parse(&text).map_err(|e| {
+        PlanError::new(format!(
+            "invalid URL '{shown}': {e}; write it like ws://host:port/path"
+        ))
+    })?;
+    match url.scheme() {
+        "ws" | "wss" => {}
+        "http" | "https" => {
+            return Err(PlanError::new(format!(
+                "invalid URL '{shown}': use ws:// (or wss://) instead of {}://",
+                url.scheme()
+            )))
+        }
+        other => {
+            return Err(PlanError::new(format!(
+                "invalid URL '{shown}': unknown scheme '{other}'; use ws:// or wss://"
+            )))
+        }
+    }
+    if url.host().is_none() {
+        return Err(PlanError::new(format!(
+            "invalid URL '{shown}': it has no host"
+        )));
+    }
+    Ok(url)
+}
+
+/// Host (without IPv6 brackets) and port (the scheme's default when absent).
+pub fn host_port(url: &Url) -> (String, u16) {
+    let host = match url.host() {
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        Some(h) => h.to_string(),
+        None => String::new(),
+    };
+    (host, url.port_or_known_default().unwrap_or(80))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_with_a_fix() {
+        let c = ClientId::new(0);
+        assert!(parse_ws_url("ws://127.0.0.1:9001/ws?device=dev-{client}", c).is_ok());
+        assert!(parse_ws_url("http://h/", c)
+            .unwrap_err()
+            .to_string()
+            .contains("use ws://"));
+        assert!(parse_ws_url("ftp://h/", c)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown scheme"));
+        assert!(parse_ws_url("not a url", c)
+            .unwrap_err()
+            .to_string()
+            .contains("ws://host:port/path"));
+        let err = parse_ws_url("gopher://h/?token=abc", c)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("abc"), "{err}");
+    }
+
+    #[test]
+    fn host_port_defaults() {
+        let u = Url::parse("wss://example.com/x").unwrap();
+        assert_eq!(host_port(&u), ("example.com".to_string(), 443));
+        let u = Url::parse("ws://[::1]:9/x").unwrap();
+        assert_eq!(host_port(&u), ("::1".to_string(), 9));
+    }
+}

@@ -1,0 +1,112 @@
+//! Reading an HTTP/1.1 message head (request or response) off a stream,
+//! bounded in size, for both sides of the WebSocket upgrade.
+//!
+//! wsprobe does its own upgrade on both sides so it can time each phase,
+//! keep the full rejection (status, headers, body) and serve `/health` on
+//! the WebSocket port; httparse does the parsing.
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Largest head accepted; bigger ones are refused (a slow or hostile peer).
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// Why a head could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadError {
+    /// The peer closed before the head was complete.
+    #[error("the connection ended after {0} bytes, before the HTTP head was complete")]
+    Eof(usize),
+    /// The head grew past [`MAX_HEAD`].
+    #[error("the HTTP head is over {MAX_HEAD} bytes")]
+    TooLarge,
+    /// A socket error.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads until the blank line that ends an HTTP head. Returns the head's
+/// length; bytes after it (the start of a body or of WebSocket frames) stay
+/// in `buf` past that length.
+pub async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> Result<usize, HeadError> {
+    let mut scanned = 0;
+    loop {
+        if let Some(end) = find_head_end(buf, scanned) {
+            return Ok(end);
+        }
+        scanned = buf.len().saturating_sub(3);
+        if buf.len() >= MAX_HEAD {
+            return Err(HeadError::TooLarge);
+        }
+        let start = buf.len();
+        buf.resize((start + 1024).min(MAX_HEAD), 0);
+        let n = stream.read(&mut buf[start..]).await;
+        buf.truncate(start + *n.as_ref().unwrap_or(&0));
+        if n? == 0 {
+            return Err(HeadError::Eof(buf.len()));
+        }
+    }
+}
+
+fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    buf.get(from..)?
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| from + p + 4)
+}
+
+/// Finds a header's value (case-insensitive name) in parsed httparse headers.
+pub fn header<'a>(headers: &'a [httparse::Header<'_>], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .map(str::trim)
+}
+
+/// True when a comma-separated header (Connection, Upgrade) lists `token`.
+pub fn header_has_token(headers: &[httparse::Header<'_>], name: &str, token: &str) -> bool {
+    headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case(name))
+        .filter_map(|h| std::str::from_utf8(h.value).ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn head_ends_at_blank_line_and_keeps_the_rest() {
+        let data: &[u8] = b"HTTP/1.1 101 OK\r\nA: b\r\n\r\n\x81\x02hi";
+        let mut reader = data;
+        let mut buf = Vec::new();
+        let end = read_head(&mut reader, &mut buf).await.unwrap();
+        assert_eq!(&buf[end..], b"\x81\x02hi");
+    }
+
+    #[tokio::test]
+    async fn truncated_head_is_eof() {
+        let mut reader: &[u8] = b"HTTP/1.1 101";
+        let mut buf = Vec::new();
+        assert!(matches!(
+            read_head(&mut reader, &mut buf).await,
+            Err(HeadError::Eof(12))
+        ));
+    }
+
+    #[tokio::test]
+    async fn endless_head_is_refused() {
+        let big = vec![b'a'; MAX_HEAD + 10];
+        let mut reader: &[u8] = &big;
+        let mut buf = Vec::new();
+        assert!(matches!(
+            read_head(&mut reader, &mut buf).await,
+            Err(HeadError::TooLarge)
+        ));
+    }
+}

@@ -1,0 +1,10 @@
+//! The client side of the wire: opening connections phase by phase,
+//! living with them, and knowing wsprobe's own limits.
+
+pub mod connect;
+pub mod endpoint;
+pub mod http;
+pub mod limits;
+pub mod session;
+pub mod stream;
+pub mod tls;

@@ -1,0 +1,203 @@
+//! Living with an open connection: reading frames until it ends, mapping
+//! how it ended to a [`CloseInfo`] (1006 when no close frame came, saying
+//! whether TCP ended with EOF or a reset), and closing it cleanly ourselves
+//! under a named timeout.
+
+use std::io;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{CloseInfo, EndHow};
+
+/// What one read from a connection means for its life.
+#[derive(Debug)]
+pub enum Read {
+    /// A frame that keeps the connection alive.
+    Frame(Message),
+    /// The connection is over.
+    Ended(CloseInfo),
+}
+
+/// Interprets the next item of a WebSocket stream.
+pub fn interpret(item: Option<Result<Message, WsError>>) -> Read {
+    match item {
+        Some(Ok(Message::Close(frame))) => Read::Ended(close_from_frame(frame)),
+        Some(Ok(msg)) => Read::Frame(msg),
+        Some(Err(e)) => Read::Ended(close_from_error(&e)),
+        None => Read::Ended(CloseInfo::abnormal(EndHow::Eof, "the stream ended")),
+    }
+}
+
+/// The close described by a close frame (1005 when it carried no code).
+pub fn close_from_frame(frame: Option<CloseFrame>) -> CloseInfo {
+    match frame {
+        Some(f) => CloseInfo::frame(u16::from(f.code), f.reason.as_str()),
+        None => CloseInfo::frame(1005, ""),
+    }
+}
+
+/// Maps a read error to how the connection ended.
+pub fn close_from_error(err: &WsError) -> CloseInfo {
+    match err {
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            CloseInfo::abnormal(EndHow::Eof, "TCP closed (EOF) without a close frame")
+        }
+        WsError::Io(e) => close_from_io(e),
+        WsError::ConnectionClosed | WsError::AlreadyClosed => CloseInfo::abnormal(EndHow::Eof, "the connection was already closed"),
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            CloseInfo::protocol(1009, format!("the server sent a {size}-byte message, over the {max_size}-byte limit (--max-message-size)"))
+        }
+        WsError::Capacity(e) => CloseInfo::protocol(1009, e.to_string()),
+        WsError::Utf8(e) => CloseInfo::protocol(1007, format!("a text frame held invalid UTF-8 ({e})")),
+        WsError::Protocol(e) => CloseInfo::protocol(1002, describe_protocol_error(e)),
+        other => CloseInfo::protocol(1002, other.to_string()),
+    }
+}
+
+fn close_from_io(e: &io::Error) -> CloseInfo {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            CloseInfo::abnormal(EndHow::Eof, "TCP closed (EOF) in the middle of a frame")
+        }
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => CloseInfo::abnormal(
+            EndHow::Reset,
+            format!("TCP reset without a close frame ({e})"),
+        ),
+        _ => CloseInfo::abnormal(EndHow::Reset, format!("socket error: {e}")),
+    }
+}
+
+fn describe_protocol_error(e: &ProtocolError) -> String {
+    match e {
+        ProtocolError::NonZeroReservedBits => {
+            "a frame had reserved bits set (RSV1-3) without an extension".into()
+        }
+        ProtocolError::InvalidOpcode(op) => format!("a frame had the reserved opcode {op:#x}"),
+        ProtocolError::MaskedFrameFromServer => {
+            "the server masked a frame (servers must not)".into()
+        }
+        ProtocolError::UnknownControlFrameType(op) | ProtocolError::UnknownDataFrameType(op) => {
+            format!("a frame had the unknown opcode {op:#x}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// How our own close went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CloseReply {
+    /// The server answered with its close frame (code).
+    Answered(u16),
+    /// The server ended TCP without answering.
+    NoReply(String),
+    /// The server did not answer within the close timeout; TCP was dropped.
+    TimedOut,
+}
+
+/// Sends a close frame and waits (at most `wait`) for the server's answer,
+/// reading and discarding frames in between, as RFC 6455 7.1.2 expects.
+pub async fn close_cleanly<S>(
+    ws: &mut WebSocketStream<S>,
+    code: u16,
+    reason: &str,
+    wait: Duration,
+) -> CloseReply
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.to_string().into(),
+    };
+    let exchange = async {
+        if let Err(e) = ws.send(Message::Close(Some(frame))).await {
+            return match e {
+                WsError::ConnectionClosed | WsError::AlreadyClosed => CloseReply::Answered(1005),
+                other => CloseReply::NoReply(other.to_string()),
+            };
+        }
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(f))) => {
+                    return CloseReply::Answered(f.map(|f| u16::from(f.code)).unwrap_or(1005))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(WsError::ConnectionClosed)) | None => {
+                    return CloseReply::NoReply("the stream ended".into())
+                }
+                Some(Err(e)) => return CloseReply::NoReply(e.to_string()),
+            }
+        }
+    };
+    tokio::time::timeout(wait, exchange)
+        .await
+        .unwrap_or(CloseReply::TimedOut)
+}
+
+/// Reads until the connection ends or `stop` is cancelled; returns how it
+/// ended, or `None` when stopped (the caller then closes it).
+pub async fn watch<S>(ws: &mut WebSocketStream<S>, stop: &CancellationToken) -> Option<CloseInfo>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return None,
+            item = ws.next() => match interpret(item) {
+                Read::Frame(_) => continue,
+                Read::Ended(close) => return Some(close),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_without_closing_handshake_is_1006_eof() {
+        let c = close_from_error(&WsError::Protocol(
+            ProtocolError::ResetWithoutClosingHandshake,
+        ));
+        assert_eq!((c.code, c.abnormal, c.how), (1006, true, EndHow::Eof));
+    }
+
+    #[test]
+    fn connection_reset_is_1006_reset() {
+        let c = close_from_error(&WsError::Io(io::Error::from(
+            io::ErrorKind::ConnectionReset,
+        )));
+        assert_eq!((c.code, c.how), (1006, EndHow::Reset));
+    }
+
+    #[test]
+    fn protocol_breaches_carry_the_code_we_send() {
+        let c = close_from_error(&WsError::Utf8("bad".into()));
+        assert_eq!((c.code, c.how), (1007, EndHow::ProtocolError));
+        let c = close_from_error(&WsError::Protocol(ProtocolError::NonZeroReservedBits));
+        assert_eq!(c.code, 1002);
+        assert!(c.detail.contains("reserved bits"));
+        let c = close_from_error(&WsError::Capacity(CapacityError::MessageTooLong {
+            size: 10,
+            max_size: 5,
+        }));
+        assert_eq!(c.code, 1009);
+    }
+
+    #[test]
+    fn close_frame_without_code_is_1005() {
+        assert_eq!(close_from_frame(None).code, 1005);
+        assert!(!close_from_frame(None).abnormal);
+    }
+}

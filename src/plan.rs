@@ -1,0 +1,150 @@
+//! Validated plans. The CLI (and scenario files) hold what the user typed;
+//! this module checks it and builds the plans the checks run, so runners
+//! never see clap types and every bad value is refused with the flag's name
+//! before anything touches the network.
+
+use std::time::Duration;
+
+use crate::cli::{ClientArgs, EmbeddedServerArgs, ServerBehaviourArgs};
+use crate::exit::PlanError;
+use crate::net::endpoint::{Endpoint, EndpointSpec};
+use crate::server::config::ServerConfig;
+use crate::units::Header;
+
+/// What the clients talk to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A server of the user's.
+    Url(String),
+    /// The reference server, started in-process on a free loopback port.
+    Embedded(ServerConfig),
+}
+
+/// How every client of a command connects.
+#[derive(Debug, Clone)]
+pub struct ClientPlan {
+    /// The target.
+    pub target: Target,
+    /// Extra headers.
+    pub headers: Vec<Header>,
+    /// Subprotocols to offer.
+    pub subprotocols: Vec<String>,
+    /// Origin header.
+    pub origin: Option<String>,
+    /// DNS + TCP + TLS + upgrade time limit.
+    pub connect_timeout: Duration,
+    /// Time the server gets to answer our close frame.
+    pub close_timeout: Duration,
+    /// Largest message accepted from the server.
+    pub max_message_size: usize,
+    /// Skip certificate checks.
+    pub insecure: bool,
+}
+
+impl ClientPlan {
+    /// Checks the common client options.
+    pub fn from_args(args: &ClientArgs) -> Result<ClientPlan, PlanError> {
+        let target = match &args.url {
+            Some(url) => {
+                crate::net::endpoint::parse_ws_url(url, crate::units::ClientId::new(0))?;
+                Target::Url(url.clone())
+            }
+            None => Target::Embedded(server_config_from_embedded(&args.server)?),
+        };
+        if args.max_message_size < 125 {
+            return Err(PlanError::new(
+                "--max-message-size must be at least 125 bytes (a control frame)",
+            ));
+        }
+        Ok(ClientPlan {
+            target,
+            headers: args.headers.clone(),
+            subprotocols: args.subprotocol.clone(),
+            origin: args.origin.clone(),
+            connect_timeout: args.connect_timeout,
+            close_timeout: args.close_timeout,
+            max_message_size: args.max_message_size,
+            insecure: args.insecure,
+        })
+    }
+
+    /// A plan against the given target with default client options.
+    pub fn for_target(target: Target) -> ClientPlan {
+        ClientPlan {
+            target,
+            headers: Vec::new(),
+            subprotocols: Vec::new(),
+            origin: None,
+            connect_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(2),
+            max_message_size: 16 << 20,
+            insecure: false,
+        }
+    }
+
+    /// The endpoint for a concrete URL (the target's, or the embedded server's).
+    pub fn endpoint(&self, url: String, extra_headers: Vec<Header>) -> Result<Endpoint, PlanError> {
+        let mut headers = extra_headers;
+        headers.extend(self.headers.iter().cloned());
+        Endpoint::new(EndpointSpec {
+            url,
+            headers,
+            subprotocols: self.subprotocols.clone(),
+            origin: self.origin.clone(),
+            connect_timeout: self.connect_timeout,
+            max_message_size: self.max_message_size,
+            insecure: self.insecure,
+        })
+    }
+}
+
+/// The reference server's behaviour from `serve` flags.
+pub fn server_config_from_serve(a: &ServerBehaviourArgs) -> Result<ServerConfig, PlanError> {
+    let cfg = ServerConfig {
+        identity: a.identity.clone(),
+        duplicate: a.duplicate,
+        rate_limit: a.rate_limit,
+        max_clients: a.max_clients,
+        ping_interval: a.ping_interval,
+        pong_timeout: a.pong_timeout,
+        idle_timeout: a.idle_timeout,
+        token_ttl: a.token_ttl,
+        drop_after: a.drop_after,
+        drop_mode: a.drop_mode,
+        faults: a.fault.clone(),
+        handshake_timeout: a.handshake_timeout,
+        max_message_size: a.max_message_size,
+    };
+    cfg.validate().map_err(PlanError::new)?;
+    Ok(cfg)
+}
+
+/// The reference server's behaviour from the `--server-*` flags.
+pub fn server_config_from_embedded(a: &EmbeddedServerArgs) -> Result<ServerConfig, PlanError> {
+    let cfg = ServerConfig {
+        identity: a.identity.clone(),
+        duplicate: a.duplicate,
+        rate_limit: a.rate_limit,
+        max_clients: a.max_clients,
+        ping_interval: a.ping_interval,
+        pong_timeout: a.pong_timeout,
+        idle_timeout: a.idle_timeout,
+        token_ttl: a.token_ttl,
+        drop_after: a.drop_after,
+        drop_mode: a.drop_mode,
+        faults: a.fault.clone(),
+        handshake_timeout: a.handshake_timeout,
+        max_message_size: a.max_message_size,
+    };
+    cfg.validate()
+        .map_err(|e| PlanError::new(e.replace("--", "--server-")))?;
+    Ok(cfg)
+}
+
+/// Checks that a duration option is above zero.
+pub fn positive(flag: &str, d: Duration) -> Result<Duration, PlanError> {
+    if d.is_zero() {
+        return Err(PlanError::new(format!("{flag} must be above zero")));
+    }
+    Ok(d)
+}

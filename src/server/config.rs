@@ -1,0 +1,231 @@
+//! What the reference server does: how it finds a client's identity, its
+//! duplicate policy, its limits, heartbeats and timers, and the faults that
+//! reproduce known bugs. `serve` flags, the `--server-*` flags of every
+//! client command and scenario files all become one [`ServerConfig`].
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::units::{format_duration, Rate};
+
+/// Where the server reads a client's identity from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// A query parameter, such as `?device=dev-1`.
+    Query(String),
+    /// A request header, such as `X-Device: dev-1`.
+    Header(String),
+}
+
+impl Default for IdentitySource {
+    fn default() -> Self {
+        IdentitySource::Query("device".into())
+    }
+}
+
+impl FromStr for IdentitySource {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split_once(':') {
+            Some(("query", name)) if !name.is_empty() => Ok(IdentitySource::Query(name.into())),
+            Some(("header", name)) if !name.is_empty() => Ok(IdentitySource::Header(name.into())),
+            _ => Err(format!(
+                "invalid identity source '{text}': write query:NAME or header:NAME (for example query:device)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for IdentitySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentitySource::Query(n) => write!(f, "query:{n}"),
+            IdentitySource::Header(n) => write!(f, "header:{n}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IdentitySource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the server does when an identity that is already connected connects again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DuplicatePolicy {
+    /// Refuse the newcomer at the handshake with HTTP 409.
+    #[default]
+    Reject,
+    /// Accept the newcomer and close the old connection with 4000 "replaced".
+    Replace,
+    /// Accept both (the bug behind "one user holds 8 connections").
+    Allow,
+}
+
+/// How a scheduled drop (`--drop-after`) ends the connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DropMode {
+    /// Close TCP without a close frame: the client sees 1006.
+    #[default]
+    Abrupt,
+    /// Send a close frame (1000) first.
+    Close,
+}
+
+/// Deliberate bugs, so wsprobe can prove it detects them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// A closed connection never frees its max-clients slot.
+    LeakSlots,
+    /// A closed identity stays registered, so it cannot come back.
+    StaleIdentity,
+}
+
+/// Everything that decides how the reference server behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Where the identity comes from.
+    pub identity: IdentitySource,
+    /// Duplicate identity policy.
+    pub duplicate: DuplicatePolicy,
+    /// Accepted connections allowed per client IP and window (429 beyond).
+    pub rate_limit: Option<Rate>,
+    /// Concurrent connections allowed (503 beyond).
+    pub max_clients: Option<usize>,
+    /// Interval of server ping frames.
+    pub ping_interval: Option<Duration>,
+    /// Drop (without a close frame) when no pong arrived for this long.
+    pub pong_timeout: Option<Duration>,
+    /// Drop (without a close frame) after this long without inbound frames.
+    pub idle_timeout: Option<Duration>,
+    /// Close with 4001 "token expired" this long after the upgrade.
+    pub token_ttl: Option<Duration>,
+    /// End every connection this long after the upgrade.
+    pub drop_after: Option<Duration>,
+    /// How `drop_after` ends it.
+    pub drop_mode: DropMode,
+    /// Deliberate bugs.
+    pub faults: Vec<Fault>,
+    /// Time a client gets to send its whole upgrade request (slowloris guard).
+    pub handshake_timeout: Duration,
+    /// Largest message accepted; bigger ones are closed with 1009.
+    pub max_message_size: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            identity: IdentitySource::default(),
+            duplicate: DuplicatePolicy::default(),
+            rate_limit: None,
+            max_clients: None,
+            ping_interval: None,
+            pong_timeout: None,
+            idle_timeout: None,
+            token_ttl: None,
+            drop_after: None,
+            drop_mode: DropMode::default(),
+            faults: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
+            max_message_size: 1 << 20,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// True when the given fault is switched on.
+    pub fn has_fault(&self, fault: Fault) -> bool {
+        self.faults.contains(&fault)
+    }
+
+    /// Checks combinations that cannot work and says which flag to change.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.pong_timeout.is_some() && self.ping_interval.is_none() {
+            return Err("--pong-timeout needs --ping-interval: the server only expects pongs to its own pings".into());
+        }
+        if let (Some(ping), Some(pong)) = (self.ping_interval, self.pong_timeout) {
+            if pong.is_zero() || ping.is_zero() {
+                return Err("--ping-interval and --pong-timeout must be above zero".into());
+            }
+        }
+        if self.max_clients == Some(0) {
+            return Err("--max-clients 0 would refuse everyone: give at least 1".into());
+        }
+        if self.max_message_size < 125 {
+            return Err("--max-message-size must be at least 125 bytes".into());
+        }
+        Ok(())
+    }
+
+    /// One line describing the non-default behaviour, for banners and tables.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![
+            format!("identity {}", self.identity),
+            format!("duplicate {:?}", self.duplicate).to_lowercase(),
+        ];
+        let d = |d: Duration| format_duration(d);
+        if let Some(r) = self.rate_limit {
+            parts.push(format!("rate-limit {r}"));
+        }
+        if let Some(m) = self.max_clients {
+            parts.push(format!("max-clients {m}"));
+        }
+        if let Some(p) = self.ping_interval {
+            parts.push(format!("ping every {}", d(p)));
+        }
+        if let Some(p) = self.pong_timeout {
+            parts.push(format!("pong timeout {}", d(p)));
+        }
+        if let Some(i) = self.idle_timeout {
+            parts.push(format!("idle timeout {}", d(i)));
+        }
+        if let Some(t) = self.token_ttl {
+            parts.push(format!("token ttl {}", d(t)));
+        }
+        if let Some(a) = self.drop_after {
+            parts.push(format!("drop after {} ({:?})", d(a), self.drop_mode).to_lowercase());
+        }
+        for f in &self.faults {
+            parts.push(format!("fault {f:?}").to_lowercase());
+        }
+        parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_sources_parse() {
+        assert_eq!(
+            "query:device".parse(),
+            Ok(IdentitySource::Query("device".into()))
+        );
+        assert_eq!(
+            "header:X-Device".parse(),
+            Ok(IdentitySource::Header("X-Device".into()))
+        );
+        assert!("cookie:x".parse::<IdentitySource>().is_err());
+        assert!("query:".parse::<IdentitySource>().is_err());
+    }
+
+    #[test]
+    fn pong_timeout_needs_pings() {
+        let cfg = ServerConfig {
+            pong_timeout: Some(Duration::from_secs(1)),
+            ..Default::default()
+        };
+        assert!(cfg.validate().unwrap_err().contains("--ping-interval"));
+        assert!(ServerConfig::default().validate().is_ok());
+    }
+}

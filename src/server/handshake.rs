@@ -1,0 +1,255 @@
+//! The server side of the HTTP upgrade: read the request head under the
+//! handshake timeout (a slowloris guard), answer `/health`, refuse what is
+//! not a WebSocket upgrade, find the identity, ask the registry, and write
+//! 101 or the refusal (409/429/503 with a body and Retry-After).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use super::config::IdentitySource;
+use super::registry::{Refusal, RejectReason, Ticket};
+use super::Shared;
+use crate::net::http::{header, header_has_token, read_head, HeadError};
+
+/// What the handshake produced.
+pub enum Upgrade {
+    /// Upgraded: the stream, bytes read past the request, the ticket.
+    Accepted(TcpStream, Vec<u8>, Ticket),
+    /// Answered with plain HTTP (health, refusal, bad request) and done.
+    Done,
+}
+
+/// Runs the server side of the handshake on a fresh TCP connection.
+pub async fn accept(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -> Upgrade {
+    let mut buf = Vec::with_capacity(1024);
+    let head_len = match tokio::time::timeout(
+        shared.cfg.handshake_timeout,
+        read_head(&mut stream, &mut buf),
+    )
+    .await
+    {
+        Ok(Ok(n)) => n,
+        Ok(Err(HeadError::TooLarge)) => {
+            return refuse(
+                stream,
+                shared,
+                plain(RejectReason::HeadTooLarge, 431, "request head too large"),
+            )
+            .await
+        }
+        Ok(Err(_)) => return Upgrade::Done,
+        Err(_) => {
+            return refuse(
+                stream,
+                shared,
+                plain(
+                    RejectReason::HandshakeTimeout,
+                    408,
+                    "the upgrade request did not arrive in time",
+                ),
+            )
+            .await
+        }
+    };
+    let request = match Request::parse(&buf[..head_len], &shared.cfg.identity) {
+        Ok(r) => r,
+        Err(refusal) => return refuse(stream, shared, refusal).await,
+    };
+    if request.path == "/health" {
+        let body = shared.health_json();
+        let _ = stream
+            .write_all(http_response(200, "OK", "application/json", &body, None).as_bytes())
+            .await;
+        let _ = stream.shutdown().await;
+        return Upgrade::Done;
+    }
+    if let Err(refusal) = request.check_upgrade() {
+        return refuse(stream, shared, refusal).await;
+    }
+    let admission = shared.registry().admit(
+        &shared.cfg,
+        peer.ip(),
+        request.identity.clone(),
+        Instant::now(),
+    );
+    let ticket = match admission {
+        Ok(t) => t,
+        Err(refusal) => return write_refusal(stream, refusal).await,
+    };
+    let response = request.switching_protocols();
+    if stream.write_all(response.as_bytes()).await.is_err() {
+        shared.registry().release(&shared.cfg, &ticket);
+        return Upgrade::Done;
+    }
+    Upgrade::Accepted(stream, buf.split_off(head_len), ticket)
+}
+
+struct Request {
+    path: String,
+    identity: Option<String>,
+    key: Option<String>,
+    is_get: bool,
+    upgrade: bool,
+    version_ok: bool,
+    subprotocol: Option<String>,
+}
+
+impl Request {
+    fn parse(head: &[u8], source: &IdentitySource) -> Result<Request, Refusal> {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
+            return Err(plain(
+                RejectReason::BadRequest,
+                400,
+                "malformed HTTP request",
+            ));
+        }
+        let target = req.path.unwrap_or("/");
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let identity = match source {
+            IdentitySource::Query(name) => url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned()),
+            IdentitySource::Header(name) => header(req.headers, name).map(str::to_string),
+        };
+        let subprotocol = header(req.headers, "sec-websocket-protocol")
+            .and_then(|v| v.split(',').next())
+            .map(|s| s.trim().to_string());
+        Ok(Request {
+            path: path.to_string(),
+            identity: identity.filter(|i| !i.is_empty()),
+            key: header(req.headers, "sec-websocket-key").map(str::to_string),
+            is_get: req.method == Some("GET"),
+            upgrade: header_has_token(req.headers, "upgrade", "websocket")
+                && header_has_token(req.headers, "connection", "upgrade"),
+            version_ok: header(req.headers, "sec-websocket-version") == Some("13"),
+            subprotocol: subprotocol.filter(|s| !s.is_empty()),
+        })
+    }
+
+    fn check_upgrade(&self) -> Result<(), Refusal> {
+        if !self.is_get || !self.upgrade {
+            return Err(plain(RejectReason::BadRequest, 426, "this endpoint speaks WebSocket (GET with Upgrade: websocket); GET /health for status"));
+        }
+        if !self.version_ok {
+            return Err(plain(
+                RejectReason::BadRequest,
+                426,
+                "only Sec-WebSocket-Version 13 is supported",
+            ));
+        }
+        if self.key.as_deref().is_none_or(|k| k.len() != 24) {
+            return Err(plain(
+                RejectReason::BadRequest,
+                400,
+                "missing or malformed Sec-WebSocket-Key",
+            ));
+        }
+        Ok(())
+    }
+
+    fn switching_protocols(&self) -> String {
+        let accept = derive_accept_key(self.key.as_deref().unwrap_or_default().as_bytes());
+        let mut out = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n");
+        if let Some(p) = &self.subprotocol {
+            out.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+        }
+        out.push_str("\r\n");
+        out
+    }
+}
+
+fn plain(reason: RejectReason, status: u16, body: &str) -> Refusal {
+    Refusal {
+        reason,
+        status,
+        body: body.to_string(),
+        retry_after: None,
+    }
+}
+
+async fn refuse(stream: TcpStream, shared: &Arc<Shared>, refusal: Refusal) -> Upgrade {
+    shared.registry().count_rejection(refusal.reason);
+    write_refusal(stream, refusal).await
+}
+
+async fn write_refusal(mut stream: TcpStream, refusal: Refusal) -> Upgrade {
+    let extra = refusal.retry_after.map(|s| format!("Retry-After: {s}\r\n"));
+    let extra = match refusal.status {
+        426 => Some("Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n".to_string()),
+        _ => extra,
+    };
+    let text = http_response(
+        refusal.status,
+        reason_phrase(refusal.status),
+        "text/plain; charset=utf-8",
+        &refusal.body,
+        extra.as_deref(),
+    );
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        let _ = stream.write_all(text.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+    Upgrade::Done
+}
+
+fn http_response(
+    status: u16,
+    reason: &str,
+    content_type: &str,
+    body: &str,
+    extra: Option<&str>,
+) -> String {
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{body}",
+        body.len(),
+        extra.unwrap_or("")
+    )
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_from_query_or_header() {
+        let head = b"GET /ws?device=dev-3&x=1 HTTP/1.1\r\nX-Device: hdr\r\n\r\n";
+        let r = Request::parse(head, &IdentitySource::Query("device".into())).unwrap();
+        assert_eq!(
+            (r.path.as_str(), r.identity.as_deref()),
+            ("/ws", Some("dev-3"))
+        );
+        let r = Request::parse(head, &IdentitySource::Header("x-device".into())).unwrap();
+        assert_eq!(r.identity.as_deref(), Some("hdr"));
+    }
+
+    #[test]
+    fn plain_get_is_told_to_upgrade() {
+        let r = Request::parse(
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            &IdentitySource::default(),
+        )
+        .unwrap();
+        assert_eq!(r.check_upgrade().unwrap_err().status, 426);
+    }
+}

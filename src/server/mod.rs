@@ -1,0 +1,168 @@
+//! The reference server: a WebSocket server that behaves correctly or
+//! reproduces each connection bug on demand, so wsprobe can test itself and
+//! every command runs with no server of your own.
+//!
+//! It takes an already-bound listener and a shutdown token and never binds
+//! for itself: `serve` binds the user's address, embedded targets and tests
+//! bind `127.0.0.1:0`. On shutdown every connection is closed with 1001.
+
+pub mod config;
+mod conn;
+mod handshake;
+pub mod registry;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use config::ServerConfig;
+use registry::{Health, Registry};
+
+/// State every connection task shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The behaviour.
+    pub cfg: ServerConfig,
+    registry: Mutex<Registry>,
+    started: Instant,
+}
+
+impl Shared {
+    /// Locks the registry; a poisoned lock is recovered, since the registry
+    /// holds only counters and maps that stay consistent between statements.
+    pub fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The `/health` numbers.
+    pub fn health(&self) -> Health {
+        self.registry().health(&self.cfg)
+    }
+
+    fn health_json(&self) -> String {
+        let mut value = serde_json::to_value(self.health()).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("status".into(), "ok".into());
+            map.insert(
+                "uptime_s".into(),
+                serde_json::json!((self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0),
+            );
+            map.insert("behaviour".into(), self.cfg.summary().into());
+        }
+        value.to_string()
+    }
+}
+
+/// A reference server ready to run on a listener.
+#[derive(Debug, Clone)]
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// A server with this behaviour.
+    pub fn new(cfg: ServerConfig) -> Server {
+        Server {
+            shared: Arc::new(Shared {
+                cfg,
+                registry: Mutex::new(Registry::default()),
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    /// The `/health` numbers right now.
+    pub fn health(&self) -> Health {
+        self.shared.health()
+    }
+
+    /// Accepts connections until `shutdown` is cancelled, then closes each
+    /// with 1001 and waits (bounded) for them to finish.
+    pub async fn run(&self, listener: TcpListener, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        let mut prune = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = prune.tick() => self.shared.registry().prune(&self.shared.cfg, Instant::now()),
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        tracker.spawn(connection(stream, peer, self.shared.clone(), shutdown.clone()));
+                    }
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e} (open-file limit?); retrying");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        tracker.close();
+        let _ = tokio::time::timeout(Duration::from_secs(3), tracker.wait()).await;
+    }
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
+    let upgraded = tokio::select! {
+        _ = shutdown.cancelled() => return,
+        u = handshake::accept(stream, peer, &shared) => u,
+    };
+    if let handshake::Upgrade::Accepted(stream, leftover, ticket) = upgraded {
+        tracing::debug!(peer = %peer, identity = ?ticket.identity, "upgraded");
+        conn::serve(stream, leftover, ticket, shared, shutdown).await;
+    }
+}
+
+/// Runs a reference server on `listener` until `shutdown` is cancelled.
+pub async fn run(listener: TcpListener, cfg: ServerConfig, shutdown: CancellationToken) {
+    Server::new(cfg).run(listener, shutdown).await
+}
+
+/// A reference server running in this process on a free loopback port.
+#[derive(Debug)]
+pub struct Embedded {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The server, for `/health` numbers.
+    pub server: Server,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Embedded {
+    /// Binds `127.0.0.1:0` and starts serving on the current runtime.
+    pub async fn start(cfg: ServerConfig) -> std::io::Result<Embedded> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let server = Server::new(cfg);
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn({
+            let (server, shutdown) = (server.clone(), shutdown.clone());
+            async move { server.run(listener, shutdown).await }
+        });
+        Ok(Embedded {
+            addr,
+            server,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Stops accepting, closes every connection with 1001, waits for it.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
