@@ -496,7 +496,7 @@ async fn race(
         plan.client.close_timeout,
     )
     .await;
-    let policy = Policy::classify(first.alive(), second.alive());
+    let policy = race_policy(&first, &second);
     let enforced = matches!(sequential, Policy::RejectNew | Policy::ReplaceOld);
     let ok = !(enforced && policy == Policy::AllowMultiple);
     let detail = if ok {
@@ -516,9 +516,55 @@ async fn race(
     }
 }
 
+/// Under a race neither connection is first, so the policy is read from how
+/// the loser lost: refused at the handshake, or closed after opening.
+fn race_policy(a: &ConnOutcome, b: &ConnOutcome) -> Policy {
+    match (a.alive(), b.alive()) {
+        (true, true) => Policy::AllowMultiple,
+        (false, false) => Policy::None,
+        (true, false) | (false, true) => {
+            let loser = if a.alive() { b } else { a };
+            if loser.outcome == "rejected" {
+                Policy::RejectNew
+            } else {
+                Policy::ReplaceOld
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outcome(outcome: &'static str) -> ConnOutcome {
+        ConnOutcome {
+            outcome,
+            http_status: None,
+            close_code: None,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn race_policy_ignores_order() {
+        assert_eq!(
+            race_policy(&outcome("rejected"), &outcome("open")),
+            Policy::RejectNew
+        );
+        assert_eq!(
+            race_policy(&outcome("open"), &outcome("rejected")),
+            Policy::RejectNew
+        );
+        assert_eq!(
+            race_policy(&outcome("closed"), &outcome("open")),
+            Policy::ReplaceOld
+        );
+        assert_eq!(
+            race_policy(&outcome("open"), &outcome("open")),
+            Policy::AllowMultiple
+        );
+    }
 
     #[test]
     fn policy_from_survivors() {
