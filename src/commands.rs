@@ -85,6 +85,33 @@ pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Res
             target.finish().await;
             report
         }
+        Command::Storm(a) => {
+            let output = &a.client.output;
+            let plan = check::storm::StormPlan {
+                client: ClientPlan::from_args(&a.client)?,
+                clients: a.clients,
+                ramp: a.ramp,
+                connect_rate: a.connect_rate,
+                hold: a.hold,
+                message: a.message.clone(),
+                message_interval: a.message_interval,
+                disrupt: a.disrupt,
+                backoff: a.backoff,
+                jitter: a.jitter,
+                max_attempts: a.max_attempts,
+                wave_timeout: a.wave_timeout,
+                source_ips: a.source_ip.clone(),
+                tcp_only: a.tcp_only,
+                close_timeout: a.client.close_timeout,
+                progress: crate::report::progress::wanted(output.json, output.quiet),
+            };
+            plan.validate()?;
+            check::storm::preflight(&plan)?;
+            let target = crate::target::resolve(&plan.client).await?;
+            let report = check::storm::run(&plan, &target, stop).await;
+            target.finish().await;
+            report
+        }
         other => anyhow::bail!(
             "`wsprobe {}` is not built yet in this version",
             other.name()
@@ -193,7 +220,7 @@ fn init_logging(verbose: u8) {
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<Output> {
     let cfg = plan::server_config_from_serve(&args.behaviour)?;
-    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| {
+    let listener = crate::server::bind(args.addr).with_context(|| {
         format!("cannot listen on {}: is another server using that port? choose another with --addr (port 0 picks a free one)", args.addr)
     })?;
     let addr = listener

@@ -176,8 +176,9 @@ pub enum EventKind {
     MessageIn,
     /// A message was sent.
     MessageOut,
-    /// An echo came back; latency measured from the intended send time.
-    RoundTrip(Duration),
+    /// Echoes came back: round trips in µs, measured from each message's
+    /// intended send time (batched per client).
+    RoundTrips(Vec<u32>),
     /// The connection ended.
     Closed {
         /// How.
@@ -189,6 +190,9 @@ pub enum EventKind {
         /// Time since the last outbound frame.
         idle_out: Duration,
     },
-    /// The client stopped trying.
-    GaveUp,
+    /// The client stopped trying in this wave (0 first, 1 reconnect).
+    GaveUp {
+        /// The wave it gave up in.
+        wave: u8,
+    },
 }

@@ -35,6 +35,7 @@ pub mod plan;
 pub mod report;
 pub mod server;
 pub mod shutdown;
+pub mod stats;
 pub mod target;
 pub mod units;
 

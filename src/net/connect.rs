@@ -497,7 +497,8 @@ impl Opening<'_> {
     }
 }
 
-async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
+/// Connects TCP (optionally from a source address), with Nagle off.
+pub async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {

@@ -62,6 +62,13 @@ pub fn bind_no_port(socket: &TcpSocket) {
     }
 }
 
+/// Makes closing this socket send RST instead of FIN (SO_LINGER 0): the
+/// peer sees a dead connection and no TIME_WAIT is left on our side. With
+/// a zero linger time the close never blocks.
+pub fn reset_on_close(stream: &tokio::net::TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod progress;
 pub mod table;
 mod table_connect;
 mod table_single;
+mod table_storm;
 
 use serde::Serialize;
 
@@ -72,6 +73,8 @@ pub enum Details {
     Connect(crate::check::connect::ConnectDetails),
     /// `single`.
     Single(crate::check::single::SingleDetails),
+    /// `storm`.
+    Storm(Box<crate::check::storm::StormDetails>),
 }
 
 impl Report {

@@ -125,6 +125,15 @@ async fn connection(
     }
 }
 
+/// Binds a listener with a deep accept backlog (4096), so a burst of
+/// thousands of simultaneous connects queues instead of being refused.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 /// Runs a reference server on `listener` until `shutdown` is cancelled.
 pub async fn run(listener: TcpListener, cfg: ServerConfig, shutdown: CancellationToken) {
     Server::new(cfg).run(listener, shutdown).await
@@ -144,7 +153,7 @@ pub struct Embedded {
 impl Embedded {
     /// Binds `127.0.0.1:0` and starts serving on the current runtime.
     pub async fn start(cfg: ServerConfig) -> std::io::Result<Embedded> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
         let server = Server::new(cfg);
         let shutdown = CancellationToken::new();

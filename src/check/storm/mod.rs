@@ -1,0 +1,266 @@
+//! `wsprobe storm`: N clients connect (all at once, ramped, or at a rate),
+//! hold, are disrupted, and reconnect by a backoff policy. Reports the
+//! handshake latency of each wave, attempts per second at the peak,
+//! rejections by reason, clients that gave up, peak concurrency and the
+//! time to recover, and says when wsprobe's own limits shaped the result.
+
+mod client;
+mod report;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use report::StormDetails;
+
+use crate::cli::{Disrupt, Jitter};
+use crate::exit::PlanError;
+use crate::net::limits;
+use crate::plan::{ClientPlan, Target};
+use crate::report::Report;
+use crate::stats::selfwatch::SelfWatch;
+use crate::stats::storm::StormStats;
+use crate::target::Resolved;
+use crate::units::{Backoff, ClientId, Rate};
+
+/// What `storm` does.
+#[derive(Debug, Clone)]
+pub struct StormPlan {
+    /// How to connect.
+    pub client: ClientPlan,
+    /// Clients.
+    pub clients: u32,
+    /// Spread the first wave over this time.
+    pub ramp: Option<Duration>,
+    /// Or open the first wave at this rate.
+    pub connect_rate: Option<Rate>,
+    /// Hold before the disruption.
+    pub hold: Duration,
+    /// Echo message.
+    pub message: Option<String>,
+    /// Echo interval per client.
+    pub message_interval: Duration,
+    /// How clients are disrupted.
+    pub disrupt: Disrupt,
+    /// Reconnect backoff.
+    pub backoff: Backoff,
+    /// Backoff jitter.
+    pub jitter: Jitter,
+    /// Attempts per client and wave.
+    pub max_attempts: u32,
+    /// Longest time a wave may take.
+    pub wave_timeout: Duration,
+    /// Local addresses to spread clients over.
+    pub source_ips: Vec<IpAddr>,
+    /// Plain TCP instead of WebSocket.
+    pub tcp_only: bool,
+    /// Time the server gets to answer our close frame.
+    pub close_timeout: Duration,
+    /// Draw live progress.
+    pub progress: bool,
+}
+
+impl StormPlan {
+    /// Checks the storm options that clap cannot.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        if self.clients == 0 {
+            return Err(PlanError::new("--clients must be at least 1"));
+        }
+        if self.max_attempts == 0 {
+            return Err(PlanError::new("--max-attempts must be at least 1"));
+        }
+        if self.message.is_some() && self.message_interval.is_zero() {
+            return Err(PlanError::new("--message-interval must be above zero"));
+        }
+        crate::plan::positive("--wave-timeout", self.wave_timeout)?;
+        Ok(())
+    }
+
+    fn start_offset(&self, i: u32) -> Duration {
+        match (self.ramp, self.connect_rate) {
+            (Some(ramp), _) => ramp.mul_f64(f64::from(i) / f64::from(self.clients)),
+            (None, Some(rate)) => rate.interval().saturating_mul(i),
+            (None, None) => Duration::ZERO,
+        }
+    }
+}
+
+/// Stops before starting when this machine cannot hold the storm: open
+/// files for every client socket (and the embedded server's), ephemeral
+/// ports towards one server address. The message says the numbers and the
+/// ways out.
+pub fn preflight(plan: &StormPlan) -> Result<(), PlanError> {
+    let limit = limits::raise_open_files();
+    let embedded = matches!(plan.client.target, Target::Embedded(_));
+    let clients = u64::from(plan.clients);
+    let need = limits::open_files_now() + 64 + clients * if embedded { 2 } else { 1 };
+    if need > limit.soft {
+        let server_part = if embedded { format!(" + {clients} for the embedded server") } else { String::new() };
+        let can = limit.soft.saturating_sub(limits::open_files_now() + 64) / if embedded { 2 } else { 1 };
+        let way_out = if embedded {
+            "run the server in another process (`wsprobe serve`) and give its URL, lower --clients, or raise the open-file limit (ulimit -n; the hard limit needs root)"
+        } else {
+            "lower --clients, run several wsprobe processes, or raise the open-file limit (ulimit -n; the hard limit needs root)"
+        };
+        return Err(PlanError::new(format!(
+            "storm --clients {clients} needs about {need} open files ({clients} client sockets{server_part}), but the open-file limit of this process is {} (hard limit {}): it can open about {can} clients here. Way out: {way_out}",
+            limit.soft, limit.hard
+        )));
+    }
+    let (first, last) = limits::ephemeral_ports();
+    let ports = u64::from(last - first + 1) * plan.source_ips.len().max(1) as u64;
+    if clients > ports {
+        return Err(PlanError::new(format!(
+            "storm --clients {clients} needs {clients} local ports towards one server address, but the ephemeral range {first}-{last} gives {ports}: spread clients over more local addresses with --source-ip 127.0.0.2,127.0.0.3,... (any 127.x address works on loopback)"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `storm`.
+pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) -> Report {
+    let mut endpoint = target.endpoint.clone();
+    endpoint.source_ips = plan.source_ips.clone();
+    if let Err(e) = endpoint.pin_addresses().await {
+        return Report::error("storm", target.display.clone(), e.0);
+    }
+    let t0 = Instant::now();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stats = Arc::new(Mutex::new(StormStats::new(t0)));
+    let collector = tokio::spawn(collect(rx, stats.clone()));
+    let end = stop.child_token();
+    let ctx = Arc::new(client::Ctx {
+        endpoint,
+        plan: plan.clone(),
+        events: tx,
+        disrupt: end.child_token(),
+        end: end.clone(),
+        settled: [AtomicU32::new(0), AtomicU32::new(0)],
+        connected: [AtomicU32::new(0), AtomicU32::new(0)],
+    });
+    let watch = SelfWatch::start();
+    let progress = report::Progress::start(plan, stats.clone(), ctx.clone());
+    let tracker = TaskTracker::new();
+    let start = tokio::time::Instant::now();
+    for i in 0..plan.clients {
+        tracker.spawn(client::run(ctx.clone(), ClientId::new(i), start + plan.start_offset(i)));
+    }
+    let phases = drive(plan, &ctx, stop).await;
+    end.cancel();
+    tracker.close();
+    let _ = tokio::time::timeout(plan.close_timeout + Duration::from_secs(3), tracker.wait()).await;
+    progress.finish();
+    drop(ctx);
+    let _ = collector.await;
+    let samples = watch.finish().await;
+    let stats = stats.lock().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone());
+    report::build(plan, &target.display, &stats, &phases, &samples, stop.is_cancelled())
+}
+
+/// When each phase happened.
+#[derive(Debug, Clone, Copy)]
+pub struct Phases {
+    /// Start of the run.
+    pub t0: Instant,
+    /// End of the first wave.
+    pub connected_at: Instant,
+    /// When the disruption started (None without one).
+    pub disrupt_at: Option<Instant>,
+    /// Clients connected after the first wave.
+    pub wave0_connected: u32,
+    /// True when a wave hit --wave-timeout.
+    pub timed_out: bool,
+}
+
+async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) -> Phases {
+    let t0 = Instant::now();
+    let wave0_limit = plan.ramp.unwrap_or_default() + plan.connect_rate.map(|r| r.interval().saturating_mul(plan.clients)).unwrap_or_default() + plan.wave_timeout;
+    let mut timed_out = !wait_for(|| ctx.settled[0].load(Ordering::SeqCst) >= plan.clients, wave0_limit, stop).await;
+    let connected_at = Instant::now();
+    let wave0_connected = ctx.connected[0].load(Ordering::SeqCst);
+    tokio::select! {
+        _ = tokio::time::sleep(plan.hold) => {}
+        _ = stop.cancelled() => {}
+    }
+    let mut disrupt_at = None;
+    if plan.disrupt != Disrupt::None && !stop.is_cancelled() {
+        disrupt_at = Some(Instant::now());
+        ctx.disrupt.cancel();
+        timed_out |= !wait_for(|| ctx.settled[1].load(Ordering::SeqCst) >= wave0_connected, plan.wave_timeout, stop).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = stop.cancelled() => {}
+        }
+    }
+    Phases { t0, connected_at, disrupt_at, wave0_connected, timed_out }
+}
+
+/// Polls `done` every 10 ms until true (→ true), `limit` passes or Ctrl-C (→ false).
+async fn wait_for(done: impl Fn() -> bool, limit: Duration, stop: &CancellationToken) -> bool {
+    let until = Instant::now() + limit;
+    while !done() {
+        if Instant::now() >= until || stop.is_cancelled() {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
+async fn collect(mut rx: mpsc::UnboundedReceiver<crate::event::Event>, stats: Arc<Mutex<StormStats>>) {
+    let mut batch = Vec::with_capacity(256);
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        if let Ok(mut s) = stats.lock() {
+            batch.iter().for_each(|e| s.apply(e));
+        }
+        batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(clients: u32) -> StormPlan {
+        StormPlan {
+            client: ClientPlan::for_target(Target::Embedded(Default::default())),
+            clients,
+            ramp: None,
+            connect_rate: None,
+            hold: Duration::ZERO,
+            message: None,
+            message_interval: Duration::from_millis(100),
+            disrupt: Disrupt::Abrupt,
+            backoff: Backoff::None,
+            jitter: Jitter::None,
+            max_attempts: 3,
+            wave_timeout: Duration::from_secs(5),
+            source_ips: Vec::new(),
+            tcp_only: false,
+            close_timeout: Duration::from_secs(1),
+            progress: false,
+        }
+    }
+
+    #[test]
+    fn preflight_names_the_open_file_limit() {
+        let err = preflight(&plan(1_000_000)).unwrap_err().to_string();
+        assert!(err.contains("open-file limit") && err.contains("wsprobe serve"), "{err}");
+        assert!(preflight(&plan(10)).is_ok());
+    }
+
+    #[test]
+    fn ramp_and_rate_spread_start_times() {
+        let mut p = plan(10);
+        p.ramp = Some(Duration::from_secs(1));
+        assert_eq!(p.start_offset(5), Duration::from_millis(500));
+        p.ramp = None;
+        p.connect_rate = Some("100/s".parse().unwrap());
+        assert_eq!(p.start_offset(5), Duration::from_millis(50));
+    }
+}

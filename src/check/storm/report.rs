@@ -1,0 +1,270 @@
+//! Turning a storm's statistics into findings, a diagnosis and the JSON
+//! fields; and the live progress line while it runs.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{client::Ctx, Phases, StormPlan};
+use crate::check::secs;
+use crate::cli::Disrupt;
+use crate::report::{Details, Finding, Report};
+use crate::stats::latency::{Bucket, Percentiles};
+use crate::stats::selfwatch::{self, Sample};
+use crate::stats::storm::StormStats;
+
+/// Messages sent and echoed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Messages {
+    /// Sent.
+    pub sent: u64,
+    /// Received.
+    pub received: u64,
+}
+
+/// The histograms, HdrHistogram V2 + base64, mergeable across machines.
+#[derive(Debug, Clone, Serialize)]
+pub struct Histograms {
+    /// First-wave handshake (µs).
+    pub handshake: String,
+    /// Reconnect-wave handshake (µs).
+    pub reconnect_handshake: String,
+    /// TCP connect (µs), both waves.
+    pub tcp_connect: String,
+    /// Echo round trips (µs).
+    pub round_trip: String,
+}
+
+/// `storm`'s JSON fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct StormDetails {
+    /// `websocket` or `tcp-only`.
+    pub mode: &'static str,
+    /// Clients asked for.
+    pub clients: u32,
+    /// Clients connected in the first wave.
+    pub connected: u64,
+    /// Clients connected again after the disruption.
+    pub reconnected: Option<u64>,
+    /// Clients that gave up (both waves).
+    pub gave_up: u64,
+    /// Attempts in all.
+    pub attempts: u64,
+    /// First-wave connections per second.
+    pub connections_per_s: Option<f64>,
+    /// Most attempts in any one-second window.
+    pub peak_attempts_per_s: u64,
+    /// Attempts in each second of the run.
+    pub attempts_per_s: Vec<u64>,
+    /// Seconds from the disruption until every client was back.
+    pub recovery_s: Option<f64>,
+    /// Most connections open at once.
+    pub peak_concurrent: i64,
+    /// First-wave connect time (TCP + TLS + upgrade), ms.
+    pub handshake_ms: Option<Percentiles>,
+    /// Reconnect-wave connect time, ms.
+    pub reconnect_handshake_ms: Option<Percentiles>,
+    /// TCP connect time, ms.
+    pub tcp_connect_ms: Option<Percentiles>,
+    /// Echo round trip from the intended send time, ms.
+    pub round_trip_ms: Option<Percentiles>,
+    /// Messages.
+    pub messages: Messages,
+    /// Failed attempts by outcome.
+    pub rejections: BTreeMap<String, u64>,
+    /// Closes the server caused, by code.
+    pub drops: BTreeMap<String, u64>,
+    /// First-wave handshake histogram (V2 + base64).
+    pub histogram: String,
+    /// Every histogram (V2 + base64).
+    pub histograms: Histograms,
+    /// First-wave handshake distribution for the terminal chart.
+    pub handshake_buckets: Vec<Bucket>,
+    /// The disruption.
+    pub disrupt: String,
+    /// The backoff policy.
+    pub backoff: String,
+}
+
+/// Builds the storm report.
+pub fn build(plan: &StormPlan, target: &str, stats: &StormStats, phases: &Phases, samples: &[Sample], interrupted: bool) -> Report {
+    let mut report = Report::new("storm", target);
+    report.interrupted = interrupted;
+    let details = details(plan, stats, phases);
+    findings(plan, stats, phases, &details, &mut report);
+    diagnosis(plan, stats, &details, &mut report);
+    warnings(stats, phases, samples, &mut report);
+    report.settle_verdict();
+    report.details = Some(Details::Storm(Box::new(details)));
+    report
+}
+
+fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetails {
+    let [w0, w1] = &stats.waves;
+    let mut tcp = w0.tcp.clone();
+    tcp.merge(&w1.tcp);
+    let recovery_s = phases.disrupt_at.and_then(|at| {
+        let start = if plan.disrupt == Disrupt::Server { stats.first_drop? } else { at };
+        let all_back = w1.accepted >= u64::from(phases.wave0_connected) && phases.wave0_connected > 0;
+        let back_at = w1.last_accept?;
+        all_back.then(|| secs(back_at.saturating_duration_since(start)))
+    });
+    StormDetails {
+        mode: if plan.tcp_only { "tcp-only" } else { "websocket" },
+        clients: plan.clients,
+        connected: w0.accepted,
+        reconnected: phases.disrupt_at.map(|_| w1.accepted),
+        gave_up: w0.gave_up + w1.gave_up,
+        attempts: stats.attempts(),
+        connections_per_s: stats.connections_per_s().map(|r| r.round()),
+        peak_attempts_per_s: stats.peak_attempts_per_s(),
+        attempts_per_s: stats.attempts_per_second(),
+        recovery_s,
+        peak_concurrent: stats.peak_concurrent,
+        handshake_ms: w0.handshake.percentiles(),
+        reconnect_handshake_ms: w1.handshake.percentiles(),
+        tcp_connect_ms: tcp.percentiles(),
+        round_trip_ms: stats.round_trip.percentiles(),
+        messages: Messages { sent: stats.messages_out, received: stats.messages_in },
+        rejections: stats.rejections(),
+        drops: stats.drops.iter().map(|(code, n)| (code.to_string(), *n)).collect(),
+        histogram: w0.handshake.to_base64(),
+        histograms: Histograms {
+            handshake: w0.handshake.to_base64(),
+            reconnect_handshake: w1.handshake.to_base64(),
+            tcp_connect: tcp.to_base64(),
+            round_trip: stats.round_trip.to_base64(),
+        },
+        handshake_buckets: w0.handshake.buckets(),
+        disrupt: format!("{:?}", plan.disrupt).to_lowercase(),
+        backoff: format!("{} (jitter {:?})", plan.backoff, plan.jitter).to_lowercase(),
+    }
+}
+
+fn rejection_summary(rejections: &BTreeMap<String, u64>) -> String {
+    rejections.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ")
+}
+
+fn findings(plan: &StormPlan, stats: &StormStats, phases: &Phases, d: &StormDetails, report: &mut Report) {
+    let first_ok = d.connected == u64::from(plan.clients);
+    let mut detail = format!("{}/{} clients connected", d.connected, plan.clients);
+    if let Some(rate) = d.connections_per_s {
+        detail.push_str(&format!(" ({rate:.0}/s)"));
+    }
+    if !first_ok && !d.rejections.is_empty() {
+        detail.push_str(&format!("; failed attempts: {}", rejection_summary(&d.rejections)));
+    }
+    report.add(Finding::new("first-wave", first_ok, detail));
+    if let (Some(back), Some(_)) = (d.reconnected, phases.disrupt_at) {
+        let wanted = u64::from(phases.wave0_connected);
+        let ok = back >= wanted && stats.waves[1].gave_up == 0;
+        let detail = match d.recovery_s {
+            Some(r) if ok => format!("{back}/{wanted} clients back {r:.2} s after the disruption ({} attempts)", stats.waves[1].attempts),
+            _ => format!("{back}/{wanted} clients back; {} gave up after {} attempts each", stats.waves[1].gave_up, plan.max_attempts),
+        };
+        report.add(Finding::new("reconnect-wave", ok, detail));
+    }
+    if plan.disrupt != Disrupt::Server {
+        let unexpected: u64 = stats.drops.values().sum();
+        let ok = unexpected == 0;
+        let detail = if ok { "no connection was dropped by the server".to_string() } else { format!("the server dropped {unexpected} connections on its own (codes {:?})", d.drops) };
+        report.add(Finding::new("server-drops", ok, detail));
+    }
+}
+
+fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, report: &mut Report) {
+    if let Some(p) = d.handshake_ms {
+        report.diagnosis.push(format!(
+            "First wave: {} connections, handshake p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms.",
+            d.connected, p.p50, p.p99, p.max
+        ));
+    }
+    if d.reconnected.is_some() {
+        let w1 = &stats.waves[1];
+        let herd = if plan.backoff == crate::units::Backoff::None { " With no backoff every refused client retried at once: that is the thundering herd." } else { "" };
+        report.diagnosis.push(format!(
+            "Reconnect wave: {} attempts, peaking at {} attempts/s.{herd}",
+            w1.attempts, d.peak_attempts_per_s
+        ));
+    }
+    if !d.rejections.is_empty() {
+        let mut reasons = Vec::new();
+        for (k, _) in d.rejections.iter() {
+            let why = match k.as_str() {
+                "http-503" => "503: the server was full (a max-clients cap or overload)",
+                "http-429" => "429: a rate limit refused connections",
+                "refused" => "refused: the listen backlog overflowed or the server was down",
+                "timeout" => "timeout: connects or upgrades took longer than --connect-timeout",
+                "reset" => "reset: the server (or a proxy) reset connections",
+                "local-limit" => "local-limit: this machine ran out of open files or ports",
+                _ => continue,
+            };
+            reasons.push(why);
+        }
+        if !reasons.is_empty() {
+            report.diagnosis.push(format!("Failed attempts: {}. {}", rejection_summary(&d.rejections), reasons.join("; ")));
+        }
+    }
+}
+
+fn warnings(stats: &StormStats, phases: &Phases, samples: &[Sample], report: &mut Report) {
+    let mut w = selfwatch::warnings(samples, phases.t0, phases.connected_at, "the first wave");
+    if let Some(at) = phases.disrupt_at {
+        let end = stats.waves[1].last_accept.unwrap_or(at);
+        w.extend(selfwatch::warnings(samples, at, end.max(at), "the reconnect wave"));
+    }
+    if let Some(n) = stats.outcomes.get("local-limit") {
+        w.push(format!("{n} attempts failed on a limit of this machine (open files or ephemeral ports), not of the server"));
+    }
+    if phases.timed_out {
+        w.push("a wave hit --wave-timeout before every client settled; the numbers cover what finished".into());
+    }
+    report.warnings = w;
+}
+
+/// The live progress line: connected / target, attempts/s, errors, phase.
+pub struct Progress {
+    bar: indicatif::ProgressBar,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    /// Starts drawing (or does nothing when progress is off).
+    pub fn start(plan: &StormPlan, stats: Arc<Mutex<StormStats>>, ctx: Arc<Ctx>) -> Progress {
+        let bar = crate::report::progress::bar(plan.progress, u64::from(plan.clients), "connecting");
+        if !plan.progress {
+            return Progress { bar, task: None };
+        }
+        let shown = bar.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let Ok(s) = stats.lock() else { return };
+                shown.set_position(s.concurrent.max(0) as u64);
+                shown.set_message(progress_message(&s, &ctx));
+            }
+        });
+        Progress { bar, task: Some(task) }
+    }
+
+    /// Stops drawing and clears the line.
+    pub fn finish(self) {
+        if let Some(t) = self.task {
+            t.abort();
+        }
+        self.bar.finish_and_clear();
+    }
+}
+
+fn progress_message(s: &StormStats, ctx: &Ctx) -> String {
+    let recent: u64 = s.per_bucket.iter().rev().take(10).map(|&n| u64::from(n)).sum();
+    let since_start = Instant::now().saturating_duration_since(s.t0);
+    let fresh = s.per_bucket.len() as u128 * crate::stats::storm::BUCKET.as_millis() + 1000 >= since_start.as_millis();
+    let rate = if fresh { recent } else { 0 };
+    let phase = if ctx.disrupt.is_cancelled() { "reconnect wave" } else { "first wave / hold" };
+    let errors = rejection_summary(&s.rejections());
+    let errors = if errors.is_empty() { String::new() } else { format!(" | {errors}") };
+    format!("connected | {rate} attempts/s | {phase}{errors}")
+}

@@ -1,0 +1,196 @@
+//! The storm collector: attempts per wave, outcomes, latency histograms,
+//! attempts per 100 ms (for the peak rate and the per-second series),
+//! concurrent connections and round trips. Memory is constant in the
+//! number of events.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::latency::Latency;
+use crate::event::{Event, EventKind};
+
+/// Width of one rate bucket.
+pub const BUCKET: Duration = Duration::from_millis(100);
+
+/// Numbers of one wave (0 = first connect, 1 = reconnect).
+#[derive(Debug, Clone, Default)]
+pub struct WaveStats {
+    /// Attempts made.
+    pub attempts: u64,
+    /// Attempts that upgraded (or connected, with --tcp-only).
+    pub accepted: u64,
+    /// Clients that gave up.
+    pub gave_up: u64,
+    /// Whole connect time (TCP + TLS + upgrade) of accepted attempts.
+    pub handshake: Latency,
+    /// TCP connect time of attempts that got that far.
+    pub tcp: Latency,
+    /// First attempt's end.
+    pub first_attempt: Option<Instant>,
+    /// Last accepted attempt.
+    pub last_accept: Option<Instant>,
+}
+
+/// Everything a storm measured.
+#[derive(Debug, Clone)]
+pub struct StormStats {
+    /// When the run started.
+    pub t0: Instant,
+    /// Per-wave numbers.
+    pub waves: [WaveStats; 2],
+    /// Attempts by outcome label (`accepted`, `http-503`, `refused`...).
+    pub outcomes: BTreeMap<String, u64>,
+    /// Attempts per 100 ms since `t0`.
+    pub per_bucket: Vec<u32>,
+    /// Connections open now.
+    pub concurrent: i64,
+    /// Most connections open at once.
+    pub peak_concurrent: i64,
+    /// Echo round trips from the intended send time.
+    pub round_trip: Latency,
+    /// Messages sent.
+    pub messages_out: u64,
+    /// Messages received.
+    pub messages_in: u64,
+    /// Server pings seen.
+    pub server_pings: u64,
+    /// Closes the server caused, by code.
+    pub drops: BTreeMap<u16, u64>,
+    /// First close the server caused.
+    pub first_drop: Option<Instant>,
+}
+
+impl StormStats {
+    /// Empty statistics for a run that started at `t0`.
+    pub fn new(t0: Instant) -> StormStats {
+        StormStats {
+            t0,
+            waves: Default::default(),
+            outcomes: BTreeMap::new(),
+            per_bucket: Vec::new(),
+            concurrent: 0,
+            peak_concurrent: 0,
+            round_trip: Latency::new(),
+            messages_out: 0,
+            messages_in: 0,
+            server_pings: 0,
+            drops: BTreeMap::new(),
+            first_drop: None,
+        }
+    }
+
+    /// Folds one event in.
+    pub fn apply(&mut self, e: &Event) {
+        match &e.kind {
+            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, outcome, *tcp, *total),
+            EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
+            EventKind::Closed { close, .. } => {
+                self.concurrent -= 1;
+                if close.is_drop() {
+                    *self.drops.entry(close.code).or_default() += 1;
+                    self.first_drop.get_or_insert(e.at);
+                }
+            }
+            EventKind::RoundTrips(samples) => samples.iter().for_each(|us| self.round_trip.record_us(u64::from(*us))),
+            EventKind::MessageOut => self.messages_out += 1,
+            EventKind::MessageIn => self.messages_in += 1,
+            EventKind::ServerPing => self.server_pings += 1,
+            EventKind::Pong(_) => {}
+        }
+    }
+
+    fn attempt(&mut self, at: Instant, wave: u8, outcome: &str, tcp: Option<Duration>, total: Duration) {
+        let w = &mut self.waves[usize::from(wave.min(1))];
+        w.attempts += 1;
+        w.first_attempt.get_or_insert(at);
+        if let Some(tcp) = tcp {
+            w.tcp.record(tcp);
+        }
+        if outcome == "accepted" {
+            w.accepted += 1;
+            w.handshake.record(total);
+            w.last_accept = Some(at);
+            self.concurrent += 1;
+            self.peak_concurrent = self.peak_concurrent.max(self.concurrent);
+        }
+        *self.outcomes.entry(outcome.to_string()).or_default() += 1;
+        let bucket = (at.saturating_duration_since(self.t0).as_millis() / BUCKET.as_millis()) as usize;
+        if self.per_bucket.len() <= bucket {
+            self.per_bucket.resize(bucket + 1, 0);
+        }
+        self.per_bucket[bucket] += 1;
+    }
+
+    /// All attempts.
+    pub fn attempts(&self) -> u64 {
+        self.waves[0].attempts + self.waves[1].attempts
+    }
+
+    /// The most attempts in any one-second window (sliding by 100 ms).
+    pub fn peak_attempts_per_s(&self) -> u64 {
+        let per_window = (Duration::from_secs(1).as_millis() / BUCKET.as_millis()) as usize;
+        self.per_bucket.windows(per_window.min(self.per_bucket.len()).max(1)).map(|w| w.iter().map(|&n| u64::from(n)).sum()).max().unwrap_or(0)
+    }
+
+    /// Attempts per whole second since the start.
+    pub fn attempts_per_second(&self) -> Vec<u64> {
+        let per_s = (1000 / BUCKET.as_millis()) as usize;
+        self.per_bucket.chunks(per_s).map(|c| c.iter().map(|&n| u64::from(n)).sum()).collect()
+    }
+
+    /// Rejections and failures by outcome (everything but `accepted`).
+    pub fn rejections(&self) -> BTreeMap<String, u64> {
+        self.outcomes.iter().filter(|(k, _)| k.as_str() != "accepted").map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// First-wave connections per second (accepted over the wave's span).
+    pub fn connections_per_s(&self) -> Option<f64> {
+        let w = &self.waves[0];
+        let span = w.last_accept?.saturating_duration_since(self.t0).as_secs_f64();
+        (span > 0.0 && w.accepted > 0).then(|| w.accepted as f64 / span)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::CloseInfo;
+
+    fn ev(at: Instant, kind: EventKind) -> Event {
+        Event { client: 0, at, kind }
+    }
+
+    fn attempt(wave: u8, outcome: &str) -> EventKind {
+        EventKind::Attempt { wave, outcome: outcome.into(), tcp: Some(Duration::from_micros(100)), upgrade: None, total: Duration::from_millis(2) }
+    }
+
+    #[test]
+    fn counts_waves_outcomes_and_concurrency() {
+        let t0 = Instant::now();
+        let mut s = StormStats::new(t0);
+        s.apply(&ev(t0, attempt(0, "accepted")));
+        s.apply(&ev(t0, attempt(0, "accepted")));
+        s.apply(&ev(t0, attempt(0, "http-503")));
+        let closed = EventKind::Closed { close: CloseInfo::ours(1000, ""), after: Duration::ZERO, idle_in: Duration::ZERO, idle_out: Duration::ZERO };
+        s.apply(&ev(t0, closed));
+        s.apply(&ev(t0 + Duration::from_millis(1500), attempt(1, "accepted")));
+        assert_eq!((s.waves[0].attempts, s.waves[0].accepted, s.waves[1].accepted), (3, 2, 1));
+        assert_eq!(s.peak_concurrent, 2);
+        assert_eq!(s.concurrent, 2);
+        assert_eq!(s.rejections().get("http-503"), Some(&1));
+        assert!(s.drops.is_empty(), "our own close is not a drop");
+        assert_eq!(s.attempts_per_second(), vec![3, 1]);
+        assert_eq!(s.waves[0].handshake.count(), 2);
+    }
+
+    #[test]
+    fn peak_rate_uses_a_sliding_second() {
+        let t0 = Instant::now();
+        let mut s = StormStats::new(t0);
+        for i in 0..20u64 {
+            s.apply(&ev(t0 + Duration::from_millis(500 + i * 40), attempt(1, "http-503")));
+        }
+        assert_eq!(s.peak_attempts_per_s(), 20, "20 attempts within 0.5..1.3 s fit one sliding second");
+        assert_eq!(s.attempts_per_second().iter().max(), Some(&13));
+    }
+}
