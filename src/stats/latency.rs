@@ -54,7 +54,8 @@ pub struct Bucket {
 impl Latency {
     /// An empty histogram (1 µs .. 1 h, 3 significant digits).
     pub fn new() -> Latency {
-        let hist = Histogram::new_with_bounds(1, MAX_US, 3).unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid"));
+        let hist = Histogram::new_with_bounds(1, MAX_US, 3)
+            .unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid"));
         Latency { hist }
     }
 
@@ -105,8 +106,12 @@ impl Latency {
 
     /// Reads a histogram written by [`Latency::to_base64`].
     pub fn from_base64(text: &str) -> Option<Latency> {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
-        let hist = hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?;
+        let hist = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .ok()?;
         Some(Latency { hist })
     }
 
@@ -121,7 +126,10 @@ impl Latency {
         let mut below = 0u64;
         while below < self.hist.len() && upper_us <= MAX_US {
             let upto = self.hist.count_between(0, upper_us);
-            out.push(Bucket { le_ms: upper_us as f64 / 1000.0, count: upto - below });
+            out.push(Bucket {
+                le_ms: upper_us as f64 / 1000.0,
+                count: upto - below,
+            });
             below = upto;
             upper_us *= 2;
         }

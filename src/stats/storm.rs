@@ -82,7 +82,13 @@ impl StormStats {
     /// Folds one event in.
     pub fn apply(&mut self, e: &Event) {
         match &e.kind {
-            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, outcome, *tcp, *total),
+            EventKind::Attempt {
+                wave,
+                outcome,
+                tcp,
+                total,
+                ..
+            } => self.attempt(e.at, *wave, outcome, *tcp, *total),
             EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
             EventKind::Closed { close, .. } => {
                 self.concurrent -= 1;
@@ -91,7 +97,9 @@ impl StormStats {
                     self.first_drop.get_or_insert(e.at);
                 }
             }
-            EventKind::RoundTrips(samples) => samples.iter().for_each(|us| self.round_trip.record_us(u64::from(*us))),
+            EventKind::RoundTrips(samples) => samples
+                .iter()
+                .for_each(|us| self.round_trip.record_us(u64::from(*us))),
             EventKind::MessageOut => self.messages_out += 1,
             EventKind::MessageIn => self.messages_in += 1,
             EventKind::ServerPing => self.server_pings += 1,
@@ -99,7 +107,14 @@ impl StormStats {
         }
     }
 
-    fn attempt(&mut self, at: Instant, wave: u8, outcome: &str, tcp: Option<Duration>, total: Duration) {
+    fn attempt(
+        &mut self,
+        at: Instant,
+        wave: u8,
+        outcome: &str,
+        tcp: Option<Duration>,
+        total: Duration,
+    ) {
         let w = &mut self.waves[usize::from(wave.min(1))];
         w.attempts += 1;
         w.first_attempt.get_or_insert(at);
@@ -114,7 +129,8 @@ impl StormStats {
             self.peak_concurrent = self.peak_concurrent.max(self.concurrent);
         }
         *self.outcomes.entry(outcome.to_string()).or_default() += 1;
-        let bucket = (at.saturating_duration_since(self.t0).as_millis() / BUCKET.as_millis()) as usize;
+        let bucket =
+            (at.saturating_duration_since(self.t0).as_millis() / BUCKET.as_millis()) as usize;
         if self.per_bucket.len() <= bucket {
             self.per_bucket.resize(bucket + 1, 0);
         }
@@ -129,24 +145,38 @@ impl StormStats {
     /// The most attempts in any one-second window (sliding by 100 ms).
     pub fn peak_attempts_per_s(&self) -> u64 {
         let per_window = (Duration::from_secs(1).as_millis() / BUCKET.as_millis()) as usize;
-        self.per_bucket.windows(per_window.min(self.per_bucket.len()).max(1)).map(|w| w.iter().map(|&n| u64::from(n)).sum()).max().unwrap_or(0)
+        self.per_bucket
+            .windows(per_window.min(self.per_bucket.len()).max(1))
+            .map(|w| w.iter().map(|&n| u64::from(n)).sum())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Attempts per whole second since the start.
     pub fn attempts_per_second(&self) -> Vec<u64> {
         let per_s = (1000 / BUCKET.as_millis()) as usize;
-        self.per_bucket.chunks(per_s).map(|c| c.iter().map(|&n| u64::from(n)).sum()).collect()
+        self.per_bucket
+            .chunks(per_s)
+            .map(|c| c.iter().map(|&n| u64::from(n)).sum())
+            .collect()
     }
 
     /// Rejections and failures by outcome (everything but `accepted`).
     pub fn rejections(&self) -> BTreeMap<String, u64> {
-        self.outcomes.iter().filter(|(k, _)| k.as_str() != "accepted").map(|(k, v)| (k.clone(), *v)).collect()
+        self.outcomes
+            .iter()
+            .filter(|(k, _)| k.as_str() != "accepted")
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
     /// First-wave connections per second (accepted over the wave's span).
     pub fn connections_per_s(&self) -> Option<f64> {
         let w = &self.waves[0];
-        let span = w.last_accept?.saturating_duration_since(self.t0).as_secs_f64();
+        let span = w
+            .last_accept?
+            .saturating_duration_since(self.t0)
+            .as_secs_f64();
         (span > 0.0 && w.accepted > 0).then(|| w.accepted as f64 / span)
     }
 }
@@ -157,11 +187,21 @@ mod tests {
     use crate::event::CloseInfo;
 
     fn ev(at: Instant, kind: EventKind) -> Event {
-        Event { client: 0, at, kind }
+        Event {
+            client: 0,
+            at,
+            kind,
+        }
     }
 
     fn attempt(wave: u8, outcome: &str) -> EventKind {
-        EventKind::Attempt { wave, outcome: outcome.into(), tcp: Some(Duration::from_micros(100)), upgrade: None, total: Duration::from_millis(2) }
+        EventKind::Attempt {
+            wave,
+            outcome: outcome.into(),
+            tcp: Some(Duration::from_micros(100)),
+            upgrade: None,
+            total: Duration::from_millis(2),
+        }
     }
 
     #[test]
@@ -171,10 +211,25 @@ mod tests {
         s.apply(&ev(t0, attempt(0, "accepted")));
         s.apply(&ev(t0, attempt(0, "accepted")));
         s.apply(&ev(t0, attempt(0, "http-503")));
-        let closed = EventKind::Closed { close: CloseInfo::ours(1000, ""), after: Duration::ZERO, idle_in: Duration::ZERO, idle_out: Duration::ZERO };
+        let closed = EventKind::Closed {
+            close: CloseInfo::ours(1000, ""),
+            after: Duration::ZERO,
+            idle_in: Duration::ZERO,
+            idle_out: Duration::ZERO,
+        };
         s.apply(&ev(t0, closed));
-        s.apply(&ev(t0 + Duration::from_millis(1500), attempt(1, "accepted")));
-        assert_eq!((s.waves[0].attempts, s.waves[0].accepted, s.waves[1].accepted), (3, 2, 1));
+        s.apply(&ev(
+            t0 + Duration::from_millis(1500),
+            attempt(1, "accepted"),
+        ));
+        assert_eq!(
+            (
+                s.waves[0].attempts,
+                s.waves[0].accepted,
+                s.waves[1].accepted
+            ),
+            (3, 2, 1)
+        );
         assert_eq!(s.peak_concurrent, 2);
         assert_eq!(s.concurrent, 2);
         assert_eq!(s.rejections().get("http-503"), Some(&1));
@@ -188,9 +243,16 @@ mod tests {
         let t0 = Instant::now();
         let mut s = StormStats::new(t0);
         for i in 0..20u64 {
-            s.apply(&ev(t0 + Duration::from_millis(500 + i * 40), attempt(1, "http-503")));
+            s.apply(&ev(
+                t0 + Duration::from_millis(500 + i * 40),
+                attempt(1, "http-503"),
+            ));
         }
-        assert_eq!(s.peak_attempts_per_s(), 20, "20 attempts within 0.5..1.3 s fit one sliding second");
+        assert_eq!(
+            s.peak_attempts_per_s(),
+            20,
+            "20 attempts within 0.5..1.3 s fit one sliding second"
+        );
         assert_eq!(s.attempts_per_second().iter().max(), Some(&13));
     }
 }

@@ -42,7 +42,11 @@ pub struct Ctx {
 
 impl Ctx {
     fn emit(&self, client: ClientId, kind: EventKind) {
-        let _ = self.events.send(Event { client: client.index, at: Instant::now(), kind });
+        let _ = self.events.send(Event {
+            client: client.index,
+            at: Instant::now(),
+            kind,
+        });
     }
 
     fn settle(&self, wave: u8) {
@@ -81,14 +85,18 @@ pub async fn run(ctx: std::sync::Arc<Ctx>, id: ClientId, start_at: tokio::time::
         _ = tokio::time::sleep_until(start_at) => {}
         _ = ctx.end.cancelled() => return ctx.settle(0),
     }
-    let Some(mut live) = connect_wave(&ctx, id, 0).await else { return };
+    let Some(mut live) = connect_wave(&ctx, id, 0).await else {
+        return;
+    };
     let ended = hold(&ctx, id, &mut live, ctx.plan.disrupt != Disrupt::Server).await;
     match ended {
         HoldEnd::End => return finish(&ctx, id, live).await,
         HoldEnd::Dropped(close) => closed(&ctx, id, &live, close),
         HoldEnd::Disrupt => disrupt(&ctx, id, live).await,
     }
-    let Some(mut live) = connect_wave(&ctx, id, 1).await else { return };
+    let Some(mut live) = connect_wave(&ctx, id, 1).await else {
+        return;
+    };
     match hold(&ctx, id, &mut live, false).await {
         HoldEnd::Dropped(close) => closed(&ctx, id, &live, close),
         HoldEnd::End | HoldEnd::Disrupt => finish(&ctx, id, live).await,
@@ -130,9 +138,23 @@ async fn attempt_once(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
     }
     let attempt = open(&ctx.endpoint, id).await;
     let t = *attempt.timings();
-    ctx.emit(id, EventKind::Attempt { wave, outcome: attempt.label(), tcp: t.tcp, upgrade: t.upgrade, total: started.elapsed() });
+    ctx.emit(
+        id,
+        EventKind::Attempt {
+            wave,
+            outcome: attempt.label(),
+            tcp: t.tcp,
+            upgrade: t.upgrade,
+            total: started.elapsed(),
+        },
+    );
     match attempt {
-        Attempt::Open(o) => Some(Live { conn: Conn::Ws(o.ws), opened: o.at, last_in: o.at, last_out: o.at }),
+        Attempt::Open(o) => Some(Live {
+            conn: Conn::Ws(o.ws),
+            opened: o.at,
+            last_in: o.at,
+            last_out: o.at,
+        }),
         Attempt::Rejected(_) | Attempt::Failed(_) => None,
     }
 }
@@ -142,19 +164,44 @@ async fn tcp_attempt(ctx: &Ctx, id: ClientId, wave: u8, started: Instant) -> Opt
     let ips = &ctx.endpoint.source_ips;
     let source = (!ips.is_empty()).then(|| ips[id.index as usize % ips.len()]);
     let result = match addrs.first() {
-        Some(addr) => tokio::time::timeout(ctx.endpoint.connect_timeout, crate::net::connect::connect_tcp(*addr, source)).await,
+        Some(addr) => {
+            tokio::time::timeout(
+                ctx.endpoint.connect_timeout,
+                crate::net::connect::connect_tcp(*addr, source),
+            )
+            .await
+        }
         None => Ok(Err(std::io::Error::other("no address"))),
     };
     let elapsed = started.elapsed();
     let (outcome, stream) = match result {
         Ok(Ok(s)) => ("accepted".to_string(), Some(s)),
-        Ok(Err(e)) => (crate::net::connect::FailureKind::from_io(&e).label().to_string(), None),
+        Ok(Err(e)) => (
+            crate::net::connect::FailureKind::from_io(&e)
+                .label()
+                .to_string(),
+            None,
+        ),
         Err(_) => ("timeout".to_string(), None),
     };
     let tcp = stream.as_ref().map(|_| elapsed);
-    ctx.emit(id, EventKind::Attempt { wave, outcome, tcp, upgrade: None, total: elapsed });
+    ctx.emit(
+        id,
+        EventKind::Attempt {
+            wave,
+            outcome,
+            tcp,
+            upgrade: None,
+            total: elapsed,
+        },
+    );
     let now = Instant::now();
-    stream.map(|s| Live { conn: Conn::Tcp(s), opened: now, last_in: now, last_out: now })
+    stream.map(|s| Live {
+        conn: Conn::Tcp(s),
+        opened: now,
+        last_in: now,
+        last_out: now,
+    })
 }
 
 fn jittered(d: Duration, jitter: Jitter) -> Duration {
@@ -200,7 +247,9 @@ async fn hold_tcp(ctx: &Ctx, stream: &mut TcpStream, until_disrupt: bool) -> Hol
 const MAX_OUTSTANDING: usize = 1024;
 
 async fn hold_ws(ctx: &Ctx, id: ClientId, live: &mut Live, until_disrupt: bool) -> HoldEnd {
-    let Conn::Ws(ws) = &mut live.conn else { return HoldEnd::End };
+    let Conn::Ws(ws) = &mut live.conn else {
+        return HoldEnd::End;
+    };
     let message = ctx.plan.message.as_deref();
     let period = ctx.plan.message_interval;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -282,7 +331,14 @@ async fn disrupt(ctx: &Ctx, id: ClientId, live: Live) {
     }
     // Abrupt: RST without a close frame, as a dead network path looks to the
     // server; SO_LINGER 0 also leaves no TIME_WAIT behind on our side.
-    let close = CloseInfo { code: 1006, reason: "disrupted by wsprobe".into(), abnormal: true, by_us: true, how: EndHow::Ours, detail: String::new() };
+    let close = CloseInfo {
+        code: 1006,
+        reason: "disrupted by wsprobe".into(),
+        abnormal: true,
+        by_us: true,
+        how: EndHow::Ours,
+        detail: String::new(),
+    };
     closed(ctx, id, &live, close);
     match &live.conn {
         Conn::Ws(ws) => crate::net::limits::reset_on_close(ws.get_ref().tcp()),

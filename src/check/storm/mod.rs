@@ -100,8 +100,13 @@ pub fn preflight(plan: &StormPlan) -> Result<(), PlanError> {
     let clients = u64::from(plan.clients);
     let need = limits::open_files_now() + 64 + clients * if embedded { 2 } else { 1 };
     if need > limit.soft {
-        let server_part = if embedded { format!(" + {clients} for the embedded server") } else { String::new() };
-        let can = limit.soft.saturating_sub(limits::open_files_now() + 64) / if embedded { 2 } else { 1 };
+        let server_part = if embedded {
+            format!(" + {clients} for the embedded server")
+        } else {
+            String::new()
+        };
+        let can =
+            limit.soft.saturating_sub(limits::open_files_now() + 64) / if embedded { 2 } else { 1 };
         let way_out = if embedded {
             "run the server in another process (`wsprobe serve`) and give its URL, lower --clients, or raise the open-file limit (ulimit -n; the hard limit needs root)"
         } else {
@@ -148,7 +153,11 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     let tracker = TaskTracker::new();
     let start = tokio::time::Instant::now();
     for i in 0..plan.clients {
-        tracker.spawn(client::run(ctx.clone(), ClientId::new(i), start + plan.start_offset(i)));
+        tracker.spawn(client::run(
+            ctx.clone(),
+            ClientId::new(i),
+            start + plan.start_offset(i),
+        ));
     }
     let phases = drive(plan, &ctx, stop).await;
     end.cancel();
@@ -158,8 +167,18 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     drop(ctx);
     let _ = collector.await;
     let samples = watch.finish().await;
-    let stats = stats.lock().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone());
-    report::build(plan, &target.display, &stats, &phases, &samples, stop.is_cancelled())
+    let stats = stats
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_else(|p| p.into_inner().clone());
+    report::build(
+        plan,
+        &target.display,
+        &stats,
+        &phases,
+        &samples,
+        stop.is_cancelled(),
+    )
 }
 
 /// When each phase happened.
@@ -179,8 +198,18 @@ pub struct Phases {
 
 async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) -> Phases {
     let t0 = Instant::now();
-    let wave0_limit = plan.ramp.unwrap_or_default() + plan.connect_rate.map(|r| r.interval().saturating_mul(plan.clients)).unwrap_or_default() + plan.wave_timeout;
-    let mut timed_out = !wait_for(|| ctx.settled[0].load(Ordering::SeqCst) >= plan.clients, wave0_limit, stop).await;
+    let wave0_limit = plan.ramp.unwrap_or_default()
+        + plan
+            .connect_rate
+            .map(|r| r.interval().saturating_mul(plan.clients))
+            .unwrap_or_default()
+        + plan.wave_timeout;
+    let mut timed_out = !wait_for(
+        || ctx.settled[0].load(Ordering::SeqCst) >= plan.clients,
+        wave0_limit,
+        stop,
+    )
+    .await;
     let connected_at = Instant::now();
     let wave0_connected = ctx.connected[0].load(Ordering::SeqCst);
     tokio::select! {
@@ -191,13 +220,24 @@ async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) ->
     if plan.disrupt != Disrupt::None && !stop.is_cancelled() {
         disrupt_at = Some(Instant::now());
         ctx.disrupt.cancel();
-        timed_out |= !wait_for(|| ctx.settled[1].load(Ordering::SeqCst) >= wave0_connected, plan.wave_timeout, stop).await;
+        timed_out |= !wait_for(
+            || ctx.settled[1].load(Ordering::SeqCst) >= wave0_connected,
+            plan.wave_timeout,
+            stop,
+        )
+        .await;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = stop.cancelled() => {}
         }
     }
-    Phases { t0, connected_at, disrupt_at, wave0_connected, timed_out }
+    Phases {
+        t0,
+        connected_at,
+        disrupt_at,
+        wave0_connected,
+        timed_out,
+    }
 }
 
 /// Polls `done` every 10 ms until true (→ true), `limit` passes or Ctrl-C (→ false).
@@ -212,7 +252,10 @@ async fn wait_for(done: impl Fn() -> bool, limit: Duration, stop: &CancellationT
     true
 }
 
-async fn collect(mut rx: mpsc::UnboundedReceiver<crate::event::Event>, stats: Arc<Mutex<StormStats>>) {
+async fn collect(
+    mut rx: mpsc::UnboundedReceiver<crate::event::Event>,
+    stats: Arc<Mutex<StormStats>>,
+) {
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
         if let Ok(mut s) = stats.lock() {
@@ -250,7 +293,10 @@ mod tests {
     #[test]
     fn preflight_names_the_open_file_limit() {
         let err = preflight(&plan(1_000_000)).unwrap_err().to_string();
-        assert!(err.contains("open-file limit") && err.contains("wsprobe serve"), "{err}");
+        assert!(
+            err.contains("open-file limit") && err.contains("wsprobe serve"),
+            "{err}"
+        );
         assert!(preflight(&plan(10)).is_ok());
     }
 

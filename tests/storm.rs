@@ -1,0 +1,167 @@
+//! `storm` against the reference server: waves, disruption modes, backoff
+//! shrinking the herd, echo round trips, TCP-only baseline, and the
+//! preflight that refuses runs this machine cannot hold.
+
+mod common;
+
+use assert_cmd::Command;
+use common::{run_json, TestServer};
+use wsprobe::server::config::ServerConfig;
+use wsprobe::stats::latency::Latency;
+
+#[test]
+fn fifty_clients_connect_disrupt_and_recover() {
+    let json = run_json(&["storm", "--clients", "50", "--hold", "200ms"]);
+    assert_eq!(json["verdict"], "pass", "{json}");
+    assert_eq!(json["connected"], 50);
+    assert_eq!(json["reconnected"], 50);
+    assert_eq!(json["gave_up"], 0);
+    assert!(json["recovery_s"].as_f64().unwrap() < 10.0);
+    assert_eq!(json["peak_concurrent"], 50);
+    for key in ["p50", "p90", "p99", "p999", "max"] {
+        assert!(json["handshake_ms"][key].as_f64().unwrap() > 0.0, "{key}");
+        assert!(json["reconnect_handshake_ms"][key].is_number());
+    }
+    let hist =
+        Latency::from_base64(json["histogram"].as_str().unwrap()).expect("V2 base64 histogram");
+    assert_eq!(hist.count(), 50);
+}
+
+#[test]
+fn backoff_shrinks_the_herd_against_an_overloaded_server() {
+    let herd = |backoff: &str| {
+        let json = run_json(&[
+            "storm",
+            "--clients",
+            "60",
+            "--server-max-clients",
+            "40",
+            "--backoff",
+            backoff,
+            "--jitter",
+            "full",
+            "--hold",
+            "200ms",
+            "--max-attempts",
+            "10",
+        ]);
+        assert!(
+            json["rejections"]["http-503"].as_u64().unwrap() > 0,
+            "the cap refused someone: {json}"
+        );
+        json["peak_attempts_per_s"].as_u64().unwrap()
+    };
+    let none = herd("none");
+    let exp = herd("exp:100ms..2s");
+    assert!(
+        none > exp,
+        "no backoff peaks at {none}/s, exponential at {exp}/s"
+    );
+}
+
+#[test]
+fn clean_close_disruption_reconnects() {
+    let json = run_json(&[
+        "storm",
+        "--clients",
+        "20",
+        "--disrupt",
+        "close",
+        "--hold",
+        "100ms",
+    ]);
+    assert_eq!(json["reconnected"], 20);
+    assert_eq!(json["verdict"], "pass");
+}
+
+#[test]
+fn server_side_drops_are_the_disruption_in_server_mode() {
+    let server = TestServer::start(ServerConfig {
+        drop_after: Some(std::time::Duration::from_millis(300)),
+        ..Default::default()
+    });
+    let json = run_json(&[
+        "storm",
+        &server.url(),
+        "--clients",
+        "10",
+        "--disrupt",
+        "server",
+        "--hold",
+        "0ms",
+        "--backoff",
+        "fixed:50ms",
+    ]);
+    assert_eq!(json["reconnected"], 10, "{json}");
+    assert!(
+        json["drops"]["1006"].as_u64().unwrap() >= 10,
+        "every client was dropped without a close frame: {json}"
+    );
+    assert!(json["recovery_s"].as_f64().is_some());
+}
+
+#[test]
+fn no_disruption_holds_and_measures_echo_round_trips() {
+    let json = run_json(&[
+        "storm",
+        "--clients",
+        "10",
+        "--disrupt",
+        "none",
+        "--hold",
+        "500ms",
+        "--message",
+        "ping",
+        "--message-interval",
+        "20ms",
+    ]);
+    assert!(json["reconnected"].is_null());
+    let received = json["messages"]["received"].as_u64().unwrap();
+    assert!(received >= 100, "10 clients × ~25 messages, got {received}");
+    assert!(json["round_trip_ms"]["p50"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["verdict"], "pass");
+}
+
+#[test]
+fn tcp_only_baseline_connects_without_upgrading() {
+    let json = run_json(&["storm", "--clients", "20", "--tcp-only", "--hold", "100ms"]);
+    assert_eq!(json["mode"], "tcp-only");
+    assert_eq!(json["connected"], 20);
+    assert_eq!(json["reconnected"], 20);
+}
+
+#[test]
+fn too_many_clients_stop_before_starting() {
+    let out = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["storm", "--clients", "30000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("open-file limit") && err.contains("wsprobe serve"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreachable_first_attempts_fail_the_wave() {
+    let json = run_json(&[
+        "storm",
+        "ws://127.0.0.1:1/ws",
+        "--clients",
+        "3",
+        "--max-attempts",
+        "2",
+        "--backoff",
+        "none",
+    ]);
+    assert_eq!(json["connected"], 0);
+    assert_eq!(json["rejections"]["refused"], 6);
+    assert_eq!(
+        json["verdict"], "error",
+        "nothing ever answered: wsprobe could not do its job"
+    );
+    assert!(json["error"].as_str().unwrap().contains("refused"));
+}
