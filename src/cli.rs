@@ -18,12 +18,7 @@ use crate::units::{parse_duration, Backoff, Header, Rate};
 /// the embedded reference server on a free loopback port (its behaviour set
 /// with the --server-* options).
 #[derive(Debug, Parser)]
-#[command(
-    name = "wsprobe",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "wsprobe", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -336,6 +331,11 @@ pub struct StormArgs {
     /// Plain TCP connects without the upgrade: a baseline for the WebSocket cost.
     #[arg(long)]
     pub tcp_only: bool,
+    /// Connection attempts this process keeps in flight at once. Bounds
+    /// wsprobe's own queueing (which would otherwise show up as handshake
+    /// latency) and memory; raise it for a sharper herd.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_pending: u32,
 }
 
 /// The reference server's behaviour flags, as `serve` spells them.
@@ -388,29 +388,16 @@ pub struct ServerBehaviourArgs {
 #[command(next_help_heading = "Embedded server (when no URL is given)")]
 pub struct EmbeddedServerArgs {
     /// Embedded server: identity source, query:NAME or header:NAME.
-    #[arg(
-        long = "server-identity",
-        id = "server-identity",
-        default_value = "query:device",
-        value_name = "SOURCE"
-    )]
+    #[arg(long = "server-identity", id = "server-identity", default_value = "query:device", value_name = "SOURCE")]
     pub identity: IdentitySource,
     /// Embedded server: duplicate identity policy.
     #[arg(long = "server-duplicate", id = "server-duplicate", value_enum, default_value_t = DuplicatePolicy::Reject)]
     pub duplicate: DuplicatePolicy,
     /// Embedded server: accepted connections per IP (HTTP 429 beyond).
-    #[arg(
-        long = "server-rate-limit",
-        id = "server-rate-limit",
-        value_name = "RATE"
-    )]
+    #[arg(long = "server-rate-limit", id = "server-rate-limit", value_name = "RATE")]
     pub rate_limit: Option<Rate>,
     /// Embedded server: concurrent connections allowed (HTTP 503 beyond).
-    #[arg(
-        long = "server-max-clients",
-        id = "server-max-clients",
-        value_name = "N"
-    )]
+    #[arg(long = "server-max-clients", id = "server-max-clients", value_name = "N")]
     pub max_clients: Option<usize>,
     /// Embedded server: ping frame interval.
     #[arg(long = "server-ping-interval", id = "server-ping-interval", value_parser = parse_duration, value_name = "DURATION")]
@@ -507,20 +494,13 @@ mod tests {
         let cli = Cli::command();
         let serve = cli.find_subcommand("serve").unwrap();
         let single = cli.find_subcommand("single").unwrap();
-        let twins: Vec<String> = single
-            .get_arguments()
-            .filter_map(|a| a.get_long())
-            .map(str::to_string)
-            .collect();
+        let twins: Vec<String> = single.get_arguments().filter_map(|a| a.get_long()).map(str::to_string).collect();
         for arg in serve.get_arguments() {
             let Some(long) = arg.get_long() else { continue };
             if ["addr", "verbose", "help", "version"].contains(&long) {
                 continue;
             }
-            assert!(
-                twins.contains(&format!("server-{long}")),
-                "--{long} has no --server-{long} twin"
-            );
+            assert!(twins.contains(&format!("server-{long}")), "--{long} has no --server-{long} twin");
         }
     }
 }

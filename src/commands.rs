@@ -28,13 +28,7 @@ pub struct Output {
 
 /// Runs a parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<Output> {
-    init_logging(
-        cli.command
-            .output()
-            .map(|o| o.verbose)
-            .unwrap_or(0)
-            .max(serve_verbosity(&cli.command)),
-    );
+    init_logging(cli.command.output().map(|o| o.verbose).unwrap_or(0).max(serve_verbosity(&cli.command)));
     crate::net::limits::raise_open_files();
     match &cli.command {
         Command::Completions(args) => Ok(text_output(completions(args.shell))),
@@ -103,6 +97,7 @@ pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Res
                 source_ips: a.source_ip.clone(),
                 tcp_only: a.tcp_only,
                 close_timeout: a.client.close_timeout,
+                max_pending: a.max_pending,
                 progress: crate::report::progress::wanted(output.json, output.quiet),
             };
             plan.validate()?;
@@ -112,10 +107,7 @@ pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Res
             target.finish().await;
             report
         }
-        other => anyhow::bail!(
-            "`wsprobe {}` is not built yet in this version",
-            other.name()
-        ),
+        other => anyhow::bail!("`wsprobe {}` is not built yet in this version", other.name()),
     };
     report.elapsed_s = check::secs(started.elapsed());
     report.interrupted |= stop.is_cancelled();
@@ -126,32 +118,14 @@ pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Res
 pub fn render(report: &Report, output: &OutputArgs) -> Output {
     let exit = report.verdict.exit();
     if output.json {
-        return Output {
-            stdout: json::render(report),
-            stderr: String::new(),
-            exit,
-        };
+        return Output { stdout: json::render(report), stderr: String::new(), exit };
     }
     if report.verdict == Verdict::Error {
-        let message = report
-            .error
-            .as_deref()
-            .unwrap_or("wsprobe could not complete the run");
-        return Output {
-            stdout: String::new(),
-            stderr: format!("wsprobe: error: {message}\n"),
-            exit,
-        };
+        let message = report.error.as_deref().unwrap_or("wsprobe could not complete the run");
+        return Output { stdout: String::new(), stderr: format!("wsprobe: error: {message}\n"), exit };
     }
-    let style = table::Style {
-        width: terminal_width(),
-        quiet: output.quiet,
-    };
-    Output {
-        stdout: table::render(report, style),
-        stderr: String::new(),
-        exit,
-    }
+    let style = table::Style { width: terminal_width(), quiet: output.quiet };
+    Output { stdout: table::render(report, style), stderr: String::new(), exit }
 }
 
 fn terminal_width() -> u16 {
@@ -177,17 +151,11 @@ fn console_size() -> Option<(u16, u16)> {
 }
 
 fn text_output(stdout: String) -> Output {
-    Output {
-        stdout,
-        stderr: String::new(),
-        exit: Exit::Pass,
-    }
+    Output { stdout, stderr: String::new(), exit: Exit::Pass }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -211,11 +179,8 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<Output> {
@@ -223,10 +188,11 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Output> {
     let listener = crate::server::bind(args.addr).with_context(|| {
         format!("cannot listen on {}: is another server using that port? choose another with --addr (port 0 picks a free one)", args.addr)
     })?;
-    let addr = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
-    let mut banner = format!("wsprobe serve: listening on ws://{addr}/ (health: http://{addr}/health)\n  behaviour: {}\n", cfg.summary());
+    let addr = listener.local_addr().context("cannot read the bound address")?;
+    let mut banner = format!(
+        "wsprobe serve: listening on ws://{addr}/ (health: http://{addr}/health)\n  behaviour: {}\n",
+        cfg.summary()
+    );
     if !addr.ip().is_loopback() {
         banner.push_str("  note: listening beyond loopback, as --addr asked\n");
     }
@@ -247,8 +213,6 @@ fn completions(shell: clap_complete::Shell) -> String {
 
 fn man_page() -> anyhow::Result<String> {
     let mut buf = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut buf)
-        .context("cannot render the man page")?;
+    clap_mangen::Man::new(Cli::command()).render(&mut buf).context("cannot render the man page")?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }

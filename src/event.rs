@@ -60,14 +60,7 @@ impl CloseInfo {
 
     /// The stream ended without a close frame: 1006.
     pub fn abnormal(how: EndHow, detail: impl Into<String>) -> Self {
-        CloseInfo {
-            code: 1006,
-            reason: String::new(),
-            abnormal: true,
-            by_us: false,
-            how,
-            detail: detail.into(),
-        }
+        CloseInfo { code: 1006, reason: String::new(), abnormal: true, by_us: false, how, detail: detail.into() }
     }
 
     /// wsprobe failed the connection because the server broke the protocol.
@@ -108,10 +101,7 @@ impl CloseInfo {
             EndHow::CloseFrame => format!("{} \"{}\"", self.code, self.reason),
             EndHow::Eof => "1006 (TCP closed without a close frame)".into(),
             EndHow::Reset => "1006 (TCP reset without a close frame)".into(),
-            EndHow::ProtocolError => format!(
-                "{} (wsprobe failed the connection: {})",
-                self.code, self.detail
-            ),
+            EndHow::ProtocolError => format!("{} (wsprobe failed the connection: {})", self.code, self.detail),
             EndHow::Ours => format!("{} by wsprobe", self.code),
         }
     }
@@ -160,7 +150,7 @@ pub enum EventKind {
         /// 0 for the first wave, 1 for reconnects.
         wave: u8,
         /// `accepted`, `http-429`, `refused`...
-        outcome: String,
+        outcome: std::borrow::Cow<'static, str>,
         /// TCP connect time, when TCP connected.
         tcp: Option<Duration>,
         /// Upgrade time (request to response), when answered.
@@ -172,13 +162,17 @@ pub enum EventKind {
     ServerPing,
     /// A pong answered one of our pings after this round trip.
     Pong(Duration),
-    /// A message arrived.
-    MessageIn,
-    /// A message was sent.
-    MessageOut,
-    /// Echoes came back: round trips in µs, measured from each message's
-    /// intended send time (batched per client).
-    RoundTrips(Vec<u32>),
+    /// Messages sent and received since the last such event, with the
+    /// round trips (µs, from each message's intended send time) they
+    /// completed; batched per client.
+    Traffic {
+        /// Messages sent.
+        sent: u32,
+        /// Messages received.
+        received: u32,
+        /// Round-trip samples in µs.
+        round_trips: Vec<u32>,
+    },
     /// The connection ended.
     Closed {
         /// How.

@@ -21,10 +21,7 @@ fn main() -> ExitCode {
             out.exit.into()
         }
         Err(err) if json => {
-            print!(
-                "{}",
-                wsprobe::report::json::render_error(command, &format!("{err:#}"))
-            );
+            print!("{}", wsprobe::report::json::render_error(command, &format!("{err:#}")));
             Exit::Error.into()
         }
         Err(err) => {

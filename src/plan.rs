@@ -52,9 +52,7 @@ impl ClientPlan {
             None => Target::Embedded(server_config_from_embedded(&args.server)?),
         };
         if args.max_message_size < 125 {
-            return Err(PlanError::new(
-                "--max-message-size must be at least 125 bytes (a control frame)",
-            ));
+            return Err(PlanError::new("--max-message-size must be at least 125 bytes (a control frame)"));
         }
         Ok(ClientPlan {
             target,
@@ -136,8 +134,7 @@ pub fn server_config_from_embedded(a: &EmbeddedServerArgs) -> Result<ServerConfi
         handshake_timeout: a.handshake_timeout,
         max_message_size: a.max_message_size,
     };
-    cfg.validate()
-        .map_err(|e| PlanError::new(e.replace("--", "--server-")))?;
+    cfg.validate().map_err(|e| PlanError::new(e.replace("--", "--server-")))?;
     Ok(cfg)
 }
 

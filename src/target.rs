@@ -34,45 +34,26 @@ pub async fn resolve(plan: &ClientPlan) -> anyhow::Result<Resolved> {
     match &plan.target {
         Target::Url(url) => {
             let endpoint = plan.endpoint(url.clone(), Vec::new())?;
-            Ok(Resolved {
-                display: endpoint.display(),
-                endpoint,
-                server: None,
-            })
+            Ok(Resolved { display: endpoint.display(), endpoint, server: None })
         }
         Target::Embedded(cfg) => {
-            let server = Embedded::start(cfg.clone()).await.map_err(|e| {
-                PlanError::new(format!(
-                    "cannot start the embedded server on 127.0.0.1: {e}"
-                ))
-            })?;
+            let server = Embedded::start(cfg.clone())
+                .await
+                .map_err(|e| PlanError::new(format!("cannot start the embedded server on 127.0.0.1: {e}")))?;
             let (url, headers) = embedded_url(server.addr, &cfg.identity);
             let endpoint = plan.endpoint(url, headers)?;
             let display = format!("{} (embedded: {})", endpoint.display(), cfg.summary());
-            Ok(Resolved {
-                endpoint,
-                display,
-                server: Some(server),
-            })
+            Ok(Resolved { endpoint, display, server: Some(server) })
         }
     }
 }
 
 /// The URL template (and identity header) for the embedded server.
-pub fn embedded_url(
-    addr: std::net::SocketAddr,
-    identity: &IdentitySource,
-) -> (String, Vec<Header>) {
+pub fn embedded_url(addr: std::net::SocketAddr, identity: &IdentitySource) -> (String, Vec<Header>) {
     match identity {
-        IdentitySource::Query(name) => {
-            (format!("ws://{addr}/ws?{name}=dev-{{client}}"), Vec::new())
+        IdentitySource::Query(name) => (format!("ws://{addr}/ws?{name}=dev-{{client}}"), Vec::new()),
+        IdentitySource::Header(name) => {
+            (format!("ws://{addr}/ws"), vec![Header { name: name.clone(), value: "dev-{client}".into() }])
         }
-        IdentitySource::Header(name) => (
-            format!("ws://{addr}/ws"),
-            vec![Header {
-                name: name.clone(),
-                value: "dev-{client}".into(),
-            }],
-        ),
     }
 }

@@ -24,9 +24,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if let Ok(d) = humantime::parse_duration(text) {
         return Ok(d);
     }
-    parse_decimal_duration(text).ok_or_else(|| {
-        format!("invalid duration '{text}': write a number with a unit, such as 500ms, 25s or 2m")
-    })
+    parse_decimal_duration(text)
+        .ok_or_else(|| format!("invalid duration '{text}': write a number with a unit, such as 500ms, 25s or 2m"))
 }
 
 fn parse_decimal_duration(text: &str) -> Option<Duration> {
@@ -41,8 +40,7 @@ fn parse_decimal_duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     let seconds = value * seconds_per_unit;
-    (seconds.is_finite() && (0.0..=1.0e9).contains(&seconds))
-        .then(|| Duration::from_secs_f64(seconds))
+    (seconds.is_finite() && (0.0..=1.0e9).contains(&seconds)).then(|| Duration::from_secs_f64(seconds))
 }
 
 /// Formats a duration the way users type it (`1.5s`, `250ms`, `2m`).
@@ -111,21 +109,15 @@ impl Rate {
 impl FromStr for Rate {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        let bad =
-            || format!("invalid rate '{text}': write COUNT/WINDOW, such as 50/s, 3/10s or 100/1m");
+        let bad = || format!("invalid rate '{text}': write COUNT/WINDOW, such as 50/s, 3/10s or 100/1m");
         let (count, window) = text.trim().split_once('/').ok_or_else(bad)?;
         let count: u32 = count.trim().parse().map_err(|_| bad())?;
         let window = window.trim();
-        let window = if window.starts_with(|c: char| c.is_ascii_digit()) {
-            window.to_string()
-        } else {
-            format!("1{window}")
-        };
+        let window =
+            if window.starts_with(|c: char| c.is_ascii_digit()) { window.to_string() } else { format!("1{window}") };
         let per = parse_duration(&window).map_err(|_| bad())?;
         if count == 0 || per.is_zero() {
-            return Err(format!(
-                "invalid rate '{text}': count and window must be above zero"
-            ));
+            return Err(format!("invalid rate '{text}': count and window must be above zero"));
         }
         Ok(Rate { count, per })
     }
@@ -143,9 +135,7 @@ impl fmt::Display for Rate {
 
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -195,9 +185,7 @@ impl FromStr for Backoff {
                 let min = parse_duration(min).map_err(|_| bad())?;
                 let max = parse_duration(max).map_err(|_| bad())?;
                 if min.is_zero() || max < min {
-                    return Err(format!(
-                        "invalid backoff '{text}': exp:MIN..MAX needs 0 < MIN <= MAX"
-                    ));
+                    return Err(format!("invalid backoff '{text}': exp:MIN..MAX needs 0 < MIN <= MAX"));
                 }
                 Ok(Backoff::Exponential { min, max })
             }
@@ -212,12 +200,7 @@ impl fmt::Display for Backoff {
             Backoff::None => f.write_str("none"),
             Backoff::Fixed(d) => write!(f, "fixed:{}", format_duration(*d)),
             Backoff::Exponential { min, max } => {
-                write!(
-                    f,
-                    "exp:{}..{}",
-                    format_duration(*min),
-                    format_duration(*max)
-                )
+                write!(f, "exp:{}..{}", format_duration(*min), format_duration(*max))
             }
         }
     }
@@ -225,9 +208,7 @@ impl fmt::Display for Backoff {
 
 impl<'de> Deserialize<'de> for Backoff {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -243,39 +224,25 @@ pub struct Header {
 impl FromStr for Header {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        let (name, value) = text.split_once(':').ok_or_else(|| {
-            format!(
-                "invalid header '{}': write \"Name: value\"",
-                redact_header_line(text)
-            )
-        })?;
+        let (name, value) = text
+            .split_once(':')
+            .ok_or_else(|| format!("invalid header '{}': write \"Name: value\"", redact_header_line(text)))?;
         let name = name.trim();
-        let valid_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let valid_name =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !valid_name {
-            return Err(format!(
-                "invalid header name '{name}': use letters, digits and dashes"
-            ));
+            return Err(format!("invalid header name '{name}': use letters, digits and dashes"));
         }
         if value.contains(['\r', '\n']) {
-            return Err(format!(
-                "invalid header '{name}': the value has a line break"
-            ));
+            return Err(format!("invalid header '{name}': the value has a line break"));
         }
-        Ok(Header {
-            name: name.to_string(),
-            value: value.trim().to_string(),
-        })
+        Ok(Header { name: name.to_string(), value: value.trim().to_string() })
     }
 }
 
 impl<'de> Deserialize<'de> for Header {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -297,12 +264,14 @@ pub struct ClientId {
 }
 
 impl ClientId {
-    /// A client with a fresh random id.
+    /// A client with its random id: a per-process random base spread by the
+    /// index (an odd multiplier is a bijection), so ids are unique and
+    /// unpredictable without a system call per client.
     pub fn new(index: u32) -> Self {
-        ClientId {
-            index,
-            uuid: uuid::Uuid::new_v4(),
-        }
+        static BASE: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+        let base = *BASE.get_or_init(|| uuid::Uuid::new_v4().as_u128());
+        let mixed = base.wrapping_add(u128::from(index).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835));
+        ClientId { index, uuid: uuid::Builder::from_random_bytes(mixed.to_be_bytes()).into_uuid() }
     }
 }
 
@@ -311,9 +280,7 @@ pub fn expand(template: &str, client: ClientId) -> String {
     if !template.contains('{') {
         return template.to_string();
     }
-    template
-        .replace("{client}", &client.index.to_string())
-        .replace("{uuid}", &client.uuid.to_string())
+    template.replace("{client}", &client.index.to_string()).replace("{uuid}", &client.uuid.to_string())
 }
 
 /// True when the template gives each client its own identity.
@@ -321,26 +288,10 @@ pub fn has_client_template(template: &str) -> bool {
     template.contains("{client}") || template.contains("{uuid}")
 }
 
-const SECRET_WORDS: &[&str] = &[
-    "token",
-    "secret",
-    "passw",
-    "jwt",
-    "auth",
-    "signature",
-    "session",
-    "apikey",
-    "api_key",
-    "api-key",
-    "credential",
-];
+const SECRET_WORDS: &[&str] =
+    &["token", "secret", "passw", "jwt", "auth", "signature", "session", "apikey", "api_key", "api-key", "credential"];
 const SECRET_EXACT: &[&str] = &["key", "sig", "code", "pass", "pwd", "access", "ticket"];
-const SECRET_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-];
+const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
 
 /// True when a query parameter or header name looks like it carries a secret.
 pub fn is_secret_name(name: &str) -> bool {
@@ -358,8 +309,7 @@ pub fn redact_header_value(name: &str, value: &str) -> String {
     }
     match value.split_once(' ') {
         Some((scheme, _))
-            if name.eq_ignore_ascii_case("authorization")
-                || name.eq_ignore_ascii_case("proxy-authorization") =>
+            if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization") =>
         {
             format!("{scheme} ***")
         }
@@ -407,11 +357,7 @@ fn redact_userinfo(base: &str) -> String {
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or("");
-            format!(
-                "{}{user}:***@{host}{}",
-                &base[..scheme_end + 3],
-                &rest[authority_end..]
-            )
+            format!("{}{user}:***@{host}{}", &base[..scheme_end + 3], &rest[authority_end..])
         }
         None => base.to_string(),
     }
@@ -450,19 +396,13 @@ mod tests {
         assert_eq!("50/s".parse::<Rate>().unwrap().to_string(), "50/s");
         assert_eq!("3/10s".parse::<Rate>().unwrap().to_string(), "3/10s");
         assert!("0/s".parse::<Rate>().is_err());
-        assert!("3 per second"
-            .parse::<Rate>()
-            .unwrap_err()
-            .contains("3/10s"));
+        assert!("3 per second".parse::<Rate>().unwrap_err().contains("3/10s"));
     }
 
     #[test]
     fn backoff_policies() {
         assert_eq!("none".parse::<Backoff>(), Ok(Backoff::None));
-        assert_eq!(
-            "fixed:5s".parse::<Backoff>(),
-            Ok(Backoff::Fixed(Duration::from_secs(5)))
-        );
+        assert_eq!("fixed:5s".parse::<Backoff>(), Ok(Backoff::Fixed(Duration::from_secs(5))));
         let exp: Backoff = "exp:500ms..30s".parse().unwrap();
         assert_eq!(exp.delay(1), Duration::from_millis(500));
         assert_eq!(exp.delay(2), Duration::from_secs(1));
@@ -473,15 +413,20 @@ mod tests {
     }
 
     #[test]
+    fn client_uuids_are_distinct_v4_and_stable() {
+        let a = ClientId::new(1);
+        assert_eq!(a.uuid, ClientId::new(1).uuid);
+        assert_ne!(a.uuid, ClientId::new(2).uuid);
+        assert_eq!(a.uuid.get_version_num(), 4);
+    }
+
+    #[test]
     fn headers_and_templates() {
         let h: Header = "X-Device: dev-{client}".parse().unwrap();
         assert_eq!(h.name, "X-Device");
         let c = ClientId::new(7);
         assert_eq!(expand(&h.value, c), "dev-7");
-        assert_eq!(
-            expand("ws://h/?id={uuid}", c),
-            format!("ws://h/?id={}", c.uuid)
-        );
+        assert_eq!(expand("ws://h/?id={uuid}", c), format!("ws://h/?id={}", c.uuid));
         assert!("no colon".parse::<Header>().is_err());
         assert!("Bad Name: x".parse::<Header>().is_err());
     }
@@ -493,14 +438,8 @@ mod tests {
             "wss://u:***@h:1/ws?device=d1&token=***&access_token=***#f"
         );
         assert_eq!(redact_url("ws://h/ws?jwt=eyJ"), "ws://h/ws?jwt=***");
-        assert_eq!(
-            redact_url("ws://h/ws?device=dev-{client}"),
-            "ws://h/ws?device=dev-{client}"
-        );
-        assert_eq!(
-            redact_header_value("Authorization", "Bearer abc"),
-            "Bearer ***"
-        );
+        assert_eq!(redact_url("ws://h/ws?device=dev-{client}"), "ws://h/ws?device=dev-{client}");
+        assert_eq!(redact_header_value("Authorization", "Bearer abc"), "Bearer ***");
         assert_eq!(redact_header_value("Cookie", "sid=1"), "***");
         assert_eq!(redact_header_value("X-Device", "d1"), "d1");
         let err = "Authorization Bearer secret".parse::<Header>().unwrap_err();

@@ -11,8 +11,7 @@ fn wsprobe() -> Command {
 
 fn json_stdout(out: &std::process::Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{text}"))
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{text}"))
 }
 
 #[test]
@@ -28,17 +27,7 @@ fn single_passes_with_exit_0() {
 #[test]
 fn failed_expectation_exits_1() {
     wsprobe()
-        .args([
-            "single",
-            "--server-duplicate",
-            "allow",
-            "--expect",
-            "single",
-            "--hold",
-            "300ms",
-            "--settle",
-            "200ms",
-        ])
+        .args(["single", "--server-duplicate", "allow", "--expect", "single", "--hold", "300ms", "--settle", "200ms"])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("FAIL"));
@@ -46,10 +35,7 @@ fn failed_expectation_exits_1() {
 
 #[test]
 fn json_output_is_exactly_one_object() {
-    let out = wsprobe()
-        .args(["single", "--json", "--hold", "300ms", "--settle", "200ms"])
-        .output()
-        .unwrap();
+    let out = wsprobe().args(["single", "--json", "--hold", "300ms", "--settle", "200ms"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let json = json_stdout(&out);
     assert_eq!(json["command"], "single");
@@ -58,26 +44,17 @@ fn json_output_is_exactly_one_object() {
 
 #[test]
 fn unreachable_exits_2_with_one_line() {
-    let out = wsprobe()
-        .args(["connect", "ws://127.0.0.1:1/"])
-        .output()
-        .unwrap();
+    let out = wsprobe().args(["connect", "ws://127.0.0.1:1/"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with("wsprobe: error: connection refused"),
-        "{err}"
-    );
+    assert!(err.starts_with("wsprobe: error: connection refused"), "{err}");
 }
 
 #[test]
 fn unreachable_with_json_is_still_one_object() {
-    let out = wsprobe()
-        .args(["connect", "ws://127.0.0.1:1/", "--json"])
-        .output()
-        .unwrap();
+    let out = wsprobe().args(["connect", "ws://127.0.0.1:1/", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let json = json_stdout(&out);
     assert_eq!(json["verdict"], "error");
@@ -91,11 +68,7 @@ fn bad_arguments_exit_2_naming_the_flag() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--hold").and(predicate::str::contains("500ms")));
-    wsprobe()
-        .args(["single", "http://example.com/"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("use ws://"));
+    wsprobe().args(["single", "http://example.com/"]).assert().code(2).stderr(predicate::str::contains("use ws://"));
     wsprobe()
         .args(["single", "--server-pong-timeout", "1s"])
         .assert()
@@ -105,10 +78,7 @@ fn bad_arguments_exit_2_naming_the_flag() {
 
 #[test]
 fn bad_arguments_with_json_print_one_error_object() {
-    let out = wsprobe()
-        .args(["single", "--json", "--hold", "soon"])
-        .output()
-        .unwrap();
+    let out = wsprobe().args(["single", "--json", "--hold", "soon"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let json = json_stdout(&out);
     assert_eq!(json["verdict"], "error");
@@ -117,57 +87,25 @@ fn bad_arguments_with_json_print_one_error_object() {
 
 #[test]
 fn quiet_prints_only_the_verdict() {
-    let out = wsprobe()
-        .args(["single", "-q", "--hold", "300ms", "--settle", "200ms"])
-        .output()
-        .unwrap();
+    let out = wsprobe().args(["single", "-q", "--hold", "300ms", "--settle", "200ms"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        text.trim(),
-        text.trim().lines().next().unwrap().trim(),
-        "{text}"
-    );
+    assert_eq!(text.trim(), text.trim().lines().next().unwrap().trim(), "{text}");
     assert!(text.contains("PASS"));
 }
 
 #[test]
 fn completions_and_man_page() {
-    wsprobe()
-        .args(["completions", "bash"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("wsprobe"));
-    wsprobe()
-        .args(["completions", "zsh"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("#compdef wsprobe"));
-    wsprobe()
-        .args(["completions", "fish"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("complete -c wsprobe"));
-    wsprobe()
-        .arg("man")
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains(".TH wsprobe"));
+    wsprobe().args(["completions", "bash"]).assert().code(0).stdout(predicate::str::contains("wsprobe"));
+    wsprobe().args(["completions", "zsh"]).assert().code(0).stdout(predicate::str::contains("#compdef wsprobe"));
+    wsprobe().args(["completions", "fish"]).assert().code(0).stdout(predicate::str::contains("complete -c wsprobe"));
+    wsprobe().arg("man").assert().code(0).stdout(predicate::str::contains(".TH wsprobe"));
 }
 
 #[test]
 fn help_lists_every_command() {
     let out = wsprobe().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in [
-        "connect",
-        "single",
-        "stability",
-        "ratelimit",
-        "storm",
-        "serve",
-        "selftest",
-        "run",
-    ] {
+    for cmd in ["connect", "single", "stability", "ratelimit", "storm", "serve", "selftest", "run"] {
         assert!(text.contains(cmd), "{cmd} missing from --help");
     }
 }

@@ -29,10 +29,7 @@ async fn connected(url: &str, client: u32) -> ClientWs {
 /// Reads until a text message arrives (pings are answered along the way).
 async fn next_text(ws: &mut ClientWs) -> String {
     loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("a message within 5s")
-        {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a message within 5s") {
             Some(Ok(Message::Text(t))) => return t.to_string(),
             Some(Ok(_)) => continue,
             other => panic!("connection ended: {other:?}"),
@@ -44,9 +41,7 @@ async fn next_text(ws: &mut ClientWs) -> String {
 async fn until_end(ws: &mut ClientWs) -> (wsprobe::event::CloseInfo, Duration) {
     let t = Instant::now();
     loop {
-        let item = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("ends within 10s");
+        let item = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("ends within 10s");
         if let Read::Ended(close) = interpret(item) {
             return (close, t.elapsed());
         }
@@ -75,37 +70,22 @@ fn routes_a_message_to_one_identity_only() {
         let mut one = connected(&server.url(), 1).await;
         let mut two = connected(&server.url(), 2).await;
         let mut three = connected(&server.url(), 3).await;
-        one.send(Message::text(
-            r#"{"type":"send","to":"dev-2","data":{"n":7}}"#,
-        ))
-        .await
-        .unwrap();
+        one.send(Message::text(r#"{"type":"send","to":"dev-2","data":{"n":7}}"#)).await.unwrap();
         let ack: serde_json::Value = serde_json::from_str(&next_text(&mut one).await).unwrap();
         assert_eq!(ack["type"], "sent");
         assert_eq!(ack["delivered"], 1);
         let got: serde_json::Value = serde_json::from_str(&next_text(&mut two).await).unwrap();
-        assert_eq!(
-            got,
-            serde_json::json!({"type": "message", "from": "dev-1", "data": {"n": 7}})
-        );
+        assert_eq!(got, serde_json::json!({"type": "message", "from": "dev-1", "data": {"n": 7}}));
         three.send(Message::text("probe")).await.unwrap();
-        assert_eq!(
-            next_text(&mut three).await,
-            "probe",
-            "dev-3 got nothing routed before its own echo"
-        );
-        one.send(Message::text(r#"{"type":"send","to":"nobody","data":1}"#))
-            .await
-            .unwrap();
+        assert_eq!(next_text(&mut three).await, "probe", "dev-3 got nothing routed before its own echo");
+        one.send(Message::text(r#"{"type":"send","to":"nobody","data":1}"#)).await.unwrap();
         assert!(next_text(&mut one).await.contains("not connected"));
     });
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
@@ -139,10 +119,8 @@ fn plain_http_is_told_to_upgrade() {
 
 #[test]
 fn rate_limit_answers_429_with_retry_after() {
-    let server = TestServer::start(ServerConfig {
-        rate_limit: Some("2/10s".parse::<Rate>().unwrap()),
-        ..Default::default()
-    });
+    let server =
+        TestServer::start(ServerConfig { rate_limit: Some("2/10s".parse::<Rate>().unwrap()), ..Default::default() });
     runtime().block_on(async {
         for i in 0..2 {
             assert!(matches!(connect(&server.url(), i).await, Attempt::Open(_)));
@@ -161,10 +139,7 @@ fn rate_limit_answers_429_with_retry_after() {
 
 #[test]
 fn max_clients_answers_503_and_frees_slots() {
-    let server = TestServer::start(ServerConfig {
-        max_clients: Some(2),
-        ..Default::default()
-    });
+    let server = TestServer::start(ServerConfig { max_clients: Some(2), ..Default::default() });
     runtime().block_on(async {
         let mut a = connected(&server.url(), 0).await;
         let _b = connected(&server.url(), 1).await;
@@ -185,22 +160,8 @@ fn max_clients_answers_503_and_frees_slots() {
 #[test]
 fn timers_end_connections_as_configured() {
     let cases = [
-        (
-            ServerConfig {
-                token_ttl: Some(Duration::from_millis(300)),
-                ..Default::default()
-            },
-            4001,
-            EndHow::CloseFrame,
-        ),
-        (
-            ServerConfig {
-                drop_after: Some(Duration::from_millis(300)),
-                ..Default::default()
-            },
-            1006,
-            EndHow::Eof,
-        ),
+        (ServerConfig { token_ttl: Some(Duration::from_millis(300)), ..Default::default() }, 4001, EndHow::CloseFrame),
+        (ServerConfig { drop_after: Some(Duration::from_millis(300)), ..Default::default() }, 1006, EndHow::Eof),
         (
             ServerConfig {
                 drop_after: Some(Duration::from_millis(300)),
@@ -210,14 +171,7 @@ fn timers_end_connections_as_configured() {
             1000,
             EndHow::CloseFrame,
         ),
-        (
-            ServerConfig {
-                idle_timeout: Some(Duration::from_millis(300)),
-                ..Default::default()
-            },
-            1006,
-            EndHow::Eof,
-        ),
+        (ServerConfig { idle_timeout: Some(Duration::from_millis(300)), ..Default::default() }, 1006, EndHow::Eof),
     ];
     for (cfg, code, how) in cases {
         let server = TestServer::start(cfg.clone());
@@ -236,18 +190,14 @@ fn timers_end_connections_as_configured() {
 
 #[test]
 fn server_pings_on_its_interval() {
-    let server = TestServer::start(ServerConfig {
-        ping_interval: Some(Duration::from_millis(100)),
-        ..Default::default()
-    });
+    let server =
+        TestServer::start(ServerConfig { ping_interval: Some(Duration::from_millis(100)), ..Default::default() });
     runtime().block_on(async {
         let mut ws = connected(&server.url(), 0).await;
         let t = Instant::now();
         let mut pings = 0;
         while t.elapsed() < Duration::from_millis(550) {
-            if let Ok(Some(Ok(Message::Ping(_)))) =
-                tokio::time::timeout(Duration::from_millis(600), ws.next()).await
-            {
+            if let Ok(Some(Ok(Message::Ping(_)))) = tokio::time::timeout(Duration::from_millis(600), ws.next()).await {
                 pings += 1;
             }
         }
@@ -263,26 +213,17 @@ fn shutdown_closes_every_connection_with_1001() {
     let waiter = rt.spawn(async move { until_end(&mut ws).await });
     server.stop();
     let (close, _) = rt.block_on(waiter).unwrap();
-    assert_eq!(
-        (close.code, close.reason.as_str(), close.abnormal),
-        (1001, "server shutting down", false)
-    );
+    assert_eq!((close.code, close.reason.as_str(), close.abnormal), (1001, "server shutting down", false));
 }
 
 #[test]
 fn oversized_message_is_closed_with_1009() {
-    let server = TestServer::start(ServerConfig {
-        max_message_size: 1024,
-        ..Default::default()
-    });
+    let server = TestServer::start(ServerConfig { max_message_size: 1024, ..Default::default() });
     runtime().block_on(async {
         let mut ws = connected(&server.url(), 0).await;
         ws.send(Message::binary(vec![0u8; 4096])).await.unwrap();
         let (close, _) = until_end(&mut ws).await;
         assert_eq!(close.code, 1009);
-        assert!(common::eventually(Duration::from_secs(3), || server
-            .health()
-            .open_connections
-            == 0));
+        assert!(common::eventually(Duration::from_secs(3), || server.health().open_connections == 0));
     });
 }

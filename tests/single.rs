@@ -23,41 +23,17 @@ fn embedded_default_rejects_the_second_connection_with_409() {
 #[case::reject(DuplicatePolicy::Reject, "reject-new")]
 #[case::replace(DuplicatePolicy::Replace, "replace-old")]
 #[case::allow(DuplicatePolicy::Allow, "allow-multiple")]
-fn policy_is_classified_against_a_separate_server(
-    #[case] duplicate: DuplicatePolicy,
-    #[case] expected: &str,
-) {
-    let server = TestServer::start(ServerConfig {
-        duplicate,
-        ..Default::default()
-    });
-    let json = run_json(&[
-        "single",
-        &server.url(),
-        "--hold",
-        "300ms",
-        "--settle",
-        "200ms",
-    ]);
+fn policy_is_classified_against_a_separate_server(#[case] duplicate: DuplicatePolicy, #[case] expected: &str) {
+    let server = TestServer::start(ServerConfig { duplicate, ..Default::default() });
+    let json = run_json(&["single", &server.url(), "--hold", "300ms", "--settle", "200ms"]);
     assert_eq!(json["policy"], expected);
-    assert_eq!(
-        json["verdict"], "pass",
-        "no --expect: any single-or-multiple policy passes"
-    );
+    assert_eq!(json["verdict"], "pass", "no --expect: any single-or-multiple policy passes");
     drop(server);
 }
 
 #[test]
 fn replace_reports_the_old_connections_close_code() {
-    let json = run_json(&[
-        "single",
-        "--server-duplicate",
-        "replace",
-        "--hold",
-        "300ms",
-        "--settle",
-        "200ms",
-    ]);
+    let json = run_json(&["single", "--server-duplicate", "replace", "--hold", "300ms", "--settle", "200ms"]);
     assert_eq!(json["policy"], "replace-old");
     assert_eq!(json["first"]["outcome"], "closed");
     assert_eq!(json["first"]["close_code"], 4000);
@@ -66,60 +42,24 @@ fn replace_reports_the_old_connections_close_code() {
 
 #[test]
 fn allow_multiple_fails_expect_single() {
-    let report = run(&[
-        "single",
-        "--server-duplicate",
-        "allow",
-        "--expect",
-        "single",
-        "--hold",
-        "300ms",
-        "--settle",
-        "200ms",
-    ]);
+    let report =
+        run(&["single", "--server-duplicate", "allow", "--expect", "single", "--hold", "300ms", "--settle", "200ms"]);
     assert_eq!(report.verdict, Verdict::Fail);
-    let policy = report
-        .findings
-        .iter()
-        .find(|f| f.check == "policy")
-        .unwrap();
-    assert!(
-        !policy.ok && policy.detail.contains("expected single"),
-        "{}",
-        policy.detail
-    );
+    let policy = report.findings.iter().find(|f| f.check == "policy").unwrap();
+    assert!(!policy.ok && policy.detail.contains("expected single"), "{}", policy.detail);
 }
 
 #[test]
 fn stale_identity_blocks_the_reconnect() {
-    let json = run_json(&[
-        "single",
-        "--server-fault",
-        "stale-identity",
-        "--hold",
-        "300ms",
-        "--settle",
-        "200ms",
-    ]);
+    let json = run_json(&["single", "--server-fault", "stale-identity", "--hold", "300ms", "--settle", "200ms"]);
     assert_eq!(json["reconnect_after_close"], "rejected");
     assert_eq!(json["verdict"], "fail");
-    assert_eq!(
-        json["policy"], "reject-new",
-        "the policy itself is still enforced"
-    );
+    assert_eq!(json["policy"], "reject-new", "the policy itself is still enforced");
 }
 
 #[test]
 fn distinct_identities_connect_together() {
-    let json = run_json(&[
-        "single",
-        "--distinct",
-        "8",
-        "--hold",
-        "200ms",
-        "--settle",
-        "200ms",
-    ]);
+    let json = run_json(&["single", "--distinct", "8", "--hold", "200ms", "--settle", "200ms"]);
     assert_eq!(json["distinct"]["tried"], 8);
     assert_eq!(json["distinct"]["accepted"], 8);
 }
@@ -131,24 +71,12 @@ fn distinct_is_skipped_without_an_identity_template() {
     let report = run(&["single", &url, "--hold", "200ms", "--settle", "200ms"]);
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["distinct"]["tried"], 0);
-    assert!(
-        report.diagnosis.iter().any(|d| d.contains("{client}")),
-        "{:?}",
-        report.diagnosis
-    );
+    assert!(report.diagnosis.iter().any(|d| d.contains("{client}")), "{:?}", report.diagnosis);
 }
 
 #[test]
 fn identity_from_a_header() {
-    let json = run_json(&[
-        "single",
-        "--server-identity",
-        "header:X-Device",
-        "--hold",
-        "300ms",
-        "--settle",
-        "200ms",
-    ]);
+    let json = run_json(&["single", "--server-identity", "header:X-Device", "--hold", "300ms", "--settle", "200ms"]);
     assert_eq!(json["policy"], "reject-new");
     assert_eq!(json["distinct"]["accepted"], 5);
 }
@@ -162,21 +90,9 @@ fn race_against_an_atomic_registry_lets_one_in() {
 
 #[test]
 fn leak_slots_with_a_cap_of_one_is_seen_as_none_after_reconnect() {
-    let server = TestServer::start(ServerConfig {
-        max_clients: Some(2),
-        faults: vec![Fault::LeakSlots],
-        ..Default::default()
-    });
-    let json = run_json(&[
-        "single",
-        &server.url(),
-        "--hold",
-        "200ms",
-        "--settle",
-        "200ms",
-        "--distinct",
-        "2",
-    ]);
+    let server =
+        TestServer::start(ServerConfig { max_clients: Some(2), faults: vec![Fault::LeakSlots], ..Default::default() });
+    let json = run_json(&["single", &server.url(), "--hold", "200ms", "--settle", "200ms", "--distinct", "2"]);
     assert_eq!(json["policy"], "reject-new");
     assert_eq!(json["distinct"]["accepted"], 0, "every slot leaked: {json}");
     assert_eq!(json["verdict"], "fail");
@@ -186,9 +102,5 @@ fn leak_slots_with_a_cap_of_one_is_seen_as_none_after_reconnect() {
 fn unreachable_target_is_an_error_not_a_failure() {
     let report = run(&["single", "ws://127.0.0.1:1/ws", "--hold", "200ms"]);
     assert_eq!(report.verdict, Verdict::Error);
-    assert!(
-        report.error.as_deref().unwrap_or("").contains("refused"),
-        "{:?}",
-        report.error
-    );
+    assert!(report.error.as_deref().unwrap_or("").contains("refused"), "{:?}", report.error);
 }

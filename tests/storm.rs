@@ -22,8 +22,7 @@ fn fifty_clients_connect_disrupt_and_recover() {
         assert!(json["handshake_ms"][key].as_f64().unwrap() > 0.0, "{key}");
         assert!(json["reconnect_handshake_ms"][key].is_number());
     }
-    let hist =
-        Latency::from_base64(json["histogram"].as_str().unwrap()).expect("V2 base64 histogram");
+    let hist = Latency::from_base64(json["histogram"].as_str().unwrap()).expect("V2 base64 histogram");
     assert_eq!(hist.count(), 50);
 }
 
@@ -45,31 +44,17 @@ fn backoff_shrinks_the_herd_against_an_overloaded_server() {
             "--max-attempts",
             "10",
         ]);
-        assert!(
-            json["rejections"]["http-503"].as_u64().unwrap() > 0,
-            "the cap refused someone: {json}"
-        );
+        assert!(json["rejections"]["http-503"].as_u64().unwrap() > 0, "the cap refused someone: {json}");
         json["peak_attempts_per_s"].as_u64().unwrap()
     };
     let none = herd("none");
     let exp = herd("exp:100ms..2s");
-    assert!(
-        none > exp,
-        "no backoff peaks at {none}/s, exponential at {exp}/s"
-    );
+    assert!(none > exp, "no backoff peaks at {none}/s, exponential at {exp}/s");
 }
 
 #[test]
 fn clean_close_disruption_reconnects() {
-    let json = run_json(&[
-        "storm",
-        "--clients",
-        "20",
-        "--disrupt",
-        "close",
-        "--hold",
-        "100ms",
-    ]);
+    let json = run_json(&["storm", "--clients", "20", "--disrupt", "close", "--hold", "100ms"]);
     assert_eq!(json["reconnected"], 20);
     assert_eq!(json["verdict"], "pass");
 }
@@ -93,10 +78,7 @@ fn server_side_drops_are_the_disruption_in_server_mode() {
         "fixed:50ms",
     ]);
     assert_eq!(json["reconnected"], 10, "{json}");
-    assert!(
-        json["drops"]["1006"].as_u64().unwrap() >= 10,
-        "every client was dropped without a close frame: {json}"
-    );
+    assert!(json["drops"]["1006"].as_u64().unwrap() >= 10, "every client was dropped without a close frame: {json}");
     assert!(json["recovery_s"].as_f64().is_some());
 }
 
@@ -132,36 +114,18 @@ fn tcp_only_baseline_connects_without_upgrading() {
 
 #[test]
 fn too_many_clients_stop_before_starting() {
-    let out = Command::cargo_bin("wsprobe")
-        .unwrap()
-        .args(["storm", "--clients", "30000"])
-        .output()
-        .unwrap();
+    let out = Command::cargo_bin("wsprobe").unwrap().args(["storm", "--clients", "30000"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("open-file limit") && err.contains("wsprobe serve"),
-        "{err}"
-    );
+    assert!(err.contains("open-file limit") && err.contains("wsprobe serve"), "{err}");
 }
 
 #[test]
 fn unreachable_first_attempts_fail_the_wave() {
-    let json = run_json(&[
-        "storm",
-        "ws://127.0.0.1:1/ws",
-        "--clients",
-        "3",
-        "--max-attempts",
-        "2",
-        "--backoff",
-        "none",
-    ]);
+    let json =
+        run_json(&["storm", "ws://127.0.0.1:1/ws", "--clients", "3", "--max-attempts", "2", "--backoff", "none"]);
     assert_eq!(json["connected"], 0);
     assert_eq!(json["rejections"]["refused"], 6);
-    assert_eq!(
-        json["verdict"], "error",
-        "nothing ever answered: wsprobe could not do its job"
-    );
+    assert_eq!(json["verdict"], "error", "nothing ever answered: wsprobe could not do its job");
     assert!(json["error"].as_str().unwrap().contains("refused"));
 }

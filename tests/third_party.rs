@@ -41,10 +41,7 @@ impl Drop for ServeProcess {
 }
 
 fn python_has_websockets() -> bool {
-    Command::new("python3")
-        .args(["-c", "import websockets"])
-        .status()
-        .is_ok_and(|s| s.success())
+    Command::new("python3").args(["-c", "import websockets"]).status().is_ok_and(|s| s.success())
 }
 
 #[test]
@@ -54,35 +51,15 @@ fn python_websockets_client_against_wsprobe_serve() {
         "python3 with the `websockets` package is needed: pip install websockets (.ci/run does this)"
     );
     let server = ServeProcess::start(&[]);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/third_party/python_client.py"
-    );
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(&server.url)
-        .output()
-        .expect("run python client");
-    assert!(
-        out.status.success(),
-        "python client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/third_party/python_client.py");
+    let out = Command::new("python3").arg(script).arg(&server.url).output().expect("run python client");
+    assert!(out.status.success(), "python client failed: {}", String::from_utf8_lossy(&out.stderr));
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
     assert_eq!(seen["echo"], "hello from python");
     assert_eq!(seen["json_ping"], serde_json::json!({"type": "pong"}));
     assert_eq!(seen["duplicate"], 409);
-    assert!(seen["duplicate_body"]
-        .as_str()
-        .unwrap()
-        .contains("already connected"));
-    assert_eq!(
-        seen["routed"],
-        serde_json::json!({"type": "message", "from": "py-1", "data": "routed"})
-    );
-    assert_eq!(
-        seen["close_code"], 1000,
-        "the server answered the close handshake"
-    );
+    assert!(seen["duplicate_body"].as_str().unwrap().contains("already connected"));
+    assert_eq!(seen["routed"], serde_json::json!({"type": "message", "from": "py-1", "data": "routed"}));
+    assert_eq!(seen["close_code"], 1000, "the server answered the close handshake");
     assert_eq!(seen["reconnect"], "accepted");
 }

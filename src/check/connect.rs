@@ -111,12 +111,7 @@ fn with_details(mut report: Report, details: ConnectDetails) -> Report {
 fn phase_steps(t: &Timings, details: &mut ConnectDetails) {
     let mut push = |phase: &str, d: Option<Duration>, detail: String| {
         if let Some(d) = d {
-            details.steps.push(Step {
-                phase: phase.into(),
-                ok: true,
-                ms: Some(millis(d)),
-                detail,
-            });
+            details.steps.push(Step { phase: phase.into(), ok: true, ms: Some(millis(d)), detail });
         }
     };
     push("dns", t.dns, "resolved".into());
@@ -132,12 +127,7 @@ fn failed(failure: Failure, report: &mut Report, details: &mut ConnectDetails) {
         Some(last) if last.phase == phase => details.steps.pop().and_then(|s| s.ms),
         _ => None,
     };
-    details.steps.push(Step {
-        phase,
-        ok: false,
-        ms,
-        detail: failure.detail.clone(),
-    });
+    details.steps.push(Step { phase, ok: false, ms, detail: failure.detail.clone() });
     let server_answered = matches!(failure.kind, FailureKind::Protocol);
     if server_answered {
         report.add(Finding::new("upgrade", false, failure.detail));
@@ -163,15 +153,8 @@ fn rejected(r: Rejection, report: &mut Report, details: &mut ConnectDetails) {
     details.response_headers = r.headers;
     details.body = Some(r.body);
     details.retry_after = r.retry_after.clone();
-    let retry = r
-        .retry_after
-        .map(|s| format!(" (Retry-After: {s})"))
-        .unwrap_or_default();
-    report.add(Finding::new(
-        "upgrade",
-        false,
-        format!("the server refused the upgrade: {detail}{retry}"),
-    ));
+    let retry = r.retry_after.map(|s| format!(" (Retry-After: {s})")).unwrap_or_default();
+    report.add(Finding::new("upgrade", false, format!("the server refused the upgrade: {detail}{retry}")));
     report.diagnosis.push(explain_status(r.status).to_string());
 }
 
@@ -197,6 +180,12 @@ async fn converse(
     stop: &CancellationToken,
 ) {
     phase_steps(&opened.timings, details);
+    let tcp = opened.ws.get_ref().tcp();
+    if let (Ok(local), Ok(peer)) = (tcp.local_addr(), tcp.peer_addr()) {
+        if let Some(step) = details.steps.iter_mut().find(|s| s.phase == "tcp") {
+            step.detail = format!("connected {local} → {peer}");
+        }
+    }
     let hs = &opened.handshake;
     details.steps.push(Step {
         phase: "upgrade".into(),
@@ -209,22 +198,13 @@ async fn converse(
     details.subprotocol = hs.subprotocol.clone();
     details.extensions = hs.extensions.clone();
     details.tls = hs.tls.clone();
-    report.add(Finding::new(
-        "upgrade",
-        true,
-        format!("upgraded in {:.1} ms", millis(opened.timings.total)),
-    ));
+    report.add(Finding::new("upgrade", true, format!("upgraded in {:.1} ms", millis(opened.timings.total))));
     let start = opened.at;
     let ended = exchange(plan, &mut opened, start, details, stop).await;
     match ended {
         Some(close) => {
-            let ok =
-                !close.abnormal && close.code != 1002 && close.code != 1007 && close.code != 1009;
-            report.add(Finding::new(
-                "close",
-                ok,
-                format!("the server ended the connection: {}", close.describe()),
-            ));
+            let ok = !close.abnormal && close.code != 1002 && close.code != 1007 && close.code != 1009;
+            report.add(Finding::new("close", ok, format!("the server ended the connection: {}", close.describe())));
             details.close = Some(close);
         }
         None => close_at_end(plan, &mut opened, report, details).await,
@@ -272,49 +252,21 @@ fn traffic_in(msg: &Message, start: Instant) -> Traffic {
         Message::Pong(p) => ("pong", format!("{} bytes", p.len())),
         Message::Close(_) | Message::Frame(_) => ("frame", String::new()),
     };
-    Traffic {
-        at_ms: millis(start.elapsed()),
-        direction: "in",
-        kind,
-        data,
-    }
+    Traffic { at_ms: millis(start.elapsed()), direction: "in", kind, data }
 }
 
-async fn close_at_end(
-    plan: &ConnectPlan,
-    opened: &mut Opened,
-    report: &mut Report,
-    details: &mut ConnectDetails,
-) {
+async fn close_at_end(plan: &ConnectPlan, opened: &mut Opened, report: &mut Report, details: &mut ConnectDetails) {
     let t = Instant::now();
-    let reply = close_cleanly(
-        &mut opened.ws,
-        1000,
-        "wsprobe done",
-        plan.client.close_timeout,
-    )
-    .await;
+    let reply = close_cleanly(&mut opened.ws, 1000, "wsprobe done", plan.client.close_timeout).await;
     let ms = Some(millis(t.elapsed()));
     let (ok, detail) = match reply {
         CloseReply::Answered(code) => (true, format!("sent 1000, the server answered {code}")),
-        CloseReply::NoReply(why) => (
-            false,
-            format!("sent 1000, the server ended TCP without a close frame ({why})"),
-        ),
-        CloseReply::TimedOut => (
-            false,
-            format!(
-                "sent 1000, no answer within {}",
-                crate::units::format_duration(plan.client.close_timeout)
-            ),
-        ),
+        CloseReply::NoReply(why) => (false, format!("sent 1000, the server ended TCP without a close frame ({why})")),
+        CloseReply::TimedOut => {
+            (false, format!("sent 1000, no answer within {}", crate::units::format_duration(plan.client.close_timeout)))
+        }
     };
-    details.steps.push(Step {
-        phase: "close".into(),
-        ok,
-        ms,
-        detail: detail.clone(),
-    });
+    details.steps.push(Step { phase: "close".into(), ok, ms, detail: detail.clone() });
     details.close = Some(CloseInfo::ours(1000, "wsprobe done"));
     report.add(Finding::new("close", ok, detail));
 }

@@ -216,15 +216,8 @@ async fn open_tracked(endpoint: &Endpoint, client: ClientId, stop: &Cancellation
 }
 
 fn rejection_detail(r: &crate::net::connect::Rejection) -> String {
-    let body = if r.body.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", r.body)
-    };
-    format!(
-        "refused at the handshake: HTTP {} {}{body}",
-        r.status, r.reason
-    )
+    let body = if r.body.is_empty() { String::new() } else { format!(" ({})", r.body) };
+    format!("refused at the handshake: HTTP {} {}{body}", r.status, r.reason)
 }
 
 /// Ends tracking: the final outcome and the socket if it is still open.
@@ -236,18 +229,9 @@ async fn settle(tracked: Tracked) -> (ConnOutcome, Option<ClientWs>) {
         (Some(ws), _) => (tracked.attempt_outcome, Some(ws)),
         (None, close) => {
             let close_code = close.as_ref().map(|c| c.code);
-            let detail = close
-                .map(|c| format!("closed by the server: {}", c.describe()))
-                .unwrap_or_else(|| "ended".into());
-            (
-                ConnOutcome {
-                    outcome: "closed",
-                    http_status: None,
-                    close_code,
-                    detail,
-                },
-                None,
-            )
+            let detail =
+                close.map(|c| format!("closed by the server: {}", c.describe())).unwrap_or_else(|| "ended".into());
+            (ConnOutcome { outcome: "closed", http_status: None, close_code, detail }, None)
         }
     }
 }
@@ -256,10 +240,7 @@ async fn settle(tracked: Tracked) -> (ConnOutcome, Option<ClientWs>) {
 async fn hold(d: Duration, watched: &[&Tracked], stop: &CancellationToken) {
     let until = Instant::now() + d;
     while Instant::now() < until && !stop.is_cancelled() {
-        if watched
-            .iter()
-            .all(|t| t.watched.as_ref().is_none_or(Watched::ended))
-        {
+        if watched.iter().all(|t| t.watched.as_ref().is_none_or(Watched::ended)) {
             return;
         }
         tokio::select! {
@@ -291,17 +272,10 @@ pub async fn run(plan: &SinglePlan, target: &Resolved, stop: &CancellationToken)
     let (second, b_ws) = settle(b).await;
     let policy = Policy::classify(first.alive(), second.alive());
     policy_findings(plan, policy, &first, &second, &mut report);
-    close_all(
-        a_ws.into_iter().chain(b_ws).collect(),
-        plan.client.close_timeout,
-    )
-    .await;
+    close_all(a_ws.into_iter().chain(b_ws).collect(), plan.client.close_timeout).await;
 
-    let reconnect = if stop.is_cancelled() {
-        None
-    } else {
-        Some(reconnect(plan, endpoint, x, stop, &mut report).await)
-    };
+    let reconnect =
+        if stop.is_cancelled() { None } else { Some(reconnect(plan, endpoint, x, stop, &mut report).await) };
     let distinct = distinct(plan, endpoint, stop, &mut report).await;
     let race = if plan.race && !stop.is_cancelled() {
         Some(race(plan, endpoint, policy, stop, &mut report).await)
@@ -326,32 +300,17 @@ fn first_refused(mut report: Report, first: ConnOutcome) -> Report {
     report.error = Some(format!(
         "the first connection could not be opened, so nothing can be said about duplicates: {}{}",
         first.detail,
-        if first.http_status.is_some_and(|s| s == 401 || s == 403) {
-            " (pass credentials with -H)"
-        } else {
-            ""
-        }
+        if first.http_status.is_some_and(|s| s == 401 || s == 403) { " (pass credentials with -H)" } else { "" }
     ));
     report
 }
 
-fn policy_findings(
-    plan: &SinglePlan,
-    policy: Policy,
-    first: &ConnOutcome,
-    second: &ConnOutcome,
-    report: &mut Report,
-) {
+fn policy_findings(plan: &SinglePlan, policy: Policy, first: &ConnOutcome, second: &ConnOutcome, report: &mut Report) {
     let seen = match policy {
         Policy::RejectNew => format!("reject-new: the second connection was {}", second.detail),
         Policy::ReplaceOld => format!("replace-old: the first connection was {}", first.detail),
-        Policy::AllowMultiple => {
-            "allow-multiple: both connections with one identity stayed open".to_string()
-        }
-        Policy::None => format!(
-            "none: neither survived (first: {}; second: {})",
-            first.detail, second.detail
-        ),
+        Policy::AllowMultiple => "allow-multiple: both connections with one identity stayed open".to_string(),
+        Policy::None => format!("none: neither survived (first: {}; second: {})", first.detail, second.detail),
     };
     let ok = match plan.expect {
         Some(expect) => policy.satisfies(expect),
@@ -372,9 +331,7 @@ trait PossibleValueName {
 impl PossibleValueName for ExpectPolicy {
     fn to_possible_value_name(&self) -> String {
         use clap::ValueEnum;
-        self.to_possible_value()
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default()
+        self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
     }
 }
 
@@ -415,34 +372,20 @@ async fn reconnect(
         report.add(Finding::new(
             "reconnect-after-close",
             false,
-            format!(
-                "after a clean close, the same identity was {}",
-                outcome.detail
-            ),
+            format!("after a clean close, the same identity was {}", outcome.detail),
         ));
         report.diagnosis.push("Right after a clean close the identity was still registered: the server forgets identities late or never (a stale registration), so a client that reconnects is locked out.".into());
         "rejected"
     }
 }
 
-async fn distinct(
-    plan: &SinglePlan,
-    endpoint: &Endpoint,
-    stop: &CancellationToken,
-    report: &mut Report,
-) -> Distinct {
+async fn distinct(plan: &SinglePlan, endpoint: &Endpoint, stop: &CancellationToken, report: &mut Report) -> Distinct {
     if plan.distinct == 0 || stop.is_cancelled() {
-        return Distinct {
-            tried: 0,
-            accepted: 0,
-        };
+        return Distinct { tried: 0, accepted: 0 };
     }
     if !endpoint.has_identity_template() {
         report.diagnosis.push("Distinct identities were not tried: put {client} or {uuid} in the URL or a header so each client gets its own identity.".into());
-        return Distinct {
-            tried: 0,
-            accepted: 0,
-        };
+        return Distinct { tried: 0, accepted: 0 };
     }
     let opens = (1..=plan.distinct).map(|i| open_tracked(endpoint, ClientId::new(i), stop));
     let tracked = futures_util::future::join_all(opens).await;
@@ -450,30 +393,16 @@ async fn distinct(
     hold(plan.settle, &refs, stop).await;
     let settled = futures_util::future::join_all(tracked.into_iter().map(settle)).await;
     let accepted = settled.iter().filter(|(o, _)| o.alive()).count() as u32;
-    let refused: Vec<String> = settled
-        .iter()
-        .filter(|(o, _)| !o.alive())
-        .map(|(o, _)| o.detail.clone())
-        .take(3)
-        .collect();
-    close_all(
-        settled.into_iter().filter_map(|(_, ws)| ws).collect(),
-        plan.client.close_timeout,
-    )
-    .await;
+    let refused: Vec<String> =
+        settled.iter().filter(|(o, _)| !o.alive()).map(|(o, _)| o.detail.clone()).take(3).collect();
+    close_all(settled.into_iter().filter_map(|(_, ws)| ws).collect(), plan.client.close_timeout).await;
     let ok = accepted == plan.distinct;
-    let mut detail = format!(
-        "{accepted}/{} distinct identities connected together",
-        plan.distinct
-    );
+    let mut detail = format!("{accepted}/{} distinct identities connected together", plan.distinct);
     if !ok {
         detail.push_str(&format!("; refused: {}", refused.join("; ")));
     }
     report.add(Finding::new("distinct-identities", ok, detail));
-    Distinct {
-        tried: plan.distinct,
-        accepted,
-    }
+    Distinct { tried: plan.distinct, accepted }
 }
 
 async fn race(
@@ -484,36 +413,25 @@ async fn race(
     report: &mut Report,
 ) -> Race {
     let x = ClientId::new(plan.distinct + 1);
-    let (a, b) = tokio::join!(
-        open_tracked(endpoint, x, stop),
-        open_tracked(endpoint, x, stop)
-    );
+    let (a, b) = tokio::join!(open_tracked(endpoint, x, stop), open_tracked(endpoint, x, stop));
     hold(plan.hold, &[&a, &b], stop).await;
     let (first, a_ws) = settle(a).await;
     let (second, b_ws) = settle(b).await;
-    close_all(
-        a_ws.into_iter().chain(b_ws).collect(),
-        plan.client.close_timeout,
-    )
-    .await;
+    close_all(a_ws.into_iter().chain(b_ws).collect(), plan.client.close_timeout).await;
     let policy = race_policy(&first, &second);
     let enforced = matches!(sequential, Policy::RejectNew | Policy::ReplaceOld);
     let ok = !(enforced && policy == Policy::AllowMultiple);
     let detail = if ok {
-        format!(
-            "two connections opened at the same instant: {}",
-            policy.label()
-        )
+        format!("two connections opened at the same instant: {}", policy.label())
     } else {
         report.diagnosis.push("Under a race the server let both connections in, though it refuses them one after the other: it checks and registers the identity in two steps. Make the check-and-register atomic.".into());
-        format!("two connections opened at the same instant were both accepted, though the sequential policy is {}", sequential.label())
+        format!(
+            "two connections opened at the same instant were both accepted, though the sequential policy is {}",
+            sequential.label()
+        )
     };
     report.add(Finding::new("race", ok, detail));
-    Race {
-        first,
-        second,
-        policy,
-    }
+    Race { first, second, policy }
 }
 
 /// Under a race neither connection is first, so the policy is read from how
@@ -538,32 +456,15 @@ mod tests {
     use super::*;
 
     fn outcome(outcome: &'static str) -> ConnOutcome {
-        ConnOutcome {
-            outcome,
-            http_status: None,
-            close_code: None,
-            detail: String::new(),
-        }
+        ConnOutcome { outcome, http_status: None, close_code: None, detail: String::new() }
     }
 
     #[test]
     fn race_policy_ignores_order() {
-        assert_eq!(
-            race_policy(&outcome("rejected"), &outcome("open")),
-            Policy::RejectNew
-        );
-        assert_eq!(
-            race_policy(&outcome("open"), &outcome("rejected")),
-            Policy::RejectNew
-        );
-        assert_eq!(
-            race_policy(&outcome("closed"), &outcome("open")),
-            Policy::ReplaceOld
-        );
-        assert_eq!(
-            race_policy(&outcome("open"), &outcome("open")),
-            Policy::AllowMultiple
-        );
+        assert_eq!(race_policy(&outcome("rejected"), &outcome("open")), Policy::RejectNew);
+        assert_eq!(race_policy(&outcome("open"), &outcome("rejected")), Policy::RejectNew);
+        assert_eq!(race_policy(&outcome("closed"), &outcome("open")), Policy::ReplaceOld);
+        assert_eq!(race_policy(&outcome("open"), &outcome("open")), Policy::AllowMultiple);
     }
 
     #[test]

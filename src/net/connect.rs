@@ -6,6 +6,7 @@
 //! timeout says in which phase it happened. Callers classify; nothing here
 //! prints or panics.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -81,10 +82,6 @@ pub struct Handshake {
     pub subprotocol: Option<String>,
     /// Extensions the server enabled.
     pub extensions: Option<String>,
-    /// Our address.
-    pub local_addr: Option<SocketAddr>,
-    /// The server's address.
-    pub peer_addr: Option<SocketAddr>,
     /// TLS version and cipher, for wss.
     pub tls: Option<String>,
 }
@@ -202,11 +199,11 @@ pub enum Attempt {
 
 impl Attempt {
     /// The outcome label: `accepted`, `http-<status>`, or the failure kind.
-    pub fn label(&self) -> String {
+    pub fn label(&self) -> Cow<'static, str> {
         match self {
-            Attempt::Open(_) => "accepted".into(),
-            Attempt::Rejected(r) => format!("http-{}", r.status),
-            Attempt::Failed(f) => f.kind.label().into(),
+            Attempt::Open(_) => Cow::Borrowed("accepted"),
+            Attempt::Rejected(r) => Cow::Owned(format!("http-{}", r.status)),
+            Attempt::Failed(f) => Cow::Borrowed(f.kind.label()),
         }
     }
 
@@ -224,25 +221,14 @@ impl Attempt {
 pub async fn open(endpoint: &Endpoint, client: ClientId) -> Attempt {
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + endpoint.connect_timeout);
-    let mut run = Opening {
-        endpoint,
-        client,
-        started,
-        deadline,
-        timings: Timings::default(),
-    };
+    let mut run = Opening { endpoint, client, started, deadline, timings: Timings::default() };
     match run.steps().await {
         Ok(Ok(opened)) => Attempt::Open(Box::new(opened)),
         Ok(Err(rejection)) => Attempt::Rejected(Box::new(rejection)),
         Err((phase, kind, detail)) => {
             let mut timings = run.timings;
             timings.total = started.elapsed();
-            Attempt::Failed(Box::new(Failure {
-                phase,
-                kind,
-                detail,
-                timings,
-            }))
+            Attempt::Failed(Box::new(Failure { phase, kind, detail, timings }))
         }
     }
 }
@@ -259,10 +245,7 @@ struct Opening<'a> {
 
 impl Opening<'_> {
     async fn steps(&mut self) -> Result<Result<Opened, Rejection>, StepError> {
-        let url = self
-            .endpoint
-            .url_for(self.client)
-            .map_err(|e| (Phase::Dns, FailureKind::Other, e.to_string()))?;
+        let url = self.endpoint.url_for(self.client).map_err(|e| (Phase::Dns, FailureKind::Other, e.to_string()))?;
         let addrs = self.resolve(&url).await?;
         let tcp = self.tcp(&addrs).await?;
         let stream = self.tls(&url, tcp).await?;
@@ -275,35 +258,16 @@ impl Opening<'_> {
         }
         let (host, port) = host_port(url);
         let t = Instant::now();
-        let lookup = timeout_at(
-            self.deadline,
-            tokio::net::lookup_host((host.as_str(), port)),
-        )
-        .await;
+        let lookup = timeout_at(self.deadline, tokio::net::lookup_host((host.as_str(), port))).await;
         self.timings.dns = Some(t.elapsed());
-        let timed_out = || {
-            (
-                Phase::Dns,
-                FailureKind::Timeout,
-                format!("resolving {host} took longer than the connect timeout"),
-            )
-        };
+        let timed_out =
+            || (Phase::Dns, FailureKind::Timeout, format!("resolving {host} took longer than the connect timeout"));
         let addrs: Vec<SocketAddr> = lookup
             .map_err(|_| timed_out())?
-            .map_err(|e| {
-                (
-                    Phase::Dns,
-                    FailureKind::Dns,
-                    format!("cannot resolve {host}: {e}"),
-                )
-            })?
+            .map_err(|e| (Phase::Dns, FailureKind::Dns, format!("cannot resolve {host}: {e}")))?
             .collect();
         if addrs.is_empty() {
-            return Err((
-                Phase::Dns,
-                FailureKind::Dns,
-                format!("{host} has no address"),
-            ));
+            return Err((Phase::Dns, FailureKind::Dns, format!("{host} has no address")));
         }
         Ok(addrs)
     }
@@ -330,8 +294,7 @@ impl Opening<'_> {
             }
         }
         self.timings.tcp = Some(t.elapsed());
-        let (kind, detail) =
-            last.unwrap_or((FailureKind::Other, "no address to connect to".into()));
+        let (kind, detail) = last.unwrap_or((FailureKind::Other, "no address to connect to".into()));
         Err((Phase::Tcp, kind, detail))
     }
 
@@ -345,13 +308,8 @@ impl Opening<'_> {
             return Ok(WsStream::Plain(tcp));
         };
         let (host, _) = host_port(url);
-        let name = ServerName::try_from(host.clone()).map_err(|e| {
-            (
-                Phase::Tls,
-                FailureKind::Tls,
-                format!("'{host}' is not a valid TLS server name: {e}"),
-            )
-        })?;
+        let name = ServerName::try_from(host.clone())
+            .map_err(|e| (Phase::Tls, FailureKind::Tls, format!("'{host}' is not a valid TLS server name: {e}")))?;
         let t = Instant::now();
         let connector = tokio_rustls::TlsConnector::from(config.clone());
         let result = timeout_at(self.deadline, connector.connect(name, tcp)).await;
@@ -359,58 +317,34 @@ impl Opening<'_> {
         match result {
             Ok(Ok(tls)) => Ok(WsStream::Tls(Box::new(tls))),
             Ok(Err(e)) => {
-                let kind = if e.kind() == io::ErrorKind::InvalidData {
-                    FailureKind::Tls
-                } else {
-                    FailureKind::from_io(&e)
-                };
-                let hint = if kind == FailureKind::Tls {
-                    " (a self-signed test server? add --insecure)"
-                } else {
-                    ""
-                };
-                Err((
-                    Phase::Tls,
-                    kind,
-                    format!("TLS handshake with {host} failed: {e}{hint}"),
-                ))
+                let kind =
+                    if e.kind() == io::ErrorKind::InvalidData { FailureKind::Tls } else { FailureKind::from_io(&e) };
+                let hint = if kind == FailureKind::Tls { " (a self-signed test server? add --insecure)" } else { "" };
+                Err((Phase::Tls, kind, format!("TLS handshake with {host} failed: {e}{hint}")))
             }
-            Err(_) => Err((
-                Phase::Tls,
-                FailureKind::Timeout,
-                "the TLS handshake took longer than the connect timeout".into(),
-            )),
+            Err(_) => {
+                Err((Phase::Tls, FailureKind::Timeout, "the TLS handshake took longer than the connect timeout".into()))
+            }
         }
     }
 
-    async fn upgrade(
-        &mut self,
-        url: &Url,
-        mut stream: WsStream,
-    ) -> Result<Result<Opened, Rejection>, StepError> {
+    async fn upgrade(&mut self, url: &Url, mut stream: WsStream) -> Result<Result<Opened, Rejection>, StepError> {
         let key = generate_key();
         let request = build_request(self.endpoint, url, self.client, &key);
         let t = Instant::now();
-        let io_err = |e: io::Error| {
-            (
-                Phase::Upgrade,
-                FailureKind::from_io(&e),
-                format!("the upgrade failed: {e}"),
-            )
-        };
+        let io_err = |e: io::Error| (Phase::Upgrade, FailureKind::from_io(&e), format!("the upgrade failed: {e}"));
         let timed_out = || {
             (
                 Phase::Upgrade,
                 FailureKind::Timeout,
-                "the server did not answer the upgrade request within the connect timeout"
-                    .to_string(),
+                "the server did not answer the upgrade request within the connect timeout".to_string(),
             )
         };
         timeout_at(self.deadline, stream.write_all(request.as_bytes()))
             .await
             .map_err(|_| timed_out())?
             .map_err(io_err)?;
-        let mut buf = Vec::with_capacity(512);
+        let mut buf = Vec::with_capacity(256);
         let head_len = match timeout_at(self.deadline, read_head(&mut stream, &mut buf))
             .await
             .map_err(|_| timed_out())?
@@ -425,66 +359,32 @@ impl Opening<'_> {
                 ))
             }
             Err(e) => {
-                return Err((
-                    Phase::Upgrade,
-                    FailureKind::Protocol,
-                    format!("the server's answer is not HTTP: {e}"),
-                ))
+                return Err((Phase::Upgrade, FailureKind::Protocol, format!("the server's answer is not HTTP: {e}")))
             }
         };
         self.timings.upgrade = Some(t.elapsed());
         let response = parse_response(&buf[..head_len])?;
         if response.status != 101 {
-            let body = self
-                .read_body(&mut stream, &buf[head_len..], &response)
-                .await;
+            let body = self.read_body(&mut stream, &buf[head_len..], &response).await;
             self.timings.total = self.started.elapsed();
             return Ok(Err(response.into_rejection(body, self.timings)));
         }
-        let (subprotocol, extensions) =
-            validate_upgrade(&response, &key, &self.endpoint.subprotocols)?;
-        let local_addr = stream.tcp().local_addr().ok();
-        let peer_addr = stream.tcp().peer_addr().ok();
+        let (subprotocol, extensions) = validate_upgrade(&response, &key, &self.endpoint.subprotocols)?;
         let tls = tls_summary(&stream);
         let rest = buf[head_len..].to_vec();
         drop(buf);
-        let ws = WebSocketStream::from_partially_read(
-            stream,
-            rest,
-            Role::Client,
-            Some(self.endpoint.ws_config),
-        )
-        .await;
+        let ws = WebSocketStream::from_partially_read(stream, rest, Role::Client, Some(self.endpoint.ws_config)).await;
         self.timings.total = self.started.elapsed();
-        let handshake = Handshake {
-            status_line: response.status_line(),
-            headers: response.headers,
-            subprotocol,
-            extensions,
-            local_addr,
-            peer_addr,
-            tls,
-        };
-        Ok(Ok(Opened {
-            ws,
-            handshake,
-            timings: self.timings,
-            at: Instant::now(),
-        }))
+        let handshake =
+            Handshake { status_line: response.status_line(), headers: response.headers, subprotocol, extensions, tls };
+        Ok(Ok(Opened { ws, handshake, timings: self.timings, at: Instant::now() }))
     }
 
-    async fn read_body(
-        &self,
-        stream: &mut WsStream,
-        already: &[u8],
-        response: &Response,
-    ) -> String {
+    async fn read_body(&self, stream: &mut WsStream, already: &[u8], response: &Response) -> String {
         const MAX_BODY: usize = 2048;
         let mut body = already.to_vec();
         let wanted = response.content_length.unwrap_or(MAX_BODY).min(MAX_BODY);
-        let body_deadline = self
-            .deadline
-            .min(tokio::time::Instant::now() + Duration::from_millis(500));
+        let body_deadline = self.deadline.min(tokio::time::Instant::now() + Duration::from_millis(500));
         let mut chunk = [0u8; 1024];
         while body.len() < wanted {
             match timeout_at(body_deadline, stream.read(&mut chunk)).await {
@@ -499,11 +399,7 @@ impl Opening<'_> {
 
 /// Connects TCP (optionally from a source address), with Nagle off.
 pub async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     if let Some(ip) = source {
         crate::net::limits::bind_no_port(&socket);
         socket.bind(SocketAddr::new(ip, 0))?;
@@ -515,8 +411,12 @@ pub async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> io::Result
 
 fn tcp_error_text(addr: SocketAddr, e: &io::Error) -> String {
     match FailureKind::from_io(e) {
-        FailureKind::Refused => format!("connection refused by {addr}: nothing is listening there; is the server running and the port right?"),
-        FailureKind::LocalLimit => format!("cannot open a connection to {addr}: {e} (a limit on this machine: open files or ephemeral ports)"),
+        FailureKind::Refused => format!(
+            "connection refused by {addr}: nothing is listening there; is the server running and the port right?"
+        ),
+        FailureKind::LocalLimit => {
+            format!("cannot open a connection to {addr}: {e} (a limit on this machine: open files or ephemeral ports)")
+        }
         _ => format!("TCP connect to {addr} failed: {e}"),
     }
 }
@@ -531,23 +431,17 @@ fn build_request(endpoint: &Endpoint, url: &Url, client: ClientId, key: &str) ->
         Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
         None => url.host_str().unwrap_or_default().to_string(),
     };
-    let user_has = |name: &str| {
-        endpoint
-            .headers
-            .iter()
-            .any(|h| h.name.eq_ignore_ascii_case(name))
-    };
+    let user_has = |name: &str| endpoint.headers.iter().any(|h| h.name.eq_ignore_ascii_case(name));
     let mut req = format!("GET {path} HTTP/1.1\r\n");
     if !user_has("host") {
         let _ = write!(req, "Host: {host}\r\n");
     }
-    let _ = write!(req, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n");
+    let _ = write!(
+        req,
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+    );
     if !endpoint.subprotocols.is_empty() {
-        let _ = write!(
-            req,
-            "Sec-WebSocket-Protocol: {}\r\n",
-            endpoint.subprotocols.join(", ")
-        );
+        let _ = write!(req, "Sec-WebSocket-Protocol: {}\r\n", endpoint.subprotocols.join(", "));
     }
     if let Some(origin) = endpoint.origin.as_ref().filter(|_| !user_has("origin")) {
         let _ = write!(req, "Origin: {origin}\r\n");
@@ -577,22 +471,12 @@ impl Response {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.raw_headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.raw_headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     fn into_rejection(self, body: String, timings: Timings) -> Rejection {
         let retry_after = self.get("retry-after").map(str::to_string);
-        Rejection {
-            status: self.status,
-            reason: self.reason,
-            retry_after,
-            headers: self.headers,
-            body,
-            timings,
-        }
+        Rejection { status: self.status, reason: self.reason, retry_after, headers: self.headers, body, timings }
     }
 }
 
@@ -602,33 +486,20 @@ fn parse_response(head: &[u8]) -> Result<Response, StepError> {
     let bad = |why: String| (Phase::Upgrade, FailureKind::Protocol, why);
     match parsed.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => {
-            return Err(bad("the server's answer is an incomplete HTTP head".into()))
-        }
+        Ok(httparse::Status::Partial) => return Err(bad("the server's answer is an incomplete HTTP head".into())),
         Err(e) => {
-            return Err(bad(format!(
-                "the server's answer is not valid HTTP ({e}): first bytes {:?}",
-                preview(head)
-            )))
+            return Err(bad(format!("the server's answer is not valid HTTP ({e}): first bytes {:?}", preview(head))))
         }
     }
     let raw: Vec<(String, String)> = parsed
         .headers
         .iter()
-        .map(|h| {
-            (
-                h.name.to_string(),
-                String::from_utf8_lossy(h.value).trim().to_string(),
-            )
-        })
+        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string()))
         .collect();
     let content_length = header(parsed.headers, "content-length").and_then(|v| v.parse().ok());
     let upgrade_ok = header_has_token(parsed.headers, "upgrade", "websocket")
         && header_has_token(parsed.headers, "connection", "upgrade");
-    let shown = raw
-        .iter()
-        .map(|(n, v)| (n.clone(), redact_header_value(n, v)))
-        .collect();
+    let shown = raw.iter().map(|(n, v)| (n.clone(), redact_header_value(n, v))).collect();
     let mut response = Response {
         version: parsed.version.unwrap_or(1),
         status: parsed.code.unwrap_or(0),
@@ -638,9 +509,7 @@ fn parse_response(head: &[u8]) -> Result<Response, StepError> {
         content_length,
     };
     if response.status == 101 && !upgrade_ok {
-        response
-            .reason
-            .push_str(" (without Upgrade: websocket / Connection: upgrade)");
+        response.reason.push_str(" (without Upgrade: websocket / Connection: upgrade)");
         return Err(bad(format!(
             "the server answered 101 without 'Upgrade: websocket' and 'Connection: upgrade' ({})",
             response.status_line()
@@ -668,16 +537,12 @@ fn validate_upgrade(
     let subprotocol = response.get("sec-websocket-protocol").map(str::to_string);
     if let Some(chosen) = &subprotocol {
         if !offered.iter().any(|o| o == chosen) {
-            return Err(bad(format!(
-                "the server picked subprotocol '{chosen}', which wsprobe did not offer"
-            )));
+            return Err(bad(format!("the server picked subprotocol '{chosen}', which wsprobe did not offer")));
         }
     }
     let extensions = response.get("sec-websocket-extensions").map(str::to_string);
     if let Some(ext) = &extensions {
-        return Err(bad(format!(
-            "the server enabled extension '{ext}', which wsprobe did not offer"
-        )));
+        return Err(bad(format!("the server enabled extension '{ext}', which wsprobe did not offer")));
     }
     Ok((subprotocol, extensions))
 }
@@ -687,14 +552,8 @@ fn tls_summary(stream: &WsStream) -> Option<String> {
         return None;
     };
     let conn = tls.get_ref().1;
-    let version = conn
-        .protocol_version()
-        .map(|v| format!("{v:?}"))
-        .unwrap_or_default();
-    let suite = conn
-        .negotiated_cipher_suite()
-        .map(|s| format!("{:?}", s.suite()))
-        .unwrap_or_default();
+    let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
+    let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
     Some(format!("{version} {suite}").trim().to_string())
 }
 
@@ -730,9 +589,7 @@ mod tests {
     #[test]
     fn rejection_keeps_retry_after() {
         let head = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 5\r\n\r\n";
-        let r = parse_response(head)
-            .unwrap()
-            .into_rejection("slow!".into(), Timings::default());
+        let r = parse_response(head).unwrap().into_rejection("slow!".into(), Timings::default());
         assert_eq!((r.status, r.retry_after.as_deref()), (429, Some("2")));
     }
 }

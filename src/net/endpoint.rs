@@ -56,7 +56,7 @@ pub struct EndpointSpec {
 
 /// Read buffer of each client connection: small, because a load test holds
 /// thousands of connections that mostly sit idle; it grows for big frames.
-pub const CLIENT_READ_BUFFER: usize = 1024;
+pub const CLIENT_READ_BUFFER: usize = 256;
 
 /// The frame and buffer limits wsprobe uses for a connection.
 pub fn ws_config(max_message_size: usize, read_buffer: usize) -> WebSocketConfig {
@@ -109,17 +109,12 @@ impl Endpoint {
     /// True when the URL or a header gives each client its own identity.
     pub fn has_identity_template(&self) -> bool {
         crate::units::has_client_template(&self.url_template)
-            || self
-                .headers
-                .iter()
-                .any(|h| crate::units::has_client_template(&h.value))
+            || self.headers.iter().any(|h| crate::units::has_client_template(&h.value))
     }
 
     /// Resolves the host once so a storm of clients does not each ask DNS.
     pub async fn pin_addresses(&mut self) -> Result<(), crate::exit::Unreachable> {
-        let url = self
-            .url_for(ClientId::new(0))
-            .map_err(|e| crate::exit::Unreachable(e.to_string()))?;
+        let url = self.url_for(ClientId::new(0)).map_err(|e| crate::exit::Unreachable(e.to_string()))?;
         let (host, port) = host_port(&url);
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
             .await
@@ -137,11 +132,8 @@ impl Endpoint {
 pub fn parse_ws_url(template: &str, client: ClientId) -> Result<Url, PlanError> {
     let text = expand(template, client);
     let shown = redact_url(template);
-    let url = Url::parse(&text).map_err(|e| {
-        PlanError::new(format!(
-            "invalid URL '{shown}': {e}; write it like ws://host:port/path"
-        ))
-    })?;
+    let url = Url::parse(&text)
+        .map_err(|e| PlanError::new(format!("invalid URL '{shown}': {e}; write it like ws://host:port/path")))?;
     match url.scheme() {
         "ws" | "wss" => {}
         "http" | "https" => {
@@ -151,15 +143,11 @@ pub fn parse_ws_url(template: &str, client: ClientId) -> Result<Url, PlanError> 
             )))
         }
         other => {
-            return Err(PlanError::new(format!(
-                "invalid URL '{shown}': unknown scheme '{other}'; use ws:// or wss://"
-            )))
+            return Err(PlanError::new(format!("invalid URL '{shown}': unknown scheme '{other}'; use ws:// or wss://")))
         }
     }
     if url.host().is_none() {
-        return Err(PlanError::new(format!(
-            "invalid URL '{shown}': it has no host"
-        )));
+        return Err(PlanError::new(format!("invalid URL '{shown}': it has no host")));
     }
     Ok(url)
 }
@@ -182,21 +170,10 @@ mod tests {
     fn urls_are_checked_with_a_fix() {
         let c = ClientId::new(0);
         assert!(parse_ws_url("ws://127.0.0.1:9001/ws?device=dev-{client}", c).is_ok());
-        assert!(parse_ws_url("http://h/", c)
-            .unwrap_err()
-            .to_string()
-            .contains("use ws://"));
-        assert!(parse_ws_url("ftp://h/", c)
-            .unwrap_err()
-            .to_string()
-            .contains("unknown scheme"));
-        assert!(parse_ws_url("not a url", c)
-            .unwrap_err()
-            .to_string()
-            .contains("ws://host:port/path"));
-        let err = parse_ws_url("gopher://h/?token=abc", c)
-            .unwrap_err()
-            .to_string();
+        assert!(parse_ws_url("http://h/", c).unwrap_err().to_string().contains("use ws://"));
+        assert!(parse_ws_url("ftp://h/", c).unwrap_err().to_string().contains("unknown scheme"));
+        assert!(parse_ws_url("not a url", c).unwrap_err().to_string().contains("ws://host:port/path"));
+        let err = parse_ws_url("gopher://h/?token=abc", c).unwrap_err().to_string();
         assert!(!err.contains("abc"), "{err}");
     }
 

@@ -27,10 +27,7 @@ pub enum HeadError {
 /// Reads until the blank line that ends an HTTP head. Returns the head's
 /// length; bytes after it (the start of a body or of WebSocket frames) stay
 /// in `buf` past that length.
-pub async fn read_head<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    buf: &mut Vec<u8>,
-) -> Result<usize, HeadError> {
+pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Result<usize, HeadError> {
     let mut scanned = 0;
     loop {
         if let Some(end) = find_head_end(buf, scanned) {
@@ -40,8 +37,10 @@ pub async fn read_head<S: AsyncRead + Unpin>(
         if buf.len() >= MAX_HEAD {
             return Err(HeadError::TooLarge);
         }
+        // Grow in small steps: heads are usually a few hundred bytes, and
+        // thousands of handshakes in flight each hold this buffer.
         let start = buf.len();
-        buf.resize((start + 1024).min(MAX_HEAD), 0);
+        buf.resize((start + 256).min(MAX_HEAD), 0);
         let n = stream.read(&mut buf[start..]).await;
         buf.truncate(start + *n.as_ref().unwrap_or(&0));
         if n? == 0 {
@@ -51,10 +50,7 @@ pub async fn read_head<S: AsyncRead + Unpin>(
 }
 
 fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| from + p + 4)
+    buf.get(from..)?.windows(4).position(|w| w == b"\r\n\r\n").map(|p| from + p + 4)
 }
 
 /// Finds a header's value (case-insensitive name) in parsed httparse headers.
@@ -93,10 +89,7 @@ mod tests {
     async fn truncated_head_is_eof() {
         let mut reader: &[u8] = b"HTTP/1.1 101";
         let mut buf = Vec::new();
-        assert!(matches!(
-            read_head(&mut reader, &mut buf).await,
-            Err(HeadError::Eof(12))
-        ));
+        assert!(matches!(read_head(&mut reader, &mut buf).await, Err(HeadError::Eof(12))));
     }
 
     #[tokio::test]
@@ -104,9 +97,6 @@ mod tests {
         let big = vec![b'a'; MAX_HEAD + 10];
         let mut reader: &[u8] = &big;
         let mut buf = Vec::new();
-        assert!(matches!(
-            read_head(&mut reader, &mut buf).await,
-            Err(HeadError::TooLarge)
-        ));
+        assert!(matches!(read_head(&mut reader, &mut buf).await, Err(HeadError::TooLarge)));
     }
 }

@@ -27,15 +27,12 @@ pub fn raise_open_files() -> FileLimit {
 
 /// Files this process has open now (counted from /proc; 0 where unknown).
 pub fn open_files_now() -> u64 {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count() as u64)
-        .unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0)
 }
 
 /// The local ephemeral port range (Linux), `(first, last)`.
 pub fn ephemeral_ports() -> (u32, u32) {
-    let text =
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
     let mut it = text.split_whitespace().filter_map(|v| v.parse().ok());
     match (it.next(), it.next()) {
         (Some(a), Some(b)) if b >= a => (a, b),

@@ -51,10 +51,13 @@ pub fn close_from_error(err: &WsError) -> CloseInfo {
             CloseInfo::abnormal(EndHow::Eof, "TCP closed (EOF) without a close frame")
         }
         WsError::Io(e) => close_from_io(e),
-        WsError::ConnectionClosed | WsError::AlreadyClosed => CloseInfo::abnormal(EndHow::Eof, "the connection was already closed"),
-        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
-            CloseInfo::protocol(1009, format!("the server sent a {size}-byte message, over the {max_size}-byte limit (--max-message-size)"))
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            CloseInfo::abnormal(EndHow::Eof, "the connection was already closed")
         }
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => CloseInfo::protocol(
+            1009,
+            format!("the server sent a {size}-byte message, over the {max_size}-byte limit (--max-message-size)"),
+        ),
         WsError::Capacity(e) => CloseInfo::protocol(1009, e.to_string()),
         WsError::Utf8(e) => CloseInfo::protocol(1007, format!("a text frame held invalid UTF-8 ({e})")),
         WsError::Protocol(e) => CloseInfo::protocol(1002, describe_protocol_error(e)),
@@ -64,28 +67,19 @@ pub fn close_from_error(err: &WsError) -> CloseInfo {
 
 fn close_from_io(e: &io::Error) -> CloseInfo {
     match e.kind() {
-        io::ErrorKind::UnexpectedEof => {
-            CloseInfo::abnormal(EndHow::Eof, "TCP closed (EOF) in the middle of a frame")
+        io::ErrorKind::UnexpectedEof => CloseInfo::abnormal(EndHow::Eof, "TCP closed (EOF) in the middle of a frame"),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
+            CloseInfo::abnormal(EndHow::Reset, format!("TCP reset without a close frame ({e})"))
         }
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => CloseInfo::abnormal(
-            EndHow::Reset,
-            format!("TCP reset without a close frame ({e})"),
-        ),
         _ => CloseInfo::abnormal(EndHow::Reset, format!("socket error: {e}")),
     }
 }
 
 fn describe_protocol_error(e: &ProtocolError) -> String {
     match e {
-        ProtocolError::NonZeroReservedBits => {
-            "a frame had reserved bits set (RSV1-3) without an extension".into()
-        }
+        ProtocolError::NonZeroReservedBits => "a frame had reserved bits set (RSV1-3) without an extension".into(),
         ProtocolError::InvalidOpcode(op) => format!("a frame had the reserved opcode {op:#x}"),
-        ProtocolError::MaskedFrameFromServer => {
-            "the server masked a frame (servers must not)".into()
-        }
+        ProtocolError::MaskedFrameFromServer => "the server masked a frame (servers must not)".into(),
         ProtocolError::UnknownControlFrameType(op) | ProtocolError::UnknownDataFrameType(op) => {
             format!("a frame had the unknown opcode {op:#x}")
         }
@@ -106,19 +100,11 @@ pub enum CloseReply {
 
 /// Sends a close frame and waits (at most `wait`) for the server's answer,
 /// reading and discarding frames in between, as RFC 6455 7.1.2 expects.
-pub async fn close_cleanly<S>(
-    ws: &mut WebSocketStream<S>,
-    code: u16,
-    reason: &str,
-    wait: Duration,
-) -> CloseReply
+pub async fn close_cleanly<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &str, wait: Duration) -> CloseReply
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let frame = CloseFrame {
-        code: CloseCode::from(code),
-        reason: reason.to_string().into(),
-    };
+    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.to_string().into() };
     let exchange = async {
         if let Err(e) = ws.send(Message::Close(Some(frame))).await {
             return match e {
@@ -132,16 +118,12 @@ where
                     return CloseReply::Answered(f.map(|f| u16::from(f.code)).unwrap_or(1005))
                 }
                 Some(Ok(_)) => continue,
-                Some(Err(WsError::ConnectionClosed)) | None => {
-                    return CloseReply::NoReply("the stream ended".into())
-                }
+                Some(Err(WsError::ConnectionClosed)) | None => return CloseReply::NoReply("the stream ended".into()),
                 Some(Err(e)) => return CloseReply::NoReply(e.to_string()),
             }
         }
     };
-    tokio::time::timeout(wait, exchange)
-        .await
-        .unwrap_or(CloseReply::TimedOut)
+    tokio::time::timeout(wait, exchange).await.unwrap_or(CloseReply::TimedOut)
 }
 
 /// Reads until the connection ends or `stop` is cancelled; returns how it
@@ -167,17 +149,13 @@ mod tests {
 
     #[test]
     fn reset_without_closing_handshake_is_1006_eof() {
-        let c = close_from_error(&WsError::Protocol(
-            ProtocolError::ResetWithoutClosingHandshake,
-        ));
+        let c = close_from_error(&WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake));
         assert_eq!((c.code, c.abnormal, c.how), (1006, true, EndHow::Eof));
     }
 
     #[test]
     fn connection_reset_is_1006_reset() {
-        let c = close_from_error(&WsError::Io(io::Error::from(
-            io::ErrorKind::ConnectionReset,
-        )));
+        let c = close_from_error(&WsError::Io(io::Error::from(io::ErrorKind::ConnectionReset)));
         assert_eq!((c.code, c.how), (1006, EndHow::Reset));
     }
 
@@ -188,10 +166,7 @@ mod tests {
         let c = close_from_error(&WsError::Protocol(ProtocolError::NonZeroReservedBits));
         assert_eq!(c.code, 1002);
         assert!(c.detail.contains("reserved bits"));
-        let c = close_from_error(&WsError::Capacity(CapacityError::MessageTooLong {
-            size: 10,
-            max_size: 5,
-        }));
+        let c = close_from_error(&WsError::Capacity(CapacityError::MessageTooLong { size: 10, max_size: 5 }));
         assert_eq!(c.code, 1009);
     }
 

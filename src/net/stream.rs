@@ -31,11 +31,7 @@ impl WsStream {
 }
 
 impl AsyncRead for WsStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             WsStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             WsStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -44,11 +40,7 @@ impl AsyncRead for WsStream {
 }
 
 impl AsyncWrite for WsStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             WsStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             WsStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),

@@ -6,10 +6,7 @@ use super::Report;
 /// Renders the report as one pretty JSON object followed by a newline.
 pub fn render(report: &Report) -> String {
     let mut text = serde_json::to_string_pretty(report).unwrap_or_else(|e| {
-        format!(
-            "{{\"command\":{:?},\"verdict\":\"error\",\"error\":\"cannot serialize report: {e}\"}}",
-            report.command
-        )
+        format!("{{\"command\":{:?},\"verdict\":\"error\",\"error\":\"cannot serialize report: {e}\"}}", report.command)
     });
     text.push('\n');
     text
@@ -28,22 +25,13 @@ pub fn argument_error(err: clap::Error) -> std::process::ExitCode {
     let wants_json = std::env::args().any(|a| a == "--json");
     let is_info = matches!(
         err.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
     if wants_json && !is_info {
         let command = std::env::args().nth(1).unwrap_or_default();
-        let message = err
-            .kind()
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| first_line(&err.to_string()));
+        let message = err.kind().as_str().map(str::to_string).unwrap_or_else(|| first_line(&err.to_string()));
         let detail = first_line(&err.to_string());
-        print!(
-            "{}",
-            render_error(&command, if detail.is_empty() { &message } else { &detail })
-        );
+        print!("{}", render_error(&command, if detail.is_empty() { &message } else { &detail }));
         return crate::exit::Exit::Error.into();
     }
     let _ = err.print();
@@ -55,9 +43,5 @@ pub fn argument_error(err: clap::Error) -> std::process::ExitCode {
 }
 
 fn first_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("error: ")
-        .to_string()
+    text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string()
 }

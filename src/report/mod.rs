@@ -28,11 +28,7 @@ pub struct Finding {
 impl Finding {
     /// A finding.
     pub fn new(check: &str, ok: bool, detail: impl Into<String>) -> Finding {
-        Finding {
-            check: check.to_string(),
-            ok,
-            detail: detail.into(),
-        }
+        Finding { check: check.to_string(), ok, detail: detail.into() }
     }
 }
 
@@ -112,10 +108,6 @@ impl Report {
         if self.verdict == Verdict::Error {
             return;
         }
-        self.verdict = if self.findings.iter().all(|f| f.ok) {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        };
+        self.verdict = if self.findings.iter().all(|f| f.ok) { Verdict::Pass } else { Verdict::Fail };
     }
 }

@@ -19,19 +19,14 @@ pub struct Style {
 
 impl Default for Style {
     fn default() -> Self {
-        Style {
-            width: 100,
-            quiet: false,
-        }
+        Style { width: 100, quiet: false }
     }
 }
 
 /// A table with wsprobe's look.
 pub fn table(style: Style, header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(style.width);
+    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(style.width);
     if !header.is_empty() {
         t.set_header(header.iter().map(Cell::new));
     }
@@ -72,11 +67,7 @@ fn findings(report: &Report, style: Style) -> String {
     }
     let mut t = table(style, &["", "check", "result"]);
     for f in &report.findings {
-        t.add_row(vec![
-            Cell::new(if f.ok { "✓" } else { "✗" }),
-            Cell::new(&f.check),
-            Cell::new(&f.detail),
-        ]);
+        t.add_row(vec![Cell::new(if f.ok { "✓" } else { "✗" }), Cell::new(&f.check), Cell::new(&f.detail)]);
     }
     format!("{t}\n")
 }
@@ -102,26 +93,14 @@ fn diagnosis(report: &Report) -> String {
 pub fn verdict_line(report: &Report) -> String {
     let failed = report.findings.iter().filter(|f| !f.ok).count();
     let total = report.findings.len();
-    let interrupted = if report.interrupted {
-        " (interrupted: partial results)"
-    } else {
-        ""
-    };
+    let interrupted = if report.interrupted { " (interrupted: partial results)" } else { "" };
     match report.verdict {
-        Verdict::Pass => format!(
-            "\nPASS  {total}/{total} checks passed in {:.1}s{interrupted}\n",
-            report.elapsed_s
-        ),
-        Verdict::Fail => format!(
-            "\nFAIL  {failed} of {total} checks failed in {:.1}s{interrupted}\n",
-            report.elapsed_s
-        ),
-        Verdict::Error => format!(
-            "\nERROR  {}\n",
-            report
-                .error
-                .as_deref()
-                .unwrap_or("wsprobe could not complete the run")
-        ),
+        Verdict::Pass => format!("\nPASS  {total}/{total} checks passed in {:.1}s{interrupted}\n", report.elapsed_s),
+        Verdict::Fail => {
+            format!("\nFAIL  {failed} of {total} checks failed in {:.1}s{interrupted}\n", report.elapsed_s)
+        }
+        Verdict::Error => {
+            format!("\nERROR  {}\n", report.error.as_deref().unwrap_or("wsprobe could not complete the run"))
+        }
     }
 }

@@ -10,15 +10,9 @@ use crate::check::connect::ConnectDetails;
 pub fn render(d: &ConnectDetails, style: Style) -> String {
     let mut t = table(style, &["phase", "time", "result"]);
     for s in &d.steps {
-        let time =
-            s.ms.map(|ms| format!("{ms:.2} ms"))
-                .unwrap_or_else(|| "-".into());
+        let time = s.ms.map(|ms| format!("{ms:.2} ms")).unwrap_or_else(|| "-".into());
         let mark = if s.ok { "" } else { "✗ " };
-        t.add_row(vec![
-            Cell::new(&s.phase),
-            Cell::new(time),
-            Cell::new(format!("{mark}{}", s.detail)),
-        ]);
+        t.add_row(vec![Cell::new(&s.phase), Cell::new(time), Cell::new(format!("{mark}{}", s.detail))]);
     }
     let mut out = format!("{t}\n");
     if !d.response_headers.is_empty() {
@@ -32,10 +26,7 @@ pub fn render(d: &ConnectDetails, style: Style) -> String {
             "\nSubprotocol: {}   Extensions: {}{}\n",
             d.subprotocol.as_deref().unwrap_or("none"),
             d.extensions.as_deref().unwrap_or("none"),
-            d.tls
-                .as_ref()
-                .map(|t| format!("   TLS: {t}"))
-                .unwrap_or_default()
+            d.tls.as_ref().map(|t| format!("   TLS: {t}")).unwrap_or_default()
         ));
     }
     if !d.messages.is_empty() {

@@ -28,21 +28,12 @@ fn latency_cells(p: Option<Percentiles>) -> Vec<Cell> {
 
 /// Renders the waves, headline numbers, failures and chart of a storm.
 pub fn render(d: &StormDetails, style: Style) -> String {
-    let mut t = table(
-        style,
-        &["", "clients ok", "p50", "p90", "p99", "p99.9", "max"],
-    );
-    let mut first = vec![
-        Cell::new("first wave"),
-        Cell::new(format!("{}/{}", d.connected, d.clients)),
-    ];
+    let mut t = table(style, &["", "clients ok", "p50", "p90", "p99", "p99.9", "max"]);
+    let mut first = vec![Cell::new("first wave"), Cell::new(format!("{}/{}", d.connected, d.clients))];
     first.extend(latency_cells(d.handshake_ms));
     t.add_row(first);
     if let Some(back) = d.reconnected {
-        let mut row = vec![
-            Cell::new("reconnect wave"),
-            Cell::new(format!("{back}/{}", d.connected)),
-        ];
+        let mut row = vec![Cell::new("reconnect wave"), Cell::new(format!("{back}/{}", d.connected))];
         row.extend(latency_cells(d.reconnect_handshake_ms));
         t.add_row(row);
     }
@@ -50,18 +41,13 @@ pub fn render(d: &StormDetails, style: Style) -> String {
     tcp.extend(latency_cells(d.tcp_connect_ms));
     t.add_row(tcp);
     if d.round_trip_ms.is_some() {
-        let mut rt = vec![
-            Cell::new("echo round trip"),
-            Cell::new(format!("{}/{} msgs", d.messages.received, d.messages.sent)),
-        ];
+        let mut rt =
+            vec![Cell::new("echo round trip"), Cell::new(format!("{}/{} msgs", d.messages.received, d.messages.sent))];
         rt.extend(latency_cells(d.round_trip_ms));
         t.add_row(rt);
     }
     let mut out = format!("{t}\n\n");
-    let dash = |v: Option<f64>, unit: &str| {
-        v.map(|v| format!("{v}{unit}"))
-            .unwrap_or_else(|| "-".into())
-    };
+    let dash = |v: Option<f64>, unit: &str| v.map(|v| format!("{v}{unit}")).unwrap_or_else(|| "-".into());
     out.push_str(&format!(
         "mode {}   connections/s {}   peak attempts/s {}   attempts {}   peak concurrent {}   recovered in {}   gave up {}\n",
         d.mode,
@@ -74,11 +60,7 @@ pub fn render(d: &StormDetails, style: Style) -> String {
     ));
     out.push_str(&format!("disrupt {}   backoff {}\n", d.disrupt, d.backoff));
     if !d.rejections.is_empty() {
-        let parts: Vec<String> = d
-            .rejections
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
+        let parts: Vec<String> = d.rejections.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.push_str(&format!("failed attempts: {}\n", parts.join(", ")));
     }
     out.push_str(&chart(&d.handshake_buckets));
@@ -95,12 +77,7 @@ pub fn chart(buckets: &[Bucket]) -> String {
     let mut out = String::from("\nfirst-wave handshake latency:\n");
     for b in buckets {
         let width = ((b.count as f64 / max as f64) * 40.0).ceil() as usize;
-        out.push_str(&format!(
-            "  ≤ {:>9} │{:<40} {}\n",
-            ms(b.le_ms),
-            "█".repeat(width),
-            b.count
-        ));
+        out.push_str(&format!("  ≤ {:>9} │{:<40} {}\n", ms(b.le_ms), "█".repeat(width), b.count));
     }
     out
 }

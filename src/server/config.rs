@@ -50,9 +50,7 @@ impl fmt::Display for IdentitySource {
 
 impl<'de> Deserialize<'de> for IdentitySource {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -168,10 +166,8 @@ impl ServerConfig {
 
     /// One line describing the non-default behaviour, for banners and tables.
     pub fn summary(&self) -> String {
-        let mut parts = vec![
-            format!("identity {}", self.identity),
-            format!("duplicate {:?}", self.duplicate).to_lowercase(),
-        ];
+        let mut parts =
+            vec![format!("identity {}", self.identity), format!("duplicate {:?}", self.duplicate).to_lowercase()];
         let d = |d: Duration| format_duration(d);
         if let Some(r) = self.rate_limit {
             parts.push(format!("rate-limit {r}"));
@@ -207,24 +203,15 @@ mod tests {
 
     #[test]
     fn identity_sources_parse() {
-        assert_eq!(
-            "query:device".parse(),
-            Ok(IdentitySource::Query("device".into()))
-        );
-        assert_eq!(
-            "header:X-Device".parse(),
-            Ok(IdentitySource::Header("X-Device".into()))
-        );
+        assert_eq!("query:device".parse(), Ok(IdentitySource::Query("device".into())));
+        assert_eq!("header:X-Device".parse(), Ok(IdentitySource::Header("X-Device".into())));
         assert!("cookie:x".parse::<IdentitySource>().is_err());
         assert!("query:".parse::<IdentitySource>().is_err());
     }
 
     #[test]
     fn pong_timeout_needs_pings() {
-        let cfg = ServerConfig {
-            pong_timeout: Some(Duration::from_secs(1)),
-            ..Default::default()
-        };
+        let cfg = ServerConfig { pong_timeout: Some(Duration::from_secs(1)), ..Default::default() };
         assert!(cfg.validate().unwrap_err().contains("--ping-interval"));
         assert!(ServerConfig::default().validate().is_ok());
     }

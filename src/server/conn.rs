@@ -27,9 +27,19 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client gets to answer our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Read buffer per server connection: small, so 10,000 idle clients fit.
-const SERVER_READ_BUFFER: usize = 1024;
+const SERVER_READ_BUFFER: usize = 512;
 
 type ServerWs = WebSocketStream<TcpStream>;
+
+#[cfg(test)]
+mod footprint {
+    /// A server connection's state lives as long as the connection; the
+    /// reference server must hold 10,000 of them in a few KiB each.
+    #[test]
+    fn connection_state_stays_small() {
+        assert!(std::mem::size_of::<super::Conn>() <= 512, "{} bytes", std::mem::size_of::<super::Conn>());
+    }
+}
 
 /// Serves an upgraded connection until it ends, then releases its ticket.
 pub async fn serve(
@@ -40,15 +50,8 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let config = crate::net::endpoint::ws_config(shared.cfg.max_message_size, SERVER_READ_BUFFER);
-    let ws =
-        WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
-    let mut conn = Conn {
-        ws,
-        ticket,
-        shared,
-        clock: Clock::new(),
-        released: false,
-    };
+    let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
+    let mut conn = Conn { ws, ticket, shared, clock: Clock::new(), released: false };
     conn.run(&shutdown).await;
     conn.release();
 }
@@ -85,21 +88,13 @@ enum Timer {
 impl Clock {
     fn new() -> Clock {
         let now = Instant::now();
-        Clock {
-            opened: now,
-            last_in: now,
-            last_pong: now,
-            next_ping: None,
-        }
+        Clock { opened: now, last_in: now, last_pong: now, next_ping: None }
     }
 
     fn next(&self, cfg: &ServerConfig) -> (Instant, Timer) {
         let candidates = [
             (self.next_ping, Timer::Ping),
-            (
-                cfg.pong_timeout.map(|t| self.last_pong + t),
-                Timer::PongDeadline,
-            ),
+            (cfg.pong_timeout.map(|t| self.last_pong + t), Timer::PongDeadline),
             (cfg.idle_timeout.map(|t| self.last_in + t), Timer::Idle),
             (cfg.token_ttl.map(|t| self.opened + t), Timer::TokenTtl),
             (cfg.drop_after.map(|t| self.opened + t), Timer::DropAfter),
@@ -127,14 +122,19 @@ impl Conn {
         let (first, _) = self.clock.next(&self.shared.cfg);
         let sleep = tokio::time::sleep_until(first);
         tokio::pin!(sleep);
+        // Without timers the sleep is never polled, so it never enters the
+        // timer wheel: idle connections cost no timer work.
+        let timed = !matches!(self.clock.next(&self.shared.cfg).1, Timer::None);
         let stop = loop {
             let (when, timer) = self.clock.next(&self.shared.cfg);
-            sleep.as_mut().reset(when);
+            if timed {
+                sleep.as_mut().reset(when);
+            }
             let step = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => Some(Stop::Close(1001, "server shutting down")),
                 _ = mailbox.notify.notified() => self.on_mail().await,
-                _ = &mut sleep => self.on_timer(timer).await,
+                _ = &mut sleep, if timed => self.on_timer(timer).await,
                 item = self.ws.next() => self.on_frames(item).await,
             };
             if let Some(stop) = step {
@@ -164,9 +164,7 @@ impl Conn {
             Timer::Ping => {
                 let interval = cfg.ping_interval.unwrap_or(Duration::from_secs(30));
                 self.clock.next_ping = Some(Instant::now() + interval);
-                self.send(Message::Ping(b"wsprobe".to_vec().into()))
-                    .await
-                    .err()
+                self.send(Message::Ping(b"wsprobe".to_vec().into())).await.err()
             }
             Timer::PongDeadline | Timer::Idle => Some(Stop::Abrupt),
             Timer::TokenTtl => Some(Stop::Close(4001, "token expired")),
@@ -255,18 +253,10 @@ impl Conn {
         let Some(to) = request.get("to").and_then(|t| t.as_str()) else {
             return serde_json::json!({"type": "error", "error": "send needs a \"to\" identity"});
         };
-        let data = request
-            .get("data")
-            .cloned()
-            .unwrap_or(serde_json::Value::Null);
-        let message =
-            serde_json::json!({"type": "message", "from": self.ticket.identity, "data": data})
-                .to_string();
+        let data = request.get("data").cloned().unwrap_or(serde_json::Value::Null);
+        let message = serde_json::json!({"type": "message", "from": self.ticket.identity, "data": data}).to_string();
         let targets = self.shared.registry().route(to);
-        let delivered = targets
-            .iter()
-            .filter(|m| m.push(Control::Deliver(message.clone())))
-            .count();
+        let delivered = targets.iter().filter(|m| m.push(Control::Deliver(message.clone()))).count();
         if delivered == 0 {
             return serde_json::json!({"type": "error", "error": format!("'{to}' is not connected")});
         }
@@ -296,16 +286,12 @@ impl Conn {
     }
 
     fn release_identity(&self) {
-        self.shared
-            .registry()
-            .leave_identity(&self.shared.cfg, &self.ticket);
+        self.shared.registry().leave_identity(&self.shared.cfg, &self.ticket);
     }
 
     fn release(&mut self) {
         if !std::mem::replace(&mut self.released, true) {
-            self.shared
-                .registry()
-                .release(&self.shared.cfg, &self.ticket);
+            self.shared.registry().release(&self.shared.cfg, &self.ticket);
         }
     }
 }

@@ -26,32 +26,18 @@ pub enum Upgrade {
 
 /// Runs the server side of the handshake on a fresh TCP connection.
 pub async fn accept(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -> Upgrade {
-    let mut buf = Vec::with_capacity(1024);
-    let head_len = match tokio::time::timeout(
-        shared.cfg.handshake_timeout,
-        read_head(&mut stream, &mut buf),
-    )
-    .await
-    {
+    let mut buf = Vec::with_capacity(256);
+    let head_len = match tokio::time::timeout(shared.cfg.handshake_timeout, read_head(&mut stream, &mut buf)).await {
         Ok(Ok(n)) => n,
         Ok(Err(HeadError::TooLarge)) => {
-            return refuse(
-                stream,
-                shared,
-                plain(RejectReason::HeadTooLarge, 431, "request head too large"),
-            )
-            .await
+            return refuse(stream, shared, plain(RejectReason::HeadTooLarge, 431, "request head too large")).await
         }
         Ok(Err(_)) => return Upgrade::Done,
         Err(_) => {
             return refuse(
                 stream,
                 shared,
-                plain(
-                    RejectReason::HandshakeTimeout,
-                    408,
-                    "the upgrade request did not arrive in time",
-                ),
+                plain(RejectReason::HandshakeTimeout, 408, "the upgrade request did not arrive in time"),
             )
             .await
         }
@@ -62,21 +48,14 @@ pub async fn accept(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared
     };
     if request.path == "/health" {
         let body = shared.health_json();
-        let _ = stream
-            .write_all(http_response(200, "OK", "application/json", &body, None).as_bytes())
-            .await;
+        let _ = stream.write_all(http_response(200, "OK", "application/json", &body, None).as_bytes()).await;
         let _ = stream.shutdown().await;
         return Upgrade::Done;
     }
     if let Err(refusal) = request.check_upgrade() {
         return refuse(stream, shared, refusal).await;
     }
-    let admission = shared.registry().admit(
-        &shared.cfg,
-        peer.ip(),
-        request.identity.clone(),
-        Instant::now(),
-    );
+    let admission = shared.registry().admit(&shared.cfg, peer.ip(), request.identity.clone(), Instant::now());
     let ticket = match admission {
         Ok(t) => t,
         Err(refusal) => return write_refusal(stream, refusal).await,
@@ -104,18 +83,14 @@ impl Request {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
         if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
-            return Err(plain(
-                RejectReason::BadRequest,
-                400,
-                "malformed HTTP request",
-            ));
+            return Err(plain(RejectReason::BadRequest, 400, "malformed HTTP request"));
         }
         let target = req.path.unwrap_or("/");
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let identity = match source {
-            IdentitySource::Query(name) => url::form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned()),
+            IdentitySource::Query(name) => {
+                url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+            }
             IdentitySource::Header(name) => header(req.headers, name).map(str::to_string),
         };
         let subprotocol = header(req.headers, "sec-websocket-protocol")
@@ -135,21 +110,17 @@ impl Request {
 
     fn check_upgrade(&self) -> Result<(), Refusal> {
         if !self.is_get || !self.upgrade {
-            return Err(plain(RejectReason::BadRequest, 426, "this endpoint speaks WebSocket (GET with Upgrade: websocket); GET /health for status"));
-        }
-        if !self.version_ok {
             return Err(plain(
                 RejectReason::BadRequest,
                 426,
-                "only Sec-WebSocket-Version 13 is supported",
+                "this endpoint speaks WebSocket (GET with Upgrade: websocket); GET /health for status",
             ));
         }
+        if !self.version_ok {
+            return Err(plain(RejectReason::BadRequest, 426, "only Sec-WebSocket-Version 13 is supported"));
+        }
         if self.key.as_deref().is_none_or(|k| k.len() != 24) {
-            return Err(plain(
-                RejectReason::BadRequest,
-                400,
-                "missing or malformed Sec-WebSocket-Key",
-            ));
+            return Err(plain(RejectReason::BadRequest, 400, "missing or malformed Sec-WebSocket-Key"));
         }
         Ok(())
     }
@@ -166,12 +137,7 @@ impl Request {
 }
 
 fn plain(reason: RejectReason, status: u16, body: &str) -> Refusal {
-    Refusal {
-        reason,
-        status,
-        body: body.to_string(),
-        retry_after: None,
-    }
+    Refusal { reason, status, body: body.to_string(), retry_after: None }
 }
 
 async fn refuse(stream: TcpStream, shared: &Arc<Shared>, refusal: Refusal) -> Upgrade {
@@ -200,13 +166,7 @@ async fn write_refusal(mut stream: TcpStream, refusal: Refusal) -> Upgrade {
     Upgrade::Done
 }
 
-fn http_response(
-    status: u16,
-    reason: &str,
-    content_type: &str,
-    body: &str,
-    extra: Option<&str>,
-) -> String {
+fn http_response(status: u16, reason: &str, content_type: &str, body: &str, extra: Option<&str>) -> String {
     format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{body}",
         body.len(),
@@ -235,21 +195,14 @@ mod tests {
     fn identity_from_query_or_header() {
         let head = b"GET /ws?device=dev-3&x=1 HTTP/1.1\r\nX-Device: hdr\r\n\r\n";
         let r = Request::parse(head, &IdentitySource::Query("device".into())).unwrap();
-        assert_eq!(
-            (r.path.as_str(), r.identity.as_deref()),
-            ("/ws", Some("dev-3"))
-        );
+        assert_eq!((r.path.as_str(), r.identity.as_deref()), ("/ws", Some("dev-3")));
         let r = Request::parse(head, &IdentitySource::Header("x-device".into())).unwrap();
         assert_eq!(r.identity.as_deref(), Some("hdr"));
     }
 
     #[test]
     fn plain_get_is_told_to_upgrade() {
-        let r = Request::parse(
-            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-            &IdentitySource::default(),
-        )
-        .unwrap();
+        let r = Request::parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &IdentitySource::default()).unwrap();
         assert_eq!(r.check_upgrade().unwrap_err().status, 426);
     }
 }

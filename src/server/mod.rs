@@ -35,9 +35,7 @@ impl Shared {
     /// Locks the registry; a poisoned lock is recovered, since the registry
     /// holds only counters and maps that stay consistent between statements.
     pub fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The `/health` numbers.
@@ -68,13 +66,7 @@ pub struct Server {
 impl Server {
     /// A server with this behaviour.
     pub fn new(cfg: ServerConfig) -> Server {
-        Server {
-            shared: Arc::new(Shared {
-                cfg,
-                registry: Mutex::new(Registry::default()),
-                started: Instant::now(),
-            }),
-        }
+        Server { shared: Arc::new(Shared { cfg, registry: Mutex::new(Registry::default()), started: Instant::now() }) }
     }
 
     /// The `/health` numbers right now.
@@ -109,12 +101,7 @@ impl Server {
     }
 }
 
-async fn connection(
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    shutdown: CancellationToken,
-) {
+async fn connection(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
     let upgraded = tokio::select! {
         _ = shutdown.cancelled() => return,
         u = handshake::accept(stream, peer, &shared) => u,
@@ -128,11 +115,7 @@ async fn connection(
 /// Binds a listener with a deep accept backlog (4096), so a burst of
 /// thousands of simultaneous connects queues instead of being refused.
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(4096)
@@ -165,12 +148,7 @@ impl Embedded {
             let (server, shutdown) = (server.clone(), shutdown.clone());
             async move { server.run(listener, shutdown).await }
         });
-        Ok(Embedded {
-            addr,
-            server,
-            shutdown,
-            task,
-        })
+        Ok(Embedded { addr, server, shutdown, task })
     }
 
     /// Stops accepting, closes every connection with 1001, waits for it.

@@ -53,10 +53,7 @@ impl Mailbox {
 
     /// Takes everything queued.
     pub fn drain(&self) -> Vec<Control> {
-        self.inbox
-            .lock()
-            .map(|mut q| q.drain(..).collect())
-            .unwrap_or_default()
+        self.inbox.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
     }
 }
 
@@ -187,11 +184,7 @@ impl Registry {
                 live: true,
             });
         }
-        Ok(Ticket {
-            id: self.next_id,
-            identity,
-            mailbox,
-        })
+        Ok(Ticket { id: self.next_id, identity, mailbox })
     }
 
     fn check_rate(&mut self, cfg: &ServerConfig, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
@@ -199,10 +192,7 @@ impl Registry {
             return Ok(());
         };
         let recent = self.accepts_by_ip.entry(ip).or_default();
-        while recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= rate.per)
-        {
+        while recent.front().is_some_and(|t| now.duration_since(*t) >= rate.per) {
             recent.pop_front();
         }
         if recent.len() < rate.count as usize {
@@ -219,11 +209,7 @@ impl Registry {
         })
     }
 
-    fn check_duplicate(
-        &mut self,
-        cfg: &ServerConfig,
-        identity: Option<&str>,
-    ) -> Result<(), Refusal> {
+    fn check_duplicate(&mut self, cfg: &ServerConfig, identity: Option<&str>) -> Result<(), Refusal> {
         let Some(members) = identity.and_then(|id| self.identities.get(id)) else {
             return Ok(());
         };
@@ -234,10 +220,7 @@ impl Registry {
             DuplicatePolicy::Reject => Err(Refusal {
                 reason: RejectReason::Duplicate,
                 status: 409,
-                body: format!(
-                    "identity '{}' is already connected",
-                    identity.unwrap_or_default()
-                ),
+                body: format!("identity '{}' is already connected", identity.unwrap_or_default()),
                 retry_after: None,
             }),
             DuplicatePolicy::Replace => {
@@ -274,10 +257,7 @@ impl Registry {
             return;
         };
         if stale {
-            members
-                .iter_mut()
-                .filter(|m| m.id == ticket.id)
-                .for_each(|m| m.live = false);
+            members.iter_mut().filter(|m| m.id == ticket.id).for_each(|m| m.live = false);
             return;
         }
         members.retain(|m| m.id != ticket.id);
@@ -300,12 +280,7 @@ impl Registry {
     pub fn route(&self, identity: &str) -> Vec<Arc<Mailbox>> {
         self.identities
             .get(identity)
-            .map(|ms| {
-                ms.iter()
-                    .filter(|m| m.live)
-                    .map(|m| m.mailbox.clone())
-                    .collect()
-            })
+            .map(|ms| ms.iter().filter(|m| m.live).map(|m| m.mailbox.clone()).collect())
             .unwrap_or_default()
     }
 
@@ -317,8 +292,7 @@ impl Registry {
     /// Forgets rate-limit windows that have expired, so memory stays bounded.
     pub fn prune(&mut self, cfg: &ServerConfig, now: Instant) {
         let window = cfg.rate_limit.map(|r| r.per).unwrap_or(Duration::ZERO);
-        self.accepts_by_ip
-            .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+        self.accepts_by_ip.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
     }
 
     /// The numbers `/health` shows.
@@ -330,11 +304,7 @@ impl Registry {
             max_clients: cfg.max_clients,
             accepted_total: self.accepted_total,
             closed_total: self.closed_total,
-            rejections: self
-                .rejections
-                .iter()
-                .map(|(r, n)| (r.key().to_string(), *n))
-                .collect(),
+            rejections: self.rejections.iter().map(|(r, n)| (r.key().to_string(), *n)).collect(),
         }
     }
 }
@@ -362,28 +332,17 @@ mod tests {
 
     #[test]
     fn stale_identity_fault_never_forgets() {
-        let cfg = ServerConfig {
-            faults: vec![Fault::StaleIdentity],
-            ..Default::default()
-        };
+        let cfg = ServerConfig { faults: vec![Fault::StaleIdentity], ..Default::default() };
         let mut reg = Registry::default();
         let now = Instant::now();
         let a = reg.admit(&cfg, ip(), Some("d1".into()), now).unwrap();
         reg.release(&cfg, &a);
-        assert_eq!(
-            reg.admit(&cfg, ip(), Some("d1".into()), now)
-                .unwrap_err()
-                .status,
-            409
-        );
+        assert_eq!(reg.admit(&cfg, ip(), Some("d1".into()), now).unwrap_err().status, 409);
     }
 
     #[test]
     fn replace_policy_tells_the_old_connection() {
-        let cfg = ServerConfig {
-            duplicate: DuplicatePolicy::Replace,
-            ..Default::default()
-        };
+        let cfg = ServerConfig { duplicate: DuplicatePolicy::Replace, ..Default::default() };
         let mut reg = Registry::default();
         let now = Instant::now();
         let a = reg.admit(&cfg, ip(), Some("d1".into()), now).unwrap();
@@ -393,32 +352,22 @@ mod tests {
 
     #[test]
     fn rate_limit_window_and_retry_after() {
-        let cfg = ServerConfig {
-            rate_limit: Some("2/10s".parse::<Rate>().unwrap()),
-            ..Default::default()
-        };
+        let cfg = ServerConfig { rate_limit: Some("2/10s".parse::<Rate>().unwrap()), ..Default::default() };
         let mut reg = Registry::default();
         let t0 = Instant::now();
         for _ in 0..2 {
             let t = reg.admit(&cfg, ip(), None, t0).unwrap();
             reg.release(&cfg, &t);
         }
-        let refusal = reg
-            .admit(&cfg, ip(), None, t0 + Duration::from_secs(3))
-            .unwrap_err();
+        let refusal = reg.admit(&cfg, ip(), None, t0 + Duration::from_secs(3)).unwrap_err();
         assert_eq!((refusal.status, refusal.retry_after), (429, Some(7)));
-        assert!(reg
-            .admit(&cfg, ip(), None, t0 + Duration::from_secs(10))
-            .is_ok());
+        assert!(reg.admit(&cfg, ip(), None, t0 + Duration::from_secs(10)).is_ok());
         assert_eq!(reg.health(&cfg).rejections.get("rate-limit"), Some(&1));
     }
 
     #[test]
     fn leak_slots_fault_keeps_the_cap_full() {
-        let mut cfg = ServerConfig {
-            max_clients: Some(1),
-            ..Default::default()
-        };
+        let mut cfg = ServerConfig { max_clients: Some(1), ..Default::default() };
         let mut reg = Registry::default();
         let now = Instant::now();
         let a = reg.admit(&cfg, ip(), None, now).unwrap();

@@ -106,12 +106,8 @@ impl Latency {
 
     /// Reads a histogram written by [`Latency::to_base64`].
     pub fn from_base64(text: &str) -> Option<Latency> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .ok()?;
-        let hist = hdrhistogram::serialization::Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .ok()?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+        let hist = hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()?;
         Some(Latency { hist })
     }
 
@@ -126,10 +122,7 @@ impl Latency {
         let mut below = 0u64;
         while below < self.hist.len() && upper_us <= MAX_US {
             let upto = self.hist.count_between(0, upper_us);
-            out.push(Bucket {
-                le_ms: upper_us as f64 / 1000.0,
-                count: upto - below,
-            });
+            out.push(Bucket { le_ms: upper_us as f64 / 1000.0, count: upto - below });
             below = upto;
             upper_us *= 2;
         }

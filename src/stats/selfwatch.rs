@@ -44,16 +44,8 @@ impl SelfWatch {
                 let now = Instant::now();
                 let cpu_now = cpu_time();
                 let wall = now.duration_since(last).as_secs_f64();
-                let cores_busy = if wall > 0.0 {
-                    (cpu_now - cpu).as_secs_f64() / wall
-                } else {
-                    0.0
-                };
-                samples.push(Sample {
-                    at: now,
-                    lag: now.saturating_duration_since(due),
-                    cores_busy,
-                });
+                let cores_busy = if wall > 0.0 { (cpu_now - cpu).as_secs_f64() / wall } else { 0.0 };
+                samples.push(Sample { at: now, lag: now.saturating_duration_since(due), cores_busy });
                 cpu = cpu_now;
                 last = now;
             }
@@ -75,25 +67,18 @@ pub fn cpu_time() -> Duration {
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
         return Duration::ZERO;
     }
-    let tv = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 /// Cores this machine offers.
 pub fn cores() -> f64 {
-    std::thread::available_parallelism()
-        .map(|n| n.get() as f64)
-        .unwrap_or(1.0)
+    std::thread::available_parallelism().map(|n| n.get() as f64).unwrap_or(1.0)
 }
 
 /// What the samples say about a time window, in plain words.
 pub fn warnings(samples: &[Sample], from: Instant, to: Instant, what: &str) -> Vec<String> {
-    let window: Vec<&Sample> = samples
-        .iter()
-        .filter(|s| s.at >= from && s.at <= to + PERIOD)
-        .collect();
+    let window: Vec<&Sample> = samples.iter().filter(|s| s.at >= from && s.at <= to + PERIOD).collect();
     let mut out = Vec::new();
     if window.is_empty() {
         return out;
@@ -122,13 +107,8 @@ mod tests {
     #[test]
     fn quiet_samples_give_no_warning() {
         let t = Instant::now();
-        let s: Vec<Sample> = (0..5)
-            .map(|i| Sample {
-                at: t + PERIOD * i,
-                lag: Duration::from_millis(1),
-                cores_busy: 0.1,
-            })
-            .collect();
+        let s: Vec<Sample> =
+            (0..5).map(|i| Sample { at: t + PERIOD * i, lag: Duration::from_millis(1), cores_busy: 0.1 }).collect();
         assert!(warnings(&s, t, t + PERIOD * 5, "the test").is_empty());
     }
 
@@ -136,11 +116,7 @@ mod tests {
     fn lag_and_saturation_are_named() {
         let t = Instant::now();
         let s: Vec<Sample> = (0..5)
-            .map(|i| Sample {
-                at: t + PERIOD * i,
-                lag: Duration::from_millis(80),
-                cores_busy: cores(),
-            })
+            .map(|i| Sample { at: t + PERIOD * i, lag: Duration::from_millis(80), cores_busy: cores() })
             .collect();
         let w = warnings(&s, t, t + PERIOD * 5, "the connect wave");
         assert_eq!(w.len(), 2, "{w:?}");

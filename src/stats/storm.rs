@@ -58,6 +58,10 @@ pub struct StormStats {
     pub drops: BTreeMap<u16, u64>,
     /// First close the server caused.
     pub first_drop: Option<Instant>,
+    /// First batch of received messages.
+    pub first_message: Option<Instant>,
+    /// Last batch of received messages.
+    pub last_message: Option<Instant>,
 }
 
 impl StormStats {
@@ -76,19 +80,15 @@ impl StormStats {
             server_pings: 0,
             drops: BTreeMap::new(),
             first_drop: None,
+            first_message: None,
+            last_message: None,
         }
     }
 
     /// Folds one event in.
     pub fn apply(&mut self, e: &Event) {
         match &e.kind {
-            EventKind::Attempt {
-                wave,
-                outcome,
-                tcp,
-                total,
-                ..
-            } => self.attempt(e.at, *wave, outcome, *tcp, *total),
+            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, outcome, *tcp, *total),
             EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
             EventKind::Closed { close, .. } => {
                 self.concurrent -= 1;
@@ -97,24 +97,21 @@ impl StormStats {
                     self.first_drop.get_or_insert(e.at);
                 }
             }
-            EventKind::RoundTrips(samples) => samples
-                .iter()
-                .for_each(|us| self.round_trip.record_us(u64::from(*us))),
-            EventKind::MessageOut => self.messages_out += 1,
-            EventKind::MessageIn => self.messages_in += 1,
+            EventKind::Traffic { sent, received, round_trips } => {
+                self.messages_out += u64::from(*sent);
+                self.messages_in += u64::from(*received);
+                round_trips.iter().for_each(|us| self.round_trip.record_us(u64::from(*us)));
+                if *received > 0 {
+                    self.first_message.get_or_insert(e.at);
+                    self.last_message = Some(e.at);
+                }
+            }
             EventKind::ServerPing => self.server_pings += 1,
             EventKind::Pong(_) => {}
         }
     }
 
-    fn attempt(
-        &mut self,
-        at: Instant,
-        wave: u8,
-        outcome: &str,
-        tcp: Option<Duration>,
-        total: Duration,
-    ) {
+    fn attempt(&mut self, at: Instant, wave: u8, outcome: &str, tcp: Option<Duration>, total: Duration) {
         let w = &mut self.waves[usize::from(wave.min(1))];
         w.attempts += 1;
         w.first_attempt.get_or_insert(at);
@@ -129,8 +126,7 @@ impl StormStats {
             self.peak_concurrent = self.peak_concurrent.max(self.concurrent);
         }
         *self.outcomes.entry(outcome.to_string()).or_default() += 1;
-        let bucket =
-            (at.saturating_duration_since(self.t0).as_millis() / BUCKET.as_millis()) as usize;
+        let bucket = (at.saturating_duration_since(self.t0).as_millis() / BUCKET.as_millis()) as usize;
         if self.per_bucket.len() <= bucket {
             self.per_bucket.resize(bucket + 1, 0);
         }
@@ -155,28 +151,24 @@ impl StormStats {
     /// Attempts per whole second since the start.
     pub fn attempts_per_second(&self) -> Vec<u64> {
         let per_s = (1000 / BUCKET.as_millis()) as usize;
-        self.per_bucket
-            .chunks(per_s)
-            .map(|c| c.iter().map(|&n| u64::from(n)).sum())
-            .collect()
+        self.per_bucket.chunks(per_s).map(|c| c.iter().map(|&n| u64::from(n)).sum()).collect()
     }
 
     /// Rejections and failures by outcome (everything but `accepted`).
     pub fn rejections(&self) -> BTreeMap<String, u64> {
-        self.outcomes
-            .iter()
-            .filter(|(k, _)| k.as_str() != "accepted")
-            .map(|(k, v)| (k.clone(), *v))
-            .collect()
+        self.outcomes.iter().filter(|(k, _)| k.as_str() != "accepted").map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// Messages received per second between the first and last batch.
+    pub fn messages_per_s(&self) -> Option<f64> {
+        let span = self.last_message?.saturating_duration_since(self.first_message?).as_secs_f64();
+        (span > 0.1).then(|| self.messages_in as f64 / span)
     }
 
     /// First-wave connections per second (accepted over the wave's span).
     pub fn connections_per_s(&self) -> Option<f64> {
         let w = &self.waves[0];
-        let span = w
-            .last_accept?
-            .saturating_duration_since(self.t0)
-            .as_secs_f64();
+        let span = w.last_accept?.saturating_duration_since(self.t0).as_secs_f64();
         (span > 0.0 && w.accepted > 0).then(|| w.accepted as f64 / span)
     }
 }
@@ -187,14 +179,10 @@ mod tests {
     use crate::event::CloseInfo;
 
     fn ev(at: Instant, kind: EventKind) -> Event {
-        Event {
-            client: 0,
-            at,
-            kind,
-        }
+        Event { client: 0, at, kind }
     }
 
-    fn attempt(wave: u8, outcome: &str) -> EventKind {
+    fn attempt(wave: u8, outcome: &'static str) -> EventKind {
         EventKind::Attempt {
             wave,
             outcome: outcome.into(),
@@ -218,18 +206,8 @@ mod tests {
             idle_out: Duration::ZERO,
         };
         s.apply(&ev(t0, closed));
-        s.apply(&ev(
-            t0 + Duration::from_millis(1500),
-            attempt(1, "accepted"),
-        ));
-        assert_eq!(
-            (
-                s.waves[0].attempts,
-                s.waves[0].accepted,
-                s.waves[1].accepted
-            ),
-            (3, 2, 1)
-        );
+        s.apply(&ev(t0 + Duration::from_millis(1500), attempt(1, "accepted")));
+        assert_eq!((s.waves[0].attempts, s.waves[0].accepted, s.waves[1].accepted), (3, 2, 1));
         assert_eq!(s.peak_concurrent, 2);
         assert_eq!(s.concurrent, 2);
         assert_eq!(s.rejections().get("http-503"), Some(&1));
@@ -243,16 +221,9 @@ mod tests {
         let t0 = Instant::now();
         let mut s = StormStats::new(t0);
         for i in 0..20u64 {
-            s.apply(&ev(
-                t0 + Duration::from_millis(500 + i * 40),
-                attempt(1, "http-503"),
-            ));
+            s.apply(&ev(t0 + Duration::from_millis(500 + i * 40), attempt(1, "http-503")));
         }
-        assert_eq!(
-            s.peak_attempts_per_s(),
-            20,
-            "20 attempts within 0.5..1.3 s fit one sliding second"
-        );
+        assert_eq!(s.peak_attempts_per_s(), 20, "20 attempts within 0.5..1.3 s fit one sliding second");
         assert_eq!(s.attempts_per_second().iter().max(), Some(&13));
     }
 }

@@ -30,28 +30,17 @@ impl TestServer {
         let stop = CancellationToken::new();
         let token = stop.clone();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind 127.0.0.1:0");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
                 let server = Server::new(cfg);
-                tx.send((listener.local_addr().expect("addr"), server.clone()))
-                    .expect("send addr");
+                tx.send((listener.local_addr().expect("addr"), server.clone())).expect("send addr");
                 server.run(listener, token).await;
             });
         });
         let (addr, server) = rx.recv().expect("server started");
-        TestServer {
-            addr,
-            server,
-            stop,
-            thread: Some(thread),
-        }
+        TestServer { addr, server, stop, thread: Some(thread) }
     }
 
     /// URL template with a per-client device identity.
@@ -85,8 +74,7 @@ impl Drop for TestServer {
 
 /// Runs `wsprobe ARGS...` in-process and returns its report.
 pub fn run(args: &[&str]) -> Report {
-    let cli = Cli::try_parse_from(std::iter::once("wsprobe").chain(args.iter().copied()))
-        .expect("arguments parse");
+    let cli = Cli::try_parse_from(std::iter::once("wsprobe").chain(args.iter().copied())).expect("arguments parse");
     wsprobe::report(&cli).expect("command runs")
 }
 
@@ -97,18 +85,13 @@ pub fn run_json(args: &[&str]) -> serde_json::Value {
 
 /// A multi-thread runtime for tests that drive connections themselves.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
 /// An endpoint for driving raw connections against a URL.
 pub fn endpoint(url: &str) -> wsprobe::net::endpoint::Endpoint {
     let plan = wsprobe::plan::ClientPlan::for_target(wsprobe::plan::Target::Url(url.to_string()));
-    plan.endpoint(url.to_string(), Vec::new())
-        .expect("endpoint")
+    plan.endpoint(url.to_string(), Vec::new()).expect("endpoint")
 }
 
 /// Polls `cond` every 10 ms until it holds or `within` passes.

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::MissedTickBehavior;
@@ -38,15 +38,13 @@ pub struct Ctx {
     pub settled: [AtomicU32; 2],
     /// Clients connected in each wave.
     pub connected: [AtomicU32; 2],
+    /// Permits for connection attempts in flight (--max-pending).
+    pub pending: tokio::sync::Semaphore,
 }
 
 impl Ctx {
     fn emit(&self, client: ClientId, kind: EventKind) {
-        let _ = self.events.send(Event {
-            client: client.index,
-            at: Instant::now(),
-            kind,
-        });
+        let _ = self.events.send(Event { client: client.index, at: Instant::now(), kind });
     }
 
     fn settle(&self, wave: u8) {
@@ -67,6 +65,9 @@ struct Live {
     last_out: Instant,
 }
 
+// The WebSocket variant is the common case; boxing it would add an
+// allocation per connection to save bytes only in --tcp-only runs.
+#[allow(clippy::large_enum_variant)]
 enum Conn {
     Ws(ClientWs),
     Tcp(TcpStream),
@@ -80,26 +81,23 @@ enum HoldEnd {
 }
 
 /// Runs one client from its start time to the end of the storm.
+///
+/// This future lives as long as the connection, so everything transient
+/// (connecting, echo loops, closing) is boxed: an idle held connection then
+/// costs only the small idle-hold state, which matters at 10,000 clients.
 pub async fn run(ctx: std::sync::Arc<Ctx>, id: ClientId, start_at: tokio::time::Instant) {
     tokio::select! {
         _ = tokio::time::sleep_until(start_at) => {}
         _ = ctx.end.cancelled() => return ctx.settle(0),
     }
-    let Some(mut live) = connect_wave(&ctx, id, 0).await else {
-        return;
-    };
-    let ended = hold(&ctx, id, &mut live, ctx.plan.disrupt != Disrupt::Server).await;
-    match ended {
-        HoldEnd::End => return finish(&ctx, id, live).await,
-        HoldEnd::Dropped(close) => closed(&ctx, id, &live, close),
-        HoldEnd::Disrupt => disrupt(&ctx, id, live).await,
-    }
-    let Some(mut live) = connect_wave(&ctx, id, 1).await else {
-        return;
-    };
-    match hold(&ctx, id, &mut live, false).await {
-        HoldEnd::Dropped(close) => closed(&ctx, id, &live, close),
-        HoldEnd::End | HoldEnd::Disrupt => finish(&ctx, id, live).await,
+    for wave in 0..=1u8 {
+        let Some(mut live) = Box::pin(connect_wave(&ctx, id, wave)).await else { return };
+        let until_disrupt = wave == 0 && ctx.plan.disrupt != Disrupt::Server;
+        match hold(&ctx, id, &mut live, until_disrupt).await {
+            HoldEnd::Dropped(close) => closed(&ctx, id, &live, close),
+            HoldEnd::Disrupt if wave == 0 => Box::pin(disrupt(&ctx, id, live)).await,
+            HoldEnd::End | HoldEnd::Disrupt => return Box::pin(finish(&ctx, id, live)).await,
+        }
     }
 }
 
@@ -115,10 +113,17 @@ async fn connect_wave(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
                 _ = ctx.end.cancelled() => break,
             }
         }
+        // Wait for a slot before allocating the attempt, so clients queued
+        // behind --max-pending cost nothing but their idle task.
+        let permit = tokio::select! {
+            p = ctx.pending.acquire() => p.ok(),
+            _ = ctx.end.cancelled() => break,
+        };
         let result = tokio::select! {
             r = Box::pin(attempt_once(ctx, id, wave)) => r,
             _ = ctx.end.cancelled() => break,
         };
+        drop(permit);
         if let Some(live) = result {
             ctx.connected(wave);
             return Some(live);
@@ -140,21 +145,10 @@ async fn attempt_once(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
     let t = *attempt.timings();
     ctx.emit(
         id,
-        EventKind::Attempt {
-            wave,
-            outcome: attempt.label(),
-            tcp: t.tcp,
-            upgrade: t.upgrade,
-            total: started.elapsed(),
-        },
+        EventKind::Attempt { wave, outcome: attempt.label(), tcp: t.tcp, upgrade: t.upgrade, total: started.elapsed() },
     );
     match attempt {
-        Attempt::Open(o) => Some(Live {
-            conn: Conn::Ws(o.ws),
-            opened: o.at,
-            last_in: o.at,
-            last_out: o.at,
-        }),
+        Attempt::Open(o) => Some(Live { conn: Conn::Ws(o.ws), opened: o.at, last_in: o.at, last_out: o.at }),
         Attempt::Rejected(_) | Attempt::Failed(_) => None,
     }
 }
@@ -165,43 +159,20 @@ async fn tcp_attempt(ctx: &Ctx, id: ClientId, wave: u8, started: Instant) -> Opt
     let source = (!ips.is_empty()).then(|| ips[id.index as usize % ips.len()]);
     let result = match addrs.first() {
         Some(addr) => {
-            tokio::time::timeout(
-                ctx.endpoint.connect_timeout,
-                crate::net::connect::connect_tcp(*addr, source),
-            )
-            .await
+            tokio::time::timeout(ctx.endpoint.connect_timeout, crate::net::connect::connect_tcp(*addr, source)).await
         }
         None => Ok(Err(std::io::Error::other("no address"))),
     };
     let elapsed = started.elapsed();
     let (outcome, stream) = match result {
-        Ok(Ok(s)) => ("accepted".to_string(), Some(s)),
-        Ok(Err(e)) => (
-            crate::net::connect::FailureKind::from_io(&e)
-                .label()
-                .to_string(),
-            None,
-        ),
-        Err(_) => ("timeout".to_string(), None),
+        Ok(Ok(s)) => ("accepted".into(), Some(s)),
+        Ok(Err(e)) => (crate::net::connect::FailureKind::from_io(&e).label().into(), None),
+        Err(_) => ("timeout".into(), None),
     };
     let tcp = stream.as_ref().map(|_| elapsed);
-    ctx.emit(
-        id,
-        EventKind::Attempt {
-            wave,
-            outcome,
-            tcp,
-            upgrade: None,
-            total: elapsed,
-        },
-    );
+    ctx.emit(id, EventKind::Attempt { wave, outcome, tcp, upgrade: None, total: elapsed });
     let now = Instant::now();
-    stream.map(|s| Live {
-        conn: Conn::Tcp(s),
-        opened: now,
-        last_in: now,
-        last_out: now,
-    })
+    stream.map(|s| Live { conn: Conn::Tcp(s), opened: now, last_in: now, last_out: now })
 }
 
 fn jittered(d: Duration, jitter: Jitter) -> Duration {
@@ -215,18 +186,53 @@ fn jittered(d: Duration, jitter: Jitter) -> Duration {
 
 /// Holds a connection until disruption (when `until_disrupt`), the end, or a drop.
 async fn hold(ctx: &Ctx, id: ClientId, live: &mut Live, until_disrupt: bool) -> HoldEnd {
-    match &mut live.conn {
-        Conn::Tcp(stream) => hold_tcp(ctx, stream, until_disrupt).await,
-        Conn::Ws(_) => hold_ws(ctx, id, live, until_disrupt).await,
+    // `disrupt` is a child of `end`, so one cancellation future serves both.
+    let token = if until_disrupt { &ctx.disrupt } else { &ctx.end };
+    let ended = match &mut live.conn {
+        Conn::Tcp(stream) => hold_tcp(token, stream).await,
+        Conn::Ws(_) if ctx.plan.message.is_some() => Box::pin(hold_echo(ctx, id, live, token)).await,
+        Conn::Ws(ws) => hold_idle(ctx, id, ws, &mut live.last_in, token).await,
+    };
+    match ended {
+        HoldEnd::Disrupt if ctx.end.is_cancelled() => HoldEnd::End,
+        other => other,
     }
 }
 
-async fn hold_tcp(ctx: &Ctx, stream: &mut TcpStream, until_disrupt: bool) -> HoldEnd {
-    let mut scratch = [0u8; 256];
+/// Holds a silent connection: answers pings (tungstenite does), notes
+/// inbound traffic, watches for the end.
+async fn hold_idle(
+    ctx: &Ctx,
+    id: ClientId,
+    ws: &mut ClientWs,
+    last_in: &mut Instant,
+    token: &CancellationToken,
+) -> HoldEnd {
     loop {
         tokio::select! {
-            _ = ctx.disrupt.cancelled(), if until_disrupt => return HoldEnd::Disrupt,
-            _ = ctx.end.cancelled() => return HoldEnd::End,
+            _ = token.cancelled() => return HoldEnd::Disrupt,
+            item = ws.next() => match interpret(item) {
+                Read::Frame(msg) => {
+                    *last_in = Instant::now();
+                    match msg {
+                        Message::Ping(_) => ctx.emit(id, EventKind::ServerPing),
+                        Message::Text(_) | Message::Binary(_) => {
+                            ctx.emit(id, EventKind::Traffic { sent: 0, received: 1, round_trips: Vec::new() })
+                        }
+                        _ => {}
+                    }
+                }
+                Read::Ended(close) => return HoldEnd::Dropped(close),
+            },
+        }
+    }
+}
+
+async fn hold_tcp(token: &CancellationToken, stream: &mut TcpStream) -> HoldEnd {
+    let mut scratch = [0u8; 64];
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return HoldEnd::Disrupt,
             ready = stream.readable() => {
                 if ready.is_err() {
                     return HoldEnd::Dropped(CloseInfo::abnormal(EndHow::Reset, "socket error"));
@@ -246,69 +252,92 @@ async fn hold_tcp(ctx: &Ctx, stream: &mut TcpStream, until_disrupt: bool) -> Hol
 /// many may be outstanding before the client stops adding more.
 const MAX_OUTSTANDING: usize = 1024;
 
-async fn hold_ws(ctx: &Ctx, id: ClientId, live: &mut Live, until_disrupt: bool) -> HoldEnd {
+/// Holds a connection that sends `--message` on a schedule and times the echoes.
+///
+/// Every tick that is due is sent before one flush, and every echo already
+/// buffered is read before going back to waiting: one system call per
+/// batch, not per message, so the client does not become the bottleneck.
+async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &CancellationToken) -> HoldEnd {
     let Conn::Ws(ws) = &mut live.conn else {
         return HoldEnd::End;
     };
-    let message = ctx.plan.message.as_deref();
+    let text = ctx.plan.message.clone().unwrap_or_default();
     let period = ctx.plan.message_interval;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut intended: VecDeque<Instant> = VecDeque::new();
-    let mut batch = RoundTrips::default();
+    let mut traffic = Traffic::default();
     let end = loop {
         tokio::select! {
-            _ = ctx.disrupt.cancelled(), if until_disrupt => break HoldEnd::Disrupt,
-            _ = ctx.end.cancelled() => break HoldEnd::End,
-            due = ticker.tick(), if message.is_some() => {
-                if intended.len() >= MAX_OUTSTANDING {
-                    continue;
+            _ = token.cancelled() => break HoldEnd::Disrupt,
+            due = ticker.tick() => {
+                let mut due = Some(due);
+                while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
+                    intended.push_back(at.into_std());
+                    if ws.feed(Message::text(text.as_str())).await.is_err() {
+                        intended.pop_back();
+                        break; // the flush below reports how the connection ended
+                    }
+                    traffic.sent += 1;
+                    due = ticker.tick().now_or_never();
                 }
-                intended.push_back(due.into_std());
                 live.last_out = Instant::now();
-                if let Err(e) = ws.send(Message::text(message.unwrap_or_default())).await {
+                if let Err(e) = ws.flush().await {
                     break HoldEnd::Dropped(crate::net::session::close_from_error(&e));
                 }
-                ctx.emit(id, EventKind::MessageOut);
             }
-            item = ws.next() => match interpret(item) {
-                Read::Frame(msg) => {
-                    live.last_in = Instant::now();
-                    match msg {
-                        Message::Ping(_) => ctx.emit(id, EventKind::ServerPing),
-                        Message::Text(_) | Message::Binary(_) => {
-                            if let Some(sent) = intended.pop_front() {
-                                batch.push(ctx, id, live.last_in.saturating_duration_since(sent));
+            item = ws.next() => {
+                let mut item = Some(item);
+                while let Some(next) = item.take() {
+                    match interpret(next) {
+                        Read::Frame(msg) => {
+                            live.last_in = Instant::now();
+                            if matches!(msg, Message::Text(_) | Message::Binary(_)) {
+                                let sent = intended.pop_front();
+                                traffic.received(ctx, id, sent.map(|s| live.last_in.saturating_duration_since(s)));
                             }
-                            ctx.emit(id, EventKind::MessageIn);
                         }
-                        _ => {}
+                        Read::Ended(close) => {
+                            traffic.flush(ctx, id);
+                            return HoldEnd::Dropped(close);
+                        }
                     }
+                    item = ws.next().now_or_never();
                 }
-                Read::Ended(close) => break HoldEnd::Dropped(close),
-            },
+            }
         }
     };
-    batch.flush(ctx, id);
+    traffic.flush(ctx, id);
     end
 }
 
-/// Round-trip samples gathered per client and sent in batches, so an echo
-/// flood does not cost one channel message per sample.
+/// Message counts and round-trip samples gathered per client and sent in
+/// batches, so an echo flood does not cost a channel message per message.
 #[derive(Default)]
-struct RoundTrips(Vec<u32>);
+struct Traffic {
+    sent: u32,
+    received: u32,
+    round_trips: Vec<u32>,
+}
 
-impl RoundTrips {
-    fn push(&mut self, ctx: &Ctx, id: ClientId, d: Duration) {
-        self.0.push(d.as_micros().min(u128::from(u32::MAX)) as u32);
-        if self.0.len() >= 256 {
+impl Traffic {
+    fn received(&mut self, ctx: &Ctx, id: ClientId, round_trip: Option<Duration>) {
+        self.received += 1;
+        if let Some(d) = round_trip {
+            self.round_trips.push(d.as_micros().min(u128::from(u32::MAX)) as u32);
+        }
+        if self.received >= 256 {
             self.flush(ctx, id);
         }
     }
 
     fn flush(&mut self, ctx: &Ctx, id: ClientId) {
-        if !self.0.is_empty() {
-            ctx.emit(id, EventKind::RoundTrips(std::mem::take(&mut self.0)));
+        if self.sent > 0 || self.received > 0 {
+            let batch = std::mem::take(self);
+            ctx.emit(
+                id,
+                EventKind::Traffic { sent: batch.sent, received: batch.received, round_trips: batch.round_trips },
+            );
         }
     }
 }
@@ -348,8 +377,13 @@ async fn disrupt(ctx: &Ctx, id: ClientId, live: Live) {
 
 /// Closes cleanly at the end of the run (ours, never a drop).
 async fn finish(ctx: &Ctx, id: ClientId, mut live: Live) {
-    if let Conn::Ws(ws) = &mut live.conn {
-        close_cleanly(ws, 1000, "wsprobe done", ctx.plan.close_timeout).await;
+    match &mut live.conn {
+        Conn::Ws(ws) => {
+            close_cleanly(ws, 1000, "wsprobe done", ctx.plan.close_timeout).await;
+        }
+        // A bare TCP client has no close handshake; a reset leaves no
+        // TIME_WAIT on our ports to slow down the next run.
+        Conn::Tcp(s) => crate::net::limits::reset_on_close(s),
     }
     closed(ctx, id, &live, CloseInfo::ours(1000, "wsprobe done"));
 }
@@ -367,5 +401,30 @@ mod tests {
             let e = jittered(d, Jitter::Equal);
             assert!(e >= d / 2 && e <= d);
         }
+    }
+}
+#[cfg(test)]
+mod footprint {
+    use super::*;
+
+    /// The task future lives as long as its connection: at 10,000 clients
+    /// every byte counts thousands of times, so its size is guarded.
+    #[test]
+    fn a_held_clients_task_stays_under_one_kib() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let plan = crate::check::storm::tests_support_plan();
+        let endpoint = plan.client.endpoint("ws://127.0.0.1:1/".into(), vec![]).unwrap();
+        let ctx = std::sync::Arc::new(Ctx {
+            endpoint,
+            plan,
+            events: tx,
+            disrupt: CancellationToken::new(),
+            end: CancellationToken::new(),
+            settled: Default::default(),
+            connected: Default::default(),
+            pending: tokio::sync::Semaphore::new(1),
+        });
+        let task = run(ctx, ClientId::new(0), tokio::time::Instant::now());
+        assert!(std::mem::size_of_val(&task) <= 1024, "client task is {} bytes", std::mem::size_of_val(&task));
     }
 }

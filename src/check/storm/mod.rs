@@ -61,6 +61,8 @@ pub struct StormPlan {
     pub tcp_only: bool,
     /// Time the server gets to answer our close frame.
     pub close_timeout: Duration,
+    /// Connection attempts in flight at once.
+    pub max_pending: u32,
     /// Draw live progress.
     pub progress: bool,
 }
@@ -70,6 +72,9 @@ impl StormPlan {
     pub fn validate(&self) -> Result<(), PlanError> {
         if self.clients == 0 {
             return Err(PlanError::new("--clients must be at least 1"));
+        }
+        if self.max_pending == 0 {
+            return Err(PlanError::new("--max-pending must be at least 1"));
         }
         if self.max_attempts == 0 {
             return Err(PlanError::new("--max-attempts must be at least 1"));
@@ -100,13 +105,8 @@ pub fn preflight(plan: &StormPlan) -> Result<(), PlanError> {
     let clients = u64::from(plan.clients);
     let need = limits::open_files_now() + 64 + clients * if embedded { 2 } else { 1 };
     if need > limit.soft {
-        let server_part = if embedded {
-            format!(" + {clients} for the embedded server")
-        } else {
-            String::new()
-        };
-        let can =
-            limit.soft.saturating_sub(limits::open_files_now() + 64) / if embedded { 2 } else { 1 };
+        let server_part = if embedded { format!(" + {clients} for the embedded server") } else { String::new() };
+        let can = limit.soft.saturating_sub(limits::open_files_now() + 64) / if embedded { 2 } else { 1 };
         let way_out = if embedded {
             "run the server in another process (`wsprobe serve`) and give its URL, lower --clients, or raise the open-file limit (ulimit -n; the hard limit needs root)"
         } else {
@@ -147,17 +147,14 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
         end: end.clone(),
         settled: [AtomicU32::new(0), AtomicU32::new(0)],
         connected: [AtomicU32::new(0), AtomicU32::new(0)],
+        pending: tokio::sync::Semaphore::new(plan.max_pending as usize),
     });
     let watch = SelfWatch::start();
     let progress = report::Progress::start(plan, stats.clone(), ctx.clone());
     let tracker = TaskTracker::new();
     let start = tokio::time::Instant::now();
     for i in 0..plan.clients {
-        tracker.spawn(client::run(
-            ctx.clone(),
-            ClientId::new(i),
-            start + plan.start_offset(i),
-        ));
+        tracker.spawn(client::run(ctx.clone(), ClientId::new(i), start + plan.start_offset(i)));
     }
     let phases = drive(plan, &ctx, stop).await;
     end.cancel();
@@ -167,18 +164,8 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     drop(ctx);
     let _ = collector.await;
     let samples = watch.finish().await;
-    let stats = stats
-        .lock()
-        .map(|s| s.clone())
-        .unwrap_or_else(|p| p.into_inner().clone());
-    report::build(
-        plan,
-        &target.display,
-        &stats,
-        &phases,
-        &samples,
-        stop.is_cancelled(),
-    )
+    let stats = stats.lock().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone());
+    report::build(plan, &target.display, &stats, &phases, &samples, stop.is_cancelled())
 }
 
 /// When each phase happened.
@@ -199,17 +186,9 @@ pub struct Phases {
 async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) -> Phases {
     let t0 = Instant::now();
     let wave0_limit = plan.ramp.unwrap_or_default()
-        + plan
-            .connect_rate
-            .map(|r| r.interval().saturating_mul(plan.clients))
-            .unwrap_or_default()
+        + plan.connect_rate.map(|r| r.interval().saturating_mul(plan.clients)).unwrap_or_default()
         + plan.wave_timeout;
-    let mut timed_out = !wait_for(
-        || ctx.settled[0].load(Ordering::SeqCst) >= plan.clients,
-        wave0_limit,
-        stop,
-    )
-    .await;
+    let mut timed_out = !wait_for(|| ctx.settled[0].load(Ordering::SeqCst) >= plan.clients, wave0_limit, stop).await;
     let connected_at = Instant::now();
     let wave0_connected = ctx.connected[0].load(Ordering::SeqCst);
     tokio::select! {
@@ -220,24 +199,14 @@ async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) ->
     if plan.disrupt != Disrupt::None && !stop.is_cancelled() {
         disrupt_at = Some(Instant::now());
         ctx.disrupt.cancel();
-        timed_out |= !wait_for(
-            || ctx.settled[1].load(Ordering::SeqCst) >= wave0_connected,
-            plan.wave_timeout,
-            stop,
-        )
-        .await;
+        timed_out |=
+            !wait_for(|| ctx.settled[1].load(Ordering::SeqCst) >= wave0_connected, plan.wave_timeout, stop).await;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = stop.cancelled() => {}
         }
     }
-    Phases {
-        t0,
-        connected_at,
-        disrupt_at,
-        wave0_connected,
-        timed_out,
-    }
+    Phases { t0, connected_at, disrupt_at, wave0_connected, timed_out }
 }
 
 /// Polls `done` every 10 ms until true (→ true), `limit` passes or Ctrl-C (→ false).
@@ -252,10 +221,7 @@ async fn wait_for(done: impl Fn() -> bool, limit: Duration, stop: &CancellationT
     true
 }
 
-async fn collect(
-    mut rx: mpsc::UnboundedReceiver<crate::event::Event>,
-    stats: Arc<Mutex<StormStats>>,
-) {
+async fn collect(mut rx: mpsc::UnboundedReceiver<crate::event::Event>, stats: Arc<Mutex<StormStats>>) {
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
         if let Ok(mut s) = stats.lock() {
@@ -266,10 +232,15 @@ async fn collect(
 }
 
 #[cfg(test)]
+pub(crate) fn tests_support_plan() -> StormPlan {
+    tests::plan(1)
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    fn plan(clients: u32) -> StormPlan {
+    pub(crate) fn plan(clients: u32) -> StormPlan {
         StormPlan {
             client: ClientPlan::for_target(Target::Embedded(Default::default())),
             clients,
@@ -286,6 +257,7 @@ mod tests {
             source_ips: Vec::new(),
             tcp_only: false,
             close_timeout: Duration::from_secs(1),
+            max_pending: 100,
             progress: false,
         }
     }
@@ -293,10 +265,7 @@ mod tests {
     #[test]
     fn preflight_names_the_open_file_limit() {
         let err = preflight(&plan(1_000_000)).unwrap_err().to_string();
-        assert!(
-            err.contains("open-file limit") && err.contains("wsprobe serve"),
-            "{err}"
-        );
+        assert!(err.contains("open-file limit") && err.contains("wsprobe serve"), "{err}");
         assert!(preflight(&plan(10)).is_ok());
     }
 

@@ -22,6 +22,8 @@ pub struct Messages {
     pub sent: u64,
     /// Received.
     pub received: u64,
+    /// Received per second while messages flowed.
+    pub per_s: Option<f64>,
 }
 
 /// The histograms, HdrHistogram V2 + base64, mergeable across machines.
@@ -117,9 +119,7 @@ pub fn build(
 fn unreachable(stats: &StormStats) -> Option<String> {
     let w0 = &stats.waves[0];
     let silent = ["refused", "dns", "unreachable"];
-    let all_silent = w0.attempts > 0
-        && w0.accepted == 0
-        && stats.outcomes.keys().all(|k| silent.contains(&k.as_str()));
+    let all_silent = w0.attempts > 0 && w0.accepted == 0 && stats.outcomes.keys().all(|k| silent.contains(&k.as_str()));
     all_silent.then(|| {
         format!(
             "the target is unreachable: all {} first-wave attempts failed ({})",
@@ -134,22 +134,13 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
     let mut tcp = w0.tcp.clone();
     tcp.merge(&w1.tcp);
     let recovery_s = phases.disrupt_at.and_then(|at| {
-        let start = if plan.disrupt == Disrupt::Server {
-            stats.first_drop?
-        } else {
-            at
-        };
-        let all_back =
-            w1.accepted >= u64::from(phases.wave0_connected) && phases.wave0_connected > 0;
+        let start = if plan.disrupt == Disrupt::Server { stats.first_drop? } else { at };
+        let all_back = w1.accepted >= u64::from(phases.wave0_connected) && phases.wave0_connected > 0;
         let back_at = w1.last_accept?;
         all_back.then(|| secs(back_at.saturating_duration_since(start)))
     });
     StormDetails {
-        mode: if plan.tcp_only {
-            "tcp-only"
-        } else {
-            "websocket"
-        },
+        mode: if plan.tcp_only { "tcp-only" } else { "websocket" },
         clients: plan.clients,
         connected: w0.accepted,
         reconnected: phases.disrupt_at.map(|_| w1.accepted),
@@ -167,13 +158,10 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
         messages: Messages {
             sent: stats.messages_out,
             received: stats.messages_in,
+            per_s: stats.messages_per_s().map(f64::round),
         },
         rejections: stats.rejections(),
-        drops: stats
-            .drops
-            .iter()
-            .map(|(code, n)| (code.to_string(), *n))
-            .collect(),
+        drops: stats.drops.iter().map(|(code, n)| (code.to_string(), *n)).collect(),
         histogram: w0.handshake.to_base64(),
         histograms: Histograms {
             handshake: w0.handshake.to_base64(),
@@ -188,30 +176,17 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
 }
 
 fn rejection_summary(rejections: &BTreeMap<String, u64>) -> String {
-    rejections
-        .iter()
-        .map(|(k, v)| format!("{k} ×{v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    rejections.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ")
 }
 
-fn findings(
-    plan: &StormPlan,
-    stats: &StormStats,
-    phases: &Phases,
-    d: &StormDetails,
-    report: &mut Report,
-) {
+fn findings(plan: &StormPlan, stats: &StormStats, phases: &Phases, d: &StormDetails, report: &mut Report) {
     let first_ok = d.connected == u64::from(plan.clients);
     let mut detail = format!("{}/{} clients connected", d.connected, plan.clients);
     if let Some(rate) = d.connections_per_s {
         detail.push_str(&format!(" ({rate:.0}/s)"));
     }
     if !first_ok && !d.rejections.is_empty() {
-        detail.push_str(&format!(
-            "; failed attempts: {}",
-            rejection_summary(&d.rejections)
-        ));
+        detail.push_str(&format!("; failed attempts: {}", rejection_summary(&d.rejections)));
     }
     report.add(Finding::new("first-wave", first_ok, detail));
     if let (Some(back), Some(_)) = (d.reconnected, phases.disrupt_at) {
@@ -235,10 +210,7 @@ fn findings(
         let detail = if ok {
             "no connection was dropped by the server".to_string()
         } else {
-            format!(
-                "the server dropped {unexpected} connections on its own (codes {:?})",
-                d.drops
-            )
+            format!("the server dropped {unexpected} connections on its own (codes {:?})", d.drops)
         };
         report.add(Finding::new("server-drops", ok, detail));
     }
@@ -291,15 +263,12 @@ fn warnings(stats: &StormStats, phases: &Phases, samples: &[Sample], report: &mu
     let mut w = selfwatch::warnings(samples, phases.t0, phases.connected_at, "the first wave");
     if let Some(at) = phases.disrupt_at {
         let end = stats.waves[1].last_accept.unwrap_or(at);
-        w.extend(selfwatch::warnings(
-            samples,
-            at,
-            end.max(at),
-            "the reconnect wave",
-        ));
+        w.extend(selfwatch::warnings(samples, at, end.max(at), "the reconnect wave"));
     }
     if let Some(n) = stats.outcomes.get("local-limit") {
-        w.push(format!("{n} attempts failed on a limit of this machine (open files or ephemeral ports), not of the server"));
+        w.push(format!(
+            "{n} attempts failed on a limit of this machine (open files or ephemeral ports), not of the server"
+        ));
     }
     if phases.timed_out {
         w.push("a wave hit --wave-timeout before every client settled; the numbers cover what finished".into());
@@ -316,8 +285,7 @@ pub struct Progress {
 impl Progress {
     /// Starts drawing (or does nothing when progress is off).
     pub fn start(plan: &StormPlan, stats: Arc<Mutex<StormStats>>, ctx: Arc<Ctx>) -> Progress {
-        let bar =
-            crate::report::progress::bar(plan.progress, u64::from(plan.clients), "connecting");
+        let bar = crate::report::progress::bar(plan.progress, u64::from(plan.clients), "connecting");
         if !plan.progress {
             return Progress { bar, task: None };
         }
@@ -330,10 +298,7 @@ impl Progress {
                 shown.set_message(progress_message(&s, &ctx));
             }
         });
-        Progress {
-            bar,
-            task: Some(task),
-        }
+        Progress { bar, task: Some(task) }
     }
 
     /// Stops drawing and clears the line.
@@ -346,27 +311,12 @@ impl Progress {
 }
 
 fn progress_message(s: &StormStats, ctx: &Ctx) -> String {
-    let recent: u64 = s
-        .per_bucket
-        .iter()
-        .rev()
-        .take(10)
-        .map(|&n| u64::from(n))
-        .sum();
+    let recent: u64 = s.per_bucket.iter().rev().take(10).map(|&n| u64::from(n)).sum();
     let since_start = Instant::now().saturating_duration_since(s.t0);
-    let fresh = s.per_bucket.len() as u128 * crate::stats::storm::BUCKET.as_millis() + 1000
-        >= since_start.as_millis();
+    let fresh = s.per_bucket.len() as u128 * crate::stats::storm::BUCKET.as_millis() + 1000 >= since_start.as_millis();
     let rate = if fresh { recent } else { 0 };
-    let phase = if ctx.disrupt.is_cancelled() {
-        "reconnect wave"
-    } else {
-        "first wave / hold"
-    };
+    let phase = if ctx.disrupt.is_cancelled() { "reconnect wave" } else { "first wave / hold" };
     let errors = rejection_summary(&s.rejections());
-    let errors = if errors.is_empty() {
-        String::new()
-    } else {
-        format!(" | {errors}")
-    };
+    let errors = if errors.is_empty() { String::new() } else { format!(" | {errors}") };
     format!("connected | {rate} attempts/s | {phase}{errors}")
 }
