@@ -79,6 +79,26 @@ pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Res
             target.finish().await;
             report
         }
+        Command::Stability(a) => {
+            let output = &a.client.output;
+            let plan = check::stability::StabilityPlan {
+                client: ClientPlan::from_args(&a.client)?,
+                clients: a.clients,
+                duration: a.duration,
+                ping_interval: a.ping_interval,
+                app_ping: a.app_ping.clone().map(|text| (text, a.app_ping_interval)),
+                no_pong: a.no_pong,
+                reconnect: a.reconnect,
+                find_idle_timeout: a.find_idle_timeout,
+                max_idle: a.max_idle,
+                progress: crate::report::progress::wanted(output.json, output.quiet),
+            };
+            plan.validate()?;
+            let target = crate::target::resolve(&plan.client).await?;
+            let report = check::stability::run(&plan, &target, stop).await;
+            target.finish().await;
+            report
+        }
         Command::Storm(a) => {
             let output = &a.client.output;
             let plan = check::storm::StormPlan {

@@ -183,6 +183,8 @@ pub enum EventKind {
         idle_in: Duration,
         /// Time since the last outbound frame.
         idle_out: Duration,
+        /// Pongs wsprobe withheld on this connection (`--no-pong`).
+        pongs_withheld: u64,
     },
     /// The client stopped trying in this wave (0 first, 1 reconnect).
     GaveUp {

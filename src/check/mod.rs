@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod single;
+pub mod stability;
 pub mod storm;
 
 use std::time::Duration;

@@ -24,7 +24,7 @@ use url::Url;
 
 use crate::net::endpoint::{host_port, Endpoint};
 use crate::net::http::{header, header_has_token, read_head, HeadError};
-use crate::net::stream::WsStream;
+use crate::net::stream::{Transport, WsStream};
 use crate::units::{expand, redact_header_value, ClientId};
 
 /// An open client WebSocket.
@@ -305,7 +305,7 @@ impl Opening<'_> {
 
     async fn tls(&mut self, url: &Url, tcp: TcpStream) -> Result<WsStream, StepError> {
         let Some(config) = &self.endpoint.tls else {
-            return Ok(WsStream::Plain(tcp));
+            return Ok(WsStream::new(Transport::Plain(tcp)));
         };
         let (host, _) = host_port(url);
         let name = ServerName::try_from(host.clone())
@@ -315,7 +315,7 @@ impl Opening<'_> {
         let result = timeout_at(self.deadline, connector.connect(name, tcp)).await;
         self.timings.tls = Some(t.elapsed());
         match result {
-            Ok(Ok(tls)) => Ok(WsStream::Tls(Box::new(tls))),
+            Ok(Ok(tls)) => Ok(WsStream::new(Transport::Tls(Box::new(tls)))),
             Ok(Err(e)) => {
                 let kind =
                     if e.kind() == io::ErrorKind::InvalidData { FailureKind::Tls } else { FailureKind::from_io(&e) };
@@ -371,6 +371,9 @@ impl Opening<'_> {
         }
         let (subprotocol, extensions) = validate_upgrade(&response, &key, &self.endpoint.subprotocols)?;
         let tls = tls_summary(&stream);
+        if self.endpoint.withhold_pongs {
+            stream.withhold_pongs();
+        }
         let rest = buf[head_len..].to_vec();
         drop(buf);
         let ws = WebSocketStream::from_partially_read(stream, rest, Role::Client, Some(self.endpoint.ws_config)).await;
@@ -548,10 +551,7 @@ fn validate_upgrade(
 }
 
 fn tls_summary(stream: &WsStream) -> Option<String> {
-    let WsStream::Tls(tls) = stream else {
-        return None;
-    };
-    let conn = tls.get_ref().1;
+    let conn = stream.tls()?;
     let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
     let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
     Some(format!("{version} {suite}").trim().to_string())

@@ -33,6 +33,8 @@ pub struct Endpoint {
     pub source_ips: Vec<IpAddr>,
     /// Addresses resolved once for the whole run (storms skip per-client DNS).
     pub pinned: Option<Vec<SocketAddr>>,
+    /// Never answer the server's pings (`stability --no-pong`).
+    pub withhold_pongs: bool,
 }
 
 /// What a user gives to build an [`Endpoint`].
@@ -93,6 +95,7 @@ impl Endpoint {
             tls,
             source_ips: Vec::new(),
             pinned: None,
+            withhold_pongs: false,
         })
     }
 

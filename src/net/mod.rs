@@ -5,6 +5,7 @@ pub mod connect;
 pub mod endpoint;
 pub mod http;
 pub mod limits;
+pub mod nopong;
 pub mod session;
 pub mod stream;
 pub mod tls;

@@ -1,7 +1,8 @@
-//! The byte stream under a client WebSocket: plain TCP or TLS over TCP.
+//! The byte stream under a client WebSocket: plain TCP or TLS over TCP,
+//! optionally with outgoing pong frames withheld (`stability --no-pong`).
 //!
-//! The TLS state is boxed so a plain connection stays small; at 10,000 held
-//! connections every inline byte counts (rustls' client state is over a KiB).
+//! The TLS state and the pong filter are boxed so a plain connection stays
+//! small; at 10,000 held connections every inline byte counts.
 
 use std::io;
 use std::pin::Pin;
@@ -11,71 +12,123 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-/// A client connection's transport.
+use super::nopong::PongFilter;
+
+/// Plain TCP or TLS.
 #[derive(Debug)]
-pub enum WsStream {
+pub enum Transport {
     /// ws:// — plain TCP.
     Plain(TcpStream),
     /// wss:// — TLS over TCP.
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+/// A client connection's transport, with an optional pong filter.
+#[derive(Debug)]
+pub struct WsStream {
+    transport: Transport,
+    withhold: Option<Box<PongFilter>>,
+}
+
 impl WsStream {
+    /// A stream that passes every frame.
+    pub fn new(transport: Transport) -> WsStream {
+        WsStream { transport, withhold: None }
+    }
+
+    /// From now on, silently drop every pong frame the WebSocket layer
+    /// writes, so the server really gets no answer to its pings. Call it
+    /// after the upgrade: the HTTP exchange is not made of frames.
+    pub fn withhold_pongs(&mut self) {
+        self.withhold.get_or_insert_with(Box::default);
+    }
+
     /// The TCP socket underneath, for addresses and linger settings.
     pub fn tcp(&self) -> &TcpStream {
-        match self {
-            WsStream::Plain(s) => s,
-            WsStream::Tls(s) => s.get_ref().0,
+        match &self.transport {
+            Transport::Plain(s) => s,
+            Transport::Tls(s) => s.get_ref().0,
+        }
+    }
+
+    /// The TLS session, for wss.
+    pub fn tls(&self) -> Option<&rustls::ClientConnection> {
+        match &self.transport {
+            Transport::Plain(_) => None,
+            Transport::Tls(s) => Some(s.get_ref().1),
+        }
+    }
+
+    /// Pong frames withheld so far (0 without the filter).
+    pub fn pongs_withheld(&self) -> u64 {
+        self.withhold.as_ref().map_or(0, |f| f.withheld())
+    }
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
 
 impl AsyncRead for WsStream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WsStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            WsStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().transport).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for WsStream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            WsStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            WsStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        let this = self.get_mut();
+        match &mut this.withhold {
+            None => Pin::new(&mut this.transport).poll_write(cx, buf),
+            Some(filter) => filter.poll_write(&mut this.transport, cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WsStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            WsStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        let this = self.get_mut();
+        if let Some(filter) = &mut this.withhold {
+            if filter.poll_drain(&mut this.transport, cx)?.is_pending() {
+                return Poll::Pending;
+            }
         }
+        Pin::new(&mut this.transport).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WsStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            WsStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        let this = self.get_mut();
+        if let Some(filter) = &mut this.withhold {
+            if filter.poll_drain(&mut this.transport, cx)?.is_pending() {
+                return Poll::Pending;
+            }
         }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            WsStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            WsStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            WsStream::Plain(s) => s.is_write_vectored(),
-            WsStream::Tls(s) => s.is_write_vectored(),
-        }
+        Pin::new(&mut this.transport).poll_shutdown(cx)
     }
 }

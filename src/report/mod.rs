@@ -8,6 +8,7 @@ pub mod progress;
 pub mod table;
 mod table_connect;
 mod table_single;
+mod table_stability;
 mod table_storm;
 
 use serde::Serialize;
@@ -69,6 +70,8 @@ pub enum Details {
     Connect(crate::check::connect::ConnectDetails),
     /// `single`.
     Single(crate::check::single::SingleDetails),
+    /// `stability`.
+    Stability(Box<crate::check::stability::StabilityDetails>),
     /// `storm`.
     Storm(Box<crate::check::storm::StormDetails>),
 }

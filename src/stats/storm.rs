@@ -204,6 +204,7 @@ mod tests {
             after: Duration::ZERO,
             idle_in: Duration::ZERO,
             idle_out: Duration::ZERO,
+            pongs_withheld: 0,
         };
         s.apply(&ev(t0, closed));
         s.apply(&ev(t0 + Duration::from_millis(1500), attempt(1, "accepted")));

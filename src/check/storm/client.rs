@@ -349,6 +349,7 @@ fn closed(ctx: &Ctx, id: ClientId, live: &Live, close: CloseInfo) {
         after: now.duration_since(live.opened),
         idle_in: now.duration_since(live.last_in),
         idle_out: now.duration_since(live.last_out),
+        pongs_withheld: 0,
     };
     ctx.emit(id, kind);
 }

@@ -1,0 +1,206 @@
+//! `stability --find-idle-timeout`: how long may a connection stay silent
+//! before the path (server, proxy, NAT) kills it?
+//!
+//! Several silent connections run at once, each idle for a different time,
+//! then each sends a ping and waits for the answer. A probe the path drops
+//! while silent measures the timeout directly; otherwise the interval
+//! between the longest idle that survived and the shortest that did not is
+//! narrowed round by round until it is within 10%.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use super::{StabilityDetails, StabilityPlan};
+use crate::check::secs;
+use crate::net::connect::{open, Attempt};
+use crate::net::endpoint::Endpoint;
+use crate::net::session::{close_cleanly, interpret, Read};
+use crate::report::{Details, Finding, Report};
+use crate::target::Resolved;
+use crate::units::{format_duration, ClientId};
+
+/// Probes per round.
+const PROBES: u32 = 4;
+/// Rounds at most.
+const ROUNDS: u32 = 8;
+/// Time a probe waits for the answer to its ping after the idle time.
+const ANSWER_WAIT: Duration = Duration::from_secs(3);
+
+/// One silent connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    /// How long it was to stay silent.
+    pub idle_s: f64,
+    /// True when it answered a ping after the idle time.
+    pub alive: bool,
+    /// When the path dropped it while silent.
+    pub dropped_after_s: Option<f64>,
+}
+
+/// The search's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdleSearch {
+    /// The idle timeout found, in seconds (null: none up to `max_s`).
+    pub idle_timeout_s: Option<f64>,
+    /// `drop-observed`, `bisection` or `none-up-to-max`.
+    pub method: &'static str,
+    /// Longest idle time tried.
+    pub max_s: f64,
+    /// Every probe.
+    pub probes: Vec<Probe>,
+}
+
+enum Outcome {
+    Alive,
+    Dead,
+    Dropped(Duration),
+    Failed(String),
+}
+
+async fn probe(endpoint: &Endpoint, client: ClientId, idle: Duration, stop: &CancellationToken) -> Outcome {
+    let mut ws = match open(endpoint, client).await {
+        Attempt::Open(o) => o.ws,
+        other => return Outcome::Failed(other.label().into_owned()),
+    };
+    let opened = Instant::now();
+    let silent_until = tokio::time::sleep(idle);
+    tokio::pin!(silent_until);
+    loop {
+        tokio::select! {
+            _ = &mut silent_until => break,
+            _ = stop.cancelled() => return Outcome::Failed("interrupted".into()),
+            item = ws.next() => match interpret(item) {
+                Read::Frame(_) => continue,
+                Read::Ended(_) => return Outcome::Dropped(opened.elapsed()),
+            },
+        }
+    }
+    if ws.send(Message::Ping(b"idle-probe".to_vec().into())).await.is_err() {
+        return Outcome::Dead;
+    }
+    let answer = tokio::time::timeout(ANSWER_WAIT, async {
+        loop {
+            match interpret(ws.next().await) {
+                Read::Frame(Message::Pong(_)) => return true,
+                Read::Frame(_) => continue,
+                Read::Ended(_) => return false,
+            }
+        }
+    })
+    .await;
+    close_cleanly(&mut ws, 1000, "idle probe done", Duration::from_secs(1)).await;
+    if answer == Ok(true) {
+        Outcome::Alive
+    } else {
+        Outcome::Dead
+    }
+}
+
+/// Runs the search and reports it.
+pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationToken) -> Report {
+    let mut report = Report::new("stability", target.display.clone());
+    let (mut lo, mut hi) = (Duration::ZERO, plan.max_idle);
+    let mut probes = Vec::new();
+    let mut result = None;
+    for round in 0..ROUNDS {
+        let points: Vec<Duration> =
+            (1..=PROBES).map(|k| lo + (hi - lo).mul_f64(f64::from(k) / f64::from(PROBES))).collect();
+        let runs = points
+            .iter()
+            .enumerate()
+            .map(|(i, d)| probe(&target.endpoint, ClientId::new(round * PROBES + i as u32), *d, stop));
+        let outcomes = futures_util::future::join_all(runs).await;
+        let mut drops = Vec::new();
+        for (d, outcome) in points.iter().zip(outcomes) {
+            let (alive, dropped) = match outcome {
+                Outcome::Alive => (true, None),
+                Outcome::Dead => (false, None),
+                Outcome::Dropped(at) => (false, Some(at)),
+                Outcome::Failed(why) if probes.is_empty() => {
+                    return Report::error(
+                        "stability",
+                        target.display.clone(),
+                        format!("an idle probe could not connect: {why}"),
+                    );
+                }
+                Outcome::Failed(_) => return finish(report, plan, probes, None),
+            };
+            match (alive, dropped) {
+                (true, _) => lo = lo.max(*d),
+                (false, Some(at)) => drops.push(at),
+                (false, None) => hi = hi.min(*d),
+            }
+            probes.push(Probe { idle_s: secs(*d), alive, dropped_after_s: dropped.map(secs) });
+        }
+        if !drops.is_empty() {
+            drops.sort();
+            result = Some((drops[drops.len() / 2], "drop-observed"));
+            break;
+        }
+        if hi < plan.max_idle && (hi - lo) <= hi.mul_f64(0.1) {
+            result = Some(((lo + hi) / 2, "bisection"));
+            break;
+        }
+        if lo >= plan.max_idle || stop.is_cancelled() {
+            break;
+        }
+    }
+    report.interrupted = stop.is_cancelled();
+    finish(report, plan, probes, result)
+}
+
+fn finish(
+    mut report: Report,
+    plan: &StabilityPlan,
+    probes: Vec<Probe>,
+    result: Option<(Duration, &'static str)>,
+) -> Report {
+    let search = IdleSearch {
+        idle_timeout_s: result.map(|(d, _)| secs(d)),
+        method: result.map(|(_, m)| m).unwrap_or("none-up-to-max"),
+        max_s: plan.max_idle.as_secs_f64(),
+        probes,
+    };
+    match result {
+        Some((d, method)) => {
+            let how = if method == "drop-observed" {
+                "silent connections were dropped"
+            } else {
+                "silent connections stopped answering"
+            };
+            report.add(Finding::new("idle-timeout", true, format!("about {} ({how})", format_duration(d))));
+            report.diagnosis.push(format!(
+                "The path kills a connection that is silent for about {}: send a ping or a message more often than that (every {} leaves room).",
+                format_duration(d),
+                format_duration(d / 2)
+            ));
+        }
+        None => {
+            report.add(Finding::new("idle-timeout", true, format!("none up to {}", format_duration(plan.max_idle))));
+            report.diagnosis.push(format!(
+                "Silent connections survived {} of idling: no idle timeout up to --max.",
+                format_duration(plan.max_idle)
+            ));
+        }
+    }
+    report.settle_verdict();
+    report.details = Some(Details::Stability(Box::new(StabilityDetails {
+        clients: PROBES,
+        duration_s: 0.0,
+        survived: 0,
+        connections: search.probes.len() as u64,
+        heartbeat: "silent",
+        closes: Vec::new(),
+        server_pings: super::ServerPings { count: 0, median_interval_s: None },
+        pong_rtt_ms: None,
+        app_ping: None,
+        period: None,
+        failed_attempts: Default::default(),
+        idle_timeout: Some(search),
+    })));
+    report
+}

@@ -1,0 +1,307 @@
+//! `wsprobe stability`: hold connections for minutes and explain every
+//! drop: who closed, when, clean or abnormal (1006: EOF or reset), after
+//! how much silence in each direction, how often the server pinged, and the
+//! period of repeated drops. `--find-idle-timeout` searches the idle timeout
+//! of the path instead.
+
+mod diagnose;
+mod idle;
+mod session;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use idle::IdleSearch;
+
+use crate::exit::PlanError;
+use crate::plan::ClientPlan;
+use crate::report::{Details, Finding, Report};
+use crate::stats::closes::{CloseRecord, Period, StabilityStats};
+use crate::stats::latency::Percentiles;
+use crate::target::Resolved;
+use crate::units::{format_duration, ClientId};
+
+/// What `stability` does.
+#[derive(Debug, Clone)]
+pub struct StabilityPlan {
+    /// How to connect.
+    pub client: ClientPlan,
+    /// Connections to hold.
+    pub clients: u32,
+    /// How long.
+    pub duration: Duration,
+    /// Protocol ping interval.
+    pub ping_interval: Option<Duration>,
+    /// Application heartbeat text and interval.
+    pub app_ping: Option<(String, Duration)>,
+    /// Withhold pongs.
+    pub no_pong: bool,
+    /// Reconnect after drops.
+    pub reconnect: bool,
+    /// Search the idle timeout instead of soaking.
+    pub find_idle_timeout: bool,
+    /// Longest idle time the search tries.
+    pub max_idle: Duration,
+    /// Draw live progress.
+    pub progress: bool,
+}
+
+impl StabilityPlan {
+    /// Checks combinations that cannot work.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        if self.clients == 0 {
+            return Err(PlanError::new("--clients must be at least 1"));
+        }
+        crate::plan::positive("--duration", self.duration)?;
+        if let Some(p) = self.ping_interval {
+            crate::plan::positive("--ping-interval", p)?;
+        }
+        if let Some((_, every)) = &self.app_ping {
+            crate::plan::positive("--app-ping-interval", *every)?;
+        }
+        if self.find_idle_timeout && (self.ping_interval.is_some() || self.app_ping.is_some()) {
+            return Err(PlanError::new(
+                "--find-idle-timeout holds silent connections: drop --ping-interval and --app-ping",
+            ));
+        }
+        if self.find_idle_timeout {
+            crate::plan::positive("--max", self.max_idle)?;
+        }
+        Ok(())
+    }
+}
+
+/// Server pings seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerPings {
+    /// How many.
+    pub count: u64,
+    /// Median interval between two on one connection, in seconds.
+    pub median_interval_s: Option<f64>,
+}
+
+/// Application heartbeat counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppPing {
+    /// Heartbeats sent.
+    pub sent: u64,
+    /// Messages received (replies).
+    pub replies: u64,
+}
+
+/// `stability`'s JSON fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct StabilityDetails {
+    /// Connections held at once.
+    pub clients: u32,
+    /// Planned duration.
+    pub duration_s: f64,
+    /// Clients never dropped.
+    pub survived: u32,
+    /// Connections opened (reconnects included).
+    pub connections: u64,
+    /// `ping-frames`, `app`, `no-pong` or `silent`.
+    pub heartbeat: &'static str,
+    /// Every drop.
+    pub closes: Vec<CloseRecord>,
+    /// Server pings.
+    pub server_pings: ServerPings,
+    /// Round trip of our pings, ms.
+    pub pong_rtt_ms: Option<Percentiles>,
+    /// Application heartbeat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_ping: Option<AppPing>,
+    /// A regular drop period.
+    pub period: Option<Period>,
+    /// Failed connection attempts by outcome.
+    pub failed_attempts: BTreeMap<String, u64>,
+    /// The idle-timeout search (`--find-idle-timeout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<IdleSearch>,
+}
+
+fn heartbeat(plan: &StabilityPlan) -> &'static str {
+    match (plan.no_pong, plan.ping_interval, &plan.app_ping) {
+        (true, _, _) => "no-pong",
+        (_, Some(_), _) => "ping-frames",
+        (_, None, Some(_)) => "app",
+        _ => "silent",
+    }
+}
+
+/// Runs `stability`.
+pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationToken) -> Report {
+    if plan.find_idle_timeout {
+        return idle::run(plan, target, stop).await;
+    }
+    let t0 = Instant::now();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stats = Arc::new(Mutex::new(StabilityStats::new(t0)));
+    let collector = tokio::spawn(collect(rx, stats.clone()));
+    let mut endpoint = target.endpoint.clone();
+    endpoint.withhold_pongs = plan.no_pong;
+    let end = stop.child_token();
+    let ctx = Arc::new(session::Ctx {
+        endpoint,
+        ping_interval: plan.ping_interval,
+        app_ping: plan.app_ping.clone(),
+        reconnect: plan.reconnect,
+        close_timeout: plan.client.close_timeout,
+        end: end.clone(),
+        events: tx,
+        t0,
+    });
+    let tracker = TaskTracker::new();
+    for i in 0..plan.clients {
+        tracker.spawn(session::run(ctx.clone(), ClientId::new(i)));
+    }
+    tracker.close();
+    let progress = Progress::start(plan, stats.clone());
+    tokio::select! {
+        _ = tokio::time::sleep(plan.duration) => {}
+        _ = stop.cancelled() => {}
+        _ = all_gone(&tracker, plan.reconnect) => {}
+    }
+    end.cancel();
+    let _ = tokio::time::timeout(plan.client.close_timeout + Duration::from_secs(2), tracker.wait()).await;
+    progress.finish();
+    drop(ctx);
+    let _ = collector.await;
+    let stats = stats.lock().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone());
+    build(plan, &target.display, &stats, stop.is_cancelled())
+}
+
+/// Without --reconnect, the soak is over once every client has ended.
+async fn all_gone(tracker: &TaskTracker, reconnect: bool) {
+    if reconnect {
+        std::future::pending::<()>().await;
+    }
+    tracker.wait().await;
+}
+
+async fn collect(mut rx: mpsc::UnboundedReceiver<crate::event::Event>, stats: Arc<Mutex<StabilityStats>>) {
+    let mut batch = Vec::with_capacity(64);
+    while rx.recv_many(&mut batch, 64).await > 0 {
+        if let Ok(mut s) = stats.lock() {
+            batch.iter().for_each(|e| s.apply(e));
+        }
+        batch.clear();
+    }
+}
+
+fn build(plan: &StabilityPlan, target: &str, stats: &StabilityStats, interrupted: bool) -> Report {
+    let mut report = Report::new("stability", target);
+    report.interrupted = interrupted;
+    let survived = plan.clients.saturating_sub(stats.dropped_clients.len() as u32);
+    if stats.connections == 0 {
+        let outcomes: Vec<String> = stats.failed_attempts.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+        return Report::error("stability", target, format!("no connection could be opened ({})", outcomes.join(", ")));
+    }
+    let held = format_duration(plan.duration);
+    let detail = if stats.closes.is_empty() {
+        format!("{survived}/{} connections stayed open for {held}", plan.clients)
+    } else {
+        let first = &stats.closes[0];
+        format!(
+            "{} drop(s); first: client {} after {:.1} s with {}",
+            stats.closes.len(),
+            first.client,
+            first.after_s,
+            if first.abnormal {
+                "1006 (no close frame)".to_string()
+            } else {
+                format!("{} \"{}\"", first.code, first.reason)
+            }
+        )
+    };
+    report.add(Finding::new("survival", stats.closes.is_empty(), detail));
+    heartbeat_findings(plan, stats, &mut report);
+    let setup = diagnose::Setup {
+        clients: plan.clients,
+        duration: plan.duration,
+        ping_interval: plan.ping_interval,
+        app_ping_interval: plan.app_ping.as_ref().map(|(_, d)| *d),
+        no_pong: plan.no_pong,
+    };
+    report.diagnosis = diagnose::diagnose(&setup, stats);
+    report.settle_verdict();
+    report.details = Some(Details::Stability(Box::new(StabilityDetails {
+        clients: plan.clients,
+        duration_s: plan.duration.as_secs_f64(),
+        survived,
+        connections: stats.connections,
+        heartbeat: heartbeat(plan),
+        closes: stats.closes.clone(),
+        server_pings: ServerPings { count: stats.server_pings, median_interval_s: stats.median_ping_interval_s() },
+        pong_rtt_ms: stats.pong_rtt.percentiles(),
+        app_ping: plan.app_ping.as_ref().map(|_| AppPing { sent: stats.app_sent, replies: stats.messages_in }),
+        period: stats.period(),
+        failed_attempts: stats.failed_attempts.clone(),
+        idle_timeout: None,
+    })));
+    report
+}
+
+fn heartbeat_findings(plan: &StabilityPlan, stats: &StabilityStats, report: &mut Report) {
+    if plan.ping_interval.is_some() && !plan.no_pong {
+        let answered = stats.pong_rtt.count();
+        let detail = match stats.pong_rtt.percentiles() {
+            Some(p) => format!("{answered} pongs, round trip p50 {:.2} ms, p99 {:.2} ms", p.p50, p.p99),
+            None => "the server answered none of our pings (RFC 6455 5.5.2 requires a pong)".into(),
+        };
+        report.add(Finding::new("pongs", answered > 0, detail));
+    }
+    if plan.app_ping.is_some() {
+        let ok = stats.messages_in > 0 || stats.app_sent == 0;
+        report.add(Finding::new(
+            "app-heartbeat",
+            ok,
+            format!("{} replies to {} heartbeats", stats.messages_in, stats.app_sent),
+        ));
+    }
+}
+
+/// The live line: elapsed / duration, open connections, drops so far.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(plan: &StabilityPlan, stats: Arc<Mutex<StabilityStats>>) -> Progress {
+        let total = plan.duration.as_secs().max(1);
+        let bar = crate::report::progress::bar(plan.progress, total, "soaking");
+        if !plan.progress {
+            return Progress { bar, task: None };
+        }
+        let shown = bar.clone();
+        let clients = plan.clients;
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let Ok(s) = stats.lock() else { return };
+                let open = (s.connections - s.closes.len() as u64 - s.ours).min(u64::from(clients));
+                shown.set_position(s.t0.elapsed().as_secs());
+                shown.set_message(format!(
+                    "s | open {open}/{clients} | drops {} | server pings {}",
+                    s.closes.len(),
+                    s.server_pings
+                ));
+            }
+        });
+        Progress { bar, task: Some(task) }
+    }
+
+    fn finish(self) {
+        if let Some(t) = self.task {
+            t.abort();
+        }
+        self.bar.finish_and_clear();
+    }
+}

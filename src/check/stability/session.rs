@@ -1,0 +1,197 @@
+//! One soak client: connect, keep the connection alive the way the plan
+//! says (protocol pings, an application heartbeat, withheld pongs, or
+//! silence), record everything that arrives, and when the server drops it,
+//! say how; with `--reconnect`, connect again until the end.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::MissedTickBehavior;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{CloseInfo, Event, EventKind};
+use crate::net::connect::{open, Attempt, ClientWs};
+use crate::net::endpoint::Endpoint;
+use crate::net::session::{close_cleanly, close_from_error, interpret, Read};
+use crate::units::ClientId;
+
+/// What every soak client shares.
+pub struct Ctx {
+    /// Where to connect.
+    pub endpoint: Endpoint,
+    /// Protocol ping interval.
+    pub ping_interval: Option<Duration>,
+    /// Application heartbeat and its interval.
+    pub app_ping: Option<(String, Duration)>,
+    /// Reconnect after drops.
+    pub reconnect: bool,
+    /// Time the server gets to answer our close.
+    pub close_timeout: Duration,
+    /// Cancelled at the end of the soak (or Ctrl-C).
+    pub end: CancellationToken,
+    /// Where events go.
+    pub events: UnboundedSender<Event>,
+    /// When the run started (ping payloads carry time since then).
+    pub t0: Instant,
+}
+
+impl Ctx {
+    fn emit(&self, client: u32, kind: EventKind) {
+        let _ = self.events.send(Event { client, at: Instant::now(), kind });
+    }
+}
+
+/// Pause between reconnect attempts that failed, so a dead server is not hammered.
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// Runs one soak client until the end of the run.
+pub async fn run(ctx: Arc<Ctx>, id: ClientId) {
+    while !ctx.end.is_cancelled() {
+        let started = Instant::now();
+        let attempt = tokio::select! {
+            a = open(&ctx.endpoint, id) => a,
+            _ = ctx.end.cancelled() => return,
+        };
+        let t = *attempt.timings();
+        ctx.emit(
+            id.index,
+            EventKind::Attempt {
+                wave: 0,
+                outcome: attempt.label(),
+                tcp: t.tcp,
+                upgrade: t.upgrade,
+                total: started.elapsed(),
+            },
+        );
+        let Attempt::Open(opened) = attempt else {
+            if !ctx.reconnect {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(RETRY_PAUSE) => continue,
+                _ = ctx.end.cancelled() => return,
+            }
+        };
+        let dropped = Connection::new(&ctx, id, opened.ws, opened.at).live().await;
+        if !dropped || !ctx.reconnect {
+            return;
+        }
+    }
+}
+
+struct Connection<'a> {
+    ctx: &'a Ctx,
+    id: ClientId,
+    ws: ClientWs,
+    opened: Instant,
+    last_in: Instant,
+    last_out: Instant,
+}
+
+impl<'a> Connection<'a> {
+    fn new(ctx: &'a Ctx, id: ClientId, ws: ClientWs, opened: Instant) -> Self {
+        Connection { ctx, id, ws, opened, last_in: opened, last_out: opened }
+    }
+
+    /// Lives until the end (closing cleanly: false) or a drop (true).
+    async fn live(mut self) -> bool {
+        let mut pinger = ticker(self.ctx.ping_interval);
+        let mut app = ticker(self.ctx.app_ping.as_ref().map(|(_, every)| *every));
+        let end = self.ctx.end.clone();
+        let dropped = loop {
+            tokio::select! {
+                _ = end.cancelled() => break None,
+                _ = tick(&mut pinger) => {
+                    let payload = self.ctx.t0.elapsed().as_nanos().to_be_bytes()[8..].to_vec();
+                    if let Err(e) = self.send(Message::Ping(payload.into())).await {
+                        break Some(close_from_error(&e));
+                    }
+                }
+                _ = tick(&mut app) => {
+                    let text = self.ctx.app_ping.as_ref().map(|(t, _)| t.clone()).unwrap_or_default();
+                    if let Err(e) = self.send(Message::text(text)).await {
+                        break Some(close_from_error(&e));
+                    }
+                    self.ctx.emit(self.id.index, EventKind::Traffic { sent: 1, received: 0, round_trips: Vec::new() });
+                }
+                item = self.ws.next() => match interpret(item) {
+                    Read::Frame(msg) => self.on_frame(msg),
+                    Read::Ended(close) => break Some(close),
+                },
+            }
+        };
+        match dropped {
+            Some(close) => {
+                self.closed(close);
+                true
+            }
+            None => {
+                close_cleanly(&mut self.ws, 1000, "wsprobe soak done", self.ctx.close_timeout).await;
+                self.closed(CloseInfo::ours(1000, "wsprobe soak done"));
+                false
+            }
+        }
+    }
+
+    async fn send(&mut self, msg: Message) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.last_out = Instant::now();
+        self.ws.send(msg).await
+    }
+
+    fn on_frame(&mut self, msg: Message) {
+        let now = Instant::now();
+        self.last_in = now;
+        let kind = match msg {
+            Message::Ping(_) => {
+                if !self.ctx.endpoint.withhold_pongs {
+                    self.last_out = now; // tungstenite answers with a pong
+                }
+                EventKind::ServerPing
+            }
+            Message::Pong(payload) => match <[u8; 8]>::try_from(payload.as_ref()) {
+                Ok(sent) => {
+                    let sent = Duration::from_nanos(u64::from_be_bytes(sent));
+                    EventKind::Pong(self.ctx.t0.elapsed().saturating_sub(sent))
+                }
+                Err(_) => return,
+            },
+            Message::Text(_) | Message::Binary(_) => {
+                EventKind::Traffic { sent: 0, received: 1, round_trips: Vec::new() }
+            }
+            Message::Close(_) | Message::Frame(_) => return,
+        };
+        self.ctx.emit(self.id.index, kind);
+    }
+
+    fn closed(&self, close: CloseInfo) {
+        let now = Instant::now();
+        let kind = EventKind::Closed {
+            close,
+            after: now.duration_since(self.opened),
+            idle_in: now.duration_since(self.last_in),
+            idle_out: now.duration_since(self.last_out),
+            pongs_withheld: self.ws.get_ref().pongs_withheld(),
+        };
+        self.ctx.emit(self.id.index, kind);
+    }
+}
+
+fn ticker(every: Option<Duration>) -> Option<tokio::time::Interval> {
+    every.map(|d| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
+        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        t
+    })
+}
+
+async fn tick(t: &mut Option<tokio::time::Interval>) {
+    match t {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,62 @@
+//! The `stability` section of the human output: every drop with its
+//! timings, the heartbeat summary, and the idle-timeout search.
+
+use comfy_table::Cell;
+
+use super::table::{table, Style};
+use crate::check::stability::StabilityDetails;
+
+/// Renders the drops and heartbeat numbers of a soak, or the idle search.
+pub fn render(d: &StabilityDetails, style: Style) -> String {
+    if let Some(search) = &d.idle_timeout {
+        let mut t = table(style, &["probe idle", "result"]);
+        for p in &search.probes {
+            let result = match (p.alive, p.dropped_after_s) {
+                (_, Some(at)) => format!("dropped after {at:.2} s of silence"),
+                (true, None) => "answered a ping after the idle time".to_string(),
+                (false, None) => "did not answer after the idle time".to_string(),
+            };
+            t.add_row(vec![Cell::new(format!("{:.2} s", p.idle_s)), Cell::new(result)]);
+        }
+        let found = search
+            .idle_timeout_s
+            .map(|s| format!("{s:.2} s ({})", search.method))
+            .unwrap_or_else(|| format!("none up to {} s", search.max_s));
+        return format!("{t}\n\nIdle timeout: {found}\n\n");
+    }
+    let mut out = String::new();
+    if !d.closes.is_empty() {
+        let mut t = table(style, &["client", "code", "reason", "how", "after", "idle in", "idle out", "server pings"]);
+        for c in &d.closes {
+            t.add_row(vec![
+                Cell::new(c.client),
+                Cell::new(c.code),
+                Cell::new(&c.reason),
+                Cell::new(format!("{:?}", c.how).to_lowercase()),
+                Cell::new(format!("{:.2} s", c.after_s)),
+                Cell::new(format!("{:.2} s", c.idle_in_s)),
+                Cell::new(format!("{:.2} s", c.idle_out_s)),
+                Cell::new(c.server_pings),
+            ]);
+        }
+        out.push_str(&format!("{t}\n\n"));
+    }
+    let pings = match d.server_pings.median_interval_s {
+        Some(i) => format!("{} (every {i:.2} s)", d.server_pings.count),
+        None => d.server_pings.count.to_string(),
+    };
+    let rtt = d.pong_rtt_ms.map(|p| format!("   pong rtt p50 {:.2} ms p99 {:.2} ms", p.p50, p.p99)).unwrap_or_default();
+    out.push_str(&format!(
+        "clients {}   survived {}   connections opened {}   drops {}   heartbeat {}   server pings {pings}{rtt}\n",
+        d.clients,
+        d.survived,
+        d.connections,
+        d.closes.len(),
+        d.heartbeat
+    ));
+    if let Some(p) = &d.period {
+        out.push_str(&format!("drop period: every {:.2} s with code {} ({} drops)\n", p.seconds, p.code, p.drops));
+    }
+    out.push('\n');
+    out
+}

@@ -1,0 +1,239 @@
+//! The stability collector: every close with its timing, server pings and
+//! their intervals, pong round trips, application heartbeat replies, and
+//! the regular drop period that repeated drops reveal (a token TTL, a proxy
+//! timeout). Closes wsprobe starts itself are counted apart, never as drops.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::latency::Latency;
+use crate::check::secs;
+use crate::event::{EndHow, Event, EventKind};
+
+/// One drop: a connection the server (or the path) ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CloseRecord {
+    /// Client index.
+    pub client: u32,
+    /// Close code (1006 when no close frame came).
+    pub code: u16,
+    /// Close reason.
+    pub reason: String,
+    /// True when no close frame came.
+    pub abnormal: bool,
+    /// What happened on the wire.
+    pub how: EndHow,
+    /// Error text, for resets and protocol errors.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// Seconds the connection had been open.
+    pub after_s: f64,
+    /// Seconds since the last inbound frame.
+    pub idle_in_s: f64,
+    /// Seconds since the last outbound frame.
+    pub idle_out_s: f64,
+    /// Seconds since the run started.
+    pub at_s: f64,
+    /// Server pings seen on this connection.
+    pub server_pings: u32,
+    /// Pongs withheld on this connection (`--no-pong`).
+    pub pongs_withheld: u64,
+}
+
+/// A regular drop period found in repeated drops.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Period {
+    /// Mean connection lifetime before the drop, in seconds.
+    pub seconds: f64,
+    /// The close code the drops share.
+    pub code: u16,
+    /// Drops that fit the period.
+    pub drops: usize,
+}
+
+/// Everything a soak saw.
+#[derive(Debug, Clone)]
+pub struct StabilityStats {
+    /// When the run started.
+    pub t0: Instant,
+    /// Every drop, in order.
+    pub closes: Vec<CloseRecord>,
+    /// Closes wsprobe made itself (end of run, Ctrl-C).
+    pub ours: u64,
+    /// Connections opened.
+    pub connections: u64,
+    /// Failed connection attempts by outcome.
+    pub failed_attempts: BTreeMap<String, u64>,
+    /// Server pings seen.
+    pub server_pings: u64,
+    /// Intervals between consecutive server pings on one connection (µs).
+    pub ping_intervals: Latency,
+    /// Round trips of our pings (µs).
+    pub pong_rtt: Latency,
+    /// Application heartbeats sent.
+    pub app_sent: u64,
+    /// Messages received (application heartbeat replies, pushes).
+    pub messages_in: u64,
+    /// Clients that were dropped at least once.
+    pub dropped_clients: std::collections::BTreeSet<u32>,
+    last_ping: HashMap<u32, Instant>,
+    pings_on_conn: HashMap<u32, u32>,
+}
+
+impl StabilityStats {
+    /// Empty statistics for a run that started at `t0`.
+    pub fn new(t0: Instant) -> StabilityStats {
+        StabilityStats {
+            t0,
+            closes: Vec::new(),
+            ours: 0,
+            connections: 0,
+            failed_attempts: BTreeMap::new(),
+            server_pings: 0,
+            ping_intervals: Latency::new(),
+            pong_rtt: Latency::new(),
+            app_sent: 0,
+            messages_in: 0,
+            dropped_clients: Default::default(),
+            last_ping: HashMap::new(),
+            pings_on_conn: HashMap::new(),
+        }
+    }
+
+    /// Folds one event in.
+    pub fn apply(&mut self, e: &Event) {
+        match &e.kind {
+            EventKind::Attempt { outcome, .. } if outcome == "accepted" => {
+                self.connections += 1;
+                self.last_ping.remove(&e.client);
+                self.pings_on_conn.insert(e.client, 0);
+            }
+            EventKind::Attempt { outcome, .. } => *self.failed_attempts.entry(outcome.to_string()).or_default() += 1,
+            EventKind::ServerPing => {
+                self.server_pings += 1;
+                *self.pings_on_conn.entry(e.client).or_default() += 1;
+                if let Some(prev) = self.last_ping.insert(e.client, e.at) {
+                    self.ping_intervals.record(e.at.saturating_duration_since(prev));
+                }
+            }
+            EventKind::Pong(rtt) => self.pong_rtt.record(*rtt),
+            EventKind::Traffic { sent, received, .. } => {
+                self.app_sent += u64::from(*sent);
+                self.messages_in += u64::from(*received);
+            }
+            EventKind::Closed { close, after, idle_in, idle_out, pongs_withheld } => {
+                if !close.is_drop() {
+                    self.ours += 1;
+                    return;
+                }
+                self.dropped_clients.insert(e.client);
+                self.closes.push(CloseRecord {
+                    client: e.client,
+                    code: close.code,
+                    reason: close.reason.clone(),
+                    abnormal: close.abnormal,
+                    how: close.how,
+                    detail: close.detail.clone(),
+                    after_s: secs(*after),
+                    idle_in_s: secs(*idle_in),
+                    idle_out_s: secs(*idle_out),
+                    at_s: secs(e.at.saturating_duration_since(self.t0)),
+                    server_pings: self.pings_on_conn.get(&e.client).copied().unwrap_or(0),
+                    pongs_withheld: *pongs_withheld,
+                });
+            }
+            EventKind::GaveUp { .. } => {}
+        }
+    }
+
+    /// Median interval between server pings, in seconds.
+    pub fn median_ping_interval_s(&self) -> Option<f64> {
+        self.ping_intervals.percentiles().map(|p| (p.p50 / 1000.0 * 1000.0).round() / 1000.0)
+    }
+
+    /// A regular drop period: at least two drops with one code whose
+    /// connection lifetimes agree within 10%.
+    pub fn period(&self) -> Option<Period> {
+        let mut by_code: BTreeMap<u16, Vec<f64>> = BTreeMap::new();
+        for c in &self.closes {
+            by_code.entry(c.code).or_default().push(c.after_s);
+        }
+        by_code
+            .into_iter()
+            .filter(|(_, v)| v.len() >= 2)
+            .filter_map(|(code, lifetimes)| {
+                let mean = lifetimes.iter().sum::<f64>() / lifetimes.len() as f64;
+                let spread = lifetimes.iter().map(|l| (l - mean).abs()).fold(0.0, f64::max);
+                (mean > 0.0 && spread <= 0.1 * mean).then(|| Period {
+                    seconds: (mean * 100.0).round() / 100.0,
+                    code,
+                    drops: lifetimes.len(),
+                })
+            })
+            .max_by_key(|p| p.drops)
+    }
+}
+
+/// Time as the diagnosis prints it (`60.0 s`).
+pub fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::CloseInfo;
+
+    fn at(t0: Instant, ms: u64) -> Instant {
+        t0 + Duration::from_millis(ms)
+    }
+
+    fn closed(close: CloseInfo, after_ms: u64) -> EventKind {
+        let d = Duration::from_millis(after_ms);
+        EventKind::Closed { close, after: d, idle_in: d, idle_out: d, pongs_withheld: 0 }
+    }
+
+    #[test]
+    fn our_closes_are_not_drops() {
+        let t0 = Instant::now();
+        let mut s = StabilityStats::new(t0);
+        s.apply(&Event { client: 0, at: at(t0, 100), kind: closed(CloseInfo::ours(1000, "done"), 100) });
+        assert!(s.closes.is_empty());
+        assert_eq!(s.ours, 1);
+    }
+
+    #[test]
+    fn ping_intervals_are_per_connection() {
+        let t0 = Instant::now();
+        let mut s = StabilityStats::new(t0);
+        for ms in [500, 1000, 1500] {
+            s.apply(&Event { client: 0, at: at(t0, ms), kind: EventKind::ServerPing });
+            s.apply(&Event { client: 1, at: at(t0, ms + 250), kind: EventKind::ServerPing });
+        }
+        assert_eq!(s.server_pings, 6);
+        assert!((s.median_ping_interval_s().unwrap() - 0.5).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_regular_period_is_found_and_an_irregular_one_is_not() {
+        let t0 = Instant::now();
+        let mut s = StabilityStats::new(t0);
+        for (i, after) in [1000u64, 1010, 995, 1005].iter().enumerate() {
+            s.apply(&Event {
+                client: 0,
+                at: at(t0, 1000 * (i as u64 + 1)),
+                kind: closed(CloseInfo::frame(4001, "token expired"), *after),
+            });
+        }
+        let p = s.period().unwrap();
+        assert_eq!((p.code, p.drops), (4001, 4));
+        assert!((p.seconds - 1.0).abs() < 0.02);
+        let mut irregular = StabilityStats::new(t0);
+        for after in [1000u64, 3000] {
+            irregular.apply(&Event { client: 0, at: t0, kind: closed(CloseInfo::abnormal(EndHow::Eof, ""), after) });
+        }
+        assert!(irregular.period().is_none());
+    }
+}
