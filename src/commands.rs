@@ -79,6 +79,25 @@ pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Res
             target.finish().await;
             report
         }
+        Command::Ratelimit(a) => {
+            let output = &a.client.output;
+            let plan = check::ratelimit::RatelimitPlan {
+                client: ClientPlan::from_args(&a.client)?,
+                attempts: a.attempts,
+                rate: a.rate,
+                mode: a.mode,
+                settle: a.settle,
+                max_wait: a.max_wait,
+                expect_rate: a.expect_rate,
+                expect_max: a.expect_max,
+                progress: crate::report::progress::wanted(output.json, output.quiet),
+            };
+            plan.validate()?;
+            let target = crate::target::resolve(&plan.client).await?;
+            let report = check::ratelimit::run(&plan, &target, stop).await;
+            target.finish().await;
+            report
+        }
         Command::Stability(a) => {
             let output = &a.client.output;
             let plan = check::stability::StabilityPlan {

@@ -2,6 +2,7 @@
 //! target and returns a [`crate::report::Report`]; none of them prints.
 
 pub mod connect;
+pub mod ratelimit;
 pub mod single;
 pub mod stability;
 pub mod storm;

@@ -13,11 +13,10 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ExpectPolicy;
-use crate::event::CloseInfo;
 use crate::exit::Verdict;
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, watch};
+use crate::net::session::{close_cleanly, Watched};
 use crate::plan::ClientPlan;
 use crate::report::{Details, Finding, Report};
 use crate::target::Resolved;
@@ -142,39 +141,6 @@ pub struct SingleDetails {
     /// The race, with --race.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub race: Option<Race>,
-}
-
-/// A connection being watched in its own task.
-struct Watched {
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<(ClientWs, Option<CloseInfo>)>,
-}
-
-impl Watched {
-    fn spawn(mut ws: ClientWs, parent: &CancellationToken) -> Watched {
-        let stop = parent.child_token();
-        let token = stop.clone();
-        let task = tokio::spawn(async move {
-            let end = watch(&mut ws, &token).await;
-            (ws, end)
-        });
-        Watched { stop, task }
-    }
-
-    /// Stops watching; returns the socket if it is still open, and the
-    /// close if the server ended it.
-    async fn finish(self) -> (Option<ClientWs>, Option<CloseInfo>) {
-        self.stop.cancel();
-        match self.task.await {
-            Ok((ws, None)) => (Some(ws), None),
-            Ok((_, Some(close))) => (None, Some(close)),
-            Err(_) => (None, None),
-        }
-    }
-
-    fn ended(&self) -> bool {
-        self.task.is_finished()
-    }
 }
 
 /// A connection attempt and, if it opened, its watcher.

@@ -143,6 +143,42 @@ where
     }
 }
 
+/// A client connection read in its own task until it ends or is stopped,
+/// so several can be watched at once while the caller waits.
+pub struct Watched {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<(crate::net::connect::ClientWs, Option<CloseInfo>)>,
+}
+
+impl Watched {
+    /// Starts watching; `parent` (Ctrl-C) stops it too.
+    pub fn spawn(mut ws: crate::net::connect::ClientWs, parent: &CancellationToken) -> Watched {
+        let stop = parent.child_token();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            let end = watch(&mut ws, &token).await;
+            (ws, end)
+        });
+        Watched { stop, task }
+    }
+
+    /// Stops watching; returns the socket if it is still open, or the
+    /// close if the server ended it.
+    pub async fn finish(self) -> (Option<crate::net::connect::ClientWs>, Option<CloseInfo>) {
+        self.stop.cancel();
+        match self.task.await {
+            Ok((ws, None)) => (Some(ws), None),
+            Ok((_, Some(close))) => (None, Some(close)),
+            Err(_) => (None, None),
+        }
+    }
+
+    /// True once the connection ended (or the watch was stopped).
+    pub fn ended(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

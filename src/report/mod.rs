@@ -7,6 +7,7 @@ pub mod json;
 pub mod progress;
 pub mod table;
 mod table_connect;
+mod table_ratelimit;
 mod table_single;
 mod table_stability;
 mod table_storm;
@@ -70,6 +71,8 @@ pub enum Details {
     Connect(crate::check::connect::ConnectDetails),
     /// `single`.
     Single(crate::check::single::SingleDetails),
+    /// `ratelimit`.
+    Ratelimit(Box<crate::check::ratelimit::RatelimitDetails>),
     /// `stability`.
     Stability(Box<crate::check::stability::StabilityDetails>),
     /// `storm`.

@@ -43,6 +43,7 @@ pub fn render(report: &Report, style: Style) -> String {
         let section = match details {
             Details::Connect(d) => crate::report::table_connect::render(d, style),
             Details::Single(d) => crate::report::table_single::render(d, style),
+            Details::Ratelimit(d) => crate::report::table_ratelimit::render(d, style),
             Details::Stability(d) => crate::report::table_stability::render(d, style),
             Details::Storm(d) => crate::report::table_storm::render(d, style),
         };

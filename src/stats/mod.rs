@@ -2,6 +2,7 @@
 //! produce statistics, so they are unit-tested with synthetic events.
 
 pub mod closes;
+pub mod infer;
 pub mod latency;
 pub mod selfwatch;
 pub mod storm;

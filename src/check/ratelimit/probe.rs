@@ -1,0 +1,82 @@
+//! One classified connection attempt for `ratelimit`: open, watch for
+//! `--settle` (an accepted connection closed by the server right away is a
+//! rejection too), then close it or keep it open (hold mode).
+
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::net::connect::{open, Attempt};
+use crate::net::endpoint::Endpoint;
+use crate::net::session::{close_cleanly, Watched};
+use crate::stats::infer::{AttemptRecord, Purpose};
+use crate::units::ClientId;
+
+/// What a probe needs to know.
+pub struct Probe<'a> {
+    /// Where to connect.
+    pub endpoint: &'a Endpoint,
+    /// When the run started.
+    pub t0: Instant,
+    /// How long an accepted connection must stay open to count.
+    pub settle: Duration,
+    /// Time the server gets to answer our close.
+    pub close_timeout: Duration,
+    /// Ctrl-C.
+    pub stop: &'a CancellationToken,
+}
+
+impl Probe<'_> {
+    /// Makes attempt `n`; returns its record and, when `keep`, the open connection.
+    pub async fn attempt(&self, n: u32, purpose: Purpose, keep: bool) -> (AttemptRecord, Option<Watched>) {
+        let at_s = crate::check::secs(self.t0.elapsed());
+        let mut record = AttemptRecord {
+            n,
+            at_s,
+            outcome: String::new(),
+            http_status: None,
+            retry_after: None,
+            close_code: None,
+            purpose,
+        };
+        match open(self.endpoint, ClientId::new(n)).await {
+            Attempt::Open(o) => {
+                let watched = Watched::spawn(o.ws, self.stop);
+                tokio::select! {
+                    _ = tokio::time::sleep(self.settle) => {}
+                    _ = self.stop.cancelled() => {}
+                }
+                if watched.ended() {
+                    let (_, close) = watched.finish().await;
+                    let code = close.map(|c| c.code).unwrap_or(1006);
+                    record.outcome = format!("closed-{code}");
+                    record.close_code = Some(code);
+                    return (record, None);
+                }
+                record.outcome = "accepted".into();
+                if keep {
+                    return (record, Some(watched));
+                }
+                if let (Some(mut ws), _) = watched.finish().await {
+                    close_cleanly(&mut ws, 1000, "wsprobe ratelimit", self.close_timeout).await;
+                }
+                (record, None)
+            }
+            Attempt::Rejected(r) => {
+                record.outcome = format!("http-{}", r.status);
+                record.http_status = Some(r.status);
+                record.retry_after = r.retry_after;
+                (record, None)
+            }
+            Attempt::Failed(f) => {
+                record.outcome = f.kind.label().into();
+                (record, None)
+            }
+        }
+    }
+}
+
+/// Seconds from a Retry-After header (delta-seconds form only).
+pub fn retry_after_secs(value: Option<&str>) -> Option<f64> {
+    value?.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0)
+}

@@ -1,0 +1,136 @@
+//! Inferring a connection limit from a timeline of attempts: the burst
+//! (accepted before the first rejection), the window (from the first accept
+//! until one is accepted again), and the concurrent cap. Pure, so every
+//! rule is unit-tested; when the evidence is not there, the answer is
+//! `None`, never a guess.
+
+use serde::Serialize;
+
+/// Why an attempt was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Purpose {
+    /// On the --rate schedule.
+    Scheduled,
+    /// Waiting for the rate limit window to reopen.
+    WindowProbe,
+    /// After closing a held connection: is the slot given back?
+    ReuseProbe,
+}
+
+/// One connection attempt and what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptRecord {
+    /// Attempt number (1-based).
+    pub n: u32,
+    /// Seconds since the run started, when the attempt began.
+    pub at_s: f64,
+    /// `accepted`, `http-<status>`, `closed-<code>`, `refused`, `reset`, `timeout`...
+    pub outcome: String,
+    /// HTTP status of a refused upgrade.
+    pub http_status: Option<u16>,
+    /// Retry-After of a refused upgrade.
+    pub retry_after: Option<String>,
+    /// Close code when accepted and then closed within --settle.
+    pub close_code: Option<u16>,
+    /// Why it was made.
+    pub purpose: Purpose,
+}
+
+impl AttemptRecord {
+    /// True when the server let this connection in and kept it.
+    pub fn accepted(&self) -> bool {
+        self.outcome == "accepted"
+    }
+
+    /// True when the server refused it (at the handshake or right after).
+    pub fn rejected(&self) -> bool {
+        self.outcome.starts_with("http-") || self.outcome.starts_with("closed-")
+    }
+}
+
+/// Accepted scheduled attempts before the first rejection; `None` when
+/// nothing was rejected (no limit seen).
+pub fn burst(records: &[AttemptRecord]) -> Option<u32> {
+    let scheduled: Vec<&AttemptRecord> = records.iter().filter(|r| r.purpose == Purpose::Scheduled).collect();
+    let first_rejection = scheduled.iter().position(|r| r.rejected())?;
+    Some(scheduled[..first_rejection].iter().filter(|r| r.accepted()).count() as u32)
+}
+
+/// Seconds from the first accepted attempt until one is accepted again
+/// after a rejection; `None` without a rejection or a re-acceptance.
+pub fn window_s(records: &[AttemptRecord]) -> Option<f64> {
+    let first_accept = records.iter().find(|r| r.accepted())?;
+    let first_rejection = records.iter().position(|r| r.rejected())?;
+    let again = records[first_rejection..].iter().find(|r| r.accepted())?;
+    Some(((again.at_s - first_accept.at_s) * 1000.0).round() / 1000.0)
+}
+
+/// Accepted scheduled connections (held open) when the first rejection came.
+pub fn max_concurrent(records: &[AttemptRecord], still_open: u32) -> Option<u32> {
+    let scheduled: Vec<&AttemptRecord> = records.iter().filter(|r| r.purpose == Purpose::Scheduled).collect();
+    scheduled.iter().any(|r| r.rejected()).then_some(still_open)
+}
+
+/// Whether a closed connection's slot came back: `None` without a reuse probe.
+pub fn slots_reused(records: &[AttemptRecord]) -> Option<bool> {
+    let probes: Vec<&AttemptRecord> = records.iter().filter(|r| r.purpose == Purpose::ReuseProbe).collect();
+    (!probes.is_empty()).then(|| probes.iter().any(|r| r.accepted()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(n: u32, at_s: f64, outcome: &str, purpose: Purpose) -> AttemptRecord {
+        AttemptRecord {
+            n,
+            at_s,
+            outcome: outcome.into(),
+            http_status: None,
+            retry_after: None,
+            close_code: None,
+            purpose,
+        }
+    }
+
+    fn timeline() -> Vec<AttemptRecord> {
+        let mut r: Vec<AttemptRecord> = (0..10)
+            .map(|i| rec(i + 1, f64::from(i) * 0.05, if i < 3 { "accepted" } else { "http-429" }, Purpose::Scheduled))
+            .collect();
+        r.push(rec(11, 1.5, "http-429", Purpose::WindowProbe));
+        r.push(rec(12, 2.01, "accepted", Purpose::WindowProbe));
+        r
+    }
+
+    #[test]
+    fn burst_and_window_from_a_rate_limited_timeline() {
+        assert_eq!(burst(&timeline()), Some(3));
+        assert_eq!(window_s(&timeline()), Some(2.01));
+    }
+
+    #[test]
+    fn no_rejection_means_no_inference() {
+        let all_ok: Vec<AttemptRecord> = (0..5).map(|i| rec(i, f64::from(i), "accepted", Purpose::Scheduled)).collect();
+        assert_eq!(burst(&all_ok), None);
+        assert_eq!(window_s(&all_ok), None);
+        assert_eq!(max_concurrent(&all_ok, 5), None);
+        assert_eq!(slots_reused(&all_ok), None);
+    }
+
+    #[test]
+    fn closed_right_after_opening_counts_as_rejected() {
+        let r = vec![rec(1, 0.0, "accepted", Purpose::Scheduled), rec(2, 0.1, "closed-1008", Purpose::Scheduled)];
+        assert_eq!(burst(&r), Some(1));
+    }
+
+    #[test]
+    fn slot_reuse_from_probes() {
+        let mut r = vec![rec(1, 0.0, "accepted", Purpose::Scheduled), rec(2, 0.1, "http-503", Purpose::Scheduled)];
+        assert_eq!(max_concurrent(&r, 1), Some(1));
+        r.push(rec(3, 0.5, "http-503", Purpose::ReuseProbe));
+        assert_eq!(slots_reused(&r), Some(false));
+        r.push(rec(4, 0.7, "accepted", Purpose::ReuseProbe));
+        assert_eq!(slots_reused(&r), Some(true));
+    }
+}
