@@ -256,6 +256,9 @@ pub struct RatelimitArgs {
     /// The concurrent cap the server must enforce (sets the exit code).
     #[arg(long, value_name = "N")]
     pub expect_max: Option<u32>,
+    /// Local addresses to spread attempts over (per-IP limits see several clients).
+    #[arg(long, value_delimiter = ',', value_name = "IP,IP,...")]
+    pub source_ip: Vec<IpAddr>,
 }
 
 /// How `storm` disrupts the connected clients.

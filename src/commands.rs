@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::check;
 use crate::cli::{Cli, Command, OutputArgs, ServeArgs};
 use crate::exit::{Exit, Verdict};
-use crate::plan::{self, ClientPlan};
+use crate::plan::{self, Planned};
 use crate::report::{json, table, Report};
 
 /// What the process should print and return.
@@ -52,102 +52,26 @@ pub fn report(cli: &Cli) -> anyhow::Result<Report> {
 
 /// Runs a client command on the current runtime until done or `stop`.
 pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Result<Report> {
+    match command {
+        Command::Selftest(args) => Ok(crate::selftest::run(args.filter.as_deref(), stop).await),
+        Command::Run(args) => crate::scenario::run::run(args, stop).await,
+        command => run_planned(&plan::plan_command(command)?, stop).await,
+    }
+}
+
+/// Runs a validated plan: resolves its target (starting the embedded
+/// server when needed), runs the check, stops the server.
+pub async fn run_planned(planned: &Planned, stop: &CancellationToken) -> anyhow::Result<Report> {
     let started = Instant::now();
-    let mut report = match command {
-        Command::Connect(a) => {
-            let plan = check::connect::ConnectPlan {
-                client: ClientPlan::from_args(&a.client)?,
-                send: a.send.clone(),
-                listen: a.listen,
-            };
-            let target = crate::target::resolve(&plan.client).await?;
-            let report = check::connect::run(&plan, &target, stop).await;
-            target.finish().await;
-            report
-        }
-        Command::Single(a) => {
-            let plan = check::single::SinglePlan {
-                client: ClientPlan::from_args(&a.client)?,
-                hold: plan::positive("--hold", a.hold)?,
-                distinct: a.distinct,
-                race: a.race,
-                expect: a.expect,
-                settle: a.settle,
-            };
-            let target = crate::target::resolve(&plan.client).await?;
-            let report = check::single::run(&plan, &target, stop).await;
-            target.finish().await;
-            report
-        }
-        Command::Ratelimit(a) => {
-            let output = &a.client.output;
-            let plan = check::ratelimit::RatelimitPlan {
-                client: ClientPlan::from_args(&a.client)?,
-                attempts: a.attempts,
-                rate: a.rate,
-                mode: a.mode,
-                settle: a.settle,
-                max_wait: a.max_wait,
-                expect_rate: a.expect_rate,
-                expect_max: a.expect_max,
-                progress: crate::report::progress::wanted(output.json, output.quiet),
-            };
-            plan.validate()?;
-            let target = crate::target::resolve(&plan.client).await?;
-            let report = check::ratelimit::run(&plan, &target, stop).await;
-            target.finish().await;
-            report
-        }
-        Command::Stability(a) => {
-            let output = &a.client.output;
-            let plan = check::stability::StabilityPlan {
-                client: ClientPlan::from_args(&a.client)?,
-                clients: a.clients,
-                duration: a.duration,
-                ping_interval: a.ping_interval,
-                app_ping: a.app_ping.clone().map(|text| (text, a.app_ping_interval)),
-                no_pong: a.no_pong,
-                reconnect: a.reconnect,
-                find_idle_timeout: a.find_idle_timeout,
-                max_idle: a.max_idle,
-                progress: crate::report::progress::wanted(output.json, output.quiet),
-            };
-            plan.validate()?;
-            let target = crate::target::resolve(&plan.client).await?;
-            let report = check::stability::run(&plan, &target, stop).await;
-            target.finish().await;
-            report
-        }
-        Command::Storm(a) => {
-            let output = &a.client.output;
-            let plan = check::storm::StormPlan {
-                client: ClientPlan::from_args(&a.client)?,
-                clients: a.clients,
-                ramp: a.ramp,
-                connect_rate: a.connect_rate,
-                hold: a.hold,
-                message: a.message.clone(),
-                message_interval: a.message_interval,
-                disrupt: a.disrupt,
-                backoff: a.backoff,
-                jitter: a.jitter,
-                max_attempts: a.max_attempts,
-                wave_timeout: a.wave_timeout,
-                source_ips: a.source_ip.clone(),
-                tcp_only: a.tcp_only,
-                close_timeout: a.client.close_timeout,
-                max_pending: a.max_pending,
-                progress: crate::report::progress::wanted(output.json, output.quiet),
-            };
-            plan.validate()?;
-            check::storm::preflight(&plan)?;
-            let target = crate::target::resolve(&plan.client).await?;
-            let report = check::storm::run(&plan, &target, stop).await;
-            target.finish().await;
-            report
-        }
-        other => anyhow::bail!("`wsprobe {}` is not built yet in this version", other.name()),
+    let target = crate::target::resolve(planned.client()).await?;
+    let mut report = match planned {
+        Planned::Connect(p) => check::connect::run(p, &target, stop).await,
+        Planned::Single(p) => check::single::run(p, &target, stop).await,
+        Planned::Stability(p) => check::stability::run(p, &target, stop).await,
+        Planned::Ratelimit(p) => check::ratelimit::run(p, &target, stop).await,
+        Planned::Storm(p) => check::storm::run(p, &target, stop).await,
     };
+    target.finish().await;
     report.elapsed_s = check::secs(started.elapsed());
     report.interrupted |= stop.is_cancelled();
     Ok(report)

@@ -33,6 +33,8 @@ pub mod exit;
 pub mod net;
 pub mod plan;
 pub mod report;
+pub mod scenario;
+pub mod selftest;
 pub mod server;
 pub mod shutdown;
 pub mod stats;

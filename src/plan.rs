@@ -145,3 +145,111 @@ pub fn positive(flag: &str, d: Duration) -> Result<Duration, PlanError> {
     }
     Ok(d)
 }
+
+/// A client command turned into its validated plan.
+#[derive(Debug, Clone)]
+pub enum Planned {
+    /// `connect`.
+    Connect(crate::check::connect::ConnectPlan),
+    /// `single`.
+    Single(crate::check::single::SinglePlan),
+    /// `stability`.
+    Stability(crate::check::stability::StabilityPlan),
+    /// `ratelimit`.
+    Ratelimit(crate::check::ratelimit::RatelimitPlan),
+    /// `storm`.
+    Storm(crate::check::storm::StormPlan),
+}
+
+impl Planned {
+    /// How the plan's clients connect.
+    pub fn client(&self) -> &ClientPlan {
+        match self {
+            Planned::Connect(p) => &p.client,
+            Planned::Single(p) => &p.client,
+            Planned::Stability(p) => &p.client,
+            Planned::Ratelimit(p) => &p.client,
+            Planned::Storm(p) => &p.client,
+        }
+    }
+}
+
+/// Builds and checks the plan of a client command; nothing touches the
+/// network, so a bad value is refused before anything runs.
+pub fn plan_command(command: &crate::cli::Command) -> Result<Planned, PlanError> {
+    use crate::check::{connect, ratelimit, single, stability, storm};
+    use crate::cli::Command;
+    let progress = |o: &crate::cli::OutputArgs| crate::report::progress::wanted(o.json, o.quiet);
+    Ok(match command {
+        Command::Connect(a) => Planned::Connect(connect::ConnectPlan {
+            client: ClientPlan::from_args(&a.client)?,
+            send: a.send.clone(),
+            listen: a.listen,
+        }),
+        Command::Single(a) => Planned::Single(single::SinglePlan {
+            client: ClientPlan::from_args(&a.client)?,
+            hold: positive("--hold", a.hold)?,
+            distinct: a.distinct,
+            race: a.race,
+            expect: a.expect,
+            settle: a.settle,
+        }),
+        Command::Stability(a) => {
+            let plan = stability::StabilityPlan {
+                client: ClientPlan::from_args(&a.client)?,
+                clients: a.clients,
+                duration: a.duration,
+                ping_interval: a.ping_interval,
+                app_ping: a.app_ping.clone().map(|text| (text, a.app_ping_interval)),
+                no_pong: a.no_pong,
+                reconnect: a.reconnect,
+                find_idle_timeout: a.find_idle_timeout,
+                max_idle: a.max_idle,
+                progress: progress(&a.client.output),
+            };
+            plan.validate()?;
+            Planned::Stability(plan)
+        }
+        Command::Ratelimit(a) => {
+            let plan = ratelimit::RatelimitPlan {
+                client: ClientPlan::from_args(&a.client)?,
+                attempts: a.attempts,
+                rate: a.rate,
+                mode: a.mode,
+                settle: a.settle,
+                max_wait: a.max_wait,
+                expect_rate: a.expect_rate,
+                expect_max: a.expect_max,
+                source_ips: a.source_ip.clone(),
+                progress: progress(&a.client.output),
+            };
+            plan.validate()?;
+            Planned::Ratelimit(plan)
+        }
+        Command::Storm(a) => {
+            let plan = storm::StormPlan {
+                client: ClientPlan::from_args(&a.client)?,
+                clients: a.clients,
+                ramp: a.ramp,
+                connect_rate: a.connect_rate,
+                hold: a.hold,
+                message: a.message.clone(),
+                message_interval: a.message_interval,
+                disrupt: a.disrupt,
+                backoff: a.backoff,
+                jitter: a.jitter,
+                max_attempts: a.max_attempts,
+                wave_timeout: a.wave_timeout,
+                source_ips: a.source_ip.clone(),
+                tcp_only: a.tcp_only,
+                close_timeout: a.client.close_timeout,
+                max_pending: a.max_pending,
+                progress: progress(&a.client.output),
+            };
+            plan.validate()?;
+            storm::preflight(&plan)?;
+            Planned::Storm(plan)
+        }
+        other => return Err(PlanError::new(format!("`wsprobe {}` is not a client command", other.name()))),
+    })
+}

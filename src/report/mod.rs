@@ -4,6 +4,7 @@
 //! functions of it that return strings, and only `main` writes them.
 
 pub mod json;
+pub mod junit;
 pub mod progress;
 pub mod table;
 mod table_connect;
@@ -11,6 +12,7 @@ mod table_ratelimit;
 mod table_single;
 mod table_stability;
 mod table_storm;
+mod table_suite;
 
 use serde::Serialize;
 
@@ -77,6 +79,10 @@ pub enum Details {
     Stability(Box<crate::check::stability::StabilityDetails>),
     /// `storm`.
     Storm(Box<crate::check::storm::StormDetails>),
+    /// `run`.
+    Run(Box<crate::scenario::run::RunDetails>),
+    /// `selftest`.
+    Selftest(Box<crate::selftest::SelftestDetails>),
 }
 
 impl Report {

@@ -46,10 +46,15 @@ pub fn render(report: &Report, style: Style) -> String {
             Details::Ratelimit(d) => crate::report::table_ratelimit::render(d, style),
             Details::Stability(d) => crate::report::table_stability::render(d, style),
             Details::Storm(d) => crate::report::table_storm::render(d, style),
+            Details::Run(d) => crate::report::table_suite::render_run(d, style),
+            Details::Selftest(d) => crate::report::table_suite::render_selftest(d, style),
         };
         out.push_str(&section);
     }
-    out.push_str(&findings(report, style));
+    // run and selftest render their findings as their own table.
+    if !matches!(report.details, Some(Details::Run(_) | Details::Selftest(_))) {
+        out.push_str(&findings(report, style));
+    }
     out.push_str(&diagnosis(report));
     out.push_str(&verdict_line(report));
     out

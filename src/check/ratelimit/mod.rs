@@ -45,6 +45,8 @@ pub struct RatelimitPlan {
     pub expect_rate: Option<Rate>,
     /// The cap the server must enforce.
     pub expect_max: Option<u32>,
+    /// Local addresses to spread attempts over.
+    pub source_ips: Vec<std::net::IpAddr>,
     /// Draw live progress.
     pub progress: bool,
 }
@@ -103,8 +105,10 @@ pub struct RatelimitDetails {
 
 /// Runs `ratelimit`.
 pub async fn run(plan: &RatelimitPlan, target: &Resolved, stop: &CancellationToken) -> Report {
+    let mut endpoint = target.endpoint.clone();
+    endpoint.source_ips = plan.source_ips.clone();
     let probe = Probe {
-        endpoint: &target.endpoint,
+        endpoint: &endpoint,
         t0: Instant::now(),
         settle: plan.settle,
         close_timeout: plan.client.close_timeout,

@@ -1,0 +1,54 @@
+//! The human output of `run` and `selftest`: one row per check with what
+//! was expected and what was seen.
+
+use comfy_table::Cell;
+
+use super::table::{table, Style};
+use crate::scenario::run::RunDetails;
+use crate::selftest::SelftestDetails;
+
+fn mark(ok: bool) -> &'static str {
+    if ok {
+        "✓"
+    } else {
+        "✗"
+    }
+}
+
+/// Renders `run`: a table per scenario file.
+pub fn render_run(d: &RunDetails, style: Style) -> String {
+    let mut out = String::new();
+    for file in &d.files {
+        let mut t = table(style, &["", "check", "command", "expected", "observed", "time"]);
+        for c in &file.checks {
+            let observed = if c.ok { c.observed.clone() } else { c.failures.join("; ") };
+            t.add_row(vec![
+                Cell::new(mark(c.ok)),
+                Cell::new(format!("{} (line {})", c.name, c.line)),
+                Cell::new(&c.command),
+                Cell::new(&c.expected),
+                Cell::new(observed),
+                Cell::new(format!("{:.1}s", c.elapsed_s)),
+            ]);
+        }
+        out.push_str(&format!("{} — {}\n{t}\n\n", file.file, file.name));
+    }
+    out.push_str(&format!("{} files, {} checks, {} as expected\n\n", d.files.len(), d.checks, d.passed));
+    out
+}
+
+/// Renders `selftest`: behaviour | check | expected | observed | ok.
+pub fn render_selftest(d: &SelftestDetails, style: Style) -> String {
+    let mut t = table(style, &["behaviour", "check", "expected", "observed", "ok"]);
+    for r in &d.rows {
+        let observed = if r.ok { r.observed.clone() } else { r.failures.join("; ") };
+        t.add_row(vec![
+            Cell::new(&r.behaviour),
+            Cell::new(&r.check),
+            Cell::new(&r.expected),
+            Cell::new(observed),
+            Cell::new(mark(r.ok)),
+        ]);
+    }
+    format!("{t}\n\n{} rows, {} as expected\n\n", d.rows.len(), d.rows.iter().filter(|r| r.ok).count())
+}

@@ -1,0 +1,351 @@
+//! Scenario files: a target (a URL, or the embedded server with options)
+//! and a list of checks, each a client command with its options and what
+//! it must show. For CI smoke tests: `wsprobe run scenarios/`.
+//!
+//! ```toml
+//! name = "Chat hub"
+//! [target.embedded]            # or: [target] url = "wss://chat.example.com/ws?user=u-{client}"
+//! duplicate = "replace"
+//! [[check]]
+//! command = "single"
+//! hold = "500ms"
+//! expect_verdict = "pass"
+//! expect = { policy = "replace-old", "first.close_code" = 4000 }
+//! ```
+//!
+//! The top level is typed (unknown keys are refused). A check's options
+//! are the command's own flags (`max_attempts` is `--max-attempts`) and are
+//! checked by the same definitions as the command line when the file is
+//! loaded, so a file and a command line mean the same thing. Every error
+//! names the file and line.
+
+pub mod expect;
+pub mod run;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cli::Cli;
+use crate::exit::Verdict;
+use expect::{Expect, Matcher};
+
+/// A scenario file that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ScenarioError {
+    /// The file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
+
+/// A loaded, checked scenario file.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Where it came from.
+    pub path: PathBuf,
+    /// Its name.
+    pub name: String,
+    /// Its checks.
+    pub checks: Vec<CheckSpec>,
+}
+
+/// One check of a scenario.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    /// Its name (defaults to the command).
+    pub name: String,
+    /// The client command.
+    pub command: String,
+    /// The command's flags, target included, as a command line.
+    pub args: Vec<String>,
+    /// What it must show.
+    pub expect: Expect,
+    /// Line of the `[[check]]` table.
+    pub line: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    name: Option<String>,
+    #[allow(dead_code)]
+    description: Option<String>,
+    target: RawTarget,
+    #[serde(default)]
+    check: Vec<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    url: Option<Spanned<String>>,
+    embedded: Option<BTreeMap<String, Spanned<toml::Value>>>,
+}
+
+const COMMANDS: &[&str] = &["connect", "single", "stability", "ratelimit", "storm"];
+
+/// Finds the scenario files under the given files or folders (`*.toml`, sorted).
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|e| io_error(path, &e))?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(ScenarioError {
+                    file: path.display().to_string(),
+                    line: 0,
+                    message: "no *.toml scenario files in this folder".into(),
+                });
+            }
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> ScenarioError {
+    ScenarioError { file: path.display().to_string(), line: 0, message: format!("cannot read it: {e}") }
+}
+
+/// Loads and checks one scenario file; `target` overrides its target.
+pub fn load(path: &Path, target: Option<&str>) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, &e))?;
+    parse(path, &text, target)
+}
+
+/// Parses scenario text (`path` names it in errors).
+pub fn parse(path: &Path, text: &str, target_override: Option<&str>) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let at = |span: std::ops::Range<usize>, message: String| ScenarioError {
+        file: file.clone(),
+        line: line_of(text, span.start),
+        message,
+    };
+    let raw: RawFile = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), first_line(e.message())))?;
+    let target_args = target_args(&raw.target, target_override).map_err(|(span, m)| at(span, m))?;
+    if raw.check.is_empty() {
+        return Err(at(0..0, "no checks: add at least one [[check]] table with command = \"single\" (or stability, ratelimit, storm, connect)".into()));
+    }
+    let mut checks = Vec::new();
+    for table in &raw.check {
+        let check = check_spec(table, &target_args).map_err(|(span, m)| at(span, m))?;
+        checks.push(CheckSpec { line: line_of(text, table.span().start), ..check });
+    }
+    let name =
+        raw.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    Ok(Scenario { path: path.to_path_buf(), name, checks })
+}
+
+/// clap's error as one line: the error, plus its tip or possible values.
+fn clap_message(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut out = lines.next().unwrap_or("").trim_start_matches("error: ").to_string();
+    for extra in lines.filter(|l| l.starts_with("tip:") || l.starts_with("[possible values")) {
+        out.push_str("; ");
+        out.push_str(extra.trim_start_matches("tip: "));
+    }
+    out
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_string()
+}
+
+type Located = (std::ops::Range<usize>, String);
+
+/// The command-line part for the target: the URL, or `--server-*` flags.
+fn target_args(
+    target: &RawTarget,
+    override_url: Option<&str>,
+) -> Result<Vec<(String, std::ops::Range<usize>)>, Located> {
+    if let Some(url) = override_url {
+        return Ok(vec![(url.to_string(), 0..0)]);
+    }
+    match (&target.url, &target.embedded) {
+        (Some(url), None) => Ok(vec![(url.get_ref().clone(), url.span())]),
+        (None, Some(options)) => {
+            let mut args = Vec::new();
+            for (key, value) in options {
+                for arg in flag_args(&format!("server-{}", key.replace('_', "-")), value.get_ref())
+                    .map_err(|m| (value.span(), m))?
+                {
+                    args.push((arg, value.span()));
+                }
+            }
+            Ok(args)
+        }
+        (None, None) => Ok(Vec::new()),
+        (Some(url), Some(_)) => Err((url.span(), "target has both url and embedded: keep one".into())),
+    }
+}
+
+/// A TOML value as command-line arguments for `--flag`.
+fn flag_args(flag: &str, value: &toml::Value) -> Result<Vec<String>, String> {
+    Ok(match value {
+        toml::Value::Boolean(true) => vec![format!("--{flag}")],
+        toml::Value::Boolean(false) => Vec::new(),
+        toml::Value::String(s) => vec![format!("--{flag}"), s.clone()],
+        toml::Value::Integer(i) => vec![format!("--{flag}"), i.to_string()],
+        toml::Value::Float(f) => vec![format!("--{flag}"), f.to_string()],
+        toml::Value::Array(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                out.extend(flag_args(flag, item)?);
+            }
+            out
+        }
+        other => return Err(format!("{flag} = {other}: write a string, a number, true/false or a list")),
+    })
+}
+
+fn check_spec(
+    table: &Spanned<BTreeMap<String, Spanned<toml::Value>>>,
+    target: &[(String, std::ops::Range<usize>)],
+) -> Result<CheckSpec, Located> {
+    let get = |name: &str| table.get_ref().iter().find(|(k, _)| k.as_str() == name);
+    let (_, command) = get("command").ok_or_else(|| {
+        (table.span(), format!("this check has no command: add command = \"single\" (one of {})", COMMANDS.join(", ")))
+    })?;
+    let command_name = command.get_ref().as_str().filter(|c| COMMANDS.contains(c)).ok_or_else(|| {
+        (command.span(), format!("unknown command {}: write one of {}", command.get_ref(), COMMANDS.join(", ")))
+    })?;
+    let name = get("name")
+        .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string))
+        .unwrap_or_else(|| command_name.to_string());
+    let verdict = match get("expect_verdict") {
+        None => Verdict::Pass,
+        Some((_, v)) => match v.get_ref().as_str() {
+            Some("pass") => Verdict::Pass,
+            Some("fail") => Verdict::Fail,
+            Some("error") => Verdict::Error,
+            _ => {
+                return Err((
+                    v.span(),
+                    format!("expect_verdict = {}: write \"pass\", \"fail\" or \"error\"", v.get_ref()),
+                ))
+            }
+        },
+    };
+    let fields = match get("expect") {
+        None => Vec::new(),
+        Some((_, v)) => expect_fields(v)?,
+    };
+    let mut args = vec![command_name.to_string()];
+    let mut spans = Vec::new();
+    for (arg, span) in target {
+        args.push(arg.clone());
+        spans.push(span.clone());
+    }
+    for (key, value) in table.get_ref() {
+        if ["command", "name", "expect_verdict", "expect"].contains(&key.as_str()) {
+            continue;
+        }
+        for arg in flag_args(&key.replace('_', "-"), value.get_ref()).map_err(|m| (value.span(), m))? {
+            args.push(arg);
+            spans.push(value.span());
+        }
+    }
+    validate(&args, &spans, table.span())?;
+    Ok(CheckSpec { name, command: command_name.to_string(), args, expect: Expect { verdict, fields }, line: 0 })
+}
+
+fn expect_fields(v: &Spanned<toml::Value>) -> Result<Vec<(String, Matcher)>, Located> {
+    let table = v.get_ref().as_table().ok_or_else(|| {
+        (v.span(), "expect must be a table of field = value, such as expect = { policy = \"reject-new\" }".to_string())
+    })?;
+    table
+        .iter()
+        .map(|(path, value)| {
+            Matcher::deserialize(value.clone())
+                .map(|m| (path.clone(), m))
+                .map_err(|e| (v.span(), format!("expect.{path}: {e}; write a value or {{ min = 1, max = 2 }}")))
+        })
+        .collect()
+}
+
+/// Parses the arguments with the real command-line definitions and builds
+/// the plan, so a bad option fails at load time with its line.
+fn validate(args: &[String], spans: &[std::ops::Range<usize>], table: std::ops::Range<usize>) -> Result<(), Located> {
+    let cli = Cli::try_parse_from(std::iter::once("wsprobe".to_string()).chain(args.iter().cloned())).map_err(|e| {
+        let message = clap_message(&e.to_string());
+        let span = args
+            .iter()
+            .zip(spans)
+            .find(|(a, _)| a.starts_with("--") && message.contains(a.as_str()))
+            .map(|(_, s)| s.clone())
+            .unwrap_or(table.clone());
+        (span, format!("{message} (options are the command's flags with _ for -, see `wsprobe {} --help`)", args[0]))
+    })?;
+    crate::plan::plan_command(&cli.command).map(|_| ()).map_err(|e| (table, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Scenario, ScenarioError> {
+        parse(Path::new("t.toml"), text, None)
+    }
+
+    #[test]
+    fn a_complete_scenario() {
+        let s = parse_str("name = \"x\"\n[target.embedded]\nduplicate = \"replace\"\n[[check]]\ncommand = \"single\"\nhold = \"500ms\"\nexpect = { policy = \"replace-old\" }\n").unwrap();
+        assert_eq!(s.checks.len(), 1);
+        assert_eq!(s.checks[0].args, ["single", "--server-duplicate", "replace", "--hold", "500ms"]);
+        assert_eq!(s.checks[0].line, 4);
+        assert_eq!(s.checks[0].expect.fields.len(), 1);
+    }
+
+    #[test]
+    fn unknown_top_level_key_names_the_line() {
+        let e =
+            parse_str("name = \"x\"\ntarget = { url = \"ws://h/\" }\ncolour = 1\n[[check]]\ncommand = \"single\"\n")
+                .unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("t.toml", 3), "{e}");
+        assert!(e.message.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn unknown_check_option_names_the_line_and_the_fix() {
+        let e = parse_str("[target]\nurl = \"ws://h/\"\n[[check]]\ncommand = \"single\"\nhodl = \"1s\"\n").unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains("--hodl") && e.message.contains("--hold"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_names_the_line() {
+        let e = parse_str(
+            "[target]\nurl = \"ws://h/\"\n[[check]]\ncommand = \"storm\"\nclients = 5\nbackoff = \"sometimes\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        assert!(e.message.contains("exp:500ms..30s"), "{e}");
+    }
+
+    #[test]
+    fn unknown_command_and_bad_server_option() {
+        let e = parse_str("[target]\nurl = \"ws://h/\"\n[[check]]\ncommand = \"flood\"\n").unwrap_err();
+        assert!(e.line == 4 && e.message.contains("one of"), "{e}");
+        let e = parse_str("[target.embedded]\npong_timeout = \"1s\"\n[[check]]\ncommand = \"single\"\n").unwrap_err();
+        assert!(e.message.contains("--server-ping-interval"), "{e}");
+    }
+}
