@@ -239,7 +239,10 @@ async fn exchange(
         };
         match interpret(item) {
             Read::Frame(msg) => details.messages.push(traffic_in(&msg, start)),
-            Read::Ended(close) => return Some(close),
+            Read::Ended(close) => {
+                crate::net::session::fail_connection(&mut opened.ws, &close).await;
+                return Some(close);
+            }
         }
     }
 }

@@ -126,6 +126,20 @@ where
     tokio::time::timeout(wait, exchange).await.unwrap_or(CloseReply::TimedOut)
 }
 
+/// When the server broke the protocol, tells it so as RFC 6455 7.1.7 asks:
+/// a close frame with the code (1002, 1007, 1009), then TCP is dropped.
+/// Best effort, bounded; a connection that ended otherwise is left alone.
+pub async fn fail_connection<S>(ws: &mut WebSocketStream<S>, close: &CloseInfo)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if close.how != EndHow::ProtocolError {
+        return;
+    }
+    let frame = CloseFrame { code: CloseCode::from(close.code), reason: "".into() };
+    let _ = tokio::time::timeout(Duration::from_millis(500), ws.send(Message::Close(Some(frame)))).await;
+}
+
 /// Reads until the connection ends or `stop` is cancelled; returns how it
 /// ended, or `None` when stopped (the caller then closes it).
 pub async fn watch<S>(ws: &mut WebSocketStream<S>, stop: &CancellationToken) -> Option<CloseInfo>

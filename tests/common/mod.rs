@@ -3,6 +3,8 @@
 //! separate server), and helpers to run wsprobe commands in-process.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 

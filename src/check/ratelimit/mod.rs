@@ -119,7 +119,9 @@ pub async fn run(plan: &RatelimitPlan, target: &Resolved, stop: &CancellationTok
     bar.finish_and_clear();
     if let Some(why) = unreachable(&records) {
         close_all(held, plan.client.close_timeout).await;
-        return Report::error("ratelimit", target.display.clone(), why);
+        let mut report = Report::error("ratelimit", target.display.clone(), why);
+        report.details = Some(Details::Ratelimit(Box::new(details(plan, records, Inferred::default()))));
+        return report;
     }
     let held_after_schedule = held.len() as u32;
     let mut next = plan.attempts + 1;
@@ -163,11 +165,48 @@ async fn scheduled(
     (records, held)
 }
 
+/// Nothing can be inferred when no attempt got in: say why instead.
 fn unreachable(records: &[AttemptRecord]) -> Option<String> {
-    let silent = ["refused", "dns", "unreachable"];
-    let all_silent = !records.is_empty() && records.iter().all(|r| silent.contains(&r.outcome.as_str()));
-    all_silent
-        .then(|| format!("the target is unreachable: all {} attempts failed ({})", records.len(), records[0].outcome))
+    if records.is_empty() || records.iter().any(|r| r.accepted()) {
+        return None;
+    }
+    let mut outcomes: BTreeMap<&str, u32> = BTreeMap::new();
+    for r in records {
+        *outcomes.entry(r.outcome.as_str()).or_default() += 1;
+    }
+    let summary: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+    let hint = if outcomes.keys().any(|k| *k == "http-401" || *k == "http-403") {
+        "; pass credentials with -H"
+    } else if outcomes.keys().all(|k| k.starts_with("http-")) {
+        "; the limit may already be used up by earlier connections: wait for its window and run again"
+    } else {
+        ""
+    };
+    Some(format!("no attempt was accepted ({}){hint}", summary.join(", ")))
+}
+
+/// Attempts that got no HTTP answer at all (timeouts, resets) are neither
+/// acceptances nor limits; they make the inference less certain.
+fn unanswered(records: &[AttemptRecord]) -> Option<Finding> {
+    let failed: Vec<&AttemptRecord> = records.iter().filter(|r| !r.accepted() && !r.rejected()).collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let mut kinds: BTreeMap<&str, u32> = BTreeMap::new();
+    for r in &failed {
+        *kinds.entry(r.outcome.as_str()).or_default() += 1;
+    }
+    let summary: Vec<String> = kinds.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+    Some(Finding::new(
+        "unanswered",
+        false,
+        format!(
+            "{} of {} attempts got no HTTP answer ({}): the inference may be incomplete",
+            failed.len(),
+            records.len(),
+            summary.join(", ")
+        ),
+    ))
 }
 
 /// Waits for the rate limit window to reopen: at the earliest moment any
@@ -302,6 +341,9 @@ fn signal_words(inf: &Inferred) -> String {
 
 fn findings(plan: &RatelimitPlan, records: &[AttemptRecord], inf: &Inferred, report: &mut Report) {
     let scheduled = records.iter().filter(|r| r.purpose == Purpose::Scheduled).count();
+    if let Some(finding) = unanswered(records) {
+        report.add(finding);
+    }
     match plan.mode {
         RatelimitMode::Churn => churn_findings(plan, scheduled, inf, report),
         RatelimitMode::Hold => hold_findings(plan, scheduled, inf, report),
@@ -338,7 +380,7 @@ fn churn_findings(plan: &RatelimitPlan, scheduled: usize, inf: &Inferred, report
                 true,
                 format!("no rejection in {scheduled} attempts at {}", plan.rate),
             ));
-            report.diagnosis.push(format!("No limit seen: {scheduled} attempts at {} were all accepted. A per-IP limit, if any, is above that; try more --attempts or a faster --rate.", plan.rate));
+            report.diagnosis.push(format!("No limit seen: no refusal in {scheduled} attempts at {}. A per-IP limit, if any, is above that; try more --attempts or a faster --rate.", plan.rate));
         }
     }
     if let Some(expect) = plan.expect_rate {

@@ -125,6 +125,7 @@ impl<'a> Connection<'a> {
         };
         match dropped {
             Some(close) => {
+                crate::net::session::fail_connection(&mut self.ws, &close).await;
                 self.closed(close);
                 true
             }

@@ -94,7 +94,12 @@ pub async fn run(ctx: std::sync::Arc<Ctx>, id: ClientId, start_at: tokio::time::
         let Some(mut live) = Box::pin(connect_wave(&ctx, id, wave)).await else { return };
         let until_disrupt = wave == 0 && ctx.plan.disrupt != Disrupt::Server;
         match hold(&ctx, id, &mut live, until_disrupt).await {
-            HoldEnd::Dropped(close) => closed(&ctx, id, &live, close),
+            HoldEnd::Dropped(close) => {
+                if let Conn::Ws(ws) = &mut live.conn {
+                    Box::pin(crate::net::session::fail_connection(ws, &close)).await;
+                }
+                closed(&ctx, id, &live, close)
+            }
             HoldEnd::Disrupt if wave == 0 => Box::pin(disrupt(&ctx, id, live)).await,
             HoldEnd::End | HoldEnd::Disrupt => return Box::pin(finish(&ctx, id, live)).await,
         }

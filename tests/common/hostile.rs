@@ -1,0 +1,200 @@
+//! A hostile WebSocket server for tests: raw TCP on 127.0.0.1:0, one std
+//! thread per connection, each misbehaving in one specific way. Every
+//! connection ends within `LIFETIME`, so no test can hang on it.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+const LIFETIME: Duration = Duration::from_secs(20);
+
+/// How the server misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hostile {
+    /// Accepts TCP, never answers the upgrade.
+    Silent,
+    /// Answers with bytes that are not HTTP.
+    Garbage,
+    /// Answers 101 with a wrong Sec-WebSocket-Accept.
+    WrongAccept,
+    /// Upgrades, then sends a frame with RSV1 set.
+    ReservedBits,
+    /// Upgrades, then sends a frame with the reserved opcode 0x3.
+    BadOpcode,
+    /// Upgrades, then sends a masked frame (servers must not mask).
+    MaskedFrame,
+    /// Upgrades, then sends a text frame with invalid UTF-8.
+    InvalidUtf8,
+    /// Upgrades, then announces a 100 MB frame and streams it.
+    HugeFrame,
+    /// Upgrades, then ends TCP in the middle of a frame.
+    CloseMidFrame,
+    /// Upgrades, sends a close frame, and keeps TCP open.
+    CloseKeepOpen,
+    /// Trickles its 101 answer one byte per second.
+    Trickle,
+}
+
+/// The running fixture; stops its accept loop when dropped.
+pub struct HostileServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    received: Arc<Mutex<Vec<u8>>>,
+}
+
+impl HostileServer {
+    /// Starts the fixture.
+    pub fn start(kind: Hostile) -> HostileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let flag = stop.clone();
+        let sink = received.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let sink = sink.clone();
+                        std::thread::spawn(move || serve(stream, kind, &sink));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        HostileServer { addr, stop, thread: Some(thread), received }
+    }
+
+    /// What clients sent after the upgrade (all connections, in order).
+    pub fn received(&self) -> Vec<u8> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// A URL for it.
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws?device=dev-{{client}}", self.addr)
+    }
+}
+
+impl Drop for HostileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn read_head(stream: &mut TcpStream) -> Option<String> {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") && buf.len() < 16384 {
+        match stream.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+fn accept_key(head: &str) -> String {
+    let key = head.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap_or("").trim();
+    derive_accept_key(key.as_bytes())
+}
+
+fn upgrade(stream: &mut TcpStream, accept: &str) -> bool {
+    let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+    stream.write_all(response.as_bytes()).is_ok()
+}
+
+/// Waits (bounded) until the client closes, keeping what it sends.
+fn linger(stream: &mut TcpStream, sink: &Mutex<Vec<u8>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let until = Instant::now() + LIFETIME;
+    let mut buf = [0u8; 1024];
+    while Instant::now() < until {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if let Ok(mut kept) = sink.lock() {
+                    kept.extend_from_slice(&buf[..n]);
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn serve(mut stream: TcpStream, kind: Hostile, sink: &Mutex<Vec<u8>>) {
+    let Some(head) = read_head(&mut stream) else { return };
+    let accept = accept_key(&head);
+    let frame: &[u8] = match kind {
+        Hostile::Silent => return linger(&mut stream, sink),
+        Hostile::Garbage => {
+            let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2\r\n\x00\x01\x02 not http at all\r\n\r\n");
+            return;
+        }
+        Hostile::WrongAccept => {
+            upgrade(&mut stream, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+            return linger(&mut stream, sink);
+        }
+        Hostile::Trickle => {
+            let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+            for b in response.bytes() {
+                if stream.write_all(&[b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            return linger(&mut stream, sink);
+        }
+        Hostile::ReservedBits => &[0xC1, 0x02, b'h', b'i'],
+        Hostile::BadOpcode => &[0x83, 0x00],
+        Hostile::MaskedFrame => &[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2],
+        Hostile::InvalidUtf8 => &[0x81, 0x02, 0xC3, 0x28],
+        Hostile::CloseMidFrame => &[0x81, 0x0A, b'h', b'e'],
+        Hostile::CloseKeepOpen => &[0x88, 0x02, 0x03, 0xE8],
+        Hostile::HugeFrame => &[],
+    };
+    if !upgrade(&mut stream, &accept) {
+        return;
+    }
+    match kind {
+        Hostile::HugeFrame => huge_frame(&mut stream),
+        Hostile::CloseMidFrame => {
+            let _ = stream.write_all(frame);
+        }
+        _ => {
+            let _ = stream.write_all(frame);
+            linger(&mut stream, sink);
+        }
+    }
+}
+
+fn huge_frame(stream: &mut TcpStream) {
+    let mut header = vec![0x82, 127];
+    header.extend_from_slice(&(100u64 << 20).to_be_bytes());
+    if stream.write_all(&header).is_err() {
+        return;
+    }
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+    let chunk = vec![0u8; 64 * 1024];
+    let until = Instant::now() + LIFETIME;
+    for _ in 0..1600 {
+        if Instant::now() > until || stream.write_all(&chunk).is_err() {
+            return;
+        }
+    }
+}
