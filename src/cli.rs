@@ -94,6 +94,9 @@ pub struct OutputArgs {
     /// Log what happens on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Also write the JSON report to this file (atomically).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// Options shared by every client command.
@@ -383,6 +386,9 @@ pub struct ServerBehaviourArgs {
     /// Largest message accepted, in bytes (closed with 1009 beyond).
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub max_message_size: usize,
+    /// Drop a client that does not take what the server writes for this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub write_timeout: Duration,
 }
 
 /// The same behaviour flags for the embedded server, prefixed `--server-`
@@ -429,6 +435,9 @@ pub struct EmbeddedServerArgs {
     /// Embedded server: largest message accepted, in bytes.
     #[arg(long = "server-max-message-size", id = "server-max-message-size", default_value_t = 1 << 20, value_name = "BYTES")]
     pub max_message_size: usize,
+    /// Embedded server: drop a client that does not read for this long.
+    #[arg(long = "server-write-timeout", id = "server-write-timeout", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub write_timeout: Duration,
 }
 
 /// `wsprobe serve`.

@@ -37,6 +37,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
         command => {
             let output = command.output().cloned().unwrap_or_default();
             let report = report(&cli)?;
+            if let Some(path) = &output.out {
+                crate::report::json::write(path, &report)?;
+            }
             Ok(render(&report, &output))
         }
     }
@@ -52,11 +55,13 @@ pub fn report(cli: &Cli) -> anyhow::Result<Report> {
 
 /// Runs a client command on the current runtime until done or `stop`.
 pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Result<Report> {
-    match command {
-        Command::Selftest(args) => Ok(crate::selftest::run(args.filter.as_deref(), stop).await),
-        Command::Run(args) => crate::scenario::run::run(args, stop).await,
-        command => run_planned(&plan::plan_command(command)?, stop).await,
-    }
+    let mut report = match command {
+        Command::Selftest(args) => crate::selftest::run(args.filter.as_deref(), stop).await,
+        Command::Run(args) => crate::scenario::run::run(args, stop).await?,
+        command => run_planned(&plan::plan_command(command)?, stop).await?,
+    };
+    report.settle_interruption();
+    Ok(report)
 }
 
 /// Runs a validated plan: resolves its target (starting the embedded
@@ -74,6 +79,7 @@ pub async fn run_planned(planned: &Planned, stop: &CancellationToken) -> anyhow:
     target.finish().await;
     report.elapsed_s = check::secs(started.elapsed());
     report.interrupted |= stop.is_cancelled();
+    report.settle_interruption();
     Ok(report)
 }
 
@@ -83,7 +89,9 @@ pub fn render(report: &Report, output: &OutputArgs) -> Output {
     if output.json {
         return Output { stdout: json::render(report), stderr: String::new(), exit };
     }
-    if report.verdict == Verdict::Error {
+    // A run that could not start gets one line; an interrupted one keeps
+    // its partial tables.
+    if report.verdict == Verdict::Error && !report.interrupted {
         let message = report.error.as_deref().unwrap_or("wsprobe could not complete the run");
         return Output { stdout: String::new(), stderr: format!("wsprobe: error: {message}\n"), exit };
     }

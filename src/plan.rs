@@ -112,6 +112,7 @@ pub fn server_config_from_serve(a: &ServerBehaviourArgs) -> Result<ServerConfig,
         faults: a.fault.clone(),
         handshake_timeout: a.handshake_timeout,
         max_message_size: a.max_message_size,
+        write_timeout: a.write_timeout,
     };
     cfg.validate().map_err(PlanError::new)?;
     Ok(cfg)
@@ -133,6 +134,7 @@ pub fn server_config_from_embedded(a: &EmbeddedServerArgs) -> Result<ServerConfi
         faults: a.fault.clone(),
         handshake_timeout: a.handshake_timeout,
         max_message_size: a.max_message_size,
+        write_timeout: a.write_timeout,
     };
     cfg.validate().map_err(|e| PlanError::new(e.replace("--", "--server-")))?;
     Ok(cfg)

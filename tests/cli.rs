@@ -109,3 +109,34 @@ fn help_lists_every_command() {
         assert!(text.contains(cmd), "{cmd} missing from --help");
     }
 }
+
+/// Bad input of every kind: exit 2 and a first line that names the flag
+/// (or the value) and says what to write instead.
+#[test]
+fn bad_input_names_the_flag_and_the_fix() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["connect", "ws//no-scheme"], &["invalid URL", "ws://host:port/path"]),
+        (&["connect", "ftp://host/"], &["unknown scheme", "ws://"]),
+        (&["connect", "wss://"], &["invalid URL"]),
+        (&["ratelimit", "--rate", "fast"], &["--rate", "3/10s"]),
+        (&["storm", "--backoff", "linear"], &["--backoff", "exp:500ms..30s"]),
+        (&["storm", "--jitter", "some"], &["--jitter", "full"]),
+        (&["stability", "--duration", "forever"], &["--duration", "500ms"]),
+        (&["storm", "--ramp", "1s", "--connect-rate", "10/s"], &["--ramp", "--connect-rate"]),
+        (&["storm", "--clients", "0"], &["--clients"]),
+        (&["stability", "--find-idle-timeout", "--ping-interval", "1s"], &["--find-idle-timeout", "--ping-interval"]),
+        (&["ratelimit", "--expect-max", "5"], &["--expect-max", "--mode hold"]),
+        (&["serve", "--pong-timeout", "1s"], &["--pong-timeout", "--ping-interval"]),
+        (&["serve", "--identity", "cookie:x"], &["query:NAME"]),
+        (&["single", "-H", "no colon here"], &["Name: value"]),
+    ];
+    for (args, words) in cases {
+        let out = wsprobe().args(*args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err.lines().next().unwrap_or("");
+        for w in *words {
+            assert!(first.contains(w), "{args:?}: first line {first:?} should name {w:?}");
+        }
+    }
+}

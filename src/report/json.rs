@@ -27,14 +27,19 @@ pub fn argument_error(err: clap::Error) -> std::process::ExitCode {
         err.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
+    let args: Vec<String> = std::env::args().collect();
+    let text = scrub_secrets(&err.render().to_string(), &args);
     if wants_json && !is_info {
-        let command = std::env::args().nth(1).unwrap_or_default();
-        let message = err.kind().as_str().map(str::to_string).unwrap_or_else(|| first_line(&err.to_string()));
-        let detail = first_line(&err.to_string());
-        print!("{}", render_error(&command, if detail.is_empty() { &message } else { &detail }));
+        let command = args.get(1).cloned().unwrap_or_default();
+        print!("{}", render_error(&command, &one_line(&text)));
         return crate::exit::Exit::Error.into();
     }
-    let _ = err.print();
+    if is_info {
+        print!("{text}");
+    } else {
+        let command = args.get(1).filter(|a| !a.starts_with('-')).map(|c| format!(" {c}")).unwrap_or_default();
+        eprint!("wsprobe: error: {}\n\nFor more information, try 'wsprobe{command} --help'.\n", one_line(&text));
+    }
     if is_info {
         std::process::ExitCode::SUCCESS
     } else {
@@ -42,6 +47,49 @@ pub fn argument_error(err: clap::Error) -> std::process::ExitCode {
     }
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string()
+/// A clap error as one line: the error, plus its tip or possible values.
+pub fn one_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut out = lines.next().unwrap_or("").trim_start_matches("error: ").to_string();
+    for extra in lines.filter(|l| l.starts_with("tip:") || l.starts_with("[possible values")) {
+        out.push_str("; ");
+        out.push_str(extra.trim_start_matches("tip: "));
+    }
+    out
+}
+
+/// Writes the JSON report to `path` atomically (a temporary file in the same
+/// folder, then a rename), so nobody reads a half-written report.
+pub fn write(path: &std::path::Path, report: &Report) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write the report next to {}", path.display()))?;
+    std::io::Write::write_all(&mut tmp, render(report).as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Replaces header values and URL secrets typed on the command line with
+/// their redacted forms in a message (clap quotes the values it refuses).
+pub fn scrub_secrets(message: &str, args: &[String]) -> String {
+    let mut text = message.to_string();
+    for (i, arg) in args.iter().enumerate() {
+        let after_header_flag = i > 0 && matches!(args[i - 1].as_str(), "-H" | "--header");
+        let shown = if after_header_flag {
+            match arg.split_once(':') {
+                Some((name, value)) => format!("{name}: {}", crate::units::redact_header_value(name, value.trim())),
+                None => format!("{}…", arg.split_whitespace().next().unwrap_or("")),
+            }
+        } else if arg.contains("://") {
+            crate::units::redact_url(arg)
+        } else {
+            continue;
+        };
+        if shown != *arg {
+            text = text.replace(arg.as_str(), &shown);
+        }
+    }
+    text
 }

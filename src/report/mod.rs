@@ -115,6 +115,15 @@ impl Report {
         self.findings.push(finding);
     }
 
+    /// A run cut short by Ctrl-C cannot pass: what it saw may still have
+    /// failed (fail), otherwise it is incomplete (error).
+    pub fn settle_interruption(&mut self) {
+        if self.interrupted && self.verdict == Verdict::Pass {
+            self.verdict = Verdict::Error;
+            self.error = Some("interrupted by Ctrl-C before the end: the results are partial".into());
+        }
+    }
+
     /// Sets the verdict from the findings, keeping an error verdict.
     pub fn settle_verdict(&mut self) {
         if self.verdict == Verdict::Error {

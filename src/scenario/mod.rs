@@ -151,17 +151,6 @@ pub fn parse(path: &Path, text: &str, target_override: Option<&str>) -> Result<S
     Ok(Scenario { path: path.to_path_buf(), name, checks })
 }
 
-/// clap's error as one line: the error, plus its tip or possible values.
-fn clap_message(text: &str) -> String {
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let mut out = lines.next().unwrap_or("").trim_start_matches("error: ").to_string();
-    for extra in lines.filter(|l| l.starts_with("tip:") || l.starts_with("[possible values")) {
-        out.push_str("; ");
-        out.push_str(extra.trim_start_matches("tip: "));
-    }
-    out
-}
-
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
@@ -286,7 +275,7 @@ fn expect_fields(v: &Spanned<toml::Value>) -> Result<Vec<(String, Matcher)>, Loc
 /// the plan, so a bad option fails at load time with its line.
 fn validate(args: &[String], spans: &[std::ops::Range<usize>], table: std::ops::Range<usize>) -> Result<(), Located> {
     let cli = Cli::try_parse_from(std::iter::once("wsprobe".to_string()).chain(args.iter().cloned())).map_err(|e| {
-        let message = clap_message(&e.to_string());
+        let message = crate::report::json::one_line(&e.to_string());
         let span = args
             .iter()
             .zip(spans)

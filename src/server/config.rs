@@ -117,6 +117,9 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// Largest message accepted; bigger ones are closed with 1009.
     pub max_message_size: usize,
+    /// Time a client gets to take what the server writes before it is
+    /// dropped as stuck (a client that never reads).
+    pub write_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -135,6 +138,7 @@ impl Default for ServerConfig {
             faults: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             max_message_size: 1 << 20,
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -157,6 +161,9 @@ impl ServerConfig {
         }
         if self.max_clients == Some(0) {
             return Err("--max-clients 0 would refuse everyone: give at least 1".into());
+        }
+        if self.write_timeout.is_zero() || self.handshake_timeout.is_zero() {
+            return Err("--write-timeout and --handshake-timeout must be above zero".into());
         }
         if self.max_message_size < 125 {
             return Err("--max-message-size must be at least 125 bytes".into());

@@ -22,8 +22,6 @@ use super::registry::{Control, Ticket};
 use super::Shared;
 use crate::net::session::{close_cleanly, close_from_error};
 
-/// Time a client gets to take what we write before it counts as stuck.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client gets to answer our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Read buffer per server connection: small, so 10,000 idle clients fit.
@@ -198,7 +196,7 @@ impl Conn {
                 None => break,
             }
         }
-        match tokio::time::timeout(WRITE_TIMEOUT, self.ws.flush()).await {
+        match tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.flush()).await {
             Ok(Ok(())) => None,
             _ => Some(Stop::Abrupt),
         }
@@ -229,7 +227,7 @@ impl Conn {
             Message::Ping(_) | Message::Frame(_) => None,
         };
         let reply = reply?;
-        match tokio::time::timeout(WRITE_TIMEOUT, self.ws.feed(reply)).await {
+        match tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.feed(reply)).await {
             Ok(Ok(())) => None,
             _ => Some(Stop::Abrupt),
         }
@@ -264,7 +262,7 @@ impl Conn {
     }
 
     async fn send(&mut self, msg: Message) -> Result<(), Stop> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.ws.send(msg)).await {
+        match tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.send(msg)).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(Stop::Abrupt),
         }

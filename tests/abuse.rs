@@ -1,0 +1,155 @@
+//! The reference server under abuse: slowloris handshakes, a flood of
+//! connection attempts, invalid UTF-8, clients that never read. It stays
+//! up, keeps answering a well-behaved client quickly, and `/health` stays
+//! right.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::{endpoint, eventually, runtime, TestServer};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use wsprobe::net::connect::{open, Attempt, ClientWs};
+use wsprobe::server::config::ServerConfig;
+use wsprobe::units::ClientId;
+
+/// The abuse tests load the machine on purpose; run them one at a time so
+/// one test's flood does not eat another's latency budget.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn connected(url: &str, client: u32) -> ClientWs {
+    match open(&endpoint(url), ClientId::new(client)).await {
+        Attempt::Open(o) => o.ws,
+        other => panic!("expected an open connection, got {}", other.label()),
+    }
+}
+
+/// The slowest echo round trip over `n` messages.
+async fn worst_echo(ws: &mut ClientWs, n: usize) -> Duration {
+    let mut worst = Duration::ZERO;
+    for i in 0..n {
+        let t = Instant::now();
+        ws.send(Message::text(format!("probe {i}"))).await.unwrap();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("echo within 5s") {
+                Some(Ok(Message::Text(_))) => break,
+                Some(Ok(_)) => continue,
+                other => panic!("well-behaved client lost its connection: {other:?}"),
+            }
+        }
+        worst = worst.max(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worst
+}
+
+#[test]
+fn echo_stays_fast_under_slowloris_and_a_connection_flood() {
+    let _serial = serial();
+    let server = TestServer::start(ServerConfig { handshake_timeout: Duration::from_secs(3), ..Default::default() });
+    let rt = runtime();
+    let mut good = rt.block_on(connected(&server.url(), 0));
+    let slowloris: Vec<std::net::TcpStream> = (0..500)
+        .map(|i| {
+            let mut s = std::net::TcpStream::connect(server.addr).expect("slowloris connect");
+            let _ = write!(s, "GET /ws?device=slow-{i} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n");
+            s
+        })
+        .collect();
+    let url = server.url();
+    let flood = rt.spawn(async move {
+        let ep = endpoint(&url);
+        let mut accepted = 0;
+        for batch in 0..10u32 {
+            let attempts = (0..100u32).map(|i| open(&ep, ClientId::new(1000 + batch * 100 + i)));
+            for a in futures_util::future::join_all(attempts).await {
+                if let Attempt::Open(mut o) = a {
+                    accepted += 1;
+                    let _ = o.ws.close(None).await;
+                }
+            }
+        }
+        accepted
+    });
+    let worst = rt.block_on(worst_echo(&mut good, 40));
+    let accepted = rt.block_on(flood).unwrap();
+    assert!(worst < Duration::from_millis(100), "slowest echo under abuse: {worst:?}");
+    assert_eq!(accepted, 1000, "the flood's well-formed attempts were all served");
+    assert!(eventually(Duration::from_secs(5), || server.health().open_connections == 1), "{:?}", server.health());
+    assert!(
+        eventually(Duration::from_secs(6), || server.health().rejections.get("handshake-timeout") == Some(&500)),
+        "{:?}",
+        server.health()
+    );
+    drop(slowloris);
+    assert_eq!(server.health().accepted_total, 1001);
+    let worst = rt.block_on(worst_echo(&mut good, 5));
+    assert!(worst < Duration::from_millis(100), "{worst:?}");
+}
+
+#[test]
+fn invalid_utf8_from_a_client_is_closed_with_1007() {
+    let _serial = serial();
+    let server = TestServer::start(ServerConfig::default());
+    let rt = runtime();
+    rt.block_on(async {
+        let mut ws = connected(&server.url(), 0).await;
+        let mut frame = tokio_tungstenite::tungstenite::protocol::frame::Frame::message(
+            vec![0xC3u8, 0x28],
+            tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode::Data(
+                tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text,
+            ),
+            true,
+        );
+        frame.header_mut().mask = Some([1, 2, 3, 4]);
+        ws.send(Message::Frame(frame)).await.unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Close(f))) => return f.map(|f| u16::from(f.code)),
+                    Some(Ok(_)) => continue,
+                    _ => return None,
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(end, Some(1007));
+    });
+    assert!(eventually(Duration::from_secs(3), || server.health().open_connections == 0));
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_and_others_are_served() {
+    let _serial = serial();
+    let server = TestServer::start(ServerConfig { write_timeout: Duration::from_millis(500), ..Default::default() });
+    let rt = runtime();
+    rt.block_on(async {
+        let mut good = connected(&server.url(), 0).await;
+        let mut deaf = connected(&server.url(), 1).await;
+        let payload = "x".repeat(64 * 1024);
+        let flood = async {
+            for _ in 0..2000 {
+                if tokio::time::timeout(Duration::from_secs(2), deaf.send(Message::text(payload.clone())))
+                    .await
+                    .map_or(true, |r| r.is_err())
+                {
+                    break;
+                }
+            }
+        };
+        let (_, worst) = tokio::join!(flood, worst_echo(&mut good, 10));
+        assert!(worst < Duration::from_millis(100), "{worst:?}");
+    });
+    assert!(
+        eventually(Duration::from_secs(5), || server.health().open_connections == 1),
+        "the deaf client was dropped: {:?}",
+        server.health()
+    );
+}
