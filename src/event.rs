@@ -25,6 +25,19 @@ pub enum EndHow {
     Ours,
 }
 
+impl EndHow {
+    /// How tables show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            EndHow::CloseFrame => "close frame",
+            EndHow::Eof => "EOF, no close frame",
+            EndHow::Reset => "reset, no close frame",
+            EndHow::ProtocolError => "protocol error",
+            EndHow::Ours => "closed by wsprobe",
+        }
+    }
+}
+
 /// How one connection ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CloseInfo {

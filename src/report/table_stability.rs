@@ -32,7 +32,7 @@ pub fn render(d: &StabilityDetails, style: Style) -> String {
                 Cell::new(c.client),
                 Cell::new(c.code),
                 Cell::new(&c.reason),
-                Cell::new(format!("{:?}", c.how).to_lowercase()),
+                Cell::new(c.how.label()),
                 Cell::new(format!("{:.2} s", c.after_s)),
                 Cell::new(format!("{:.2} s", c.idle_in_s)),
                 Cell::new(format!("{:.2} s", c.idle_out_s)),
