@@ -33,6 +33,8 @@ fn parse_decimal_duration(text: &str) -> Option<Duration> {
     let (number, unit) = text.split_at(split);
     let value: f64 = number.parse().ok()?;
     let seconds_per_unit = match unit.trim() {
+        "ns" => 0.000_000_001,
+        "us" | "µs" => 0.000_001,
         "ms" => 0.001,
         "s" | "sec" | "secs" => 1.0,
         "m" | "min" | "mins" => 60.0,
@@ -43,10 +45,15 @@ fn parse_decimal_duration(text: &str) -> Option<Duration> {
     (seconds.is_finite() && (0.0..=1.0e9).contains(&seconds)).then(|| Duration::from_secs_f64(seconds))
 }
 
-/// Formats a duration the way users type it (`1.5s`, `250ms`, `2m`).
+/// Formats a duration the way users type it (`1.5s`, `250ms`, `2m`,
+/// `40us`), so that what is printed parses back to the same duration.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms < 1000.0 {
+    if d < Duration::from_micros(1) {
+        format!("{}ns", d.as_nanos())
+    } else if d < Duration::from_millis(1) {
+        format!("{}us", trim_float(d.as_nanos() as f64 / 1000.0))
+    } else if ms < 1000.0 {
         format!("{}ms", trim_float(ms))
     } else if ms < 120_000.0 {
         format!("{}s", trim_float(ms / 1000.0))
@@ -384,6 +391,16 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+    }
+
+    #[test]
+    fn sub_millisecond_windows_round_trip() {
+        // Found by the `rate` fuzz target: a 1 µs window printed as "0ms".
+        let r: Rate = "333333/us".parse().unwrap();
+        assert_eq!(r.to_string().parse::<Rate>().unwrap(), r);
+        assert_eq!(format_duration(Duration::from_micros(250)), "250us");
+        assert_eq!(parse_duration("1.5us"), Ok(Duration::from_nanos(1500)));
+        assert_eq!(format_duration(Duration::from_nanos(7)), "7ns");
     }
 
     #[test]
