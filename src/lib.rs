@@ -12,7 +12,7 @@
 //! report → renderer.
 //!
 //! - [`cli`]: clap structs, exactly what the user typed.
-//! - [`units`]: durations, rates, backoff, headers, templates, redaction.
+//! - [`units`]: durations, rates, backoff, headers, templates; [`redact`]: secrets out of every output.
 //! - [`plan`]: validated plans and the [`plan::Target`]; [`target`] resolves
 //!   it (starting the embedded server on `127.0.0.1:0` when needed).
 //! - [`exit`]: exit codes and the errors callers match on.
@@ -32,6 +32,7 @@ pub mod event;
 pub mod exit;
 pub mod net;
 pub mod plan;
+pub mod redact;
 pub mod report;
 pub mod scenario;
 pub mod selftest;

@@ -9,3 +9,4 @@ pub mod nopong;
 pub mod session;
 pub mod stream;
 pub mod tls;
+pub mod upgrade;

@@ -78,10 +78,7 @@ pub fn scrub_secrets(message: &str, args: &[String]) -> String {
     for (i, arg) in args.iter().enumerate() {
         let after_header_flag = i > 0 && matches!(args[i - 1].as_str(), "-H" | "--header");
         let shown = if after_header_flag {
-            match arg.split_once(':') {
-                Some((name, value)) => format!("{name}: {}", crate::units::redact_header_value(name, value.trim())),
-                None => format!("{}…", arg.split_whitespace().next().unwrap_or("")),
-            }
+            crate::redact::redact_header_arg(arg)
         } else if arg.contains("://") {
             crate::units::redact_url(arg)
         } else {

@@ -1,0 +1,122 @@
+//! The reference server's flags: as `serve` spells them, and the same
+//! behaviour prefixed `--server-` for the embedded server of every client
+//! command (clap cannot prefix a flattened struct, so each is spelled out,
+//! and a test checks they stay twins).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::server::config::{DropMode, DuplicatePolicy, Fault, IdentitySource};
+use crate::units::{parse_duration, Rate};
+
+/// The reference server's behaviour flags, as `serve` spells them.
+#[derive(Debug, Clone, Args)]
+pub struct ServerBehaviourArgs {
+    /// Where the identity comes from: query:NAME or header:NAME.
+    #[arg(long, default_value = "query:device", value_name = "SOURCE")]
+    pub identity: IdentitySource,
+    /// What to do when a connected identity connects again.
+    #[arg(long, value_enum, default_value_t = DuplicatePolicy::Reject)]
+    pub duplicate: DuplicatePolicy,
+    /// Accepted connections per client IP, such as 3/10s (HTTP 429 beyond).
+    #[arg(long, value_name = "RATE")]
+    pub rate_limit: Option<Rate>,
+    /// Concurrent connections allowed (HTTP 503 beyond).
+    #[arg(long, value_name = "N")]
+    pub max_clients: Option<usize>,
+    /// Send a ping frame this often.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub ping_interval: Option<Duration>,
+    /// Drop without a close frame when no pong arrived for this long.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub pong_timeout: Option<Duration>,
+    /// Drop without a close frame after this long without inbound frames.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub idle_timeout: Option<Duration>,
+    /// Close with 4001 "token expired" this long after the upgrade.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub token_ttl: Option<Duration>,
+    /// End every connection this long after the upgrade.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub drop_after: Option<Duration>,
+    /// How --drop-after ends a connection.
+    #[arg(long, value_enum, default_value_t = DropMode::Abrupt)]
+    pub drop_mode: DropMode,
+    /// Reproduce a known bug (repeatable).
+    #[arg(long, value_enum)]
+    pub fault: Vec<Fault>,
+    /// Time a client gets to send its whole upgrade request.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub handshake_timeout: Duration,
+    /// Largest message accepted, in bytes (closed with 1009 beyond).
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_message_size: usize,
+    /// Drop a client that does not take what the server writes for this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub write_timeout: Duration,
+}
+
+/// The same behaviour flags for the embedded server, prefixed `--server-`
+/// (clap cannot prefix a flattened struct, so each is spelled out).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Embedded server (when no URL is given)")]
+pub struct EmbeddedServerArgs {
+    /// Embedded server: identity source, query:NAME or header:NAME.
+    #[arg(long = "server-identity", id = "server-identity", default_value = "query:device", value_name = "SOURCE")]
+    pub identity: IdentitySource,
+    /// Embedded server: duplicate identity policy.
+    #[arg(long = "server-duplicate", id = "server-duplicate", value_enum, default_value_t = DuplicatePolicy::Reject)]
+    pub duplicate: DuplicatePolicy,
+    /// Embedded server: accepted connections per IP (HTTP 429 beyond).
+    #[arg(long = "server-rate-limit", id = "server-rate-limit", value_name = "RATE")]
+    pub rate_limit: Option<Rate>,
+    /// Embedded server: concurrent connections allowed (HTTP 503 beyond).
+    #[arg(long = "server-max-clients", id = "server-max-clients", value_name = "N")]
+    pub max_clients: Option<usize>,
+    /// Embedded server: ping frame interval.
+    #[arg(long = "server-ping-interval", id = "server-ping-interval", value_parser = parse_duration, value_name = "DURATION")]
+    pub ping_interval: Option<Duration>,
+    /// Embedded server: drop when no pong arrived for this long.
+    #[arg(long = "server-pong-timeout", id = "server-pong-timeout", value_parser = parse_duration, value_name = "DURATION")]
+    pub pong_timeout: Option<Duration>,
+    /// Embedded server: drop after this long without inbound frames.
+    #[arg(long = "server-idle-timeout", id = "server-idle-timeout", value_parser = parse_duration, value_name = "DURATION")]
+    pub idle_timeout: Option<Duration>,
+    /// Embedded server: close with 4001 this long after the upgrade.
+    #[arg(long = "server-token-ttl", id = "server-token-ttl", value_parser = parse_duration, value_name = "DURATION")]
+    pub token_ttl: Option<Duration>,
+    /// Embedded server: end every connection this long after the upgrade.
+    #[arg(long = "server-drop-after", id = "server-drop-after", value_parser = parse_duration, value_name = "DURATION")]
+    pub drop_after: Option<Duration>,
+    /// Embedded server: how --server-drop-after ends a connection.
+    #[arg(long = "server-drop-mode", id = "server-drop-mode", value_enum, default_value_t = DropMode::Abrupt)]
+    pub drop_mode: DropMode,
+    /// Embedded server: reproduce a known bug (repeatable).
+    #[arg(long = "server-fault", id = "server-fault", value_enum)]
+    pub fault: Vec<Fault>,
+    /// Embedded server: time a client gets to send its upgrade request.
+    #[arg(long = "server-handshake-timeout", id = "server-handshake-timeout", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub handshake_timeout: Duration,
+    /// Embedded server: largest message accepted, in bytes.
+    #[arg(long = "server-max-message-size", id = "server-max-message-size", default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_message_size: usize,
+    /// Embedded server: drop a client that does not read for this long.
+    #[arg(long = "server-write-timeout", id = "server-write-timeout", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub write_timeout: Duration,
+}
+
+/// `wsprobe serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Binding beyond loopback must be asked for here.
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    pub addr: SocketAddr,
+    /// Server behaviour.
+    #[command(flatten)]
+    pub behaviour: ServerBehaviourArgs,
+    /// Log connections on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
