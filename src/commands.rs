@@ -125,8 +125,12 @@ fn text_output(stdout: String) -> Output {
     Output { stdout, stderr: String::new(), exit: Exit::Pass }
 }
 
+/// The runtime: one worker per core; `WSPROBE_THREADS=N` overrides it for
+/// benchmarks (a client and a server sharing two cores).
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok()).filter(|&n| n > 0);
+    let workers = env("WSPROBE_THREADS").map(|n| n as usize).unwrap_or(cores);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
