@@ -19,9 +19,8 @@ use tokio::time::timeout_at;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
-use url::Url;
 
-use crate::net::endpoint::{host_port, Endpoint};
+use crate::net::endpoint::{Dest, Endpoint};
 use crate::net::http::{read_head, HeadError};
 use crate::net::stream::{Transport, WsStream};
 use crate::net::upgrade::{build_request, parse_response, validate_upgrade, Response};
@@ -246,20 +245,21 @@ struct Opening<'a> {
 
 impl Opening<'_> {
     async fn steps(&mut self) -> Result<Result<Opened, Rejection>, StepError> {
-        let url = self.endpoint.url_for(self.client).map_err(|e| (Phase::Dns, FailureKind::Other, e.to_string()))?;
+        let endpoint = self.endpoint;
+        let url = endpoint.dest_for(self.client).map_err(|e| (Phase::Dns, FailureKind::Other, e.to_string()))?;
         let addrs = self.resolve(&url).await?;
         let tcp = self.tcp(&addrs).await?;
         let stream = self.tls(&url, tcp).await?;
         self.upgrade(&url, stream).await
     }
 
-    async fn resolve(&mut self, url: &Url) -> Result<Vec<SocketAddr>, StepError> {
+    async fn resolve(&mut self, url: &Dest<'_>) -> Result<Vec<SocketAddr>, StepError> {
         if let Some(pinned) = &self.endpoint.pinned {
             return Ok(pinned.clone());
         }
-        let (host, port) = host_port(url);
+        let (host, port) = (&url.host, url.port);
         let t = Instant::now();
-        let lookup = timeout_at(self.deadline, tokio::net::lookup_host((host.as_str(), port))).await;
+        let lookup = timeout_at(self.deadline, tokio::net::lookup_host((host.as_ref(), port))).await;
         self.timings.dns = Some(t.elapsed());
         let timed_out =
             || (Phase::Dns, FailureKind::Timeout, format!("resolving {host} took longer than the connect timeout"));
@@ -304,11 +304,11 @@ impl Opening<'_> {
         (!ips.is_empty()).then(|| ips[self.client.index as usize % ips.len()])
     }
 
-    async fn tls(&mut self, url: &Url, tcp: TcpStream) -> Result<WsStream, StepError> {
+    async fn tls(&mut self, url: &Dest<'_>, tcp: TcpStream) -> Result<WsStream, StepError> {
         let Some(config) = &self.endpoint.tls else {
             return Ok(WsStream::new(Transport::Plain(tcp)));
         };
-        let (host, _) = host_port(url);
+        let host = url.host.to_string();
         let name = ServerName::try_from(host.clone())
             .map_err(|e| (Phase::Tls, FailureKind::Tls, format!("'{host}' is not a valid TLS server name: {e}")))?;
         let t = Instant::now();
@@ -329,7 +329,7 @@ impl Opening<'_> {
         }
     }
 
-    async fn upgrade(&mut self, url: &Url, mut stream: WsStream) -> Result<Result<Opened, Rejection>, StepError> {
+    async fn upgrade(&mut self, url: &Dest<'_>, mut stream: WsStream) -> Result<Result<Opened, Rejection>, StepError> {
         let key = generate_key();
         let request = build_request(self.endpoint, url, self.client, &key);
         let t = Instant::now();
@@ -364,7 +364,7 @@ impl Opening<'_> {
             }
         };
         self.timings.upgrade = Some(t.elapsed());
-        let response = parse_response(&buf[..head_len])?;
+        let response = parse_response(&buf[..head_len], self.endpoint.capture)?;
         if response.status != 101 {
             let body = self.read_body(&mut stream, &buf[head_len..], &response).await;
             self.timings.total = self.started.elapsed();

@@ -2,6 +2,7 @@
 //! template, headers, subprotocols, TLS settings, timeouts and frame limits.
 //! Built once from a plan; [`crate::net::connect::open`] uses it per client.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,74 @@ pub struct Endpoint {
     pub pinned: Option<Vec<SocketAddr>>,
     /// Never answer the server's pings (`stability --no-pong`).
     pub withhold_pongs: bool,
+    /// Keep the response headers of each upgrade (storms do not need them).
+    pub capture: bool,
+    fixed: Option<FixedAuthority>,
+}
+
+/// Where one client connects: host, port, Host header and request target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dest<'a> {
+    /// Host name or address (no IPv6 brackets).
+    pub host: Cow<'a, str>,
+    /// Port (the scheme's default when absent).
+    pub port: u16,
+    /// The Host header value.
+    pub host_header: Cow<'a, str>,
+    /// Path and query.
+    pub path: String,
+}
+
+impl Dest<'static> {
+    fn from_url(url: &Url) -> Dest<'static> {
+        let (host, port) = host_port(url);
+        let host_header = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let mut path = url.path().to_string();
+        if let Some(q) = url.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        Dest { host: Cow::Owned(host), port, host_header: Cow::Owned(host_header), path }
+    }
+}
+
+/// The parts of the URL every client shares, when only the path and query
+/// carry templates: a storm then expands a string per connection instead of
+/// parsing a whole URL.
+#[derive(Debug, Clone)]
+struct FixedAuthority {
+    host: String,
+    port: u16,
+    host_header: String,
+    path_template: String,
+}
+
+impl FixedAuthority {
+    /// `None` when the host is templated or the URL needs normalizing
+    /// (percent-encoding, user info, a fragment): then every client's URL
+    /// is parsed in full.
+    fn of(template: &str) -> Option<FixedAuthority> {
+        let rest = &template[template.find("://")? + 3..];
+        let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
+        if rest[..path_start].contains(['{', '@']) || rest.contains('#') {
+            return None;
+        }
+        let mut path_template = rest[path_start..].to_string();
+        if !path_template.starts_with('/') {
+            path_template.insert(0, '/');
+        }
+        let probe = ClientId::new(0);
+        let dest = Dest::from_url(&parse_ws_url(template, probe).ok()?);
+        (expand(&path_template, probe) == dest.path).then(|| FixedAuthority {
+            host: dest.host.into_owned(),
+            port: dest.port,
+            host_header: dest.host_header.into_owned(),
+            path_template,
+        })
+    }
 }
 
 /// What a user gives to build an [`Endpoint`].
@@ -86,7 +155,6 @@ impl Endpoint {
             return Err(PlanError::new("--connect-timeout must be above zero"));
         }
         Ok(Endpoint {
-            url_template: spec.url,
             headers: spec.headers,
             subprotocols: spec.subprotocols,
             origin: spec.origin,
@@ -96,7 +164,23 @@ impl Endpoint {
             source_ips: Vec::new(),
             pinned: None,
             withhold_pongs: false,
+            capture: true,
+            fixed: FixedAuthority::of(&spec.url),
+            url_template: spec.url,
         })
+    }
+
+    /// Where one client connects.
+    pub fn dest_for(&self, client: ClientId) -> Result<Dest<'_>, PlanError> {
+        match &self.fixed {
+            Some(f) => Ok(Dest {
+                host: Cow::Borrowed(&f.host),
+                port: f.port,
+                host_header: Cow::Borrowed(&f.host_header),
+                path: expand(&f.path_template, client),
+            }),
+            None => self.url_for(client).map(|u| Dest::from_url(&u)),
+        }
     }
 
     /// The URL for one client, expanded and parsed.
@@ -117,8 +201,8 @@ impl Endpoint {
 
     /// Resolves the host once so a storm of clients does not each ask DNS.
     pub async fn pin_addresses(&mut self) -> Result<(), crate::exit::Unreachable> {
-        let url = self.url_for(ClientId::new(0)).map_err(|e| crate::exit::Unreachable(e.to_string()))?;
-        let (host, port) = host_port(&url);
+        let dest = self.dest_for(ClientId::new(0)).map_err(|e| crate::exit::Unreachable(e.to_string()))?;
+        let (host, port) = (dest.host.into_owned(), dest.port);
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
             .await
             .map_err(|e| crate::exit::Unreachable(format!("cannot resolve {host}: {e}")))?
@@ -178,6 +262,30 @@ mod tests {
         assert!(parse_ws_url("not a url", c).unwrap_err().to_string().contains("ws://host:port/path"));
         let err = parse_ws_url("gopher://h/?token=abc", c).unwrap_err().to_string();
         assert!(!err.contains("abc"), "{err}");
+    }
+
+    #[test]
+    fn fixed_authority_expands_only_the_path() {
+        let spec = |url: &str| EndpointSpec {
+            url: url.into(),
+            headers: vec![],
+            subprotocols: vec![],
+            origin: None,
+            connect_timeout: Duration::from_secs(1),
+            max_message_size: 1 << 20,
+            insecure: false,
+        };
+        let e = Endpoint::new(spec("ws://127.0.0.1:9001/ws?device=dev-{client}")).unwrap();
+        assert!(e.fixed.is_some());
+        let fast = e.dest_for(ClientId::new(42)).unwrap();
+        assert_eq!(fast, Dest::from_url(&e.url_for(ClientId::new(42)).unwrap()));
+        assert_eq!(fast.path, "/ws?device=dev-42");
+        for slow in ["ws://{client}.example.com/", "ws://h/a b?x={client}", "ws://u:p@h/", "ws://h/#frag"] {
+            let e = Endpoint::new(spec(slow)).unwrap();
+            assert!(e.fixed.is_none(), "{slow}");
+            assert_eq!(e.dest_for(ClientId::new(3)).unwrap(), Dest::from_url(&e.url_for(ClientId::new(3)).unwrap()));
+        }
+        assert_eq!(Endpoint::new(spec("ws://h:80")).unwrap().dest_for(ClientId::new(0)).unwrap().path, "/");
     }
 
     #[test]

@@ -7,24 +7,15 @@
 use std::fmt::Write as _;
 
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use url::Url;
 
 use crate::net::connect::{FailureKind, Phase, Rejection, StepError, Timings};
-use crate::net::endpoint::Endpoint;
+use crate::net::endpoint::{Dest, Endpoint};
 use crate::net::http::{header, header_has_token};
 use crate::units::{expand, redact_header_value, ClientId};
 
 /// The upgrade request for one client.
-pub(crate) fn build_request(endpoint: &Endpoint, url: &Url, client: ClientId, key: &str) -> String {
-    let mut path = url.path().to_string();
-    if let Some(q) = url.query() {
-        path.push('?');
-        path.push_str(q);
-    }
-    let host = match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-        None => url.host_str().unwrap_or_default().to_string(),
-    };
+pub(crate) fn build_request(endpoint: &Endpoint, dest: &Dest<'_>, client: ClientId, key: &str) -> String {
+    let (path, host) = (&dest.path, &dest.host_header);
     let user_has = |name: &str| endpoint.headers.iter().any(|h| h.name.eq_ignore_ascii_case(name));
     let mut req = format!("GET {path} HTTP/1.1\r\n");
     if !user_has("host") {
@@ -76,7 +67,7 @@ impl Response {
 }
 
 /// Parses a response head; refuses what is not HTTP, and a 101 without the upgrade headers.
-pub(crate) fn parse_response(head: &[u8]) -> Result<Response, StepError> {
+pub(crate) fn parse_response(head: &[u8], capture: bool) -> Result<Response, StepError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut parsed = httparse::Response::new(&mut headers);
     let bad = |why: String| (Phase::Upgrade, FailureKind::Protocol, why);
@@ -95,7 +86,8 @@ pub(crate) fn parse_response(head: &[u8]) -> Result<Response, StepError> {
     let content_length = header(parsed.headers, "content-length").and_then(|v| v.parse().ok());
     let upgrade_ok = header_has_token(parsed.headers, "upgrade", "websocket")
         && header_has_token(parsed.headers, "connection", "upgrade");
-    let shown = raw.iter().map(|(n, v)| (n.clone(), redact_header_value(n, v))).collect();
+    let shown =
+        if capture { raw.iter().map(|(n, v)| (n.clone(), redact_header_value(n, v))).collect() } else { Vec::new() };
     let mut response = Response {
         version: parsed.version.unwrap_or(1),
         status: parsed.code.unwrap_or(0),
@@ -151,7 +143,7 @@ mod tests {
     #[test]
     fn wrong_accept_key_is_a_protocol_failure() {
         let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n";
-        let response = parse_response(head).unwrap();
+        let response = parse_response(head, true).unwrap();
         let err = validate_upgrade(&response, "dGhlIHNhbXBsZSBub25jZQ==", &[]).unwrap_err();
         assert_eq!(err.1, FailureKind::Protocol);
         assert!(err.2.contains("wrong Sec-WebSocket-Accept"));
@@ -159,14 +151,14 @@ mod tests {
 
     #[test]
     fn garbage_is_not_http() {
-        let err = parse_response(b"SSH-2.0-OpenSSH\r\n\r\n").err().unwrap();
+        let err = parse_response(b"SSH-2.0-OpenSSH\r\n\r\n", true).err().unwrap();
         assert!(err.2.contains("not valid HTTP"), "{}", err.2);
     }
 
     #[test]
     fn rejection_keeps_retry_after() {
         let head = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 5\r\n\r\n";
-        let r = parse_response(head).unwrap().into_rejection("slow!".into(), Timings::default());
+        let r = parse_response(head, true).unwrap().into_rejection("slow!".into(), Timings::default());
         assert_eq!((r.status, r.retry_after.as_deref()), (429, Some("2")));
     }
 }

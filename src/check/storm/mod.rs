@@ -131,6 +131,7 @@ pub fn preflight(plan: &StormPlan) -> Result<(), PlanError> {
 pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) -> Report {
     let mut endpoint = target.endpoint.clone();
     endpoint.source_ips = plan.source_ips.clone();
+    endpoint.capture = false;
     if let Err(e) = endpoint.pin_addresses().await {
         return Report::error("storm", target.display.clone(), e.0);
     }
