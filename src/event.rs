@@ -144,6 +144,27 @@ pub fn code_name(code: u16) -> &'static str {
     }
 }
 
+impl EventKind {
+    /// A connection's end, timed against its open and its last traffic in
+    /// each direction, as of now.
+    pub fn closed(
+        close: CloseInfo,
+        opened: Instant,
+        last_in: Instant,
+        last_out: Instant,
+        pongs_withheld: u64,
+    ) -> EventKind {
+        let now = Instant::now();
+        EventKind::Closed {
+            close,
+            after: now.duration_since(opened),
+            idle_in: now.duration_since(last_in),
+            idle_out: now.duration_since(last_out),
+            pongs_withheld,
+        }
+    }
+}
+
 /// One thing that happened to one client, at one instant.
 #[derive(Debug, Clone)]
 pub struct Event {

@@ -96,46 +96,40 @@ impl ClientPlan {
     }
 }
 
+/// Both spellings of the server flags (`serve`'s and the `--server-*`
+/// twins) have the same field names; one mapping serves both.
+macro_rules! server_config {
+    ($a:expr) => {
+        ServerConfig {
+            identity: $a.identity.clone(),
+            duplicate: $a.duplicate,
+            rate_limit: $a.rate_limit,
+            max_clients: $a.max_clients,
+            ping_interval: $a.ping_interval,
+            pong_timeout: $a.pong_timeout,
+            idle_timeout: $a.idle_timeout,
+            token_ttl: $a.token_ttl,
+            drop_after: $a.drop_after,
+            drop_mode: $a.drop_mode,
+            faults: $a.fault.clone(),
+            handshake_timeout: $a.handshake_timeout,
+            max_message_size: $a.max_message_size,
+            write_timeout: $a.write_timeout,
+        }
+    };
+}
+
 /// The reference server's behaviour from `serve` flags.
 pub fn server_config_from_serve(a: &ServerBehaviourArgs) -> Result<ServerConfig, PlanError> {
-    let cfg = ServerConfig {
-        identity: a.identity.clone(),
-        duplicate: a.duplicate,
-        rate_limit: a.rate_limit,
-        max_clients: a.max_clients,
-        ping_interval: a.ping_interval,
-        pong_timeout: a.pong_timeout,
-        idle_timeout: a.idle_timeout,
-        token_ttl: a.token_ttl,
-        drop_after: a.drop_after,
-        drop_mode: a.drop_mode,
-        faults: a.fault.clone(),
-        handshake_timeout: a.handshake_timeout,
-        max_message_size: a.max_message_size,
-        write_timeout: a.write_timeout,
-    };
+    let cfg = server_config!(a);
     cfg.validate().map_err(PlanError::new)?;
     Ok(cfg)
 }
 
-/// The reference server's behaviour from the `--server-*` flags.
+/// The reference server's behaviour from the `--server-*` flags; errors
+/// name the flags as the user typed them.
 pub fn server_config_from_embedded(a: &EmbeddedServerArgs) -> Result<ServerConfig, PlanError> {
-    let cfg = ServerConfig {
-        identity: a.identity.clone(),
-        duplicate: a.duplicate,
-        rate_limit: a.rate_limit,
-        max_clients: a.max_clients,
-        ping_interval: a.ping_interval,
-        pong_timeout: a.pong_timeout,
-        idle_timeout: a.idle_timeout,
-        token_ttl: a.token_ttl,
-        drop_after: a.drop_after,
-        drop_mode: a.drop_mode,
-        faults: a.fault.clone(),
-        handshake_timeout: a.handshake_timeout,
-        max_message_size: a.max_message_size,
-        write_timeout: a.write_timeout,
-    };
+    let cfg = server_config!(a);
     cfg.validate().map_err(|e| PlanError::new(e.replace("--", "--server-")))?;
     Ok(cfg)
 }

@@ -168,15 +168,8 @@ impl<'a> Connection<'a> {
     }
 
     fn closed(&self, close: CloseInfo) {
-        let now = Instant::now();
-        let kind = EventKind::Closed {
-            close,
-            after: now.duration_since(self.opened),
-            idle_in: now.duration_since(self.last_in),
-            idle_out: now.duration_since(self.last_out),
-            pongs_withheld: self.ws.get_ref().pongs_withheld(),
-        };
-        self.ctx.emit(self.id.index, kind);
+        let withheld = self.ws.get_ref().pongs_withheld();
+        self.ctx.emit(self.id.index, EventKind::closed(close, self.opened, self.last_in, self.last_out, withheld));
     }
 }
 

@@ -348,15 +348,7 @@ impl Traffic {
 }
 
 fn closed(ctx: &Ctx, id: ClientId, live: &Live, close: CloseInfo) {
-    let now = Instant::now();
-    let kind = EventKind::Closed {
-        close,
-        after: now.duration_since(live.opened),
-        idle_in: now.duration_since(live.last_in),
-        idle_out: now.duration_since(live.last_out),
-        pongs_withheld: 0,
-    };
-    ctx.emit(id, kind);
+    ctx.emit(id, EventKind::closed(close, live.opened, live.last_in, live.last_out, 0));
 }
 
 /// Disrupts a held connection as the plan says.
