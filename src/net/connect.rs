@@ -6,13 +6,11 @@
 //! timeout says in which phase it happened. Callers classify; nothing here
 //! prints or panics.
 
-use std::borrow::Cow;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout_at;
@@ -29,192 +27,7 @@ use crate::units::ClientId;
 /// An open client WebSocket.
 pub type ClientWs = WebSocketStream<WsStream>;
 
-/// The phase of opening a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    /// Name resolution.
-    Dns,
-    /// TCP connect.
-    Tcp,
-    /// TLS handshake.
-    Tls,
-    /// HTTP upgrade request and response.
-    Upgrade,
-}
-
-impl Phase {
-    /// Name shown to users.
-    pub fn label(self) -> &'static str {
-        match self {
-            Phase::Dns => "DNS",
-            Phase::Tcp => "TCP",
-            Phase::Tls => "TLS",
-            Phase::Upgrade => "upgrade",
-        }
-    }
-}
-
-/// How long each phase took.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Timings {
-    /// Name resolution (absent when addresses were pinned).
-    pub dns: Option<Duration>,
-    /// TCP connect.
-    pub tcp: Option<Duration>,
-    /// TLS handshake (wss only).
-    pub tls: Option<Duration>,
-    /// Upgrade request to response head.
-    pub upgrade: Option<Duration>,
-    /// Everything together.
-    pub total: Duration,
-}
-
-/// What the server said when it accepted the upgrade.
-#[derive(Debug, Clone, Serialize)]
-pub struct Handshake {
-    /// Status line, such as `HTTP/1.1 101 Switching Protocols`.
-    pub status_line: String,
-    /// Response headers (secrets redacted).
-    pub headers: Vec<(String, String)>,
-    /// Subprotocol the server picked.
-    pub subprotocol: Option<String>,
-    /// Extensions the server enabled.
-    pub extensions: Option<String>,
-    /// TLS version and cipher, for wss.
-    pub tls: Option<String>,
-}
-
-/// A connection that completed the upgrade.
-pub struct Opened {
-    /// The socket, ready for frames.
-    pub ws: ClientWs,
-    /// What the server answered.
-    pub handshake: Handshake,
-    /// Phase timings.
-    pub timings: Timings,
-    /// When the connection was ready.
-    pub at: Instant,
-}
-
-/// The server answered the upgrade with something other than 101.
-#[derive(Debug, Clone, Serialize)]
-pub struct Rejection {
-    /// HTTP status code.
-    pub status: u16,
-    /// Reason phrase.
-    pub reason: String,
-    /// Retry-After header, when given.
-    pub retry_after: Option<String>,
-    /// Response headers (secrets redacted).
-    pub headers: Vec<(String, String)>,
-    /// The first bytes of the body, lossily decoded.
-    pub body: String,
-    /// Phase timings.
-    pub timings: Timings,
-}
-
-/// Why a connection could not be opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FailureKind {
-    /// The host name could not be resolved.
-    Dns,
-    /// The port refused the connection (nothing listening).
-    Refused,
-    /// The peer reset the connection.
-    Reset,
-    /// A phase did not finish within the connect timeout.
-    Timeout,
-    /// TLS failed (certificate, protocol).
-    Tls,
-    /// The server answered, but not with a valid WebSocket upgrade.
-    Protocol,
-    /// The server closed the connection before answering.
-    Eof,
-    /// The network or host is unreachable.
-    Unreachable,
-    /// A limit on our side: open files, ephemeral ports.
-    LocalLimit,
-    /// Anything else.
-    Other,
-}
-
-impl FailureKind {
-    /// The outcome label used in tables and JSON (`refused`, `timeout`...).
-    pub fn label(self) -> &'static str {
-        match self {
-            FailureKind::Dns => "dns",
-            FailureKind::Refused => "refused",
-            FailureKind::Reset => "reset",
-            FailureKind::Timeout => "timeout",
-            FailureKind::Tls => "tls",
-            FailureKind::Protocol => "protocol",
-            FailureKind::Eof => "eof",
-            FailureKind::Unreachable => "unreachable",
-            FailureKind::LocalLimit => "local-limit",
-            FailureKind::Other => "error",
-        }
-    }
-
-    /// Classifies a socket error.
-    pub fn from_io(err: &io::Error) -> FailureKind {
-        use io::ErrorKind as K;
-        match err.kind() {
-            K::ConnectionRefused => FailureKind::Refused,
-            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => FailureKind::Reset,
-            K::TimedOut => FailureKind::Timeout,
-            K::UnexpectedEof => FailureKind::Eof,
-            K::AddrNotAvailable | K::AddrInUse => FailureKind::LocalLimit,
-            K::NetworkUnreachable | K::HostUnreachable | K::NetworkDown => FailureKind::Unreachable,
-            _ if matches!(err.raw_os_error(), Some(23 | 24 | 105)) => FailureKind::LocalLimit,
-            _ => FailureKind::Other,
-        }
-    }
-}
-
-/// A connection attempt that failed before any HTTP answer.
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    /// Where it failed.
-    pub phase: Phase,
-    /// How it failed.
-    pub kind: FailureKind,
-    /// A sentence for the user.
-    pub detail: String,
-    /// Phase timings up to the failure.
-    pub timings: Timings,
-}
-
-/// The result of one connection attempt.
-pub enum Attempt {
-    /// Upgraded.
-    Open(Box<Opened>),
-    /// The server answered with an HTTP error.
-    Rejected(Box<Rejection>),
-    /// No usable answer.
-    Failed(Box<Failure>),
-}
-
-impl Attempt {
-    /// The outcome label: `accepted`, `http-<status>`, or the failure kind.
-    pub fn label(&self) -> Cow<'static, str> {
-        match self {
-            Attempt::Open(_) => Cow::Borrowed("accepted"),
-            Attempt::Rejected(r) => Cow::Owned(format!("http-{}", r.status)),
-            Attempt::Failed(f) => Cow::Borrowed(f.kind.label()),
-        }
-    }
-
-    /// Timings of whatever phases ran.
-    pub fn timings(&self) -> &Timings {
-        match self {
-            Attempt::Open(o) => &o.timings,
-            Attempt::Rejected(r) => &r.timings,
-            Attempt::Failed(f) => &f.timings,
-        }
-    }
-}
+pub use crate::net::attempt::{Attempt, Failure, FailureKind, Handshake, Opened, Phase, Rejection, Timings};
 
 /// Opens one connection for `client`, never waiting past the connect timeout.
 pub async fn open(endpoint: &Endpoint, client: ClientId) -> Attempt {
@@ -430,19 +243,4 @@ fn tls_summary(stream: &WsStream) -> Option<String> {
     let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
     let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
     Some(format!("{version} {suite}").trim().to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn io_errors_are_classified() {
-        let e = io::Error::from(io::ErrorKind::ConnectionRefused);
-        assert_eq!(FailureKind::from_io(&e), FailureKind::Refused);
-        let e = io::Error::from_raw_os_error(24);
-        assert_eq!(FailureKind::from_io(&e), FailureKind::LocalLimit);
-        let e = io::Error::from(io::ErrorKind::ConnectionReset);
-        assert_eq!(FailureKind::from_io(&e).label(), "reset");
-    }
 }

@@ -3,14 +3,12 @@
 //! send time, so a stalled server shows up), get disrupted, reconnect, and
 //! close cleanly at the end. It only emits events; the collector counts.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -43,7 +41,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn emit(&self, client: ClientId, kind: EventKind) {
+    pub(super) fn emit(&self, client: ClientId, kind: EventKind) {
         let _ = self.events.send(Event { client: client.index, at: Instant::now(), kind });
     }
 
@@ -58,23 +56,23 @@ impl Ctx {
 }
 
 /// An open connection and its traffic clocks.
-struct Live {
-    conn: Conn,
-    opened: Instant,
-    last_in: Instant,
-    last_out: Instant,
+pub(super) struct Live {
+    pub(super) conn: Conn,
+    pub(super) opened: Instant,
+    pub(super) last_in: Instant,
+    pub(super) last_out: Instant,
 }
 
 // The WebSocket variant is the common case; boxing it would add an
 // allocation per connection to save bytes only in --tcp-only runs.
 #[allow(clippy::large_enum_variant)]
-enum Conn {
+pub(super) enum Conn {
     Ws(ClientWs),
     Tcp(TcpStream),
 }
 
 /// How a hold ended.
-enum HoldEnd {
+pub(super) enum HoldEnd {
     Disrupt,
     Dropped(CloseInfo),
     End,
@@ -195,7 +193,7 @@ async fn hold(ctx: &Ctx, id: ClientId, live: &mut Live, until_disrupt: bool) -> 
     let token = if until_disrupt { &ctx.disrupt } else { &ctx.end };
     let ended = match &mut live.conn {
         Conn::Tcp(stream) => hold_tcp(token, stream).await,
-        Conn::Ws(_) if ctx.plan.message.is_some() => Box::pin(hold_echo(ctx, id, live, token)).await,
+        Conn::Ws(_) if ctx.plan.message.is_some() => Box::pin(super::echo::hold_echo(ctx, id, live, token)).await,
         Conn::Ws(ws) => hold_idle(ctx, id, ws, &mut live.last_in, token).await,
     };
     match ended {
@@ -249,100 +247,6 @@ async fn hold_tcp(token: &CancellationToken, stream: &mut TcpStream) -> HoldEnd 
                     Err(e) => return HoldEnd::Dropped(CloseInfo::abnormal(EndHow::Reset, e.to_string())),
                 }
             }
-        }
-    }
-}
-
-/// Round trips are paired with the sends they answer, in order; at most this
-/// many may be outstanding before the client stops adding more.
-const MAX_OUTSTANDING: usize = 1024;
-
-/// Holds a connection that sends `--message` on a schedule and times the echoes.
-///
-/// Every tick that is due is sent before one flush, and every echo already
-/// buffered is read before going back to waiting: one system call per
-/// batch, not per message, so the client does not become the bottleneck.
-async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &CancellationToken) -> HoldEnd {
-    let Conn::Ws(ws) = &mut live.conn else {
-        return HoldEnd::End;
-    };
-    let text = ctx.plan.message.clone().unwrap_or_default();
-    let period = ctx.plan.message_interval;
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    let mut intended: VecDeque<Instant> = VecDeque::new();
-    let mut traffic = Traffic::default();
-    let end = loop {
-        tokio::select! {
-            _ = token.cancelled() => break HoldEnd::Disrupt,
-            due = ticker.tick() => {
-                let mut due = Some(due);
-                while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
-                    intended.push_back(at.into_std());
-                    if ws.feed(Message::text(text.as_str())).await.is_err() {
-                        intended.pop_back();
-                        break; // the flush below reports how the connection ended
-                    }
-                    traffic.sent += 1;
-                    due = ticker.tick().now_or_never();
-                }
-                live.last_out = Instant::now();
-                if let Err(e) = ws.flush().await {
-                    break HoldEnd::Dropped(crate::net::session::close_from_error(&e));
-                }
-            }
-            item = ws.next() => {
-                let mut item = Some(item);
-                while let Some(next) = item.take() {
-                    match interpret(next) {
-                        Read::Frame(msg) => {
-                            live.last_in = Instant::now();
-                            if matches!(msg, Message::Text(_) | Message::Binary(_)) {
-                                let sent = intended.pop_front();
-                                traffic.received(ctx, id, sent.map(|s| live.last_in.saturating_duration_since(s)));
-                            }
-                        }
-                        Read::Ended(close) => {
-                            traffic.flush(ctx, id);
-                            return HoldEnd::Dropped(close);
-                        }
-                    }
-                    item = ws.next().now_or_never();
-                }
-            }
-        }
-    };
-    traffic.flush(ctx, id);
-    end
-}
-
-/// Message counts and round-trip samples gathered per client and sent in
-/// batches, so an echo flood does not cost a channel message per message.
-#[derive(Default)]
-struct Traffic {
-    sent: u32,
-    received: u32,
-    round_trips: Vec<u32>,
-}
-
-impl Traffic {
-    fn received(&mut self, ctx: &Ctx, id: ClientId, round_trip: Option<Duration>) {
-        self.received += 1;
-        if let Some(d) = round_trip {
-            self.round_trips.push(d.as_micros().min(u128::from(u32::MAX)) as u32);
-        }
-        if self.received >= 256 {
-            self.flush(ctx, id);
-        }
-    }
-
-    fn flush(&mut self, ctx: &Ctx, id: ClientId) {
-        if self.sent > 0 || self.received > 0 {
-            let batch = std::mem::take(self);
-            ctx.emit(
-                id,
-                EventKind::Traffic { sent: batch.sent, received: batch.received, round_trips: batch.round_trips },
-            );
         }
     }
 }

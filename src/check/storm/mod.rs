@@ -5,6 +5,7 @@
 //! time to recover, and says when wsprobe's own limits shaped the result.
 
 mod client;
+mod echo;
 mod report;
 
 use std::net::IpAddr;

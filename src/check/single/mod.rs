@@ -22,6 +22,8 @@ use crate::report::{Details, Finding, Report};
 use crate::target::Resolved;
 use crate::units::ClientId;
 
+mod race;
+
 /// What `single` does.
 #[derive(Debug, Clone)]
 pub struct SinglePlan {
@@ -244,7 +246,7 @@ pub async fn run(plan: &SinglePlan, target: &Resolved, stop: &CancellationToken)
         if stop.is_cancelled() { None } else { Some(reconnect(plan, endpoint, x, stop, &mut report).await) };
     let distinct = distinct(plan, endpoint, stop, &mut report).await;
     let race = if plan.race && !stop.is_cancelled() {
-        Some(race(plan, endpoint, policy, stop, &mut report).await)
+        Some(race::run(plan, endpoint, policy, stop, &mut report).await)
     } else {
         None
     };
@@ -371,67 +373,9 @@ async fn distinct(plan: &SinglePlan, endpoint: &Endpoint, stop: &CancellationTok
     Distinct { tried: plan.distinct, accepted }
 }
 
-async fn race(
-    plan: &SinglePlan,
-    endpoint: &Endpoint,
-    sequential: Policy,
-    stop: &CancellationToken,
-    report: &mut Report,
-) -> Race {
-    let x = ClientId::new(plan.distinct + 1);
-    let (a, b) = tokio::join!(open_tracked(endpoint, x, stop), open_tracked(endpoint, x, stop));
-    hold(plan.hold, &[&a, &b], stop).await;
-    let (first, a_ws) = settle(a).await;
-    let (second, b_ws) = settle(b).await;
-    close_all(a_ws.into_iter().chain(b_ws).collect(), plan.client.close_timeout).await;
-    let policy = race_policy(&first, &second);
-    let enforced = matches!(sequential, Policy::RejectNew | Policy::ReplaceOld);
-    let ok = !(enforced && policy == Policy::AllowMultiple);
-    let detail = if ok {
-        format!("two connections opened at the same instant: {}", policy.label())
-    } else {
-        report.diagnosis.push("Under a race the server let both connections in, though it refuses them one after the other: it checks and registers the identity in two steps. Make the check-and-register atomic.".into());
-        format!(
-            "two connections opened at the same instant were both accepted, though the sequential policy is {}",
-            sequential.label()
-        )
-    };
-    report.add(Finding::new("race", ok, detail));
-    Race { first, second, policy }
-}
-
-/// Under a race neither connection is first, so the policy is read from how
-/// the loser lost: refused at the handshake, or closed after opening.
-fn race_policy(a: &ConnOutcome, b: &ConnOutcome) -> Policy {
-    match (a.alive(), b.alive()) {
-        (true, true) => Policy::AllowMultiple,
-        (false, false) => Policy::None,
-        (true, false) | (false, true) => {
-            let loser = if a.alive() { b } else { a };
-            if loser.outcome == "rejected" {
-                Policy::RejectNew
-            } else {
-                Policy::ReplaceOld
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn outcome(outcome: &'static str) -> ConnOutcome {
-        ConnOutcome { outcome, http_status: None, close_code: None, detail: String::new() }
-    }
-
-    #[test]
-    fn race_policy_ignores_order() {
-        assert_eq!(race_policy(&outcome("rejected"), &outcome("open")), Policy::RejectNew);
-        assert_eq!(race_policy(&outcome("open"), &outcome("rejected")), Policy::RejectNew);
-        assert_eq!(race_policy(&outcome("closed"), &outcome("open")), Policy::ReplaceOld);
-        assert_eq!(race_policy(&outcome("open"), &outcome("open")), Policy::AllowMultiple);
-    }
 
     #[test]
     fn policy_from_survivors() {

@@ -1,0 +1,111 @@
+//! The echo part of a storm client's hold: `--message` sent on a schedule,
+//! echoes paired with their sends in order, round trips timed from the
+//! *intended* send time (so a stalled server shows instead of hiding), and
+//! counts batched so an echo flood costs little on our side.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::time::MissedTickBehavior;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use super::client::{Conn, Ctx, HoldEnd, Live};
+use crate::event::EventKind;
+use crate::net::session::{interpret, Read};
+use crate::units::ClientId;
+
+/// Round trips are paired with the sends they answer, in order; at most this
+/// many may be outstanding before the client stops adding more.
+const MAX_OUTSTANDING: usize = 1024;
+
+/// Holds a connection that sends `--message` on a schedule and times the echoes.
+///
+/// Every tick that is due is sent before one flush, and every echo already
+/// buffered is read before going back to waiting: one system call per
+/// batch, not per message, so the client does not become the bottleneck.
+pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &CancellationToken) -> HoldEnd {
+    let Conn::Ws(ws) = &mut live.conn else {
+        return HoldEnd::End;
+    };
+    let text = ctx.plan.message.clone().unwrap_or_default();
+    let period = ctx.plan.message_interval;
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut intended: VecDeque<Instant> = VecDeque::new();
+    let mut traffic = Traffic::default();
+    let end = loop {
+        tokio::select! {
+            _ = token.cancelled() => break HoldEnd::Disrupt,
+            due = ticker.tick() => {
+                let mut due = Some(due);
+                while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
+                    intended.push_back(at.into_std());
+                    if ws.feed(Message::text(text.as_str())).await.is_err() {
+                        intended.pop_back();
+                        break; // the flush below reports how the connection ended
+                    }
+                    traffic.sent += 1;
+                    due = ticker.tick().now_or_never();
+                }
+                live.last_out = Instant::now();
+                if let Err(e) = ws.flush().await {
+                    break HoldEnd::Dropped(crate::net::session::close_from_error(&e));
+                }
+            }
+            item = ws.next() => {
+                let mut item = Some(item);
+                while let Some(next) = item.take() {
+                    match interpret(next) {
+                        Read::Frame(msg) => {
+                            live.last_in = Instant::now();
+                            if matches!(msg, Message::Text(_) | Message::Binary(_)) {
+                                let sent = intended.pop_front();
+                                traffic.received(ctx, id, sent.map(|s| live.last_in.saturating_duration_since(s)));
+                            }
+                        }
+                        Read::Ended(close) => {
+                            traffic.flush(ctx, id);
+                            return HoldEnd::Dropped(close);
+                        }
+                    }
+                    item = ws.next().now_or_never();
+                }
+            }
+        }
+    };
+    traffic.flush(ctx, id);
+    end
+}
+
+/// Message counts and round-trip samples gathered per client and sent in
+/// batches, so an echo flood does not cost a channel message per message.
+#[derive(Default)]
+struct Traffic {
+    sent: u32,
+    received: u32,
+    round_trips: Vec<u32>,
+}
+
+impl Traffic {
+    fn received(&mut self, ctx: &Ctx, id: ClientId, round_trip: Option<Duration>) {
+        self.received += 1;
+        if let Some(d) = round_trip {
+            self.round_trips.push(d.as_micros().min(u128::from(u32::MAX)) as u32);
+        }
+        if self.received >= 256 {
+            self.flush(ctx, id);
+        }
+    }
+
+    fn flush(&mut self, ctx: &Ctx, id: ClientId) {
+        if self.sent > 0 || self.received > 0 {
+            let batch = std::mem::take(self);
+            ctx.emit(
+                id,
+                EventKind::Traffic { sent: batch.sent, received: batch.received, round_trips: batch.round_trips },
+            );
+        }
+    }
+}
