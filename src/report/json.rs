@@ -58,17 +58,9 @@ pub fn one_line(text: &str) -> String {
     out
 }
 
-/// Writes the JSON report to `path` atomically (a temporary file in the same
-/// folder, then a rename), so nobody reads a half-written report.
+/// Writes the JSON report to `path` atomically.
 pub fn write(path: &std::path::Path, report: &Report) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write the report next to {}", path.display()))?;
-    std::io::Write::write_all(&mut tmp, render(report).as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    super::write_atomically(path, &render(report))
 }
 
 /// Replaces header values and URL secrets typed on the command line with

@@ -37,11 +37,5 @@ pub fn render(details: &RunDetails) -> anyhow::Result<String> {
 
 /// Writes JUnit XML atomically (temporary file in the same folder, then rename).
 pub fn write(path: &Path, details: &RunDetails) -> anyhow::Result<()> {
-    let xml = render(details)?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write JUnit XML next to {}", path.display()))?;
-    std::io::Write::write_all(&mut tmp, xml.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    super::write_atomically(path, &render(details)?)
 }

@@ -102,8 +102,41 @@ impl StabilityStats {
         }
     }
 
-    /// Folds one event in.
-    pub fn apply(&mut self, e: &Event) {
+    /// Median interval between server pings, in seconds.
+    pub fn median_ping_interval_s(&self) -> Option<f64> {
+        self.ping_intervals.percentiles().map(|p| (p.p50 / 1000.0 * 1000.0).round() / 1000.0)
+    }
+
+    /// A regular drop period: at least two drops with one code whose
+    /// connection lifetimes agree within 10%.
+    pub fn period(&self) -> Option<Period> {
+        let mut by_code: BTreeMap<u16, Vec<f64>> = BTreeMap::new();
+        for c in &self.closes {
+            by_code.entry(c.code).or_default().push(c.after_s);
+        }
+        by_code
+            .into_iter()
+            .filter(|(_, v)| v.len() >= 2)
+            .filter_map(|(code, lifetimes)| {
+                let mean = lifetimes.iter().sum::<f64>() / lifetimes.len() as f64;
+                let spread = lifetimes.iter().map(|l| (l - mean).abs()).fold(0.0, f64::max);
+                (mean > 0.0 && spread <= 0.1 * mean).then(|| Period {
+                    seconds: (mean * 100.0).round() / 100.0,
+                    code,
+                    drops: lifetimes.len(),
+                })
+            })
+            .max_by_key(|p| p.drops)
+    }
+}
+
+/// Time as the diagnosis prints it (`60.0 s`).
+pub fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+impl super::Fold for StabilityStats {
+    fn apply(&mut self, e: &Event) {
         match &e.kind {
             EventKind::Attempt { outcome, .. } if outcome == "accepted" => {
                 self.connections += 1;
@@ -147,44 +180,13 @@ impl StabilityStats {
             EventKind::GaveUp { .. } => {}
         }
     }
-
-    /// Median interval between server pings, in seconds.
-    pub fn median_ping_interval_s(&self) -> Option<f64> {
-        self.ping_intervals.percentiles().map(|p| (p.p50 / 1000.0 * 1000.0).round() / 1000.0)
-    }
-
-    /// A regular drop period: at least two drops with one code whose
-    /// connection lifetimes agree within 10%.
-    pub fn period(&self) -> Option<Period> {
-        let mut by_code: BTreeMap<u16, Vec<f64>> = BTreeMap::new();
-        for c in &self.closes {
-            by_code.entry(c.code).or_default().push(c.after_s);
-        }
-        by_code
-            .into_iter()
-            .filter(|(_, v)| v.len() >= 2)
-            .filter_map(|(code, lifetimes)| {
-                let mean = lifetimes.iter().sum::<f64>() / lifetimes.len() as f64;
-                let spread = lifetimes.iter().map(|l| (l - mean).abs()).fold(0.0, f64::max);
-                (mean > 0.0 && spread <= 0.1 * mean).then(|| Period {
-                    seconds: (mean * 100.0).round() / 100.0,
-                    code,
-                    drops: lifetimes.len(),
-                })
-            })
-            .max_by_key(|p| p.drops)
-    }
-}
-
-/// Time as the diagnosis prints it (`60.0 s`).
-pub fn seconds(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::CloseInfo;
+    use crate::stats::Fold;
 
     fn at(t0: Instant, ms: u64) -> Instant {
         t0 + Duration::from_millis(ms)

@@ -85,32 +85,6 @@ impl StormStats {
         }
     }
 
-    /// Folds one event in.
-    pub fn apply(&mut self, e: &Event) {
-        match &e.kind {
-            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, outcome, *tcp, *total),
-            EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
-            EventKind::Closed { close, .. } => {
-                self.concurrent -= 1;
-                if close.is_drop() {
-                    *self.drops.entry(close.code).or_default() += 1;
-                    self.first_drop.get_or_insert(e.at);
-                }
-            }
-            EventKind::Traffic { sent, received, round_trips } => {
-                self.messages_out += u64::from(*sent);
-                self.messages_in += u64::from(*received);
-                round_trips.iter().for_each(|us| self.round_trip.record_us(u64::from(*us)));
-                if *received > 0 {
-                    self.first_message.get_or_insert(e.at);
-                    self.last_message = Some(e.at);
-                }
-            }
-            EventKind::ServerPing => self.server_pings += 1,
-            EventKind::Pong(_) => {}
-        }
-    }
-
     fn attempt(&mut self, at: Instant, wave: u8, outcome: &str, tcp: Option<Duration>, total: Duration) {
         let w = &mut self.waves[usize::from(wave.min(1))];
         w.attempts += 1;
@@ -173,10 +147,38 @@ impl StormStats {
     }
 }
 
+impl super::Fold for StormStats {
+    fn apply(&mut self, e: &Event) {
+        match &e.kind {
+            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, outcome, *tcp, *total),
+            EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
+            EventKind::Closed { close, .. } => {
+                self.concurrent -= 1;
+                if close.is_drop() {
+                    *self.drops.entry(close.code).or_default() += 1;
+                    self.first_drop.get_or_insert(e.at);
+                }
+            }
+            EventKind::Traffic { sent, received, round_trips } => {
+                self.messages_out += u64::from(*sent);
+                self.messages_in += u64::from(*received);
+                round_trips.iter().for_each(|us| self.round_trip.record_us(u64::from(*us)));
+                if *received > 0 {
+                    self.first_message.get_or_insert(e.at);
+                    self.last_message = Some(e.at);
+                }
+            }
+            EventKind::ServerPing => self.server_pings += 1,
+            EventKind::Pong(_) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::CloseInfo;
+    use crate::stats::Fold;
 
     fn ev(at: Instant, kind: EventKind) -> Event {
         Event { client: 0, at, kind }

@@ -170,11 +170,7 @@ fn unreachable(records: &[AttemptRecord]) -> Option<String> {
     if records.is_empty() || records.iter().any(|r| r.accepted()) {
         return None;
     }
-    let mut outcomes: BTreeMap<&str, u32> = BTreeMap::new();
-    for r in records {
-        *outcomes.entry(r.outcome.as_str()).or_default() += 1;
-    }
-    let summary: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+    let outcomes = count_outcomes(records);
     let hint = if outcomes.keys().any(|k| *k == "http-401" || *k == "http-403") {
         "; pass credentials with -H"
     } else if outcomes.keys().all(|k| k.starts_with("http-")) {
@@ -182,7 +178,7 @@ fn unreachable(records: &[AttemptRecord]) -> Option<String> {
     } else {
         ""
     };
-    Some(format!("no attempt was accepted ({}){hint}", summary.join(", ")))
+    Some(format!("no attempt was accepted ({}){hint}", crate::report::counts(&outcomes)))
 }
 
 /// Attempts that got no HTTP answer at all (timeouts, resets) are neither
@@ -192,11 +188,7 @@ fn unanswered(records: &[AttemptRecord]) -> Option<Finding> {
     if failed.is_empty() {
         return None;
     }
-    let mut kinds: BTreeMap<&str, u32> = BTreeMap::new();
-    for r in &failed {
-        *kinds.entry(r.outcome.as_str()).or_default() += 1;
-    }
-    let summary: Vec<String> = kinds.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+    let summary = crate::report::counts(&count_outcomes(failed.iter().copied()));
     Some(Finding::new(
         "unanswered",
         false,
@@ -204,7 +196,7 @@ fn unanswered(records: &[AttemptRecord]) -> Option<Finding> {
             "{} of {} attempts got no HTTP answer ({}): the inference may be incomplete",
             failed.len(),
             records.len(),
-            summary.join(", ")
+            summary
         ),
     ))
 }
@@ -311,11 +303,17 @@ fn infer(mode: RatelimitMode, records: &[AttemptRecord], held: u32) -> Inferred 
     }
 }
 
-fn details(plan: &RatelimitPlan, attempts: Vec<AttemptRecord>, inferred: Inferred) -> RatelimitDetails {
-    let mut outcomes = BTreeMap::new();
-    for a in &attempts {
-        *outcomes.entry(a.outcome.clone()).or_default() += 1;
+/// Attempts by outcome.
+fn count_outcomes<'a>(records: impl IntoIterator<Item = &'a AttemptRecord>) -> BTreeMap<&'a str, u32> {
+    let mut counts = BTreeMap::new();
+    for r in records {
+        *counts.entry(r.outcome.as_str()).or_default() += 1;
     }
+    counts
+}
+
+fn details(plan: &RatelimitPlan, attempts: Vec<AttemptRecord>, inferred: Inferred) -> RatelimitDetails {
+    let outcomes = count_outcomes(&attempts).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     RatelimitDetails {
         mode: if plan.mode == RatelimitMode::Hold { "hold" } else { "churn" },
         rate: plan.rate.to_string(),

@@ -156,6 +156,7 @@ fn clean(c: &CloseRecord) -> String {
 mod tests {
     use super::*;
     use crate::event::{CloseInfo, Event, EventKind};
+    use crate::stats::Fold;
     use std::time::Instant;
 
     fn setup() -> Setup {

@@ -143,7 +143,7 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
     let t0 = Instant::now();
     let (tx, rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Mutex::new(StabilityStats::new(t0)));
-    let collector = tokio::spawn(collect(rx, stats.clone()));
+    let collector = tokio::spawn(crate::stats::collect(rx, stats.clone()));
     let mut endpoint = target.endpoint.clone();
     endpoint.withhold_pongs = plan.no_pong;
     let end = stop.child_token();
@@ -185,23 +185,13 @@ async fn all_gone(tracker: &TaskTracker, reconnect: bool) {
     tracker.wait().await;
 }
 
-async fn collect(mut rx: mpsc::UnboundedReceiver<crate::event::Event>, stats: Arc<Mutex<StabilityStats>>) {
-    let mut batch = Vec::with_capacity(64);
-    while rx.recv_many(&mut batch, 64).await > 0 {
-        if let Ok(mut s) = stats.lock() {
-            batch.iter().for_each(|e| s.apply(e));
-        }
-        batch.clear();
-    }
-}
-
 fn build(plan: &StabilityPlan, target: &str, stats: &StabilityStats, interrupted: bool) -> Report {
     let mut report = Report::new("stability", target);
     report.interrupted = interrupted;
     let survived = plan.clients.saturating_sub(stats.dropped_clients.len() as u32);
     if stats.connections == 0 {
-        let outcomes: Vec<String> = stats.failed_attempts.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
-        return Report::error("stability", target, format!("no connection could be opened ({})", outcomes.join(", ")));
+        let outcomes = crate::report::counts(&stats.failed_attempts);
+        return Report::error("stability", target, format!("no connection could be opened ({outcomes})"));
     }
     let held = format_duration(plan.duration);
     let detail = if stats.closes.is_empty() {

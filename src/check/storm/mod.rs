@@ -139,7 +139,7 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     let t0 = Instant::now();
     let (tx, rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Mutex::new(StormStats::new(t0)));
-    let collector = tokio::spawn(collect(rx, stats.clone()));
+    let collector = tokio::spawn(crate::stats::collect(rx, stats.clone()));
     let end = stop.child_token();
     let ctx = Arc::new(client::Ctx {
         endpoint,
@@ -221,16 +221,6 @@ async fn wait_for(done: impl Fn() -> bool, limit: Duration, stop: &CancellationT
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     true
-}
-
-async fn collect(mut rx: mpsc::UnboundedReceiver<crate::event::Event>, stats: Arc<Mutex<StormStats>>) {
-    let mut batch = Vec::with_capacity(256);
-    while rx.recv_many(&mut batch, 256).await > 0 {
-        if let Ok(mut s) = stats.lock() {
-            batch.iter().for_each(|e| s.apply(e));
-        }
-        batch.clear();
-    }
 }
 
 #[cfg(test)]

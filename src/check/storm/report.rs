@@ -124,7 +124,7 @@ fn unreachable(stats: &StormStats) -> Option<String> {
         format!(
             "the target is unreachable: all {} first-wave attempts failed ({})",
             w0.attempts,
-            rejection_summary(&stats.outcomes)
+            crate::report::counts(&stats.outcomes)
         )
     })
 }
@@ -175,10 +175,6 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
     }
 }
 
-fn rejection_summary(rejections: &BTreeMap<String, u64>) -> String {
-    rejections.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ")
-}
-
 fn findings(plan: &StormPlan, stats: &StormStats, phases: &Phases, d: &StormDetails, report: &mut Report) {
     let first_ok = d.connected == u64::from(plan.clients);
     let mut detail = format!("{}/{} clients connected", d.connected, plan.clients);
@@ -186,7 +182,7 @@ fn findings(plan: &StormPlan, stats: &StormStats, phases: &Phases, d: &StormDeta
         detail.push_str(&format!(" ({rate:.0}/s)"));
     }
     if !first_ok && !d.rejections.is_empty() {
-        detail.push_str(&format!("; failed attempts: {}", rejection_summary(&d.rejections)));
+        detail.push_str(&format!("; failed attempts: {}", crate::report::counts(&d.rejections)));
     }
     report.add(Finding::new("first-wave", first_ok, detail));
     if let (Some(back), Some(_)) = (d.reconnected, phases.disrupt_at) {
@@ -252,7 +248,7 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, report: &mu
         if !reasons.is_empty() {
             report.diagnosis.push(format!(
                 "Failed attempts: {}. {}",
-                rejection_summary(&d.rejections),
+                crate::report::counts(&d.rejections),
                 reasons.join("; ")
             ));
         }
@@ -316,7 +312,7 @@ fn progress_message(s: &StormStats, ctx: &Ctx) -> String {
     let fresh = s.per_bucket.len() as u128 * crate::stats::storm::BUCKET.as_millis() + 1000 >= since_start.as_millis();
     let rate = if fresh { recent } else { 0 };
     let phase = if ctx.disrupt.is_cancelled() { "reconnect wave" } else { "first wave / hold" };
-    let errors = rejection_summary(&s.rejections());
+    let errors = crate::report::counts(&s.rejections());
     let errors = if errors.is_empty() { String::new() } else { format!(" | {errors}") };
     format!("connected | {rate} attempts/s | {phase}{errors}")
 }
