@@ -43,3 +43,40 @@ pub fn bar(show: bool, len: u64, message: &str) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(100));
     bar
 }
+
+/// A bar redrawn from shared statistics every 200 ms until finished; a
+/// hidden bar (progress off) starts no task at all.
+pub struct LiveProgress {
+    bar: ProgressBar,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LiveProgress {
+    /// Starts redrawing `bar` with `update`; must run inside a runtime.
+    pub fn start<S, F>(bar: ProgressBar, stats: std::sync::Arc<std::sync::Mutex<S>>, update: F) -> LiveProgress
+    where
+        S: Send + 'static,
+        F: Fn(&S, &ProgressBar) + Send + 'static,
+    {
+        if bar.is_hidden() {
+            return LiveProgress { bar, task: None };
+        }
+        let shown = bar.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let Ok(s) = stats.lock() else { return };
+                update(&s, &shown);
+            }
+        });
+        LiveProgress { bar, task: Some(task) }
+    }
+
+    /// Stops redrawing and clears the line.
+    pub fn finish(self) {
+        if let Some(t) = self.task {
+            t.abort();
+        }
+        self.bar.finish_and_clear();
+    }
+}

@@ -21,6 +21,7 @@ pub use idle::IdleSearch;
 
 use crate::exit::PlanError;
 use crate::plan::ClientPlan;
+use crate::report::progress::LiveProgress;
 use crate::report::{Details, Finding, Report};
 use crate::stats::closes::{CloseRecord, Period, StabilityStats};
 use crate::stats::latency::Percentiles;
@@ -162,7 +163,7 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
         tracker.spawn(session::run(ctx.clone(), ClientId::new(i)));
     }
     tracker.close();
-    let progress = Progress::start(plan, stats.clone());
+    let progress = progress(plan, stats.clone());
     tokio::select! {
         _ = tokio::time::sleep(plan.duration) => {}
         _ = stop.cancelled() => {}
@@ -258,40 +259,16 @@ fn heartbeat_findings(plan: &StabilityPlan, stats: &StabilityStats, report: &mut
 }
 
 /// The live line: elapsed / duration, open connections, drops so far.
-struct Progress {
-    bar: indicatif::ProgressBar,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Progress {
-    fn start(plan: &StabilityPlan, stats: Arc<Mutex<StabilityStats>>) -> Progress {
-        let total = plan.duration.as_secs().max(1);
-        let bar = crate::report::progress::bar(plan.progress, total, "soaking");
-        if !plan.progress {
-            return Progress { bar, task: None };
-        }
-        let shown = bar.clone();
-        let clients = plan.clients;
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                let Ok(s) = stats.lock() else { return };
-                let open = (s.connections - s.closes.len() as u64 - s.ours).min(u64::from(clients));
-                shown.set_position(s.t0.elapsed().as_secs());
-                shown.set_message(format!(
-                    "s | open {open}/{clients} | drops {} | server pings {}",
-                    s.closes.len(),
-                    s.server_pings
-                ));
-            }
-        });
-        Progress { bar, task: Some(task) }
-    }
-
-    fn finish(self) {
-        if let Some(t) = self.task {
-            t.abort();
-        }
-        self.bar.finish_and_clear();
-    }
+fn progress(plan: &StabilityPlan, stats: Arc<Mutex<StabilityStats>>) -> LiveProgress {
+    let bar = crate::report::progress::bar(plan.progress, plan.duration.as_secs().max(1), "soaking");
+    let clients = plan.clients;
+    LiveProgress::start(bar, stats, move |s: &StabilityStats, bar| {
+        let open = (s.connections - s.closes.len() as u64 - s.ours).min(u64::from(clients));
+        bar.set_position(s.t0.elapsed().as_secs());
+        bar.set_message(format!(
+            "s | open {open}/{clients} | drops {} | server pings {}",
+            s.closes.len(),
+            s.server_pings
+        ));
+    })
 }

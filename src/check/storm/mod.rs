@@ -152,7 +152,7 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
         pending: tokio::sync::Semaphore::new(plan.max_pending as usize),
     });
     let watch = SelfWatch::start();
-    let progress = report::Progress::start(plan, stats.clone(), ctx.clone());
+    let progress = report::progress(plan, stats.clone(), ctx.clone());
     let tracker = TaskTracker::new();
     let start = tokio::time::Instant::now();
     for i in 0..plan.clients {

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 
 use super::{client::Ctx, Phases, StormPlan};
 use crate::check::secs;
 use crate::cli::Disrupt;
+use crate::report::progress::LiveProgress;
 use crate::report::{Details, Finding, Report};
 use crate::stats::latency::{Bucket, Percentiles};
 use crate::stats::selfwatch::{self, Sample};
@@ -273,37 +274,12 @@ fn warnings(stats: &StormStats, phases: &Phases, samples: &[Sample], report: &mu
 }
 
 /// The live progress line: connected / target, attempts/s, errors, phase.
-pub struct Progress {
-    bar: indicatif::ProgressBar,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Progress {
-    /// Starts drawing (or does nothing when progress is off).
-    pub fn start(plan: &StormPlan, stats: Arc<Mutex<StormStats>>, ctx: Arc<Ctx>) -> Progress {
-        let bar = crate::report::progress::bar(plan.progress, u64::from(plan.clients), "connecting");
-        if !plan.progress {
-            return Progress { bar, task: None };
-        }
-        let shown = bar.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let Ok(s) = stats.lock() else { return };
-                shown.set_position(s.concurrent.max(0) as u64);
-                shown.set_message(progress_message(&s, &ctx));
-            }
-        });
-        Progress { bar, task: Some(task) }
-    }
-
-    /// Stops drawing and clears the line.
-    pub fn finish(self) {
-        if let Some(t) = self.task {
-            t.abort();
-        }
-        self.bar.finish_and_clear();
-    }
+pub fn progress(plan: &StormPlan, stats: Arc<Mutex<StormStats>>, ctx: Arc<Ctx>) -> LiveProgress {
+    let bar = crate::report::progress::bar(plan.progress, u64::from(plan.clients), "connecting");
+    LiveProgress::start(bar, stats, move |s: &StormStats, bar| {
+        bar.set_position(s.concurrent.max(0) as u64);
+        bar.set_message(progress_message(s, &ctx));
+    })
 }
 
 fn progress_message(s: &StormStats, ctx: &Ctx) -> String {
