@@ -140,6 +140,14 @@ where
     let _ = tokio::time::timeout(Duration::from_millis(500), ws.send(Message::Close(Some(frame)))).await;
 }
 
+/// Closes many connections cleanly at once (each under `wait`).
+pub async fn close_all(sockets: Vec<crate::net::connect::ClientWs>, wait: Duration) {
+    let closes = sockets.into_iter().map(|mut ws| async move {
+        close_cleanly(&mut ws, 1000, "wsprobe done", wait).await;
+    });
+    futures_util::future::join_all(closes).await;
+}
+
 /// Reads until the connection ends or `stop` is cancelled; returns how it
 /// ended, or `None` when stopped (the caller then closes it).
 pub async fn watch<S>(ws: &mut WebSocketStream<S>, stop: &CancellationToken) -> Option<CloseInfo>

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RatelimitMode;
 use crate::exit::PlanError;
-use crate::net::session::{close_cleanly, Watched};
+use crate::net::session::{close_all, close_cleanly, Watched};
 use crate::plan::ClientPlan;
 use crate::report::{Details, Finding, Report};
 use crate::stats::infer::{self, AttemptRecord, Purpose};
@@ -118,7 +118,7 @@ pub async fn run(plan: &RatelimitPlan, target: &Resolved, stop: &CancellationTok
     let (mut records, mut held) = scheduled(plan, &probe, &bar).await;
     bar.finish_and_clear();
     if let Some(why) = unreachable(&records) {
-        close_all(held, plan.client.close_timeout).await;
+        close_held(held, plan.client.close_timeout).await;
         let mut report = Report::error("ratelimit", target.display.clone(), why);
         report.details = Some(Details::Ratelimit(Box::new(details(plan, records, Inferred::default()))));
         return report;
@@ -129,7 +129,7 @@ pub async fn run(plan: &RatelimitPlan, target: &Resolved, stop: &CancellationTok
         RatelimitMode::Churn => probe_window(plan, &probe, &mut records, &mut next).await,
         RatelimitMode::Hold => probe_reuse(plan, &probe, &mut records, &mut held, &mut next).await,
     }
-    close_all(held, plan.client.close_timeout).await;
+    close_held(held, plan.client.close_timeout).await;
     let mut report = Report::new("ratelimit", target.display.clone());
     report.interrupted = stop.is_cancelled();
     let inferred = infer(plan.mode, &records, held_after_schedule);
@@ -278,13 +278,10 @@ async fn probe_reuse(
     }
 }
 
-async fn close_all(held: Vec<Watched>, wait: Duration) {
-    let closes = held.into_iter().map(|w| async move {
-        if let (Some(mut ws), _) = w.finish().await {
-            close_cleanly(&mut ws, 1000, "wsprobe done", wait).await;
-        }
-    });
-    futures_util::future::join_all(closes).await;
+/// Stops watching the held connections and closes those still open.
+async fn close_held(held: Vec<Watched>, wait: Duration) {
+    let open = futures_util::future::join_all(held.into_iter().map(Watched::finish)).await;
+    close_all(open.into_iter().filter_map(|(ws, _)| ws).collect(), wait).await;
 }
 
 fn infer(mode: RatelimitMode, records: &[AttemptRecord], held: u32) -> Inferred {

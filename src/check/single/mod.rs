@@ -16,7 +16,7 @@ use crate::cli::ExpectPolicy;
 use crate::exit::Verdict;
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, Watched};
+use crate::net::session::{close_all, Watched};
 use crate::plan::ClientPlan;
 use crate::report::{Details, Finding, Report};
 use crate::target::Resolved;
@@ -216,13 +216,6 @@ async fn hold(d: Duration, watched: &[&Tracked], stop: &CancellationToken) {
             _ = stop.cancelled() => {}
         }
     }
-}
-
-async fn close_all(sockets: Vec<ClientWs>, wait: Duration) {
-    let closes = sockets.into_iter().map(|mut ws| async move {
-        close_cleanly(&mut ws, 1000, "wsprobe done", wait).await;
-    });
-    futures_util::future::join_all(closes).await;
 }
 
 /// Runs `single`.

@@ -4,8 +4,9 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::{close_all, hold, open_tracked, settle, ConnOutcome, Policy, Race, SinglePlan};
+use super::{hold, open_tracked, settle, ConnOutcome, Policy, Race, SinglePlan};
 use crate::net::endpoint::Endpoint;
+use crate::net::session::close_all;
 use crate::report::{Finding, Report};
 use crate::units::ClientId;
 
