@@ -3,7 +3,9 @@
 # in another, on this machine. Prints connections per second for WebSocket
 # and for plain TCP (--tcp-only, the baseline measured in the same run),
 # client peak RSS per held connection (GNU time), CPU seconds, the server's
-# peak RSS per connection, and echo round trips on 100 connections.
+# peak RSS per connection and CPU seconds, TCP segments per connection while
+# connecting (nstat, when installed), and echo round trips on 100
+# connections.
 #
 # Usage: bench/storm.sh [CLIENTS] [ROUNDS]   (defaults: 10000, 3)
 set -euo pipefail
@@ -42,8 +44,12 @@ start_server
 /usr/bin/time -v "$BIN" storm "$URL" --clients 1 --hold 100ms --disrupt none --json > "$WORK/base.json" 2> "$WORK/base.time"
 BASE_KB=$(timev "$WORK/base.time" "Maximum resident")
 
-printf '\n%-7s %-10s %12s %10s %10s %12s %14s %12s\n' round mode "conn/s" "p50 ms" "p99 ms" "client RSS" "KiB/conn" "client CPU s"
-WS_RATES=(); TCP_RATES=(); WS_KIB=()
+TICKS=$(getconf CLK_TCK)
+# CPU seconds a process has used so far (user + system), from /proc.
+proc_cpu() { awk -v t="$TICKS" '{printf "%.2f", ($14+$15)/t}' "/proc/$1/stat"; }
+
+printf '\n%-7s %-10s %12s %10s %10s %12s %14s %12s %12s\n' round mode "conn/s" "p50 ms" "p99 ms" "client RSS" "KiB/conn" "client CPU s" "server CPU s"
+WS_RATES=(); TCP_RATES=(); WS_KIB=(); WS_US=(); TCP_US=()
 for r in $(seq "$ROUNDS"); do
   for mode in ws tcp; do
     start_server
@@ -55,14 +61,16 @@ for r in $(seq "$ROUNDS"); do
     rss=$(timev "$WORK/$mode$r.time" "Maximum resident")
     cpu=$(python3 -c "print(round($(timev "$WORK/$mode$r.time" 'User time')+$(timev "$WORK/$mode$r.time" 'System time'),2))")
     kib=$(python3 -c "print(round($rss/$CLIENTS*1.0,2))")
-    printf '%-7s %-10s %12s %10s %10s %9s KiB %14s %12s   (%s connected)\n' "$r" "$mode" "$rate" "$p50" "$p99" "$rss" "$kib" "$cpu" "$ok"
+    server_cpu=$(proc_cpu "$SERVER_PID")
+    us=$(python3 -c "print(round(($cpu+$server_cpu)/$CLIENTS*1e6,1))")
+    printf '%-7s %-10s %12s %10s %10s %9s KiB %14s %12s %12s   (%s connected)\n' "$r" "$mode" "$rate" "$p50" "$p99" "$rss" "$kib" "$cpu" "$server_cpu" "$ok"
     if [ "$mode" = ws ]; then
-      WS_RATES+=("$rate"); WS_KIB+=("$kib")
+      WS_RATES+=("$rate"); WS_KIB+=("$kib"); WS_US+=("$us")
       SERVER_HWM=$(awk '/VmHWM/ {print $2}' /proc/$SERVER_PID/status)
       SERVER_KIB=$(python3 -c "print(round($SERVER_HWM/$CLIENTS,2))")
       echo "        server peak RSS ${SERVER_HWM} KiB = ${SERVER_KIB} KiB per connection"
     else
-      TCP_RATES+=("$rate")
+      TCP_RATES+=("$rate"); TCP_US+=("$us")
     fi
   done
 done
@@ -75,6 +83,26 @@ echo "median TCP-only connections/s:  $TCP_MED"
 echo "ratio WebSocket / TCP-only:     $(python3 -c "print(round($WS_MED/$TCP_MED,2))")   (target >= 0.75)"
 echo "client peak RSS per held connection (median, whole process): $(median "${WS_KIB[@]}") KiB   (target <= 3 KiB)"
 echo "client process baseline (1 client): $BASE_KB KiB"
+echo "CPU per connection, whole run, client + server (median): ws $(median "${WS_US[@]}") us, tcp $(median "${TCP_US[@]}") us"
+
+# TCP segments sent per connection while connecting: the wire cost of the
+# upgrade. nstat counts the whole machine, so run this on an idle one.
+if command -v nstat >/dev/null; then
+  # segments FLAG: sets SEGMENTS (not run in a subshell, so the server it
+  # starts stays known to cleanup).
+  segments() {
+    start_server
+    nstat -n
+    "$BIN" storm "$URL" --clients 2000 --hold 3s --disrupt none $1 --json > /dev/null 2>&1 &
+    local client=$!
+    sleep 1.5
+    SEGMENTS=$(nstat TcpOutSegs 2>/dev/null | awk '/TcpOutSegs/ {printf "%.2f", $2/2000}')
+    wait "$client" || true
+  }
+  segments ""; WS_SEGMENTS=$SEGMENTS
+  segments --tcp-only; TCP_SEGMENTS=$SEGMENTS
+  echo "TCP segments sent per connection while connecting (nstat): ws $WS_SEGMENTS, tcp $TCP_SEGMENTS"
+fi
 
 start_server
 "$BIN" storm "$URL" --clients 100 --hold 5s --disrupt none --message hello --message-interval 250us --json > "$WORK/echo.json" 2>/dev/null || true

@@ -176,7 +176,11 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Output> {
     let _ = stdout.write_all(banner.as_bytes());
     let _ = stdout.flush();
     let stop = crate::shutdown::on_ctrl_c();
-    crate::server::run(listener, cfg, stop).await;
+    // The accept loop runs on a worker, not on this (blocking) thread: a
+    // connection task spawned from a worker starts on that same worker,
+    // without a cross-thread wake-up per accepted connection.
+    let server = tokio::spawn(crate::server::run(listener, cfg, stop));
+    server.await.context("the server task failed")?;
     Ok(text_output("wsprobe serve: stopped\n".into()))
 }
 
