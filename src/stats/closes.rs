@@ -143,7 +143,7 @@ impl super::Fold for StabilityStats {
                 self.last_ping.remove(&e.client);
                 self.pings_on_conn.insert(e.client, 0);
             }
-            EventKind::Attempt { outcome, .. } => *self.failed_attempts.entry(outcome.to_string()).or_default() += 1,
+            EventKind::Attempt { outcome, .. } => super::count_by_name(&mut self.failed_attempts, outcome),
             EventKind::ServerPing => {
                 self.server_pings += 1;
                 *self.pings_on_conn.entry(e.client).or_default() += 1;

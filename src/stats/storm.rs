@@ -99,12 +99,7 @@ impl StormStats {
             self.concurrent += 1;
             self.peak_concurrent = self.peak_concurrent.max(self.concurrent);
         }
-        match self.outcomes.get_mut(outcome) {
-            Some(n) => *n += 1,
-            None => {
-                self.outcomes.insert(outcome.to_string(), 1);
-            }
-        }
+        super::count_by_name(&mut self.outcomes, outcome);
         let bucket = (at.saturating_duration_since(self.t0).as_millis() / BUCKET.as_millis()) as usize;
         if self.per_bucket.len() <= bucket {
             self.per_bucket.resize(bucket + 1, 0);
