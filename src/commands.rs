@@ -9,10 +9,10 @@ use anyhow::Context;
 use clap::CommandFactory;
 use tokio_util::sync::CancellationToken;
 
-use crate::check;
+use crate::check::Planned;
 use crate::cli::{Cli, Command, OutputArgs, ServeArgs};
 use crate::exit::{Exit, Verdict};
-use crate::plan::{self, Planned};
+use crate::plan;
 use crate::report::{json, table, Report};
 
 /// What the process should print and return.
@@ -55,31 +55,25 @@ pub fn report(cli: &Cli) -> anyhow::Result<Report> {
 
 /// Runs a client command on the current runtime until done or `stop`.
 pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Result<Report> {
-    let mut report = match command {
-        Command::Selftest(args) => crate::selftest::run(args.filter.as_deref(), stop).await,
-        Command::Run(args) => crate::scenario::run::run(args, stop).await?,
-        command => run_planned(&plan::plan_command(command)?, stop).await?,
-    };
-    report.settle_interruption();
-    Ok(report)
+    match command {
+        Command::Selftest(args) => Ok(crate::selftest::run(args.filter.as_deref(), stop).await),
+        Command::Run(args) => crate::scenario::run::run(args, stop).await,
+        Command::Check(check) => run_planned(check.plan()?.as_ref(), stop).await,
+        other => anyhow::bail!("`wsprobe {}` does not produce a report", other.name()),
+    }
 }
 
 /// Runs a validated plan: resolves its target (starting the embedded
-/// server when needed), runs the check, stops the server.
-pub async fn run_planned(planned: &Planned, stop: &CancellationToken) -> anyhow::Result<Report> {
+/// server when needed), runs the check, stops the server, and judges what
+/// was observed.
+pub async fn run_planned(planned: &dyn Planned, stop: &CancellationToken) -> anyhow::Result<Report> {
     let started = Instant::now();
     let target = crate::target::resolve(planned.client()).await?;
-    let mut report = match planned {
-        Planned::Connect(p) => check::connect::run(p, &target, stop).await,
-        Planned::Single(p) => check::single::run(p, &target, stop).await,
-        Planned::Stability(p) => check::stability::run(p, &target, stop).await,
-        Planned::Ratelimit(p) => check::ratelimit::run(p, &target, stop).await,
-        Planned::Storm(p) => check::storm::run(p, &target, stop).await,
-    };
+    let observation = planned.run(&target, stop).await;
+    let display = target.display.clone();
     target.finish().await;
-    report.elapsed_s = check::secs(started.elapsed());
-    report.interrupted |= stop.is_cancelled();
-    report.settle_interruption();
+    let mut report = Report::judge(planned.command(), display, observation, stop.is_cancelled());
+    report.elapsed_s = crate::units::secs(started.elapsed());
     Ok(report)
 }
 

@@ -41,6 +41,7 @@ pub mod shutdown;
 pub mod stats;
 pub mod target;
 pub mod units;
+pub mod verdict;
 
 mod commands;
 

@@ -290,6 +290,16 @@ pub fn has_client_template(template: &str) -> bool {
     template.contains("{client}") || template.contains("{uuid}")
 }
 
+/// Seconds as a float rounded to milliseconds, the way reports show time.
+pub fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// Milliseconds as a float rounded to microseconds.
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,10 +28,14 @@ fn shipped_scenarios_pass_and_write_junit() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit XML");
     let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
-    assert!(cases.len() >= 5, "{} test cases", cases.len());
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"))
+        .unwrap()
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml")))
+        .count();
+    assert!(cases.len() >= files, "{} test cases for {files} files", cases.len());
     assert!(cases.iter().all(|c| !c.children().any(|k| k.has_tag_name("failure"))));
     let suites = doc.descendants().filter(|n| n.has_tag_name("testsuite")).count();
-    assert_eq!(suites, 5, "one suite per scenario file");
+    assert_eq!(suites, files, "one suite per scenario file");
 }
 
 #[test]
@@ -96,17 +100,29 @@ fn selftest_passes_every_row() {
 
 #[test]
 fn selftest_fails_when_a_classification_is_wrong() {
-    let mut rows: Vec<_> = wsprobe::selftest::rows()
-        .into_iter()
-        .filter(|r| r.check == "single" || r.check.starts_with("ratelimit"))
-        .collect();
-    for row in &mut rows {
-        for (_, matcher) in &mut row.expect.fields {
-            *matcher = Matcher::Exact(toml::Value::String("something else".into()));
+    let mut scenarios = wsprobe::selftest::scenarios().expect("built-in selftest files parse");
+    for scenario in &mut scenarios {
+        scenario.checks.retain(|c| c.command == "single" || c.command == "ratelimit");
+        for check in &mut scenario.checks {
+            for (_, matcher) in &mut check.expect.fields {
+                *matcher = Matcher::Exact(toml::Value::String("something else".into()));
+            }
         }
     }
+    let rows: usize = scenarios.iter().map(|s| s.checks.len()).sum();
+    assert!(rows >= 5, "{rows} rows");
     let rt = common::runtime();
-    let report = rt.block_on(wsprobe::selftest::run_rows(rows, &tokio_util::sync::CancellationToken::new()));
+    let report = rt.block_on(wsprobe::selftest::run_suite(scenarios, &tokio_util::sync::CancellationToken::new()));
     assert_eq!(report.verdict, Verdict::Fail);
+    assert_eq!(report.findings.len(), rows);
     assert!(report.findings.iter().all(|f| !f.ok), "every row with a wrong expectation fails");
+}
+
+#[test]
+fn every_check_has_selftest_rows() {
+    let scenarios = wsprobe::selftest::scenarios().expect("built-in selftest files parse");
+    for name in wsprobe::check::NAMES {
+        let rows = scenarios.iter().flat_map(|s| &s.checks).filter(|c| c.command == *name).count();
+        assert!(rows >= 1, "{name} has no selftest row");
+    }
 }

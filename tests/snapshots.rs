@@ -1,8 +1,9 @@
 //! Snapshots of the pure renderers (human tables, quiet output, JUnit XML)
 //! on synthetic reports, so a change to what users read is a reviewed diff.
 
-use wsprobe::check::single::{ConnOutcome, Distinct, Policy, SingleDetails};
-use wsprobe::check::stability::{ServerPings, StabilityDetails};
+use wsprobe::check::single::{ConnOutcome, ConnState, Distinct, Policy, SingleDetails};
+use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails};
+use wsprobe::check::Observation;
 use wsprobe::event::EndHow;
 use wsprobe::exit::Verdict;
 use wsprobe::report::table::{render, Style};
@@ -10,20 +11,22 @@ use wsprobe::report::{Details, Finding, Report};
 use wsprobe::scenario::run::{CheckResult, FileResult, RunDetails};
 use wsprobe::stats::closes::{CloseRecord, Period};
 
-fn report(command: &str, details: Details, findings: Vec<Finding>, diagnosis: Vec<&str>) -> Report {
-    let mut r = Report::new(command, "ws://127.0.0.1:9001/ws?device=dev-{client}&token=***");
-    r.findings = findings;
-    r.diagnosis = diagnosis.into_iter().map(str::to_string).collect();
+fn report(command: &str, details: impl Details + 'static, findings: Vec<Finding>, diagnosis: Vec<&str>) -> Report {
+    let obs = Observation {
+        findings,
+        diagnosis: diagnosis.into_iter().map(str::to_string).collect(),
+        ..Observation::default()
+    }
+    .with_details(details);
+    let mut r = Report::judge(command, "ws://127.0.0.1:9001/ws?device=dev-{client}&token=***", obs, false);
     r.elapsed_s = 2.5;
-    r.details = Some(details);
-    r.settle_verdict();
     r
 }
 
 fn single() -> Report {
-    let open = ConnOutcome { outcome: "open", http_status: None, close_code: None, detail: "accepted".into() };
+    let open = ConnOutcome { outcome: ConnState::Open, http_status: None, close_code: None, detail: "accepted".into() };
     let refused = ConnOutcome {
-        outcome: "rejected",
+        outcome: ConnState::Rejected,
         http_status: Some(409),
         close_code: None,
         detail: "refused at the handshake: HTTP 409 Conflict".into(),
@@ -38,7 +41,7 @@ fn single() -> Report {
     };
     report(
         "single",
-        Details::Single(details),
+        details,
         vec![
             Finding::new("policy", true, "reject-new"),
             Finding::new("reconnect-after-close", false, "after a clean close, the same identity was refused"),
@@ -78,21 +81,16 @@ fn stability_table() {
         duration_s: 3.0,
         survived: 0,
         connections: 3,
-        heartbeat: "ping-frames",
+        heartbeat: Heartbeat::PingFrames,
         closes: vec![close.clone(), CloseRecord { at_s: 2.0, ..close }],
         server_pings: ServerPings { count: 4, median_interval_s: Some(0.5) },
         pong_rtt_ms: None,
         app_ping: None,
         period: Some(Period { seconds: 1.0, code: 4001, drops: 2 }),
         failed_attempts: Default::default(),
-        idle_timeout: None,
     };
-    let r = report(
-        "stability",
-        Details::Stability(Box::new(details)),
-        vec![Finding::new("survival", false, "2 drop(s)")],
-        vec!["A drop every 1.0 s."],
-    );
+    let r =
+        report("stability", details, vec![Finding::new("survival", false, "2 drop(s)")], vec!["A drop every 1.0 s."]);
     assert_eq!(r.verdict, Verdict::Fail);
     insta::assert_snapshot!(render(&r, Style::default()));
 }
@@ -117,18 +115,18 @@ fn run_details() -> RunDetails {
         failures: vec!["inferred.slots_reused is false, expected true".into()],
         ..ok.clone()
     };
-    RunDetails {
-        files: vec![FileResult { file: "scenarios/gw.toml".into(), name: "Gateway".into(), checks: vec![ok, failed] }],
-        checks: 2,
-        passed: 1,
-    }
+    RunDetails::new(vec![FileResult {
+        file: "scenarios/gw.toml".into(),
+        name: "Gateway".into(),
+        checks: vec![ok, failed],
+    }])
 }
 
 #[test]
 fn run_table() {
     let r = report(
         "run",
-        Details::Run(Box::new(run_details())),
+        run_details(),
         vec![Finding::new("gw.toml:9", true, ""), Finding::new("gw.toml:17", false, "")],
         vec![],
     );

@@ -1,5 +1,17 @@
-//! The client commands. Each check drives connections against a resolved
-//! target and returns a [`crate::report::Report`]; none of them prints.
+//! The client checks and their registry.
+//!
+//! A check is a folder: `check/<name>/` owns its clap arguments, its
+//! validated plan, its runner, its JSON details and their table, and its
+//! selftest rows (a scenario file, `selftest.toml`). Everything else finds
+//! the checks through the one list at the bottom of this file: the
+//! subcommands, the dispatch, the scenario command names and the lists the
+//! tests iterate over are all derived from it, so adding a check is one new
+//! folder and one line here.
+//!
+//! A check never decides its own verdict: it returns an [`Observation`]
+//! (findings, diagnosis, warnings, details, or the reason it could not run)
+//! and [`crate::verdict::decide`] turns that and the interruption state
+//! into pass, fail or error.
 
 pub mod connect;
 pub mod ratelimit;
@@ -7,14 +19,158 @@ pub mod single;
 pub mod stability;
 pub mod storm;
 
-use std::time::Duration;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
 
-/// Seconds as a float rounded to milliseconds, the way reports show time.
-pub fn secs(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1000.0).round() / 1000.0
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ClientArgs;
+use crate::exit::PlanError;
+use crate::plan::ClientPlan;
+use crate::report::{Details, Finding};
+use crate::target::Resolved;
+
+/// One client command: how its arguments become a plan, and how the plan
+/// runs against a resolved target.
+pub trait Check: 'static {
+    /// The subcommand name, as typed and as `command` in the report.
+    const NAME: &'static str;
+    /// Its selftest rows: a scenario file against the embedded server,
+    /// each row with the `--server-*` behaviour it must see through.
+    const SELFTEST: &'static str;
+    /// Its clap arguments (flattening [`ClientArgs`]).
+    type Args: clap::Args + clap::FromArgMatches + Debug + Clone + Send + Sync + 'static;
+    /// Its validated plan; runners see only this, never clap types.
+    type Plan: Debug + Clone + Send + Sync + 'static;
+    /// The common client options inside the arguments.
+    fn client_args(args: &Self::Args) -> &ClientArgs;
+    /// Checks what the user typed; nothing touches the network yet.
+    fn plan(args: &Self::Args) -> Result<Self::Plan, PlanError>;
+    /// How the plan's clients connect.
+    fn client(plan: &Self::Plan) -> &ClientPlan;
+    /// Drives the clients and returns what was observed.
+    fn run<'a>(
+        plan: &'a Self::Plan,
+        target: &'a Resolved,
+        stop: &'a CancellationToken,
+    ) -> impl Future<Output = Observation> + Send + 'a;
 }
 
-/// Milliseconds as a float rounded to microseconds.
-pub fn millis(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+/// What a check saw. The verdict is not in here: one pure function,
+/// [`crate::verdict::decide`], judges every check the same way.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// Each check and whether it passed.
+    pub findings: Vec<Finding>,
+    /// Plain-words explanation of what was seen.
+    pub diagnosis: Vec<String>,
+    /// Where wsprobe's own limits may have distorted the result.
+    pub warnings: Vec<String>,
+    /// Why the run could not be done (makes the verdict an error).
+    pub error: Option<String>,
+    /// The command's own JSON fields and table.
+    pub details: Option<Box<dyn Details>>,
+}
+
+impl Observation {
+    /// An observation of a run that could not be done.
+    pub fn failed(why: impl Into<String>) -> Observation {
+        Observation { error: Some(why.into()), ..Observation::default() }
+    }
+
+    /// Adds a finding.
+    pub fn add(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+
+    /// Sets the command's details.
+    pub fn with_details(mut self, details: impl Details + 'static) -> Observation {
+        self.details = Some(Box::new(details));
+        self
+    }
+}
+
+/// A validated plan of some check, type-erased so the dispatch, scenario
+/// runner and selftest handle every check alike.
+pub trait Planned: Debug + Send + Sync {
+    /// The check's name.
+    fn command(&self) -> &'static str;
+    /// How its clients connect.
+    fn client(&self) -> &ClientPlan;
+    /// Runs it.
+    fn run<'a>(
+        &'a self,
+        target: &'a Resolved,
+        stop: &'a CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>>;
+}
+
+/// The plan of check `C`.
+#[derive(Debug)]
+pub struct PlanOf<C: Check>(pub C::Plan);
+
+impl<C: Check + Debug + Send + Sync> Planned for PlanOf<C> {
+    fn command(&self) -> &'static str {
+        C::NAME
+    }
+    fn client(&self) -> &ClientPlan {
+        C::client(&self.0)
+    }
+    fn run<'a>(
+        &'a self,
+        target: &'a Resolved,
+        stop: &'a CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>> {
+        Box::pin(C::run(&self.0, target, stop))
+    }
+}
+
+fn plan_of<C: Check + Debug + Send + Sync>(args: &C::Args) -> Result<Box<dyn Planned>, PlanError> {
+    Ok(Box::new(PlanOf::<C>(C::plan(args)?)))
+}
+
+/// Derives everything that lists the checks from one list.
+macro_rules! registry {
+    ($( $(#[$doc:meta])* $variant:ident => $check:ty, )*) => {
+        /// The client commands: one subcommand per registered check.
+        #[derive(Debug, clap::Subcommand)]
+        pub enum CheckCommand {
+            $( $(#[$doc])* $variant(<$check as Check>::Args), )*
+        }
+
+        impl CheckCommand {
+            /// The command's name.
+            pub fn name(&self) -> &'static str {
+                match self { $( CheckCommand::$variant(_) => <$check as Check>::NAME, )* }
+            }
+            /// Its common client options.
+            pub fn client_args(&self) -> &ClientArgs {
+                match self { $( CheckCommand::$variant(a) => <$check as Check>::client_args(a), )* }
+            }
+            /// Its validated plan.
+            pub fn plan(&self) -> Result<Box<dyn Planned>, PlanError> {
+                match self { $( CheckCommand::$variant(a) => plan_of::<$check>(a), )* }
+            }
+        }
+
+        /// Every check's name, in help order.
+        pub const NAMES: &[&str] = &[$( <$check as Check>::NAME, )*];
+
+        /// Every check's selftest rows: (check name, scenario text).
+        pub const SELFTESTS: &[(&str, &str)] = &[$( (<$check as Check>::NAME, <$check as Check>::SELFTEST), )*];
+    };
+}
+
+registry! {
+    /// One connection, step by step: DNS, TCP, TLS, HTTP upgrade, messages, close.
+    Connect => connect::Connect,
+    /// Is one connection per identity enforced, and how?
+    Single => single::Single,
+    /// Long-run soak: close codes, 1006 detection, heartbeats, idle timeouts.
+    Stability => stability::Stability,
+    /// Connection rate limits and concurrent-connection caps.
+    Ratelimit => ratelimit::Ratelimit,
+    /// Many clients, a disruption, and the reconnect storm that follows.
+    Storm => storm::Storm,
 }

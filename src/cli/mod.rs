@@ -3,7 +3,6 @@
 //! single values; `plan` turns these into checked plans, so runners never
 //! see clap types.
 
-mod checks;
 mod server;
 
 use std::path::PathBuf;
@@ -11,9 +10,6 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use checks::{
-    ConnectArgs, Disrupt, ExpectPolicy, Jitter, RatelimitArgs, RatelimitMode, SingleArgs, StabilityArgs, StormArgs,
-};
 pub use server::{EmbeddedServerArgs, ServeArgs, ServerBehaviourArgs};
 
 use crate::units::{parse_duration, Header};
@@ -31,19 +27,14 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The wsprobe commands.
+/// The wsprobe commands: the checks of the registry, then the rest.
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// One connection, step by step: DNS, TCP, TLS, HTTP upgrade, messages, close.
-    Connect(ConnectArgs),
-    /// Is one connection per identity enforced, and how?
-    Single(SingleArgs),
-    /// Long-run soak: close codes, 1006 detection, heartbeats, idle timeouts.
-    Stability(StabilityArgs),
-    /// Connection rate limits and concurrent-connection caps.
-    Ratelimit(RatelimitArgs),
-    /// Many clients, a disruption, and the reconnect storm that follows.
-    Storm(StormArgs),
+    /// A client check (connect, single, ...; see [`crate::check`]).
+    #[command(flatten)]
+    Check(crate::check::CheckCommand),
     /// Run the reference server standalone.
     Serve(ServeArgs),
     /// Run every check against the reference server in every behaviour.
@@ -60,11 +51,7 @@ impl Command {
     /// The command's name as typed, for reports and error JSON.
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Connect(_) => "connect",
-            Command::Single(_) => "single",
-            Command::Stability(_) => "stability",
-            Command::Ratelimit(_) => "ratelimit",
-            Command::Storm(_) => "storm",
+            Command::Check(c) => c.name(),
             Command::Serve(_) => "serve",
             Command::Selftest(_) => "selftest",
             Command::Run(_) => "run",
@@ -76,11 +63,7 @@ impl Command {
     /// The output options of this command, when it has any.
     pub fn output(&self) -> Option<&OutputArgs> {
         match self {
-            Command::Connect(a) => Some(&a.client.output),
-            Command::Single(a) => Some(&a.client.output),
-            Command::Stability(a) => Some(&a.client.output),
-            Command::Ratelimit(a) => Some(&a.client.output),
-            Command::Storm(a) => Some(&a.client.output),
+            Command::Check(c) => Some(&c.client_args().output),
             Command::Selftest(a) => Some(&a.output),
             Command::Run(a) => Some(&a.output),
             Command::Serve(_) | Command::Completions(_) | Command::Man => None,
@@ -187,19 +170,21 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    /// Every `serve` behaviour flag has a `--server-` twin on client commands.
+    /// Every `serve` behaviour flag has a `--server-` twin on every client command.
     #[test]
     fn every_serve_flag_has_a_server_twin() {
         let cli = Cli::command();
         let serve = cli.find_subcommand("serve").unwrap();
-        let single = cli.find_subcommand("single").unwrap();
-        let twins: Vec<String> = single.get_arguments().filter_map(|a| a.get_long()).map(str::to_string).collect();
-        for arg in serve.get_arguments() {
-            let Some(long) = arg.get_long() else { continue };
-            if ["addr", "verbose", "help", "version"].contains(&long) {
-                continue;
+        for name in crate::check::NAMES {
+            let check = cli.find_subcommand(name).unwrap();
+            let twins: Vec<String> = check.get_arguments().filter_map(|a| a.get_long()).map(str::to_string).collect();
+            for arg in serve.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if ["addr", "verbose", "help", "version"].contains(&long) {
+                    continue;
+                }
+                assert!(twins.contains(&format!("server-{long}")), "{name}: --{long} has no --server-{long} twin");
             }
-            assert!(twins.contains(&format!("server-{long}")), "--{long} has no --server-{long} twin");
         }
     }
 }

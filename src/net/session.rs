@@ -169,6 +169,7 @@ where
 /// so several can be watched at once while the caller waits.
 pub struct Watched {
     stop: CancellationToken,
+    done: CancellationToken,
     task: tokio::task::JoinHandle<(crate::net::connect::ClientWs, Option<CloseInfo>)>,
 }
 
@@ -176,12 +177,14 @@ impl Watched {
     /// Starts watching; `parent` (Ctrl-C) stops it too.
     pub fn spawn(mut ws: crate::net::connect::ClientWs, parent: &CancellationToken) -> Watched {
         let stop = parent.child_token();
-        let token = stop.clone();
+        let done = CancellationToken::new();
+        let (token, finished) = (stop.clone(), done.clone());
         let task = tokio::spawn(async move {
+            let _finished = finished.drop_guard();
             let end = watch(&mut ws, &token).await;
             (ws, end)
         });
-        Watched { stop, task }
+        Watched { stop, done, task }
     }
 
     /// Stops watching; returns the socket if it is still open, or the
@@ -197,7 +200,13 @@ impl Watched {
 
     /// True once the connection ended (or the watch was stopped).
     pub fn ended(&self) -> bool {
-        self.task.is_finished()
+        self.done.is_cancelled()
+    }
+
+    /// Resolves once the connection ended (or the watch was stopped): an
+    /// event to wait on, not a state to poll.
+    pub async fn until_ended(&self) {
+        self.done.cancelled().await
     }
 }
 

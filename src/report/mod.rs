@@ -7,15 +7,10 @@ pub mod json;
 pub mod junit;
 pub mod progress;
 pub mod table;
-mod table_connect;
-mod table_ratelimit;
-mod table_single;
-mod table_stability;
-mod table_storm;
-mod table_suite;
 
 use serde::Serialize;
 
+use crate::check::Observation;
 use crate::exit::Verdict;
 
 /// Writes `text` to `path` atomically (a temporary file in the same folder,
@@ -53,8 +48,23 @@ impl Finding {
     }
 }
 
+/// A command's own JSON fields and tables. Each check (and each suite:
+/// `run`, `selftest`) owns its details type; the report holds it as a
+/// trait object, so this module knows no check by name.
+pub trait Details: erased_serde::Serialize + std::fmt::Debug + Send + Sync {
+    /// The command's own tables for people, above the findings.
+    fn table(&self, style: table::Style) -> String;
+    /// True when the details already show the findings (suites render one
+    /// row per check), so the generic findings table is left out.
+    fn shows_findings(&self) -> bool {
+        false
+    }
+}
+
+erased_serde::serialize_trait_object!(Details);
+
 /// The result of one command run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Report {
     /// The command (`single`, `storm`...).
     pub command: String,
@@ -79,73 +89,30 @@ pub struct Report {
     pub elapsed_s: f64,
     /// The command's own fields.
     #[serde(flatten)]
-    pub details: Option<Details>,
-}
-
-/// Command-specific fields, flattened into the report's JSON object.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum Details {
-    /// `connect`.
-    Connect(crate::check::connect::ConnectDetails),
-    /// `single`.
-    Single(crate::check::single::SingleDetails),
-    /// `ratelimit`.
-    Ratelimit(Box<crate::check::ratelimit::RatelimitDetails>),
-    /// `stability`.
-    Stability(Box<crate::check::stability::StabilityDetails>),
-    /// `storm`.
-    Storm(Box<crate::check::storm::StormDetails>),
-    /// `run`.
-    Run(Box<crate::scenario::run::RunDetails>),
-    /// `selftest`.
-    Selftest(Box<crate::selftest::SelftestDetails>),
+    pub details: Option<Box<dyn Details>>,
 }
 
 impl Report {
-    /// A report with no findings yet.
-    pub fn new(command: &str, target: impl Into<String>) -> Report {
+    /// The report of a finished (or interrupted) run: the one place where
+    /// an observation meets the verdict step.
+    pub fn judge(command: &str, target: impl Into<String>, obs: Observation, interrupted: bool) -> Report {
+        let (verdict, error) = crate::verdict::decide(&obs, interrupted);
         Report {
             command: command.to_string(),
             target: target.into(),
-            verdict: Verdict::Pass,
-            findings: Vec::new(),
-            diagnosis: Vec::new(),
-            error: None,
-            warnings: Vec::new(),
-            interrupted: false,
+            verdict,
+            findings: obs.findings,
+            diagnosis: obs.diagnosis,
+            error,
+            warnings: obs.warnings,
+            interrupted,
             elapsed_s: 0.0,
-            details: None,
+            details: obs.details,
         }
     }
 
     /// A report for a run that could not be done.
     pub fn error(command: &str, target: impl Into<String>, message: impl Into<String>) -> Report {
-        let mut report = Report::new(command, target);
-        report.verdict = Verdict::Error;
-        report.error = Some(message.into());
-        report
-    }
-
-    /// Adds a finding.
-    pub fn add(&mut self, finding: Finding) {
-        self.findings.push(finding);
-    }
-
-    /// A run cut short by Ctrl-C cannot pass: what it saw may still have
-    /// failed (fail), otherwise it is incomplete (error).
-    pub fn settle_interruption(&mut self) {
-        if self.interrupted && self.verdict == Verdict::Pass {
-            self.verdict = Verdict::Error;
-            self.error = Some("interrupted by Ctrl-C before the end: the results are partial".into());
-        }
-    }
-
-    /// Sets the verdict from the findings, keeping an error verdict.
-    pub fn settle_verdict(&mut self) {
-        if self.verdict == Verdict::Error {
-            return;
-        }
-        self.verdict = if self.findings.iter().all(|f| f.ok) { Verdict::Pass } else { Verdict::Fail };
+        Report::judge(command, target, Observation::failed(message), false)
     }
 }

@@ -5,7 +5,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, ContentArrangement, Table};
 
-use super::{Details, Report};
+use super::Report;
 use crate::exit::Verdict;
 
 /// Rendering choices that do not come from the report.
@@ -40,19 +40,9 @@ pub fn render(report: &Report, style: Style) -> String {
     }
     let mut out = format!("wsprobe {}  {}\n\n", report.command, report.target);
     if let Some(details) = &report.details {
-        let section = match details {
-            Details::Connect(d) => crate::report::table_connect::render(d, style),
-            Details::Single(d) => crate::report::table_single::render(d, style),
-            Details::Ratelimit(d) => crate::report::table_ratelimit::render(d, style),
-            Details::Stability(d) => crate::report::table_stability::render(d, style),
-            Details::Storm(d) => crate::report::table_storm::render(d, style),
-            Details::Run(d) => crate::report::table_suite::render_run(d, style),
-            Details::Selftest(d) => crate::report::table_suite::render_selftest(d, style),
-        };
-        out.push_str(&section);
+        out.push_str(&details.table(style));
     }
-    // run and selftest render their findings as their own table.
-    if !matches!(report.details, Some(Details::Run(_) | Details::Selftest(_))) {
+    if !report.details.as_ref().is_some_and(|d| d.shows_findings()) {
         out.push_str(&findings(report, style));
     }
     out.push_str(&diagnosis(report));

@@ -21,6 +21,7 @@
 
 pub mod expect;
 pub mod run;
+pub(crate) mod table;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -89,7 +90,18 @@ struct RawTarget {
     embedded: Option<BTreeMap<String, Spanned<toml::Value>>>,
 }
 
-const COMMANDS: &[&str] = &["connect", "single", "stability", "ratelimit", "storm"];
+/// The commands a check may name: every check of the registry.
+const COMMANDS: &[&str] = crate::check::NAMES;
+
+/// Parses a check's command line (`single --hold 1s ...`) with the real
+/// command-line definitions and builds its plan.
+pub fn plan_check(args: &[String]) -> anyhow::Result<Box<dyn crate::check::Planned>> {
+    let argv = std::iter::once("wsprobe".to_string()).chain(args.iter().cloned()).chain(["--quiet".to_string()]);
+    match Cli::try_parse_from(argv)?.command {
+        crate::cli::Command::Check(check) => Ok(check.plan()?),
+        other => anyhow::bail!("`wsprobe {}` is not a client check", other.name()),
+    }
+}
 
 /// Finds the scenario files under the given files or folders (`*.toml`, sorted).
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
@@ -139,7 +151,13 @@ pub fn parse(path: &Path, text: &str, target_override: Option<&str>) -> Result<S
     let raw: RawFile = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), first_line(e.message())))?;
     let target_args = target_args(&raw.target, target_override).map_err(|(span, m)| at(span, m))?;
     if raw.check.is_empty() {
-        return Err(at(0..0, "no checks: add at least one [[check]] table with command = \"single\" (or stability, ratelimit, storm, connect)".into()));
+        return Err(at(
+            0..0,
+            format!(
+                "no checks: add at least one [[check]] table with command = \"single\" (one of {})",
+                COMMANDS.join(", ")
+            ),
+        ));
     }
     let mut checks = Vec::new();
     for table in &raw.check {
@@ -206,55 +224,69 @@ fn flag_args(flag: &str, value: &toml::Value) -> Result<Vec<String>, String> {
     })
 }
 
+/// Keys of a `[[check]]` table that are not the command's flags.
+const RESERVED: &[&str] = &["command", "name", "expect_verdict", "expect", "args"];
+
 fn check_spec(
     table: &Spanned<BTreeMap<String, Spanned<toml::Value>>>,
     target: &[(String, std::ops::Range<usize>)],
 ) -> Result<CheckSpec, Located> {
-    let get = |name: &str| table.get_ref().iter().find(|(k, _)| k.as_str() == name);
-    let (_, command) = get("command").ok_or_else(|| {
+    let get = |name: &str| table.get_ref().get(name);
+    let command = get("command").ok_or_else(|| {
         (table.span(), format!("this check has no command: add command = \"single\" (one of {})", COMMANDS.join(", ")))
     })?;
     let command_name = command.get_ref().as_str().filter(|c| COMMANDS.contains(c)).ok_or_else(|| {
         (command.span(), format!("unknown command {}: write one of {}", command.get_ref(), COMMANDS.join(", ")))
     })?;
-    let name = get("name")
-        .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string))
-        .unwrap_or_else(|| command_name.to_string());
-    let verdict = match get("expect_verdict") {
-        None => Verdict::Pass,
-        Some((_, v)) => match v.get_ref().as_str() {
-            Some("pass") => Verdict::Pass,
-            Some("fail") => Verdict::Fail,
-            Some("error") => Verdict::Error,
-            _ => {
-                return Err((
-                    v.span(),
-                    format!("expect_verdict = {}: write \"pass\", \"fail\" or \"error\"", v.get_ref()),
-                ))
-            }
-        },
-    };
-    let fields = match get("expect") {
-        None => Vec::new(),
-        Some((_, v)) => expect_fields(v)?,
-    };
-    let mut args = vec![command_name.to_string()];
-    let mut spans = Vec::new();
+    let name =
+        get("name").and_then(|v| v.get_ref().as_str().map(str::to_string)).unwrap_or_else(|| command_name.to_string());
+    let verdict = get("expect_verdict").map(expect_verdict).transpose()?.unwrap_or(Verdict::Pass);
+    let fields = get("expect").map(expect_fields).transpose()?.unwrap_or_default();
+    let (args, spans) = check_args(command_name, table, target)?;
+    validate(&args, &spans, table.span())?;
+    Ok(CheckSpec { name, command: command_name.to_string(), args, expect: Expect { verdict, fields }, line: 0 })
+}
+
+fn expect_verdict(v: &Spanned<toml::Value>) -> Result<Verdict, Located> {
+    match v.get_ref().as_str() {
+        Some("pass") => Ok(Verdict::Pass),
+        Some("fail") => Ok(Verdict::Fail),
+        Some("error") => Ok(Verdict::Error),
+        _ => Err((v.span(), format!("expect_verdict = {}: write \"pass\", \"fail\" or \"error\"", v.get_ref()))),
+    }
+}
+
+/// The check's command line: the command, the target, each option as its
+/// flag, then `args` (raw flags, for a flag whose name is a reserved key,
+/// such as `single --expect`: `args = ["--expect", "single"]`).
+fn check_args(
+    command: &str,
+    table: &Spanned<BTreeMap<String, Spanned<toml::Value>>>,
+    target: &[(String, std::ops::Range<usize>)],
+) -> Result<(Vec<String>, Vec<std::ops::Range<usize>>), Located> {
+    let mut args = vec![command.to_string()];
+    let mut spans = vec![table.span()];
     for (arg, span) in target {
         args.push(arg.clone());
         spans.push(span.clone());
     }
-    for (key, value) in table.get_ref() {
-        if ["command", "name", "expect_verdict", "expect"].contains(&key.as_str()) {
-            continue;
-        }
+    for (key, value) in table.get_ref().iter().filter(|(k, _)| !RESERVED.contains(&k.as_str())) {
         for arg in flag_args(&key.replace('_', "-"), value.get_ref()).map_err(|m| (value.span(), m))? {
             args.push(arg);
             spans.push(value.span());
         }
     }
-    validate(&args, &spans, table.span())?;
-    Ok(CheckSpec { name, command: command_name.to_string(), args, expect: Expect { verdict, fields }, line: 0 })
+    if let Some(raw) = table.get_ref().get("args") {
+        let list = raw.get_ref().as_array().filter(|items| items.iter().all(toml::Value::is_str));
+        let list = list.ok_or_else(|| {
+            (raw.span(), "args must be a list of strings, such as [\"--expect\", \"single\"]".to_string())
+        })?;
+        for item in list.iter().filter_map(toml::Value::as_str) {
+            args.push(item.to_string());
+            spans.push(raw.span());
+        }
+    }
+    Ok((args, spans))
 }
 
 fn expect_fields(v: &Spanned<toml::Value>) -> Result<Vec<(String, Matcher)>, Located> {
@@ -284,7 +316,12 @@ fn validate(args: &[String], spans: &[std::ops::Range<usize>], table: std::ops::
             .unwrap_or(table.clone());
         (span, format!("{message} (options are the command's flags with _ for -, see `wsprobe {} --help`)", args[0]))
     })?;
-    crate::plan::plan_command(&cli.command).map(|_| ()).map_err(|e| (table, e.to_string()))
+    match &cli.command {
+        crate::cli::Command::Check(check) => check.plan().map(|_| ()).map_err(|e| (table, e.to_string())),
+        other => {
+            Err((table, format!("`{}` is not a client check: write one of {}", other.name(), COMMANDS.join(", "))))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,17 +1,20 @@
 //! `wsprobe run`: loads every scenario file first (a bad file stops the
 //! run before anything connects, exit 2), then runs each check against its
 //! own target, judges it, and reports per file; `--junit` writes JUnit XML.
+//! `selftest` runs its built-in scenario files through the same runner.
 
 use std::time::Instant;
 
-use clap::Parser;
 use serde::Serialize;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::{collect, load, Scenario};
-use crate::check::secs;
-use crate::cli::{Cli, RunArgs};
-use crate::report::{Details, Finding, Report};
+use crate::check::Observation;
+use crate::cli::RunArgs;
+use crate::report::table::Style;
+use crate::report::{progress, Details, Finding, Report};
+use crate::units::secs;
 
 /// One check's result.
 #[derive(Debug, Clone, Serialize)]
@@ -58,62 +61,105 @@ pub struct RunDetails {
     pub passed: usize,
 }
 
+impl RunDetails {
+    /// Groups the results by file and counts them.
+    pub fn new(files: Vec<FileResult>) -> RunDetails {
+        let checks = files.iter().map(|f| f.checks.len()).sum();
+        let passed = files.iter().flat_map(|f| &f.checks).filter(|c| c.ok).count();
+        RunDetails { files, checks, passed }
+    }
+
+    /// One finding per check: did it show what its file expected?
+    pub fn observation(&self) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        for file in &self.files {
+            for c in &file.checks {
+                let detail = if c.ok { c.observed.clone() } else { c.failures.join("; ") };
+                findings.push(Finding::new(&format!("{}:{} {}", file.file, c.line, c.name), c.ok, detail));
+            }
+        }
+        findings
+    }
+}
+
+impl Details for RunDetails {
+    fn table(&self, style: Style) -> String {
+        super::table::render_run(self, style)
+    }
+    fn shows_findings(&self) -> bool {
+        true
+    }
+}
+
 /// Runs the scenario files named by `args`.
 pub async fn run(args: &RunArgs, stop: &CancellationToken) -> anyhow::Result<Report> {
     let started = Instant::now();
     let scenarios =
         collect(&args.paths)?.iter().map(|p| load(p, args.target.as_deref())).collect::<Result<Vec<Scenario>, _>>()?;
-    let total: usize = scenarios.iter().map(|s| s.checks.len()).sum();
-    let bar = crate::report::progress::bar(
-        crate::report::progress::wanted(args.output.json, args.output.quiet),
-        total as u64,
-        "checks",
-    );
-    let mut files = Vec::new();
-    for scenario in &scenarios {
-        let mut checks = Vec::new();
-        for check in &scenario.checks {
-            if stop.is_cancelled() {
-                break;
-            }
-            bar.set_message(format!("{}: {}", scenario.path.display(), check.name));
-            checks.push(run_check(check, stop).await?);
-            bar.inc(1);
-        }
-        files.push(FileResult { file: scenario.path.display().to_string(), name: scenario.name.clone(), checks });
-    }
-    bar.finish_and_clear();
-    let mut report =
-        Report::new("run", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "));
-    for file in &files {
-        for c in &file.checks {
-            let detail = if c.ok { c.observed.clone() } else { c.failures.join("; ") };
-            report.add(Finding::new(&format!("{}:{} {}", file.file, c.line, c.name), c.ok, detail));
-        }
-    }
-    let passed = report.findings.iter().filter(|f| f.ok).count();
-    let details = RunDetails { checks: report.findings.len(), passed, files };
+    // A user's scenarios may share one real server: one check at a time.
+    let files = run_scenarios(&scenarios, 1, progress::wanted(args.output.json, args.output.quiet), stop).await;
+    let details = RunDetails::new(files);
     if let Some(path) = &args.junit {
         crate::report::junit::write(path, &details)?;
     }
-    report.interrupted = stop.is_cancelled();
-    report.settle_verdict();
+    let observation = Observation { findings: details.observation(), ..Observation::default() }.with_details(details);
+    let target = args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
+    let mut report = Report::judge("run", target, observation, stop.is_cancelled());
     report.elapsed_s = secs(started.elapsed());
-    report.details = Some(Details::Run(Box::new(details)));
     Ok(report)
 }
 
-async fn run_check(check: &super::CheckSpec, stop: &CancellationToken) -> anyhow::Result<CheckResult> {
+/// Runs every check of the scenarios, at most `parallel` at once, and
+/// returns the results per file in file order. Stops starting checks on
+/// Ctrl-C.
+pub async fn run_scenarios(
+    scenarios: &[Scenario],
+    parallel: usize,
+    show_progress: bool,
+    stop: &CancellationToken,
+) -> Vec<FileResult> {
+    let total: usize = scenarios.iter().map(|s| s.checks.len()).sum();
+    let bar = progress::bar(show_progress, total as u64, "checks");
+    let slots = Semaphore::new(parallel.max(1));
+    let runs = scenarios.iter().flat_map(|scenario| scenario.checks.iter().map(move |check| (scenario, check)));
+    let results = futures_util::future::join_all(runs.map(|(scenario, check)| {
+        let (slots, bar) = (&slots, &bar);
+        async move {
+            let _slot = slots.acquire().await.ok()?;
+            if stop.is_cancelled() {
+                return None;
+            }
+            bar.set_message(format!("{}: {}", scenario.path.display(), check.name));
+            let result = run_check(check, stop).await;
+            bar.inc(1);
+            Some(result)
+        }
+    }))
+    .await;
+    bar.finish_and_clear();
+    let mut results = results.into_iter();
+    scenarios
+        .iter()
+        .map(|scenario| FileResult {
+            file: scenario.path.display().to_string(),
+            name: scenario.name.clone(),
+            checks: results.by_ref().take(scenario.checks.len()).flatten().collect(),
+        })
+        .collect()
+}
+
+/// Runs one check and judges its report against the expectation. A check
+/// that cannot run gets an error report, which its expectation judges.
+async fn run_check(check: &super::CheckSpec, stop: &CancellationToken) -> CheckResult {
     let started = Instant::now();
-    let argv = std::iter::once("wsprobe".to_string())
-        .chain(check.args.iter().cloned())
-        .chain(std::iter::once("--quiet".to_string()));
-    let cli = Cli::try_parse_from(argv)?;
-    let planned = crate::plan::plan_command(&cli.command)?;
-    let report = crate::commands::run_planned(&planned, stop).await?;
-    let json = serde_json::to_value(&report)?;
+    let report = match super::plan_check(&check.args) {
+        Ok(planned) => crate::commands::run_planned(planned.as_ref(), stop).await,
+        Err(e) => Err(e),
+    }
+    .unwrap_or_else(|e| Report::error(&check.command, "", format!("{e:#}")));
+    let json = serde_json::to_value(&report).unwrap_or_default();
     let judgement = check.expect.judge(&json);
-    Ok(CheckResult {
+    CheckResult {
         name: check.name.clone(),
         command: check.command.clone(),
         line: check.line,
@@ -123,5 +169,5 @@ async fn run_check(check: &super::CheckSpec, stop: &CancellationToken) -> anyhow
         failures: judgement.failures,
         elapsed_s: secs(started.elapsed()),
         report: json,
-    })
+    }
 }

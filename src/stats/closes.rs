@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::latency::Latency;
-use crate::check::secs;
 use crate::event::{EndHow, Event, EventKind};
+use crate::units::secs;
 
 /// One drop: a connection the server (or the path) ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]

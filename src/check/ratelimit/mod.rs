@@ -5,26 +5,85 @@
 //! keeps accepted connections open to find the concurrent cap, then closes
 //! one and tries again: a leaking slot counter refuses forever.
 
+mod args;
+mod judge;
 mod probe;
+mod table;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::RatelimitMode;
+pub use args::{RatelimitArgs, RatelimitMode};
+
+use super::{Check, Observation};
+use crate::cli::ClientArgs;
 use crate::exit::PlanError;
 use crate::net::session::{close_all, close_cleanly, Watched};
 use crate::plan::ClientPlan;
-use crate::report::{Details, Finding, Report};
-use crate::stats::infer::{self, AttemptRecord, Purpose};
+use crate::report::table::Style;
+use crate::report::Details;
+use crate::stats::infer::{AttemptRecord, Purpose};
 use crate::target::Resolved;
-use crate::units::{format_duration, Rate};
+use crate::units::Rate;
+use judge::{details, findings, infer, unreachable};
 use probe::{retry_after_secs, Probe};
 
 /// Longest wait for a freed slot to be given back.
 const REUSE_WAIT: Duration = Duration::from_secs(5);
+
+/// The `ratelimit` check: rate limits and concurrent caps.
+#[derive(Debug)]
+pub struct Ratelimit;
+
+impl Check for Ratelimit {
+    const NAME: &'static str = "ratelimit";
+    const SELFTEST: &'static str = include_str!("selftest.toml");
+    type Args = RatelimitArgs;
+    type Plan = RatelimitPlan;
+
+    fn client_args(args: &RatelimitArgs) -> &ClientArgs {
+        &args.client
+    }
+
+    fn plan(a: &RatelimitArgs) -> Result<RatelimitPlan, PlanError> {
+        let plan = RatelimitPlan {
+            client: ClientPlan::from_args(&a.client)?,
+            attempts: a.attempts,
+            rate: a.rate,
+            mode: a.mode,
+            settle: a.settle,
+            max_wait: a.max_wait,
+            expect_rate: a.expect_rate,
+            expect_max: a.expect_max,
+            source_ips: a.source_ip.clone(),
+            progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    fn client(plan: &RatelimitPlan) -> &ClientPlan {
+        &plan.client
+    }
+
+    fn run<'a>(
+        plan: &'a RatelimitPlan,
+        target: &'a Resolved,
+        stop: &'a CancellationToken,
+    ) -> impl Future<Output = Observation> + Send + 'a {
+        run(plan, target, stop)
+    }
+}
+
+impl Details for RatelimitDetails {
+    fn table(&self, style: Style) -> String {
+        table::render(self, style)
+    }
+}
 
 /// What `ratelimit` does.
 #[derive(Debug, Clone)]
@@ -88,7 +147,7 @@ pub struct Inferred {
 #[derive(Debug, Clone, Serialize)]
 pub struct RatelimitDetails {
     /// churn or hold.
-    pub mode: &'static str,
+    pub mode: RatelimitMode,
     /// The schedule.
     pub rate: String,
     /// Every attempt.
@@ -104,7 +163,7 @@ pub struct RatelimitDetails {
 }
 
 /// Runs `ratelimit`.
-pub async fn run(plan: &RatelimitPlan, target: &Resolved, stop: &CancellationToken) -> Report {
+pub async fn run(plan: &RatelimitPlan, target: &Resolved, stop: &CancellationToken) -> Observation {
     let mut endpoint = target.endpoint.clone();
     endpoint.source_ips = plan.source_ips.clone();
     let probe = Probe {
@@ -119,9 +178,7 @@ pub async fn run(plan: &RatelimitPlan, target: &Resolved, stop: &CancellationTok
     bar.finish_and_clear();
     if let Some(why) = unreachable(&records) {
         close_held(held, plan.client.close_timeout).await;
-        let mut report = Report::error("ratelimit", target.display.clone(), why);
-        report.details = Some(Details::Ratelimit(Box::new(details(plan, records, Inferred::default()))));
-        return report;
+        return Observation::failed(why).with_details(details(plan, records, Inferred::default()));
     }
     let held_after_schedule = held.len() as u32;
     let mut next = plan.attempts + 1;
@@ -130,13 +187,10 @@ pub async fn run(plan: &RatelimitPlan, target: &Resolved, stop: &CancellationTok
         RatelimitMode::Hold => probe_reuse(plan, &probe, &mut records, &mut held, &mut next).await,
     }
     close_held(held, plan.client.close_timeout).await;
-    let mut report = Report::new("ratelimit", target.display.clone());
-    report.interrupted = stop.is_cancelled();
+    let mut obs = Observation::default();
     let inferred = infer(plan.mode, &records, held_after_schedule);
-    findings(plan, &records, &inferred, &mut report);
-    report.settle_verdict();
-    report.details = Some(Details::Ratelimit(Box::new(details(plan, records, inferred))));
-    report
+    findings(plan, &records, &inferred, &mut obs);
+    obs.with_details(details(plan, records, inferred))
 }
 
 async fn scheduled(
@@ -163,42 +217,6 @@ async fn scheduled(
         held.extend(watched);
     }
     (records, held)
-}
-
-/// Nothing can be inferred when no attempt got in: say why instead.
-fn unreachable(records: &[AttemptRecord]) -> Option<String> {
-    if records.is_empty() || records.iter().any(|r| r.accepted()) {
-        return None;
-    }
-    let outcomes = count_outcomes(records);
-    let hint = if outcomes.keys().any(|k| *k == "http-401" || *k == "http-403") {
-        "; pass credentials with -H"
-    } else if outcomes.keys().all(|k| k.starts_with("http-")) {
-        "; the limit may already be used up by earlier connections: wait for its window and run again"
-    } else {
-        ""
-    };
-    Some(format!("no attempt was accepted ({}){hint}", crate::report::counts(&outcomes)))
-}
-
-/// Attempts that got no HTTP answer at all (timeouts, resets) are neither
-/// acceptances nor limits; they make the inference less certain.
-fn unanswered(records: &[AttemptRecord]) -> Option<Finding> {
-    let failed: Vec<&AttemptRecord> = records.iter().filter(|r| !r.accepted() && !r.rejected()).collect();
-    if failed.is_empty() {
-        return None;
-    }
-    let summary = crate::report::counts(&count_outcomes(failed.iter().copied()));
-    Some(Finding::new(
-        "unanswered",
-        false,
-        format!(
-            "{} of {} attempts got no HTTP answer ({}): the inference may be incomplete",
-            failed.len(),
-            records.len(),
-            summary
-        ),
-    ))
 }
 
 /// Waits for the rate limit window to reopen: at the earliest moment any
@@ -282,141 +300,4 @@ async fn probe_reuse(
 async fn close_held(held: Vec<Watched>, wait: Duration) {
     let open = futures_util::future::join_all(held.into_iter().map(Watched::finish)).await;
     close_all(open.into_iter().filter_map(|(ws, _)| ws).collect(), wait).await;
-}
-
-fn infer(mode: RatelimitMode, records: &[AttemptRecord], held: u32) -> Inferred {
-    let burst = infer::burst(records);
-    // In hold mode refusals come from the cap, so there is no rate window.
-    let window_s = if mode == RatelimitMode::Churn { infer::window_s(records) } else { None };
-    let first_rejection = records.iter().find(|r| r.rejected());
-    Inferred {
-        burst,
-        window_s,
-        limit: burst.zip(window_s).map(|(b, w)| format!("{b}/{}", format_duration(Duration::from_secs_f64(w)))),
-        max_concurrent: if mode == RatelimitMode::Hold { infer::max_concurrent(records, held) } else { None },
-        slots_reused: infer::slots_reused(records),
-        signal: first_rejection.map(|r| r.outcome.clone()),
-        retry_after: records.iter().find_map(|r| r.retry_after.clone()),
-    }
-}
-
-/// Attempts by outcome.
-fn count_outcomes<'a>(records: impl IntoIterator<Item = &'a AttemptRecord>) -> BTreeMap<&'a str, u32> {
-    let mut counts = BTreeMap::new();
-    for r in records {
-        *counts.entry(r.outcome.as_str()).or_default() += 1;
-    }
-    counts
-}
-
-fn details(plan: &RatelimitPlan, attempts: Vec<AttemptRecord>, inferred: Inferred) -> RatelimitDetails {
-    let outcomes = count_outcomes(&attempts).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    RatelimitDetails {
-        mode: if plan.mode == RatelimitMode::Hold { "hold" } else { "churn" },
-        rate: plan.rate.to_string(),
-        accepted: attempts.iter().filter(|a| a.accepted()).count() as u32,
-        rejected: attempts.iter().filter(|a| a.rejected()).count() as u32,
-        attempts,
-        outcomes,
-        inferred,
-    }
-}
-
-fn signal_words(inf: &Inferred) -> String {
-    let signal = inf.signal.as_deref().unwrap_or("?");
-    let signal = match signal.strip_prefix("http-") {
-        Some(status) => format!("HTTP {status}"),
-        None => signal.replace("closed-", "a close frame "),
-    };
-    match &inf.retry_after {
-        Some(r) => format!("{signal} and Retry-After: {r}"),
-        None => signal,
-    }
-}
-
-fn findings(plan: &RatelimitPlan, records: &[AttemptRecord], inf: &Inferred, report: &mut Report) {
-    let scheduled = records.iter().filter(|r| r.purpose == Purpose::Scheduled).count();
-    if let Some(finding) = unanswered(records) {
-        report.add(finding);
-    }
-    match plan.mode {
-        RatelimitMode::Churn => churn_findings(plan, scheduled, inf, report),
-        RatelimitMode::Hold => hold_findings(plan, scheduled, inf, report),
-    }
-}
-
-fn churn_findings(plan: &RatelimitPlan, scheduled: usize, inf: &Inferred, report: &mut Report) {
-    match (inf.burst, inf.window_s) {
-        (Some(b), Some(w)) => {
-            report.add(Finding::new(
-                "rate-limit",
-                true,
-                format!("{b} accepted, then {}; accepted again {w:.2} s after the first", signal_words(inf)),
-            ));
-            report
-                .diagnosis
-                .push(format!("{b} connections per ~{w:.1} s per IP, signalled with {}.", signal_words(inf)));
-        }
-        (Some(b), None) => {
-            report.add(Finding::new(
-                "rate-limit",
-                true,
-                format!(
-                    "{b} accepted, then {}; not accepted again within {}",
-                    signal_words(inf),
-                    format_duration(plan.max_wait)
-                ),
-            ));
-            report.diagnosis.push(format!("A burst of {b}, then refusals that did not lift within --max-wait {}: the window is longer, or the limiter counts refused attempts too.", format_duration(plan.max_wait)));
-        }
-        _ => {
-            report.add(Finding::new(
-                "rate-limit",
-                true,
-                format!("no rejection in {scheduled} attempts at {}", plan.rate),
-            ));
-            report.diagnosis.push(format!("No limit seen: no refusal in {scheduled} attempts at {}. A per-IP limit, if any, is above that; try more --attempts or a faster --rate.", plan.rate));
-        }
-    }
-    if let Some(expect) = plan.expect_rate {
-        let ok = inf.burst == Some(expect.count)
-            && inf.window_s.is_some_and(|w| (w - expect.per.as_secs_f64()).abs() <= 0.3 * expect.per.as_secs_f64());
-        let seen = inf.limit.clone().unwrap_or_else(|| "no limit".into());
-        report.add(Finding::new("expect-rate", ok, format!("expected {expect}, seen {seen}")));
-    }
-}
-
-fn hold_findings(plan: &RatelimitPlan, scheduled: usize, inf: &Inferred, report: &mut Report) {
-    match inf.max_concurrent {
-        Some(cap) => {
-            report.add(Finding::new(
-                "concurrent-cap",
-                true,
-                format!("{cap} held connections, then {}", signal_words(inf)),
-            ));
-            report.diagnosis.push(format!(
-                "The server caps concurrent connections from here at {cap}, signalled with {}.",
-                signal_words(inf)
-            ));
-        }
-        None => {
-            report.add(Finding::new("concurrent-cap", true, format!("all {scheduled} held connections accepted")));
-            report.diagnosis.push(format!("No cap seen with {scheduled} connections held; try more --attempts."));
-        }
-    }
-    match inf.slots_reused {
-        Some(true) => {
-            report.add(Finding::new("slot-reuse", true, "after closing one connection, a new one was accepted"))
-        }
-        Some(false) => {
-            report.add(Finding::new("slot-reuse", false, "after closing one connection, new ones were still refused"));
-            report.diagnosis.push("A closed connection's slot was never given back: the server's connection counter leaks, and after enough disconnects it refuses everyone.".into());
-        }
-        None => {}
-    }
-    if let Some(expect) = plan.expect_max {
-        let ok = inf.max_concurrent == Some(expect);
-        let seen = inf.max_concurrent.map(|m| m.to_string()).unwrap_or_else(|| "no cap".into());
-        report.add(Finding::new("expect-max", ok, format!("expected {expect}, seen {seen}")));
-    }
 }

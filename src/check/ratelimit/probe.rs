@@ -29,7 +29,7 @@ pub struct Probe<'a> {
 impl Probe<'_> {
     /// Makes attempt `n`; returns its record and, when `keep`, the open connection.
     pub async fn attempt(&self, n: u32, purpose: Purpose, keep: bool) -> (AttemptRecord, Option<Watched>) {
-        let at_s = crate::check::secs(self.t0.elapsed());
+        let at_s = crate::units::secs(self.t0.elapsed());
         let mut record = AttemptRecord {
             n,
             at_s,

@@ -7,22 +7,75 @@
 //! connect together, and `--race` opens two X connections at the same
 //! instant, where check-then-register servers let both in.
 
-use std::time::{Duration, Instant};
+mod args;
+mod judge;
+mod race;
+mod table;
+
+use std::future::Future;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::ExpectPolicy;
-use crate::exit::Verdict;
+pub use args::{ExpectPolicy, SingleArgs};
+pub use judge::{ConnOutcome, ConnState, Policy};
+
+use super::{Check, Observation};
+use crate::cli::ClientArgs;
+use crate::exit::PlanError;
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;
 use crate::net::session::{close_all, Watched};
-use crate::plan::ClientPlan;
-use crate::report::{Details, Finding, Report};
+use crate::plan::{positive, ClientPlan};
+use crate::report::table::Style;
+use crate::report::{Details, Finding};
 use crate::target::Resolved;
 use crate::units::ClientId;
 
-mod race;
+/// The `single` check: one connection per identity.
+#[derive(Debug)]
+pub struct Single;
+
+impl Check for Single {
+    const NAME: &'static str = "single";
+    const SELFTEST: &'static str = include_str!("selftest.toml");
+    type Args = SingleArgs;
+    type Plan = SinglePlan;
+
+    fn client_args(args: &SingleArgs) -> &ClientArgs {
+        &args.client
+    }
+
+    fn plan(a: &SingleArgs) -> Result<SinglePlan, PlanError> {
+        Ok(SinglePlan {
+            client: ClientPlan::from_args(&a.client)?,
+            hold: positive("--hold", a.hold)?,
+            distinct: a.distinct,
+            race: a.race,
+            expect: a.expect,
+            settle: a.settle,
+        })
+    }
+
+    fn client(plan: &SinglePlan) -> &ClientPlan {
+        &plan.client
+    }
+
+    fn run<'a>(
+        plan: &'a SinglePlan,
+        target: &'a Resolved,
+        stop: &'a CancellationToken,
+    ) -> impl Future<Output = Observation> + Send + 'a {
+        run(plan, target, stop)
+    }
+}
+
+impl Details for SingleDetails {
+    fn table(&self, style: Style) -> String {
+        table::render(self, style)
+    }
+}
 
 /// What `single` does.
 #[derive(Debug, Clone)]
@@ -39,72 +92,6 @@ pub struct SinglePlan {
     pub expect: Option<ExpectPolicy>,
     /// How long a new connection must stay open to count as accepted.
     pub settle: Duration,
-}
-
-/// The duplicate-identity policy the server showed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Policy {
-    /// B was refused (or closed at once) while A lived.
-    RejectNew,
-    /// B lived and the server closed A.
-    ReplaceOld,
-    /// Both lived.
-    AllowMultiple,
-    /// Neither lived.
-    None,
-}
-
-impl Policy {
-    /// Reads the policy from who survived.
-    pub fn classify(first_alive: bool, second_alive: bool) -> Policy {
-        match (first_alive, second_alive) {
-            (true, false) => Policy::RejectNew,
-            (false, true) => Policy::ReplaceOld,
-            (true, true) => Policy::AllowMultiple,
-            (false, false) => Policy::None,
-        }
-    }
-
-    /// The policy's name as in JSON.
-    pub fn label(self) -> &'static str {
-        match self {
-            Policy::RejectNew => "reject-new",
-            Policy::ReplaceOld => "replace-old",
-            Policy::AllowMultiple => "allow-multiple",
-            Policy::None => "none",
-        }
-    }
-
-    /// True when this is what `--expect` asked for.
-    pub fn satisfies(self, expect: ExpectPolicy) -> bool {
-        matches!(
-            (expect, self),
-            (ExpectPolicy::RejectNew, Policy::RejectNew)
-                | (ExpectPolicy::ReplaceOld, Policy::ReplaceOld)
-                | (ExpectPolicy::Single, Policy::RejectNew | Policy::ReplaceOld)
-                | (ExpectPolicy::AllowMultiple, Policy::AllowMultiple)
-        )
-    }
-}
-
-/// What happened to one connection.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ConnOutcome {
-    /// open (alive at the end), rejected (at the handshake) or closed (by the server).
-    pub outcome: &'static str,
-    /// HTTP status of a refused handshake.
-    pub http_status: Option<u16>,
-    /// Close code when the server closed it.
-    pub close_code: Option<u16>,
-    /// In words.
-    pub detail: String,
-}
-
-impl ConnOutcome {
-    fn alive(&self) -> bool {
-        self.outcome == "open"
-    }
 }
 
 /// Distinct identities tried together.
@@ -155,7 +142,7 @@ async fn open_tracked(endpoint: &Endpoint, client: ClientId, stop: &Cancellation
     match open(endpoint, client).await {
         Attempt::Open(o) => Tracked {
             attempt_outcome: ConnOutcome {
-                outcome: "open",
+                outcome: ConnState::Open,
                 http_status: None,
                 close_code: None,
                 detail: "accepted".into(),
@@ -164,7 +151,7 @@ async fn open_tracked(endpoint: &Endpoint, client: ClientId, stop: &Cancellation
         },
         Attempt::Rejected(r) => Tracked {
             attempt_outcome: ConnOutcome {
-                outcome: "rejected",
+                outcome: ConnState::Rejected,
                 http_status: Some(r.status),
                 close_code: None,
                 detail: rejection_detail(&r),
@@ -173,7 +160,7 @@ async fn open_tracked(endpoint: &Endpoint, client: ClientId, stop: &Cancellation
         },
         Attempt::Failed(f) => Tracked {
             attempt_outcome: ConnOutcome {
-                outcome: "rejected",
+                outcome: ConnState::Rejected,
                 http_status: None,
                 close_code: None,
                 detail: format!("failed at the handshake: {}", f.detail),
@@ -199,116 +186,56 @@ async fn settle(tracked: Tracked) -> (ConnOutcome, Option<ClientWs>) {
             let close_code = close.as_ref().map(|c| c.code);
             let detail =
                 close.map(|c| format!("closed by the server: {}", c.describe())).unwrap_or_else(|| "ended".into());
-            (ConnOutcome { outcome: "closed", http_status: None, close_code, detail }, None)
+            (ConnOutcome { outcome: ConnState::Closed, http_status: None, close_code, detail }, None)
         }
     }
 }
 
 /// Waits for `d`, or less when every watched connection has ended or Ctrl-C.
 async fn hold(d: Duration, watched: &[&Tracked], stop: &CancellationToken) {
-    let until = Instant::now() + d;
-    while Instant::now() < until && !stop.is_cancelled() {
-        if watched.iter().all(|t| t.watched.as_ref().is_none_or(Watched::ended)) {
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now()))) => {}
-            _ = stop.cancelled() => {}
-        }
+    let all_ended =
+        futures_util::future::join_all(watched.iter().filter_map(|t| t.watched.as_ref()).map(Watched::until_ended));
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = all_ended => {}
+        _ = stop.cancelled() => {}
     }
 }
 
 /// Runs `single`.
-pub async fn run(plan: &SinglePlan, target: &Resolved, stop: &CancellationToken) -> Report {
-    let mut report = Report::new("single", target.display.clone());
+pub async fn run(plan: &SinglePlan, target: &Resolved, stop: &CancellationToken) -> Observation {
+    let mut obs = Observation::default();
     let endpoint = &target.endpoint;
     let x = ClientId::new(0);
     let a = open_tracked(endpoint, x, stop).await;
     if a.watched.is_none() {
-        return first_refused(report, a.attempt_outcome);
+        return first_refused(obs, a.attempt_outcome);
     }
     let b = open_tracked(endpoint, x, stop).await;
     hold(plan.hold, &[&a, &b], stop).await;
     let (first, a_ws) = settle(a).await;
     let (second, b_ws) = settle(b).await;
     let policy = Policy::classify(first.alive(), second.alive());
-    policy_findings(plan, policy, &first, &second, &mut report);
+    judge::policy_findings(plan, policy, &first, &second, &mut obs);
     close_all(a_ws.into_iter().chain(b_ws).collect(), plan.client.close_timeout).await;
 
-    let reconnect =
-        if stop.is_cancelled() { None } else { Some(reconnect(plan, endpoint, x, stop, &mut report).await) };
-    let distinct = distinct(plan, endpoint, stop, &mut report).await;
+    let reconnect = if stop.is_cancelled() { None } else { Some(reconnect(plan, endpoint, x, stop, &mut obs).await) };
+    let distinct = distinct(plan, endpoint, stop, &mut obs).await;
     let race = if plan.race && !stop.is_cancelled() {
-        Some(race::run(plan, endpoint, policy, stop, &mut report).await)
+        Some(race::run(plan, endpoint, policy, stop, &mut obs).await)
     } else {
         None
     };
-    report.interrupted = stop.is_cancelled();
-    report.settle_verdict();
-    report.details = Some(Details::Single(SingleDetails {
-        policy,
-        first,
-        second,
-        reconnect_after_close: reconnect,
-        distinct,
-        race,
-    }));
-    report
+    obs.with_details(SingleDetails { policy, first, second, reconnect_after_close: reconnect, distinct, race })
 }
 
-fn first_refused(mut report: Report, first: ConnOutcome) -> Report {
-    report.verdict = Verdict::Error;
-    report.error = Some(format!(
+fn first_refused(mut obs: Observation, first: ConnOutcome) -> Observation {
+    obs.error = Some(format!(
         "the first connection could not be opened, so nothing can be said about duplicates: {}{}",
         first.detail,
         if first.http_status.is_some_and(|s| s == 401 || s == 403) { " (pass credentials with -H)" } else { "" }
     ));
-    report
-}
-
-fn policy_findings(plan: &SinglePlan, policy: Policy, first: &ConnOutcome, second: &ConnOutcome, report: &mut Report) {
-    let seen = match policy {
-        Policy::RejectNew => format!("reject-new: the second connection was {}", second.detail),
-        Policy::ReplaceOld => format!("replace-old: the first connection was {}", first.detail),
-        Policy::AllowMultiple => "allow-multiple: both connections with one identity stayed open".to_string(),
-        Policy::None => format!("none: neither survived (first: {}; second: {})", first.detail, second.detail),
-    };
-    let ok = match plan.expect {
-        Some(expect) => policy.satisfies(expect),
-        None => policy != Policy::None,
-    };
-    let detail = match plan.expect {
-        Some(expect) if !ok => format!("{seen}; expected {}", expect.to_possible_value_name()),
-        _ => seen,
-    };
-    report.add(Finding::new("policy", ok, detail));
-    report.diagnosis.push(explain_policy(policy, first, second));
-}
-
-trait PossibleValueName {
-    fn to_possible_value_name(&self) -> String;
-}
-
-impl PossibleValueName for ExpectPolicy {
-    fn to_possible_value_name(&self) -> String {
-        use clap::ValueEnum;
-        self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
-    }
-}
-
-fn explain_policy(policy: Policy, first: &ConnOutcome, second: &ConnOutcome) -> String {
-    match policy {
-        Policy::RejectNew => match second.http_status {
-            Some(status) => format!("The server allows one connection per identity and refuses a newcomer with HTTP {status}. A client whose old connection died silently is locked out until the server notices (heartbeats decide how soon)."),
-            None => "The server allows one connection per identity: the newcomer was closed right after opening while the first lived.".into(),
-        },
-        Policy::ReplaceOld => format!(
-            "The server keeps the newest connection and closes the old one ({}). Clients must not reconnect when closed this way, or two tabs will take turns forever.",
-            first.close_code.map(|c| c.to_string()).unwrap_or_else(|| "no code".into())
-        ),
-        Policy::AllowMultiple => "Nothing stops one identity from holding several connections: this is the 'one user holds 8 connections' bug, unless the application wants it.".into(),
-        Policy::None => "Neither connection survived the hold: the server drops this identity (or every connection) on its own; run `wsprobe stability` to see why.".into(),
-    }
+    obs
 }
 
 async fn reconnect(
@@ -316,36 +243,36 @@ async fn reconnect(
     endpoint: &Endpoint,
     x: ClientId,
     stop: &CancellationToken,
-    report: &mut Report,
+    obs: &mut Observation,
 ) -> &'static str {
     let c = open_tracked(endpoint, x, stop).await;
     hold(plan.settle, &[&c], stop).await;
     let (outcome, ws) = settle(c).await;
     close_all(ws.into_iter().collect(), plan.client.close_timeout).await;
     if outcome.alive() {
-        report.add(Finding::new(
+        obs.add(Finding::new(
             "reconnect-after-close",
             true,
             "after a clean close, the same identity reconnected at once",
         ));
         "accepted"
     } else {
-        report.add(Finding::new(
+        obs.add(Finding::new(
             "reconnect-after-close",
             false,
             format!("after a clean close, the same identity was {}", outcome.detail),
         ));
-        report.diagnosis.push("Right after a clean close the identity was still registered: the server forgets identities late or never (a stale registration), so a client that reconnects is locked out.".into());
+        obs.diagnosis.push("Right after a clean close the identity was still registered: the server forgets identities late or never (a stale registration), so a client that reconnects is locked out.".into());
         "rejected"
     }
 }
 
-async fn distinct(plan: &SinglePlan, endpoint: &Endpoint, stop: &CancellationToken, report: &mut Report) -> Distinct {
+async fn distinct(plan: &SinglePlan, endpoint: &Endpoint, stop: &CancellationToken, obs: &mut Observation) -> Distinct {
     if plan.distinct == 0 || stop.is_cancelled() {
         return Distinct { tried: 0, accepted: 0 };
     }
     if !endpoint.has_identity_template() {
-        report.diagnosis.push("Distinct identities were not tried: put {client} or {uuid} in the URL or a header so each client gets its own identity.".into());
+        obs.diagnosis.push("Distinct identities were not tried: put {client} or {uuid} in the URL or a header so each client gets its own identity.".into());
         return Distinct { tried: 0, accepted: 0 };
     }
     let opens = (1..=plan.distinct).map(|i| open_tracked(endpoint, ClientId::new(i), stop));
@@ -362,28 +289,6 @@ async fn distinct(plan: &SinglePlan, endpoint: &Endpoint, stop: &CancellationTok
     if !ok {
         detail.push_str(&format!("; refused: {}", refused.join("; ")));
     }
-    report.add(Finding::new("distinct-identities", ok, detail));
+    obs.add(Finding::new("distinct-identities", ok, detail));
     Distinct { tried: plan.distinct, accepted }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn policy_from_survivors() {
-        assert_eq!(Policy::classify(true, false), Policy::RejectNew);
-        assert_eq!(Policy::classify(false, true), Policy::ReplaceOld);
-        assert_eq!(Policy::classify(true, true), Policy::AllowMultiple);
-        assert_eq!(Policy::classify(false, false), Policy::None);
-    }
-
-    #[test]
-    fn expectations() {
-        assert!(Policy::RejectNew.satisfies(ExpectPolicy::Single));
-        assert!(Policy::ReplaceOld.satisfies(ExpectPolicy::Single));
-        assert!(!Policy::AllowMultiple.satisfies(ExpectPolicy::Single));
-        assert!(Policy::AllowMultiple.satisfies(ExpectPolicy::AllowMultiple));
-        assert!(!Policy::RejectNew.satisfies(ExpectPolicy::ReplaceOld));
-    }
 }

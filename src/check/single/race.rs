@@ -4,10 +4,11 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::{hold, open_tracked, settle, ConnOutcome, Policy, Race, SinglePlan};
+use super::{hold, open_tracked, settle, ConnOutcome, ConnState, Policy, Race, SinglePlan};
+use crate::check::Observation;
 use crate::net::endpoint::Endpoint;
 use crate::net::session::close_all;
-use crate::report::{Finding, Report};
+use crate::report::Finding;
 use crate::units::ClientId;
 
 /// Runs the race with a fresh identity and reports what happened.
@@ -16,7 +17,7 @@ pub(super) async fn run(
     endpoint: &Endpoint,
     sequential: Policy,
     stop: &CancellationToken,
-    report: &mut Report,
+    obs: &mut Observation,
 ) -> Race {
     let x = ClientId::new(plan.distinct + 1);
     let (a, b) = tokio::join!(open_tracked(endpoint, x, stop), open_tracked(endpoint, x, stop));
@@ -30,13 +31,13 @@ pub(super) async fn run(
     let detail = if ok {
         format!("two connections opened at the same instant: {}", policy.label())
     } else {
-        report.diagnosis.push("Under a race the server let both connections in, though it refuses them one after the other: it checks and registers the identity in two steps. Make the check-and-register atomic.".into());
+        obs.diagnosis.push("Under a race the server let both connections in, though it refuses them one after the other: it checks and registers the identity in two steps. Make the check-and-register atomic.".into());
         format!(
             "two connections opened at the same instant were both accepted, though the sequential policy is {}",
             sequential.label()
         )
     };
-    report.add(Finding::new("race", ok, detail));
+    obs.add(Finding::new("race", ok, detail));
     Race { first, second, policy }
 }
 
@@ -48,7 +49,7 @@ fn race_policy(a: &ConnOutcome, b: &ConnOutcome) -> Policy {
         (false, false) => Policy::None,
         (true, false) | (false, true) => {
             let loser = if a.alive() { b } else { a };
-            if loser.outcome == "rejected" {
+            if loser.outcome == ConnState::Rejected {
                 Policy::RejectNew
             } else {
                 Policy::ReplaceOld
@@ -61,15 +62,15 @@ fn race_policy(a: &ConnOutcome, b: &ConnOutcome) -> Policy {
 mod tests {
     use super::*;
 
-    fn outcome(outcome: &'static str) -> ConnOutcome {
+    fn outcome(outcome: ConnState) -> ConnOutcome {
         ConnOutcome { outcome, http_status: None, close_code: None, detail: String::new() }
     }
 
     #[test]
     fn race_policy_ignores_order() {
-        assert_eq!(race_policy(&outcome("rejected"), &outcome("open")), Policy::RejectNew);
-        assert_eq!(race_policy(&outcome("open"), &outcome("rejected")), Policy::RejectNew);
-        assert_eq!(race_policy(&outcome("closed"), &outcome("open")), Policy::ReplaceOld);
-        assert_eq!(race_policy(&outcome("open"), &outcome("open")), Policy::AllowMultiple);
+        assert_eq!(race_policy(&outcome(ConnState::Rejected), &outcome(ConnState::Open)), Policy::RejectNew);
+        assert_eq!(race_policy(&outcome(ConnState::Open), &outcome(ConnState::Rejected)), Policy::RejectNew);
+        assert_eq!(race_policy(&outcome(ConnState::Closed), &outcome(ConnState::Open)), Policy::ReplaceOld);
+        assert_eq!(race_policy(&outcome(ConnState::Open), &outcome(ConnState::Open)), Policy::AllowMultiple);
     }
 }

@@ -4,11 +4,14 @@
 //! period of repeated drops. `--find-idle-timeout` searches the idle timeout
 //! of the path instead.
 
+mod args;
 mod diagnose;
 mod idle;
 mod session;
+mod table;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,16 +20,70 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use idle::IdleSearch;
+pub use args::StabilityArgs;
+pub use idle::{IdleDetails, IdleMethod, IdleSearch};
 
+use super::{Check, Observation};
+use crate::cli::ClientArgs;
 use crate::exit::PlanError;
 use crate::plan::ClientPlan;
 use crate::report::progress::LiveProgress;
-use crate::report::{Details, Finding, Report};
+use crate::report::table::Style;
+use crate::report::{Details, Finding};
 use crate::stats::closes::{CloseRecord, Period, StabilityStats};
 use crate::stats::latency::Percentiles;
 use crate::target::Resolved;
 use crate::units::{format_duration, ClientId};
+
+/// The `stability` check: a soak, or the idle-timeout search.
+#[derive(Debug)]
+pub struct Stability;
+
+impl Check for Stability {
+    const NAME: &'static str = "stability";
+    const SELFTEST: &'static str = include_str!("selftest.toml");
+    type Args = StabilityArgs;
+    type Plan = StabilityPlan;
+
+    fn client_args(args: &StabilityArgs) -> &ClientArgs {
+        &args.client
+    }
+
+    fn plan(a: &StabilityArgs) -> Result<StabilityPlan, PlanError> {
+        let plan = StabilityPlan {
+            client: ClientPlan::from_args(&a.client)?,
+            clients: a.clients,
+            duration: a.duration,
+            ping_interval: a.ping_interval,
+            app_ping: a.app_ping.clone().map(|text| (text, a.app_ping_interval)),
+            no_pong: a.no_pong,
+            reconnect: a.reconnect,
+            find_idle_timeout: a.find_idle_timeout,
+            max_idle: a.max_idle,
+            progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    fn client(plan: &StabilityPlan) -> &ClientPlan {
+        &plan.client
+    }
+
+    fn run<'a>(
+        plan: &'a StabilityPlan,
+        target: &'a Resolved,
+        stop: &'a CancellationToken,
+    ) -> impl Future<Output = Observation> + Send + 'a {
+        run(plan, target, stop)
+    }
+}
+
+impl Details for StabilityDetails {
+    fn table(&self, style: Style) -> String {
+        table::render(self, style)
+    }
+}
 
 /// What `stability` does.
 #[derive(Debug, Clone)]
@@ -107,8 +164,8 @@ pub struct StabilityDetails {
     pub survived: u32,
     /// Connections opened (reconnects included).
     pub connections: u64,
-    /// `ping-frames`, `app`, `no-pong` or `silent`.
-    pub heartbeat: &'static str,
+    /// How the connections kept alive.
+    pub heartbeat: Heartbeat,
     /// Every drop.
     pub closes: Vec<CloseRecord>,
     /// Server pings.
@@ -122,22 +179,44 @@ pub struct StabilityDetails {
     pub period: Option<Period>,
     /// Failed connection attempts by outcome.
     pub failed_attempts: BTreeMap<String, u64>,
-    /// The idle-timeout search (`--find-idle-timeout`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idle_timeout: Option<IdleSearch>,
 }
 
-fn heartbeat(plan: &StabilityPlan) -> &'static str {
+/// The heartbeat a soak ran with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Heartbeat {
+    /// Protocol ping frames, pong round trips measured.
+    PingFrames,
+    /// An application-level heartbeat message.
+    App,
+    /// The server's pings left unanswered.
+    NoPong,
+    /// Nothing: shows idle timeouts.
+    Silent,
+}
+
+impl std::fmt::Display for Heartbeat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Heartbeat::PingFrames => "ping-frames",
+            Heartbeat::App => "app",
+            Heartbeat::NoPong => "no-pong",
+            Heartbeat::Silent => "silent",
+        })
+    }
+}
+
+fn heartbeat(plan: &StabilityPlan) -> Heartbeat {
     match (plan.no_pong, plan.ping_interval, &plan.app_ping) {
-        (true, _, _) => "no-pong",
-        (_, Some(_), _) => "ping-frames",
-        (_, None, Some(_)) => "app",
-        _ => "silent",
+        (true, _, _) => Heartbeat::NoPong,
+        (_, Some(_), _) => Heartbeat::PingFrames,
+        (_, None, Some(_)) => Heartbeat::App,
+        _ => Heartbeat::Silent,
     }
 }
 
 /// Runs `stability`.
-pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationToken) -> Report {
+pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationToken) -> Observation {
     if plan.find_idle_timeout {
         return idle::run(plan, target, stop).await;
     }
@@ -175,7 +254,7 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
     drop(ctx);
     let _ = collector.await;
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone());
-    build(plan, &target.display, &stats, stop.is_cancelled())
+    build(plan, &stats)
 }
 
 /// Without --reconnect, the soak is over once every client has ended.
@@ -186,13 +265,12 @@ async fn all_gone(tracker: &TaskTracker, reconnect: bool) {
     tracker.wait().await;
 }
 
-fn build(plan: &StabilityPlan, target: &str, stats: &StabilityStats, interrupted: bool) -> Report {
-    let mut report = Report::new("stability", target);
-    report.interrupted = interrupted;
+fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
+    let mut obs = Observation::default();
     let survived = plan.clients.saturating_sub(stats.dropped_clients.len() as u32);
     if stats.connections == 0 {
         let outcomes = crate::report::counts(&stats.failed_attempts);
-        return Report::error("stability", target, format!("no connection could be opened ({outcomes})"));
+        return Observation::failed(format!("no connection could be opened ({outcomes})"));
     }
     let held = format_duration(plan.duration);
     let detail = if stats.closes.is_empty() {
@@ -211,8 +289,8 @@ fn build(plan: &StabilityPlan, target: &str, stats: &StabilityStats, interrupted
             }
         )
     };
-    report.add(Finding::new("survival", stats.closes.is_empty(), detail));
-    heartbeat_findings(plan, stats, &mut report);
+    obs.add(Finding::new("survival", stats.closes.is_empty(), detail));
+    heartbeat_findings(plan, stats, &mut obs);
     let setup = diagnose::Setup {
         clients: plan.clients,
         duration: plan.duration,
@@ -220,9 +298,8 @@ fn build(plan: &StabilityPlan, target: &str, stats: &StabilityStats, interrupted
         app_ping_interval: plan.app_ping.as_ref().map(|(_, d)| *d),
         no_pong: plan.no_pong,
     };
-    report.diagnosis = diagnose::diagnose(&setup, stats);
-    report.settle_verdict();
-    report.details = Some(Details::Stability(Box::new(StabilityDetails {
+    obs.diagnosis = diagnose::diagnose(&setup, stats);
+    obs.with_details(StabilityDetails {
         clients: plan.clients,
         duration_s: plan.duration.as_secs_f64(),
         survived,
@@ -234,23 +311,21 @@ fn build(plan: &StabilityPlan, target: &str, stats: &StabilityStats, interrupted
         app_ping: plan.app_ping.as_ref().map(|_| AppPing { sent: stats.app_sent, replies: stats.messages_in }),
         period: stats.period(),
         failed_attempts: stats.failed_attempts.clone(),
-        idle_timeout: None,
-    })));
-    report
+    })
 }
 
-fn heartbeat_findings(plan: &StabilityPlan, stats: &StabilityStats, report: &mut Report) {
+fn heartbeat_findings(plan: &StabilityPlan, stats: &StabilityStats, obs: &mut Observation) {
     if plan.ping_interval.is_some() && !plan.no_pong {
         let answered = stats.pong_rtt.count();
         let detail = match stats.pong_rtt.percentiles() {
             Some(p) => format!("{answered} pongs, round trip p50 {:.2} ms, p99 {:.2} ms", p.p50, p.p99),
             None => "the server answered none of our pings (RFC 6455 5.5.2 requires a pong)".into(),
         };
-        report.add(Finding::new("pongs", answered > 0, detail));
+        obs.add(Finding::new("pongs", answered > 0, detail));
     }
     if plan.app_ping.is_some() {
         let ok = stats.messages_in > 0 || stats.app_sent == 0;
-        report.add(Finding::new(
+        obs.add(Finding::new(
             "app-heartbeat",
             ok,
             format!("{} replies to {} heartbeats", stats.messages_in, stats.app_sent),

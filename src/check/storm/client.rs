@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::StormPlan;
-use crate::cli::{Disrupt, Jitter};
+use super::{Disrupt, Jitter};
 use crate::event::{CloseInfo, EndHow, Event, EventKind};
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;

@@ -4,10 +4,13 @@
 //! rejections by reason, clients that gave up, peak concurrency and the
 //! time to recover, and says when wsprobe's own limits shaped the result.
 
+mod args;
 mod client;
 mod echo;
 mod report;
+mod table;
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,17 +20,70 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use args::{Disrupt, Jitter, StormArgs};
 pub use report::StormDetails;
 
-use crate::cli::{Disrupt, Jitter};
+use super::{Check, Observation};
+use crate::cli::ClientArgs;
 use crate::exit::PlanError;
 use crate::net::limits;
 use crate::plan::{ClientPlan, Target};
-use crate::report::Report;
 use crate::stats::selfwatch::SelfWatch;
 use crate::stats::storm::StormStats;
 use crate::target::Resolved;
 use crate::units::{Backoff, ClientId, Rate};
+
+/// The `storm` check: a herd, a disruption, a reconnect storm.
+#[derive(Debug)]
+pub struct Storm;
+
+impl Check for Storm {
+    const NAME: &'static str = "storm";
+    const SELFTEST: &'static str = include_str!("selftest.toml");
+    type Args = StormArgs;
+    type Plan = StormPlan;
+
+    fn client_args(args: &StormArgs) -> &ClientArgs {
+        &args.client
+    }
+
+    fn plan(a: &StormArgs) -> Result<StormPlan, PlanError> {
+        let plan = StormPlan {
+            client: ClientPlan::from_args(&a.client)?,
+            clients: a.clients,
+            ramp: a.ramp,
+            connect_rate: a.connect_rate,
+            hold: a.hold,
+            message: a.message.clone(),
+            message_interval: a.message_interval,
+            disrupt: a.disrupt,
+            backoff: a.backoff,
+            jitter: a.jitter,
+            max_attempts: a.max_attempts,
+            wave_timeout: a.wave_timeout,
+            source_ips: a.source_ip.clone(),
+            tcp_only: a.tcp_only,
+            close_timeout: a.client.close_timeout,
+            max_pending: a.max_pending,
+            progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
+        };
+        plan.validate()?;
+        preflight(&plan)?;
+        Ok(plan)
+    }
+
+    fn client(plan: &StormPlan) -> &ClientPlan {
+        &plan.client
+    }
+
+    fn run<'a>(
+        plan: &'a StormPlan,
+        target: &'a Resolved,
+        stop: &'a CancellationToken,
+    ) -> impl Future<Output = Observation> + Send + 'a {
+        run(plan, target, stop)
+    }
+}
 
 /// What `storm` does.
 #[derive(Debug, Clone)]
@@ -129,12 +185,12 @@ pub fn preflight(plan: &StormPlan) -> Result<(), PlanError> {
 }
 
 /// Runs `storm`.
-pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) -> Report {
+pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) -> Observation {
     let mut endpoint = target.endpoint.clone();
     endpoint.source_ips = plan.source_ips.clone();
     endpoint.capture = false;
     if let Err(e) = endpoint.pin_addresses().await {
-        return Report::error("storm", target.display.clone(), e.0);
+        return Observation::failed(e.0);
     }
     let t0 = Instant::now();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -167,7 +223,7 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     let _ = collector.await;
     let samples = watch.finish().await;
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone());
-    report::build(plan, &target.display, &stats, &phases, &samples, stop.is_cancelled())
+    report::build(plan, &stats, &phases, &samples)
 }
 
 /// When each phase happened.

@@ -7,14 +7,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{client::Ctx, Phases, StormPlan};
-use crate::check::secs;
-use crate::cli::Disrupt;
+use super::{client::Ctx, Disrupt, Phases, StormPlan};
+use crate::check::Observation;
 use crate::report::progress::LiveProgress;
-use crate::report::{Details, Finding, Report};
+use crate::report::table::Style;
+use crate::report::{Details, Finding};
 use crate::stats::latency::{Bucket, Percentiles};
 use crate::stats::selfwatch::{self, Sample};
 use crate::stats::storm::StormStats;
+use crate::units::secs;
 
 /// Messages sent and echoed.
 #[derive(Debug, Clone, Serialize)]
@@ -91,28 +92,23 @@ pub struct StormDetails {
     pub backoff: String,
 }
 
-/// Builds the storm report.
-pub fn build(
-    plan: &StormPlan,
-    target: &str,
-    stats: &StormStats,
-    phases: &Phases,
-    samples: &[Sample],
-    interrupted: bool,
-) -> Report {
-    let mut report = Report::new("storm", target);
-    report.interrupted = interrupted;
-    let details = details(plan, stats, phases);
-    findings(plan, stats, phases, &details, &mut report);
-    diagnosis(plan, stats, &details, &mut report);
-    warnings(stats, phases, samples, &mut report);
-    report.settle_verdict();
-    if let Some(why) = unreachable(stats) {
-        report.verdict = crate::exit::Verdict::Error;
-        report.error = Some(why);
+impl Details for StormDetails {
+    fn table(&self, style: Style) -> String {
+        super::table::render(self, style)
     }
-    report.details = Some(Details::Storm(Box::new(details)));
-    report
+}
+
+/// Builds the storm's observation.
+pub fn build(plan: &StormPlan, stats: &StormStats, phases: &Phases, samples: &[Sample]) -> Observation {
+    let mut obs = Observation::default();
+    let details = details(plan, stats, phases);
+    findings(plan, stats, phases, &details, &mut obs);
+    diagnosis(plan, stats, &details, &mut obs);
+    warnings(stats, phases, samples, &mut obs);
+    if let Some(why) = unreachable(stats) {
+        obs.error = Some(why);
+    }
+    obs.with_details(details)
 }
 
 /// The target never answered at all (every first-wave attempt refused or
@@ -176,7 +172,7 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
     }
 }
 
-fn findings(plan: &StormPlan, stats: &StormStats, phases: &Phases, d: &StormDetails, report: &mut Report) {
+fn findings(plan: &StormPlan, stats: &StormStats, phases: &Phases, d: &StormDetails, obs: &mut Observation) {
     let first_ok = d.connected == u64::from(plan.clients);
     let mut detail = format!("{}/{} clients connected", d.connected, plan.clients);
     if let Some(rate) = d.connections_per_s {
@@ -185,7 +181,7 @@ fn findings(plan: &StormPlan, stats: &StormStats, phases: &Phases, d: &StormDeta
     if !first_ok && !d.rejections.is_empty() {
         detail.push_str(&format!("; failed attempts: {}", crate::report::counts(&d.rejections)));
     }
-    report.add(Finding::new("first-wave", first_ok, detail));
+    obs.add(Finding::new("first-wave", first_ok, detail));
     if let (Some(back), Some(_)) = (d.reconnected, phases.disrupt_at) {
         let wanted = u64::from(phases.wave0_connected);
         let ok = back >= wanted && stats.waves[1].gave_up == 0;
@@ -199,7 +195,7 @@ fn findings(plan: &StormPlan, stats: &StormStats, phases: &Phases, d: &StormDeta
                 stats.waves[1].gave_up, plan.max_attempts
             ),
         };
-        report.add(Finding::new("reconnect-wave", ok, detail));
+        obs.add(Finding::new("reconnect-wave", ok, detail));
     }
     if plan.disrupt != Disrupt::Server {
         let unexpected: u64 = stats.drops.values().sum();
@@ -209,13 +205,13 @@ fn findings(plan: &StormPlan, stats: &StormStats, phases: &Phases, d: &StormDeta
         } else {
             format!("the server dropped {unexpected} connections on its own (codes {:?})", d.drops)
         };
-        report.add(Finding::new("server-drops", ok, detail));
+        obs.add(Finding::new("server-drops", ok, detail));
     }
 }
 
-fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, report: &mut Report) {
+fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, obs: &mut Observation) {
     if let Some(p) = d.handshake_ms {
-        report.diagnosis.push(format!(
+        obs.diagnosis.push(format!(
             "First wave: {} connections, handshake p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms.",
             d.connected, p.p50, p.p99, p.max
         ));
@@ -227,7 +223,7 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, report: &mu
         } else {
             ""
         };
-        report.diagnosis.push(format!(
+        obs.diagnosis.push(format!(
             "Reconnect wave: {} attempts, peaking at {} attempts/s.{herd}",
             w1.attempts, d.peak_attempts_per_s
         ));
@@ -247,7 +243,7 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, report: &mu
             reasons.push(why);
         }
         if !reasons.is_empty() {
-            report.diagnosis.push(format!(
+            obs.diagnosis.push(format!(
                 "Failed attempts: {}. {}",
                 crate::report::counts(&d.rejections),
                 reasons.join("; ")
@@ -256,7 +252,7 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, report: &mu
     }
 }
 
-fn warnings(stats: &StormStats, phases: &Phases, samples: &[Sample], report: &mut Report) {
+fn warnings(stats: &StormStats, phases: &Phases, samples: &[Sample], obs: &mut Observation) {
     let mut w = selfwatch::warnings(samples, phases.t0, phases.connected_at, "the first wave");
     if let Some(at) = phases.disrupt_at {
         let end = stats.waves[1].last_accept.unwrap_or(at);
@@ -270,7 +266,7 @@ fn warnings(stats: &StormStats, phases: &Phases, samples: &[Sample], report: &mu
     if phases.timed_out {
         w.push("a wave hit --wave-timeout before every client settled; the numbers cover what finished".into());
     }
-    report.warnings = w;
+    obs.warnings = w;
 }
 
 /// The live progress line: connected / target, attempts/s, errors, phase.

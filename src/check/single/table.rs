@@ -3,8 +3,8 @@
 
 use comfy_table::Cell;
 
-use super::table::{table, Style};
-use crate::check::single::{ConnOutcome, SingleDetails};
+use super::{ConnOutcome, SingleDetails};
+use crate::report::table::{table, Style};
 
 fn row(name: &str, c: &ConnOutcome) -> Vec<Cell> {
     let dash = || "-".to_string();

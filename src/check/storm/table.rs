@@ -4,8 +4,8 @@
 
 use comfy_table::{Cell, CellAlignment};
 
-use super::table::{table, Style};
-use crate::check::storm::StormDetails;
+use super::StormDetails;
+use crate::report::table::{table, Style};
 use crate::stats::latency::{Bucket, Percentiles};
 
 fn ms(v: f64) -> String {

@@ -2,6 +2,10 @@
 //! WebSockets: each phase with its time, the response headers, subprotocol
 //! and extensions, messages sent and received, and the close.
 
+mod args;
+mod table;
+
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -9,13 +13,19 @@ use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use super::millis;
+pub use args::ConnectArgs;
+
+use super::{Check, Observation};
+use crate::cli::ClientArgs;
 use crate::event::CloseInfo;
+use crate::exit::PlanError;
 use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection, Timings};
 use crate::net::session::{close_cleanly, interpret, CloseReply, Read};
 use crate::plan::ClientPlan;
-use crate::report::{Details, Finding, Report};
+use crate::report::table::Style;
+use crate::report::{Details, Finding};
 use crate::target::Resolved;
+use crate::units::millis;
 use crate::units::ClientId;
 
 /// What `connect` does.
@@ -83,29 +93,64 @@ pub struct ConnectDetails {
     pub close: Option<CloseInfo>,
 }
 
+/// The `connect` check: one connection, step by step.
+#[derive(Debug)]
+pub struct Connect;
+
+impl Check for Connect {
+    const NAME: &'static str = "connect";
+    const SELFTEST: &'static str = include_str!("selftest.toml");
+    type Args = ConnectArgs;
+    type Plan = ConnectPlan;
+
+    fn client_args(args: &ConnectArgs) -> &ClientArgs {
+        &args.client
+    }
+
+    fn plan(args: &ConnectArgs) -> Result<ConnectPlan, PlanError> {
+        Ok(ConnectPlan { client: ClientPlan::from_args(&args.client)?, send: args.send.clone(), listen: args.listen })
+    }
+
+    fn client(plan: &ConnectPlan) -> &ClientPlan {
+        &plan.client
+    }
+
+    fn run<'a>(
+        plan: &'a ConnectPlan,
+        target: &'a Resolved,
+        stop: &'a CancellationToken,
+    ) -> impl Future<Output = Observation> + Send + 'a {
+        run(plan, target, stop)
+    }
+}
+
+impl Details for ConnectDetails {
+    fn table(&self, style: Style) -> String {
+        table::render(self, style)
+    }
+}
+
 /// Runs `connect`.
-pub async fn run(plan: &ConnectPlan, target: &Resolved, stop: &CancellationToken) -> Report {
-    let mut report = Report::new("connect", target.display.clone());
+pub async fn run(plan: &ConnectPlan, target: &Resolved, stop: &CancellationToken) -> Observation {
+    let mut obs = Observation::default();
     let mut details = ConnectDetails::default();
     let attempt = tokio::select! {
         a = open(&target.endpoint, ClientId::new(0)) => a,
         _ = stop.cancelled() => {
-            report.interrupted = true;
-            return with_details(report, details);
+            return with_details(obs, details);
         }
     };
     match attempt {
-        Attempt::Open(opened) => converse(plan, *opened, &mut report, &mut details, stop).await,
-        Attempt::Rejected(rejection) => rejected(*rejection, &mut report, &mut details),
-        Attempt::Failed(failure) => failed(*failure, &mut report, &mut details),
+        Attempt::Open(opened) => converse(plan, *opened, &mut obs, &mut details, stop).await,
+        Attempt::Rejected(rejection) => rejected(*rejection, &mut obs, &mut details),
+        Attempt::Failed(failure) => failed(*failure, &mut obs, &mut details),
     }
-    report.settle_verdict();
-    with_details(report, details)
+    with_details(obs, details)
 }
 
-fn with_details(mut report: Report, details: ConnectDetails) -> Report {
-    report.details = Some(Details::Connect(details));
-    report
+fn with_details(mut obs: Observation, details: ConnectDetails) -> Observation {
+    obs.details = Some(Box::new(details));
+    obs
 }
 
 fn phase_steps(t: &Timings, details: &mut ConnectDetails) {
@@ -119,7 +164,7 @@ fn phase_steps(t: &Timings, details: &mut ConnectDetails) {
     push("tls", t.tls, "handshake done".into());
 }
 
-fn failed(failure: Failure, report: &mut Report, details: &mut ConnectDetails) {
+fn failed(failure: Failure, obs: &mut Observation, details: &mut ConnectDetails) {
     phase_steps(&failure.timings, details);
     let phase = failure.phase.label().to_lowercase();
     // The failed phase's time is on its failure line, not on a success line.
@@ -130,14 +175,13 @@ fn failed(failure: Failure, report: &mut Report, details: &mut ConnectDetails) {
     details.steps.push(Step { phase, ok: false, ms, detail: failure.detail.clone() });
     let server_answered = matches!(failure.kind, FailureKind::Protocol);
     if server_answered {
-        report.add(Finding::new("upgrade", false, failure.detail));
+        obs.add(Finding::new("upgrade", false, failure.detail));
     } else {
-        report.verdict = crate::exit::Verdict::Error;
-        report.error = Some(failure.detail);
+        obs.error = Some(failure.detail);
     }
 }
 
-fn rejected(r: Rejection, report: &mut Report, details: &mut ConnectDetails) {
+fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
     phase_steps(&r.timings, details);
     let mut detail = format!("HTTP {} {}", r.status, r.reason);
     if !r.body.is_empty() {
@@ -154,8 +198,8 @@ fn rejected(r: Rejection, report: &mut Report, details: &mut ConnectDetails) {
     details.body = Some(r.body);
     details.retry_after = r.retry_after.clone();
     let retry = r.retry_after.map(|s| format!(" (Retry-After: {s})")).unwrap_or_default();
-    report.add(Finding::new("upgrade", false, format!("the server refused the upgrade: {detail}{retry}")));
-    report.diagnosis.push(explain_status(r.status).to_string());
+    obs.add(Finding::new("upgrade", false, format!("the server refused the upgrade: {detail}{retry}")));
+    obs.diagnosis.push(explain_status(r.status).to_string());
 }
 
 /// What an HTTP status on the upgrade usually means.
@@ -175,7 +219,7 @@ pub fn explain_status(status: u16) -> &'static str {
 async fn converse(
     plan: &ConnectPlan,
     mut opened: Opened,
-    report: &mut Report,
+    obs: &mut Observation,
     details: &mut ConnectDetails,
     stop: &CancellationToken,
 ) {
@@ -198,16 +242,16 @@ async fn converse(
     details.subprotocol = hs.subprotocol.clone();
     details.extensions = hs.extensions.clone();
     details.tls = hs.tls.clone();
-    report.add(Finding::new("upgrade", true, format!("upgraded in {:.1} ms", millis(opened.timings.total))));
+    obs.add(Finding::new("upgrade", true, format!("upgraded in {:.1} ms", millis(opened.timings.total))));
     let start = opened.at;
     let ended = exchange(plan, &mut opened, start, details, stop).await;
     match ended {
         Some(close) => {
             let ok = !close.abnormal && close.code != 1002 && close.code != 1007 && close.code != 1009;
-            report.add(Finding::new("close", ok, format!("the server ended the connection: {}", close.describe())));
+            obs.add(Finding::new("close", ok, format!("the server ended the connection: {}", close.describe())));
             details.close = Some(close);
         }
-        None => close_at_end(plan, &mut opened, report, details).await,
+        None => close_at_end(plan, &mut opened, obs, details).await,
     }
 }
 
@@ -258,7 +302,7 @@ fn traffic_in(msg: &Message, start: Instant) -> Traffic {
     Traffic { at_ms: millis(start.elapsed()), direction: "in", kind, data }
 }
 
-async fn close_at_end(plan: &ConnectPlan, opened: &mut Opened, report: &mut Report, details: &mut ConnectDetails) {
+async fn close_at_end(plan: &ConnectPlan, opened: &mut Opened, obs: &mut Observation, details: &mut ConnectDetails) {
     let t = Instant::now();
     let reply = close_cleanly(&mut opened.ws, 1000, "wsprobe done", plan.client.close_timeout).await;
     let ms = Some(millis(t.elapsed()));
@@ -271,5 +315,5 @@ async fn close_at_end(plan: &ConnectPlan, opened: &mut Opened, report: &mut Repo
     };
     details.steps.push(Step { phase: "close".into(), ok, ms, detail: detail.clone() });
     details.close = Some(CloseInfo::ours(1000, "wsprobe done"));
-    report.add(Finding::new("close", ok, detail));
+    obs.add(Finding::new("close", ok, detail));
 }

@@ -1,29 +1,13 @@
 //! The `stability` section of the human output: every drop with its
-//! timings, the heartbeat summary, and the idle-timeout search.
+//! timings and the heartbeat summary.
 
 use comfy_table::Cell;
 
-use super::table::{table, Style};
-use crate::check::stability::StabilityDetails;
+use super::StabilityDetails;
+use crate::report::table::{table, Style};
 
-/// Renders the drops and heartbeat numbers of a soak, or the idle search.
+/// Renders the drops and heartbeat numbers of a soak.
 pub fn render(d: &StabilityDetails, style: Style) -> String {
-    if let Some(search) = &d.idle_timeout {
-        let mut t = table(style, &["probe idle", "result"]);
-        for p in &search.probes {
-            let result = match (p.alive, p.dropped_after_s) {
-                (_, Some(at)) => format!("dropped after {at:.2} s of silence"),
-                (true, None) => "answered a ping after the idle time".to_string(),
-                (false, None) => "did not answer after the idle time".to_string(),
-            };
-            t.add_row(vec![Cell::new(format!("{:.2} s", p.idle_s)), Cell::new(result)]);
-        }
-        let found = search
-            .idle_timeout_s
-            .map(|s| format!("{s:.2} s ({})", search.method))
-            .unwrap_or_else(|| format!("none up to {} s", search.max_s));
-        return format!("{t}\n\nIdle timeout: {found}\n\n");
-    }
     let mut out = String::new();
     if !d.closes.is_empty() {
         let mut t = table(style, &["client", "code", "reason", "how", "after", "idle in", "idle out", "server pings"]);

@@ -3,8 +3,8 @@
 
 use comfy_table::Cell;
 
-use super::table::{table, Style};
-use crate::check::connect::ConnectDetails;
+use super::ConnectDetails;
+use crate::report::table::{table, Style};
 
 /// Renders the phases, headers and messages of a `connect` run.
 pub fn render(d: &ConnectDetails, style: Style) -> String {

@@ -3,8 +3,8 @@
 
 use comfy_table::Cell;
 
-use super::table::{table, Style};
-use crate::scenario::run::RunDetails;
+use super::run::RunDetails;
+use crate::report::table::{table, Style};
 use crate::selftest::SelftestDetails;
 
 fn mark(ok: bool) -> &'static str {
@@ -16,7 +16,7 @@ fn mark(ok: bool) -> &'static str {
 }
 
 /// Renders `run`: a table per scenario file.
-pub fn render_run(d: &RunDetails, style: Style) -> String {
+pub(crate) fn render_run(d: &RunDetails, style: Style) -> String {
     let mut out = String::new();
     for file in &d.files {
         let mut t = table(style, &["", "check", "command", "expected", "observed", "time"]);
@@ -38,7 +38,7 @@ pub fn render_run(d: &RunDetails, style: Style) -> String {
 }
 
 /// Renders `selftest`: behaviour | check | expected | observed | ok.
-pub fn render_selftest(d: &SelftestDetails, style: Style) -> String {
+pub(crate) fn render_selftest(d: &SelftestDetails, style: Style) -> String {
     let mut t = table(style, &["behaviour", "check", "expected", "observed", "ok"]);
     for r in &d.rows {
         let observed = if r.ok { r.observed.clone() } else { r.failures.join("; ") };

@@ -3,8 +3,8 @@
 
 use comfy_table::Cell;
 
-use super::table::{table, Style};
-use crate::check::ratelimit::RatelimitDetails;
+use super::RatelimitDetails;
+use crate::report::table::{table, Style};
 use crate::stats::infer::Purpose;
 
 /// Renders the attempt timeline and the inference.

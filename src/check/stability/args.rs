@@ -1,0 +1,44 @@
+//! `stability`'s command-line arguments, exactly as typed: their doc comments are
+//! the `--help` text; [`super::plan`] validates them.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::cli::ClientArgs;
+use crate::units::parse_duration;
+
+/// `wsprobe stability`.
+#[derive(Debug, Clone, Args)]
+pub struct StabilityArgs {
+    /// Common client options.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Connections to hold.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub clients: u32,
+    /// How long to hold them.
+    #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Duration,
+    /// Send protocol ping frames this often and measure the pong round trip.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub ping_interval: Option<Duration>,
+    /// Application heartbeat text to send (for example '{"type":"ping"}').
+    #[arg(long, value_name = "TEXT")]
+    pub app_ping: Option<String>,
+    /// How often to send --app-ping.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub app_ping_interval: Duration,
+    /// Never answer the server's pings (shows its pong deadline).
+    #[arg(long)]
+    pub no_pong: bool,
+    /// Reconnect after a drop and keep going to the end.
+    #[arg(long)]
+    pub reconnect: bool,
+    /// Search the idle timeout of the path with silent connections.
+    #[arg(long)]
+    pub find_idle_timeout: bool,
+    /// Longest idle time --find-idle-timeout tries.
+    #[arg(long = "max", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_idle: Duration,
+}
