@@ -184,7 +184,7 @@ pub enum EventKind {
         /// 0 for the first wave, 1 for reconnects.
         wave: u8,
         /// `accepted`, `http-429`, `refused`...
-        outcome: std::borrow::Cow<'static, str>,
+        outcome: crate::net::attempt::Outcome,
         /// TCP connect time, when TCP connected.
         tcp: Option<Duration>,
         /// Upgrade time (request to response), when answered.

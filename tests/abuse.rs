@@ -26,7 +26,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 async fn connected(url: &str, client: u32) -> ClientWs {
     match open(&endpoint(url), ClientId::new(client)).await {
         Attempt::Open(o) => o.ws,
-        other => panic!("expected an open connection, got {}", other.label()),
+        other => panic!("expected an open connection, got {}", other.outcome()),
     }
 }
 

@@ -68,7 +68,7 @@ fn ctrl_c_stops_serve_with_1001() {
         .await
         {
             wsprobe::net::connect::Attempt::Open(o) => o.ws,
-            other => panic!("{}", other.label()),
+            other => panic!("{}", other.outcome()),
         }
     });
     interrupt(&child);

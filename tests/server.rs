@@ -22,7 +22,7 @@ async fn connect(url: &str, client: u32) -> Attempt {
 async fn connected(url: &str, client: u32) -> ClientWs {
     match connect(url, client).await {
         Attempt::Open(o) => o.ws,
-        other => panic!("expected an open connection, got {}", other.label()),
+        other => panic!("expected an open connection, got {}", other.outcome()),
     }
 }
 
@@ -132,7 +132,7 @@ fn rate_limit_answers_429_with_retry_after() {
                 assert!((9..=10).contains(&retry), "Retry-After {retry}");
                 assert!(r.body.contains("rate limit"));
             }
-            other => panic!("expected 429, got {}", other.label()),
+            other => panic!("expected 429, got {}", other.outcome()),
         }
     });
 }

@@ -2,6 +2,7 @@
 //! on synthetic reports, so a change to what users read is a reviewed diff.
 
 use wsprobe::check::single::{ConnOutcome, ConnState, Distinct, Policy, SingleDetails};
+use wsprobe::check::stability::{CloseRecord, Period};
 use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails};
 use wsprobe::check::Observation;
 use wsprobe::event::EndHow;
@@ -9,7 +10,6 @@ use wsprobe::exit::Verdict;
 use wsprobe::report::table::{render, Style};
 use wsprobe::report::{Details, Finding, Report};
 use wsprobe::scenario::run::{CheckResult, FileResult, RunDetails};
-use wsprobe::stats::closes::{CloseRecord, Period};
 
 fn report(command: &str, details: impl Details + 'static, findings: Vec<Finding>, diagnosis: Vec<&str>) -> Report {
     let obs = Observation {

@@ -1,13 +1,9 @@
 //! Folding events into numbers. Collectors are pure: they take events and
 //! produce statistics, so they are unit-tested with synthetic events.
 
-pub mod closes;
-pub mod infer;
 pub mod latency;
 pub mod selfwatch;
-pub mod storm;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -30,17 +26,5 @@ pub async fn collect<S: Fold>(mut events: UnboundedReceiver<Event>, stats: Arc<M
             batch.iter().for_each(|e| s.apply(e));
         }
         batch.clear();
-    }
-}
-
-/// Adds one to `name`'s count. The key is allocated only the first time a
-/// name is seen: collectors count an outcome per attempt, and a storm makes
-/// tens of thousands of attempts with a handful of distinct outcomes.
-pub fn count_by_name(counts: &mut BTreeMap<String, u64>, name: &str) {
-    match counts.get_mut(name) {
-        Some(n) => *n += 1,
-        None => {
-            counts.insert(name.to_string(), 1);
-        }
     }
 }

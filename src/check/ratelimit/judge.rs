@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::infer::{self, AttemptRecord, Purpose};
 use super::{Inferred, RatelimitDetails, RatelimitMode, RatelimitPlan};
 use crate::check::Observation;
+use crate::net::attempt::Outcome;
 use crate::report::Finding;
-use crate::stats::infer::{self, AttemptRecord, Purpose};
 use crate::units::format_duration;
 
 /// Nothing can be inferred when no attempt got in: say why instead.
@@ -16,9 +17,9 @@ pub(super) fn unreachable(records: &[AttemptRecord]) -> Option<String> {
         return None;
     }
     let outcomes = count_outcomes(records);
-    let hint = if outcomes.keys().any(|k| *k == "http-401" || *k == "http-403") {
+    let hint = if outcomes.keys().any(|k| matches!(k, Outcome::Http(401 | 403))) {
         "; pass credentials with -H"
-    } else if outcomes.keys().all(|k| k.starts_with("http-")) {
+    } else if outcomes.keys().all(|k| matches!(k, Outcome::Http(_))) {
         "; the limit may already be used up by earlier connections: wait for its window and run again"
     } else {
         ""
@@ -57,22 +58,22 @@ pub(super) fn infer(mode: RatelimitMode, records: &[AttemptRecord], held: u32) -
         limit: burst.zip(window_s).map(|(b, w)| format!("{b}/{}", format_duration(Duration::from_secs_f64(w)))),
         max_concurrent: if mode == RatelimitMode::Hold { infer::max_concurrent(records, held) } else { None },
         slots_reused: infer::slots_reused(records),
-        signal: first_rejection.map(|r| r.outcome.clone()),
+        signal: first_rejection.map(|r| r.outcome),
         retry_after: records.iter().find_map(|r| r.retry_after.clone()),
     }
 }
 
 /// Attempts by outcome.
-fn count_outcomes<'a>(records: impl IntoIterator<Item = &'a AttemptRecord>) -> BTreeMap<&'a str, u32> {
+fn count_outcomes<'a>(records: impl IntoIterator<Item = &'a AttemptRecord>) -> BTreeMap<Outcome, u32> {
     let mut counts = BTreeMap::new();
     for r in records {
-        *counts.entry(r.outcome.as_str()).or_default() += 1;
+        *counts.entry(r.outcome).or_default() += 1;
     }
     counts
 }
 
 pub(super) fn details(plan: &RatelimitPlan, attempts: Vec<AttemptRecord>, inferred: Inferred) -> RatelimitDetails {
-    let outcomes = count_outcomes(&attempts).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let outcomes = count_outcomes(&attempts);
     RatelimitDetails {
         mode: plan.mode,
         rate: plan.rate.to_string(),
@@ -85,10 +86,11 @@ pub(super) fn details(plan: &RatelimitPlan, attempts: Vec<AttemptRecord>, inferr
 }
 
 fn signal_words(inf: &Inferred) -> String {
-    let signal = inf.signal.as_deref().unwrap_or("?");
-    let signal = match signal.strip_prefix("http-") {
-        Some(status) => format!("HTTP {status}"),
-        None => signal.replace("closed-", "a close frame "),
+    let signal = match inf.signal {
+        Some(Outcome::Http(status)) => format!("HTTP {status}"),
+        Some(Outcome::Closed(code)) => format!("a close frame {code}"),
+        Some(other) => other.to_string(),
+        None => "?".to_string(),
     };
     match &inf.retry_after {
         Some(r) => format!("{signal} and Retry-After: {r}"),

@@ -6,6 +6,7 @@
 //! one and tries again: a leaking slot counter refuses forever.
 
 mod args;
+pub mod infer;
 mod judge;
 mod probe;
 mod table;
@@ -19,14 +20,15 @@ use tokio_util::sync::CancellationToken;
 
 pub use args::{RatelimitArgs, RatelimitMode};
 
+use self::infer::{AttemptRecord, Purpose};
 use super::{Check, Observation};
 use crate::cli::ClientArgs;
 use crate::exit::PlanError;
+use crate::net::attempt::Outcome;
 use crate::net::session::{close_all, close_cleanly, Watched};
 use crate::plan::ClientPlan;
 use crate::report::table::Style;
 use crate::report::Details;
-use crate::stats::infer::{AttemptRecord, Purpose};
 use crate::target::Resolved;
 use crate::units::Rate;
 use judge::{details, findings, infer, unreachable};
@@ -138,7 +140,7 @@ pub struct Inferred {
     /// Whether a closed connection's slot came back (hold mode).
     pub slots_reused: Option<bool>,
     /// How rejections were signalled (`http-429` ...), first seen.
-    pub signal: Option<String>,
+    pub signal: Option<Outcome>,
     /// First Retry-After seen.
     pub retry_after: Option<String>,
 }
@@ -157,7 +159,7 @@ pub struct RatelimitDetails {
     /// Rejected attempts.
     pub rejected: u32,
     /// Attempts by outcome.
-    pub outcomes: BTreeMap<String, u32>,
+    pub outcomes: BTreeMap<Outcome, u32>,
     /// The inference.
     pub inferred: Inferred,
 }

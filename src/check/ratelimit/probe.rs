@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::infer::{AttemptRecord, Purpose};
+use crate::net::attempt::Outcome;
 use crate::net::connect::{open, Attempt};
 use crate::net::endpoint::Endpoint;
 use crate::net::session::{close_cleanly, Watched};
-use crate::stats::infer::{AttemptRecord, Purpose};
 use crate::units::ClientId;
 
 /// What a probe needs to know.
@@ -33,7 +34,7 @@ impl Probe<'_> {
         let mut record = AttemptRecord {
             n,
             at_s,
-            outcome: String::new(),
+            outcome: Outcome::Accepted,
             http_status: None,
             retry_after: None,
             close_code: None,
@@ -49,11 +50,11 @@ impl Probe<'_> {
                 if watched.ended() {
                     let (_, close) = watched.finish().await;
                     let code = close.map(|c| c.code).unwrap_or(1006);
-                    record.outcome = format!("closed-{code}");
+                    record.outcome = Outcome::Closed(code);
                     record.close_code = Some(code);
                     return (record, None);
                 }
-                record.outcome = "accepted".into();
+                record.outcome = Outcome::Accepted;
                 if keep {
                     return (record, Some(watched));
                 }
@@ -63,13 +64,13 @@ impl Probe<'_> {
                 (record, None)
             }
             Attempt::Rejected(r) => {
-                record.outcome = format!("http-{}", r.status);
+                record.outcome = Outcome::Http(r.status);
                 record.http_status = Some(r.status);
                 record.retry_after = r.retry_after;
                 (record, None)
             }
             Attempt::Failed(f) => {
-                record.outcome = f.kind.label().into();
+                record.outcome = Outcome::Failed(f.kind);
                 (record, None)
             }
         }

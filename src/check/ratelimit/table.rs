@@ -3,9 +3,9 @@
 
 use comfy_table::Cell;
 
+use super::infer::Purpose;
 use super::RatelimitDetails;
 use crate::report::table::{table, Style};
-use crate::stats::infer::Purpose;
 
 /// Renders the attempt timeline and the inference.
 pub fn render(d: &RatelimitDetails, style: Style) -> String {

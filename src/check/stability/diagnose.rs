@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::closes::{CloseRecord, Period, StabilityStats};
 use crate::event::{code_name, EndHow};
-use crate::stats::closes::{CloseRecord, Period, StabilityStats};
 use crate::units::format_duration;
 
 /// What the soak did, as far as the diagnosis needs it.

@@ -128,7 +128,7 @@ async fn probe(
 ) -> Outcome {
     let mut ws = match open(endpoint, client).await {
         Attempt::Open(o) => o.ws,
-        other => return Outcome::Failed(other.label().into_owned()),
+        other => return Outcome::Failed(other.outcome().to_string()),
     };
     let opened = Instant::now();
     let silent_until = tokio::time::sleep(idle);

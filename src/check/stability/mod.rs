@@ -5,6 +5,7 @@
 //! of the path instead.
 
 mod args;
+pub mod closes;
 mod diagnose;
 mod idle;
 mod session;
@@ -21,16 +22,18 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use args::StabilityArgs;
+pub use closes::{CloseRecord, Period};
 pub use idle::{IdleDetails, IdleMethod, IdleSearch};
 
+use self::closes::StabilityStats;
 use super::{Check, Observation};
 use crate::cli::ClientArgs;
 use crate::exit::PlanError;
+use crate::net::attempt::Outcome;
 use crate::plan::ClientPlan;
 use crate::report::progress::LiveProgress;
 use crate::report::table::Style;
 use crate::report::{Details, Finding};
-use crate::stats::closes::{CloseRecord, Period, StabilityStats};
 use crate::stats::latency::Percentiles;
 use crate::target::Resolved;
 use crate::units::{format_duration, ClientId};
@@ -178,7 +181,7 @@ pub struct StabilityDetails {
     /// A regular drop period.
     pub period: Option<Period>,
     /// Failed connection attempts by outcome.
-    pub failed_attempts: BTreeMap<String, u64>,
+    pub failed_attempts: BTreeMap<Outcome, u64>,
 }
 
 /// The heartbeat a soak ran with.

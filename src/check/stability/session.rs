@@ -60,7 +60,7 @@ pub async fn run(ctx: Arc<Ctx>, id: ClientId) {
             id.index,
             EventKind::Attempt {
                 wave: 0,
-                outcome: attempt.label(),
+                outcome: attempt.outcome(),
                 tcp: t.tcp,
                 upgrade: t.upgrade,
                 total: started.elapsed(),

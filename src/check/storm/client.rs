@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::StormPlan;
 use super::{Disrupt, Jitter};
 use crate::event::{CloseInfo, EndHow, Event, EventKind};
-use crate::net::connect::{open, Attempt, ClientWs};
+use crate::net::attempt::Outcome;
+use crate::net::connect::{open, Attempt, ClientWs, FailureKind};
 use crate::net::endpoint::Endpoint;
 use crate::net::session::{close_cleanly, interpret, Read};
 use crate::units::ClientId;
@@ -155,7 +156,13 @@ async fn attempt_once(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
     let t = *attempt.timings();
     ctx.emit(
         id,
-        EventKind::Attempt { wave, outcome: attempt.label(), tcp: t.tcp, upgrade: t.upgrade, total: started.elapsed() },
+        EventKind::Attempt {
+            wave,
+            outcome: attempt.outcome(),
+            tcp: t.tcp,
+            upgrade: t.upgrade,
+            total: started.elapsed(),
+        },
     );
     match attempt {
         Attempt::Open(o) => Some(Live { conn: Conn::Ws(o.ws), opened: o.at, last_in: o.at, last_out: o.at }),
@@ -175,9 +182,9 @@ async fn tcp_attempt(ctx: &Ctx, id: ClientId, wave: u8, started: Instant) -> Opt
     };
     let elapsed = started.elapsed();
     let (outcome, stream) = match result {
-        Ok(Ok(s)) => ("accepted".into(), Some(s)),
-        Ok(Err(e)) => (crate::net::connect::FailureKind::from_io(&e).label().into(), None),
-        Err(_) => ("timeout".into(), None),
+        Ok(Ok(s)) => (Outcome::Accepted, Some(s)),
+        Ok(Err(e)) => (Outcome::Failed(FailureKind::from_io(&e)), None),
+        Err(_) => (Outcome::Failed(FailureKind::Timeout), None),
     };
     let tcp = stream.as_ref().map(|_| elapsed);
     ctx.emit(id, EventKind::Attempt { wave, outcome, tcp, upgrade: None, total: elapsed });

@@ -8,6 +8,7 @@ mod args;
 mod client;
 mod echo;
 mod report;
+pub mod stats;
 mod table;
 
 use std::future::Future;
@@ -23,13 +24,13 @@ use tokio_util::task::TaskTracker;
 pub use args::{Disrupt, Jitter, StormArgs};
 pub use report::StormDetails;
 
+use self::stats::StormStats;
 use super::{Check, Observation};
 use crate::cli::ClientArgs;
 use crate::exit::PlanError;
 use crate::net::limits;
 use crate::plan::{ClientPlan, Target};
 use crate::stats::selfwatch::SelfWatch;
-use crate::stats::storm::StormStats;
 use crate::target::Resolved;
 use crate::units::{Backoff, ClientId, Rate};
 

@@ -7,14 +7,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::stats::StormStats;
 use super::{client::Ctx, Disrupt, Phases, StormPlan};
 use crate::check::Observation;
+use crate::net::attempt::{FailureKind, Outcome};
 use crate::report::progress::LiveProgress;
 use crate::report::table::Style;
 use crate::report::{Details, Finding};
 use crate::stats::latency::{Bucket, Percentiles};
 use crate::stats::selfwatch::{self, Sample};
-use crate::stats::storm::StormStats;
 use crate::units::secs;
 
 /// Messages sent and echoed.
@@ -77,7 +78,7 @@ pub struct StormDetails {
     /// Messages.
     pub messages: Messages,
     /// Failed attempts by outcome.
-    pub rejections: BTreeMap<String, u64>,
+    pub rejections: BTreeMap<Outcome, u64>,
     /// Closes the server caused, by code.
     pub drops: BTreeMap<String, u64>,
     /// First-wave handshake histogram (V2 + base64).
@@ -115,8 +116,9 @@ pub fn build(plan: &StormPlan, stats: &StormStats, phases: &Phases, samples: &[S
 /// unresolvable): that is wsprobe not able to do its job, not a result.
 fn unreachable(stats: &StormStats) -> Option<String> {
     let w0 = &stats.waves[0];
-    let silent = ["refused", "dns", "unreachable"];
-    let all_silent = w0.attempts > 0 && w0.accepted == 0 && stats.outcomes.keys().all(|k| silent.contains(&k.as_str()));
+    let silent =
+        |k: &Outcome| matches!(k, Outcome::Failed(FailureKind::Refused | FailureKind::Dns | FailureKind::Unreachable));
+    let all_silent = w0.attempts > 0 && w0.accepted == 0 && stats.outcomes.keys().all(silent);
     all_silent.then(|| {
         format!(
             "the target is unreachable: all {} first-wave attempts failed ({})",
@@ -231,13 +233,17 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, obs: &mut O
     if !d.rejections.is_empty() {
         let mut reasons = Vec::new();
         for (k, _) in d.rejections.iter() {
-            let why = match k.as_str() {
-                "http-503" => "503: the server was full (a max-clients cap or overload)",
-                "http-429" => "429: a rate limit refused connections",
-                "refused" => "refused: the listen backlog overflowed or the server was down",
-                "timeout" => "timeout: connects or upgrades took longer than --connect-timeout",
-                "reset" => "reset: the server (or a proxy) reset connections",
-                "local-limit" => "local-limit: this machine ran out of open files or ports",
+            let why = match k {
+                Outcome::Http(503) => "503: the server was full (a max-clients cap or overload)",
+                Outcome::Http(429) => "429: a rate limit refused connections",
+                Outcome::Failed(FailureKind::Refused) => {
+                    "refused: the listen backlog overflowed or the server was down"
+                }
+                Outcome::Failed(FailureKind::Timeout) => {
+                    "timeout: connects or upgrades took longer than --connect-timeout"
+                }
+                Outcome::Failed(FailureKind::Reset) => "reset: the server (or a proxy) reset connections",
+                Outcome::Failed(FailureKind::LocalLimit) => "local-limit: this machine ran out of open files or ports",
                 _ => continue,
             };
             reasons.push(why);
@@ -258,7 +264,7 @@ fn warnings(stats: &StormStats, phases: &Phases, samples: &[Sample], obs: &mut O
         let end = stats.waves[1].last_accept.unwrap_or(at);
         w.extend(selfwatch::warnings(samples, at, end.max(at), "the reconnect wave"));
     }
-    if let Some(n) = stats.outcomes.get("local-limit") {
+    if let Some(n) = stats.outcomes.get(&Outcome::Failed(FailureKind::LocalLimit)) {
         w.push(format!(
             "{n} attempts failed on a limit of this machine (open files or ephemeral ports), not of the server"
         ));
@@ -281,7 +287,7 @@ pub fn progress(plan: &StormPlan, stats: Arc<Mutex<StormStats>>, ctx: Arc<Ctx>) 
 fn progress_message(s: &StormStats, ctx: &Ctx) -> String {
     let recent: u64 = s.per_bucket.iter().rev().take(10).map(|&n| u64::from(n)).sum();
     let since_start = Instant::now().saturating_duration_since(s.t0);
-    let fresh = s.per_bucket.len() as u128 * crate::stats::storm::BUCKET.as_millis() + 1000 >= since_start.as_millis();
+    let fresh = s.per_bucket.len() as u128 * super::stats::BUCKET.as_millis() + 1000 >= since_start.as_millis();
     let rate = if fresh { recent } else { 0 };
     let phase = if ctx.disrupt.is_cancelled() { "reconnect wave" } else { "first wave / hold" };
     let errors = crate::report::counts(&s.rejections());

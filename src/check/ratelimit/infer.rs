@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use crate::net::attempt::Outcome;
+
 /// Why an attempt was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -26,7 +28,7 @@ pub struct AttemptRecord {
     /// Seconds since the run started, when the attempt began.
     pub at_s: f64,
     /// `accepted`, `http-<status>`, `closed-<code>`, `refused`, `reset`, `timeout`...
-    pub outcome: String,
+    pub outcome: Outcome,
     /// HTTP status of a refused upgrade.
     pub http_status: Option<u16>,
     /// Retry-After of a refused upgrade.
@@ -40,12 +42,12 @@ pub struct AttemptRecord {
 impl AttemptRecord {
     /// True when the server let this connection in and kept it.
     pub fn accepted(&self) -> bool {
-        self.outcome == "accepted"
+        self.outcome.is_accepted()
     }
 
     /// True when the server refused it (at the handshake or right after).
     pub fn rejected(&self) -> bool {
-        self.outcome.starts_with("http-") || self.outcome.starts_with("closed-")
+        self.outcome.is_refusal()
     }
 }
 
@@ -86,7 +88,7 @@ mod tests {
         AttemptRecord {
             n,
             at_s,
-            outcome: outcome.into(),
+            outcome: outcome.parse().expect("test outcome"),
             http_status: None,
             retry_after: None,
             close_code: None,

@@ -4,12 +4,14 @@
 //! timeout). Closes wsprobe starts itself are counted apart, never as drops.
 
 use std::collections::{BTreeMap, HashMap};
+
+use crate::net::attempt::Outcome;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::latency::Latency;
 use crate::event::{EndHow, Event, EventKind};
+use crate::stats::latency::Latency;
 use crate::units::secs;
 
 /// One drop: a connection the server (or the path) ended.
@@ -65,7 +67,7 @@ pub struct StabilityStats {
     /// Connections opened.
     pub connections: u64,
     /// Failed connection attempts by outcome.
-    pub failed_attempts: BTreeMap<String, u64>,
+    pub failed_attempts: BTreeMap<Outcome, u64>,
     /// Server pings seen.
     pub server_pings: u64,
     /// Intervals between consecutive server pings on one connection (µs).
@@ -135,15 +137,15 @@ pub fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-impl super::Fold for StabilityStats {
+impl crate::stats::Fold for StabilityStats {
     fn apply(&mut self, e: &Event) {
         match &e.kind {
-            EventKind::Attempt { outcome, .. } if outcome == "accepted" => {
+            EventKind::Attempt { outcome, .. } if outcome.is_accepted() => {
                 self.connections += 1;
                 self.last_ping.remove(&e.client);
                 self.pings_on_conn.insert(e.client, 0);
             }
-            EventKind::Attempt { outcome, .. } => super::count_by_name(&mut self.failed_attempts, outcome),
+            EventKind::Attempt { outcome, .. } => *self.failed_attempts.entry(*outcome).or_default() += 1,
             EventKind::ServerPing => {
                 self.server_pings += 1;
                 *self.pings_on_conn.entry(e.client).or_default() += 1;

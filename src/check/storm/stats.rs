@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::latency::Latency;
 use crate::event::{Event, EventKind};
+use crate::net::attempt::Outcome;
+use crate::stats::latency::Latency;
 
 /// Width of one rate bucket.
 pub const BUCKET: Duration = Duration::from_millis(100);
@@ -39,7 +40,7 @@ pub struct StormStats {
     /// Per-wave numbers.
     pub waves: [WaveStats; 2],
     /// Attempts by outcome label (`accepted`, `http-503`, `refused`...).
-    pub outcomes: BTreeMap<String, u64>,
+    pub outcomes: BTreeMap<Outcome, u64>,
     /// Attempts per 100 ms since `t0`.
     pub per_bucket: Vec<u32>,
     /// Connections open now.
@@ -85,21 +86,21 @@ impl StormStats {
         }
     }
 
-    fn attempt(&mut self, at: Instant, wave: u8, outcome: &str, tcp: Option<Duration>, total: Duration) {
+    fn attempt(&mut self, at: Instant, wave: u8, outcome: Outcome, tcp: Option<Duration>, total: Duration) {
         let w = &mut self.waves[usize::from(wave.min(1))];
         w.attempts += 1;
         w.first_attempt.get_or_insert(at);
         if let Some(tcp) = tcp {
             w.tcp.record(tcp);
         }
-        if outcome == "accepted" {
+        if outcome.is_accepted() {
             w.accepted += 1;
             w.handshake.record(total);
             w.last_accept = Some(at);
             self.concurrent += 1;
             self.peak_concurrent = self.peak_concurrent.max(self.concurrent);
         }
-        super::count_by_name(&mut self.outcomes, outcome);
+        *self.outcomes.entry(outcome).or_default() += 1;
         let bucket = (at.saturating_duration_since(self.t0).as_millis() / BUCKET.as_millis()) as usize;
         if self.per_bucket.len() <= bucket {
             self.per_bucket.resize(bucket + 1, 0);
@@ -129,8 +130,8 @@ impl StormStats {
     }
 
     /// Rejections and failures by outcome (everything but `accepted`).
-    pub fn rejections(&self) -> BTreeMap<String, u64> {
-        self.outcomes.iter().filter(|(k, _)| k.as_str() != "accepted").map(|(k, v)| (k.clone(), *v)).collect()
+    pub fn rejections(&self) -> BTreeMap<Outcome, u64> {
+        self.outcomes.iter().filter(|(k, _)| !k.is_accepted()).map(|(k, v)| (*k, *v)).collect()
     }
 
     /// Messages received per second between the first and last batch.
@@ -147,10 +148,10 @@ impl StormStats {
     }
 }
 
-impl super::Fold for StormStats {
+impl crate::stats::Fold for StormStats {
     fn apply(&mut self, e: &Event) {
         match &e.kind {
-            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, outcome, *tcp, *total),
+            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, *outcome, *tcp, *total),
             EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
             EventKind::Closed { close, .. } => {
                 self.concurrent -= 1;
@@ -187,7 +188,7 @@ mod tests {
     fn attempt(wave: u8, outcome: &'static str) -> EventKind {
         EventKind::Attempt {
             wave,
-            outcome: outcome.into(),
+            outcome: outcome.parse().expect("test outcome"),
             tcp: Some(Duration::from_micros(100)),
             upgrade: None,
             total: Duration::from_millis(2),
@@ -213,7 +214,7 @@ mod tests {
         assert_eq!((s.waves[0].attempts, s.waves[0].accepted, s.waves[1].accepted), (3, 2, 1));
         assert_eq!(s.peak_concurrent, 2);
         assert_eq!(s.concurrent, 2);
-        assert_eq!(s.rejections().get("http-503"), Some(&1));
+        assert_eq!(s.rejections().get(&Outcome::Http(503)), Some(&1));
         assert!(s.drops.is_empty(), "our own close is not a drop");
         assert_eq!(s.attempts_per_second(), vec![3, 1]);
         assert_eq!(s.waves[0].handshake.count(), 2);
