@@ -24,7 +24,7 @@ pub fn render(d: &RatelimitDetails, style: Style) -> String {
         t.add_row(vec![
             Cell::new(a.n),
             Cell::new(format!("{:.3} s", a.at_s)),
-            Cell::new(&a.outcome),
+            Cell::new(a.outcome),
             Cell::new(detail),
             Cell::new(why),
         ]);
