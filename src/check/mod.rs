@@ -14,6 +14,7 @@
 //! into pass, fail or error.
 
 pub mod connect;
+pub mod fanout;
 pub mod ratelimit;
 pub mod single;
 pub mod stability;
@@ -173,4 +174,6 @@ registry! {
     Ratelimit => ratelimit::Ratelimit,
     /// Many clients, a disruption, and the reconnect storm that follows.
     Storm => storm::Storm,
+    /// Message delivery: broadcasts reach everyone, a message for one client only it.
+    Fanout => fanout::Fanout,
 }
