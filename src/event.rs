@@ -187,8 +187,6 @@ pub enum EventKind {
         outcome: crate::net::attempt::Outcome,
         /// TCP connect time, when TCP connected.
         tcp: Option<Duration>,
-        /// Upgrade time (request to response), when answered.
-        upgrade: Option<Duration>,
         /// Whole attempt.
         total: Duration,
     },

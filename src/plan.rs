@@ -3,11 +3,12 @@
 //! never see clap types and every bad value is refused with the flag's name
 //! before anything touches the network.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::cli::{ClientArgs, EmbeddedServerArgs, ServerBehaviourArgs};
 use crate::exit::PlanError;
-use crate::net::endpoint::{Endpoint, EndpointSpec};
+use crate::net::endpoint::Endpoint;
 use crate::server::config::ServerConfig;
 use crate::units::Header;
 
@@ -39,7 +40,22 @@ pub struct ClientPlan {
     pub max_message_size: usize,
     /// Skip certificate checks.
     pub insecure: bool,
+    /// Local addresses to spread clients over (`--source-ip`).
+    pub source_ips: Vec<IpAddr>,
+    /// Never answer the server's pings (`stability --no-pong`).
+    pub withhold_pongs: bool,
+    /// Keep each upgrade's response headers (a storm does not need them).
+    pub capture_headers: bool,
+    /// Resolve the host once for the whole run instead of per connection.
+    pub pin_addresses: bool,
 }
+
+/// `--connect-timeout` unless given.
+pub const DEFAULT_CONNECT_TIMEOUT: &str = "10s";
+/// `--close-timeout` unless given.
+pub const DEFAULT_CLOSE_TIMEOUT: &str = "2s";
+/// `--max-message-size` unless given.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 
 impl ClientPlan {
     /// Checks the common client options.
@@ -63,6 +79,10 @@ impl ClientPlan {
             close_timeout: args.close_timeout,
             max_message_size: args.max_message_size,
             insecure: args.insecure,
+            source_ips: Vec::new(),
+            withhold_pongs: false,
+            capture_headers: true,
+            pin_addresses: false,
         })
     }
 
@@ -73,27 +93,25 @@ impl ClientPlan {
             headers: Vec::new(),
             subprotocols: Vec::new(),
             origin: None,
-            connect_timeout: Duration::from_secs(10),
-            close_timeout: Duration::from_secs(2),
-            max_message_size: 16 << 20,
+            connect_timeout: default_duration(DEFAULT_CONNECT_TIMEOUT),
+            close_timeout: default_duration(DEFAULT_CLOSE_TIMEOUT),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             insecure: false,
+            source_ips: Vec::new(),
+            withhold_pongs: false,
+            capture_headers: true,
+            pin_addresses: false,
         }
     }
 
     /// The endpoint for a concrete URL (the target's, or the embedded server's).
     pub fn endpoint(&self, url: String, extra_headers: Vec<Header>) -> Result<Endpoint, PlanError> {
-        let mut headers = extra_headers;
-        headers.extend(self.headers.iter().cloned());
-        Endpoint::new(EndpointSpec {
-            url,
-            headers,
-            subprotocols: self.subprotocols.clone(),
-            origin: self.origin.clone(),
-            connect_timeout: self.connect_timeout,
-            max_message_size: self.max_message_size,
-            insecure: self.insecure,
-        })
+        Endpoint::new(self, url, extra_headers)
     }
+}
+
+fn default_duration(text: &str) -> Duration {
+    crate::units::parse_duration(text).unwrap_or(Duration::from_secs(10))
 }
 
 /// Both spellings of the server flags (`serve`'s and the `--server-*`

@@ -3,11 +3,7 @@
 //! `cancelled()`, so the first Ctrl-C ends the run and still prints the
 //! partial report; a second one exits at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use tokio_util::sync::CancellationToken;
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// A root token that Ctrl-C cancels. Must be called inside a runtime.
 pub fn on_ctrl_c() -> CancellationToken {
@@ -17,7 +13,6 @@ pub fn on_ctrl_c() -> CancellationToken {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
-        INTERRUPTED.store(true, Ordering::SeqCst);
         eprintln!("\nwsprobe: interrupted; finishing the report (Ctrl-C again to quit at once)");
         root.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -25,9 +20,4 @@ pub fn on_ctrl_c() -> CancellationToken {
         }
     });
     token
-}
-
-/// True once Ctrl-C was pressed in this process.
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
 }

@@ -33,7 +33,10 @@ impl Resolved {
 pub async fn resolve(plan: &ClientPlan) -> anyhow::Result<Resolved> {
     match &plan.target {
         Target::Url(url) => {
-            let endpoint = plan.endpoint(url.clone(), Vec::new())?;
+            let mut endpoint = plan.endpoint(url.clone(), Vec::new())?;
+            if plan.pin_addresses {
+                endpoint.pin_addresses().await?;
+            }
             Ok(Resolved { display: endpoint.display(), endpoint, server: None })
         }
         Target::Embedded(cfg) => {
@@ -41,7 +44,10 @@ pub async fn resolve(plan: &ClientPlan) -> anyhow::Result<Resolved> {
                 .await
                 .map_err(|e| PlanError::new(format!("cannot start the embedded server on 127.0.0.1: {e}")))?;
             let (url, headers) = embedded_url(server.addr, &cfg.identity);
-            let endpoint = plan.endpoint(url, headers)?;
+            let mut endpoint = plan.endpoint(url, headers)?;
+            if plan.pin_addresses {
+                endpoint.pin_addresses().await?;
+            }
             let display = format!("{} (embedded: {})", endpoint.display(), cfg.summary());
             Ok(Resolved { endpoint, display, server: Some(server) })
         }

@@ -10,8 +10,6 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
-
 pub use crate::redact::{is_secret_name, redact_header_value, redact_url};
 
 /// Parses a human duration: `500ms`, `25s`, `2m`, `1h`, `1.5s`, `2m30s`.
@@ -69,31 +67,6 @@ fn trim_float(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// A duration that deserializes from the same text the CLI takes, for
-/// scenario files (`hold = "2s"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Dur(pub Duration);
-
-impl FromStr for Dur {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_duration(s).map(Dur)
-    }
-}
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl fmt::Display for Dur {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_duration(self.0))
-    }
-}
-
 /// A rate: `count` events per `per` (`50/s`, `3/10s`, `100/1m`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -139,12 +112,6 @@ impl fmt::Display for Rate {
         } else {
             write!(f, "{}/{}", self.count, format_duration(self.per))
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Rate {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -215,12 +182,6 @@ impl fmt::Display for Backoff {
     }
 }
 
-impl<'de> Deserialize<'de> for Backoff {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 /// A request header given as `Name: value`; the value may hold templates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
@@ -246,12 +207,6 @@ impl FromStr for Header {
             return Err(format!("invalid header '{name}': the value has a line break"));
         }
         Ok(Header { name: name.to_string(), value: value.trim().to_string() })
-    }
-}
-
-impl<'de> Deserialize<'de> for Header {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 

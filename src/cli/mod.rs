@@ -105,13 +105,13 @@ pub struct ClientArgs {
     #[arg(long)]
     pub origin: Option<String>,
     /// Time allowed to open a connection (DNS, TCP, TLS and upgrade).
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = crate::plan::DEFAULT_CONNECT_TIMEOUT, value_parser = parse_duration, value_name = "DURATION")]
     pub connect_timeout: Duration,
     /// Time allowed for the server to answer our close frame.
-    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = crate::plan::DEFAULT_CLOSE_TIMEOUT, value_parser = parse_duration, value_name = "DURATION")]
     pub close_timeout: Duration,
     /// Largest message or frame accepted from the server, in bytes (1009 beyond).
-    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = crate::plan::DEFAULT_MAX_MESSAGE_SIZE, value_name = "BYTES")]
     pub max_message_size: usize,
     /// wss:// without certificate checks (self-signed test servers).
     #[arg(long)]

@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use url::Url;
 
 use crate::exit::PlanError;
+use crate::plan::ClientPlan;
 use crate::units::{expand, redact_url, ClientId, Header};
 
 /// What every client of a run connects to, and how.
@@ -106,25 +107,6 @@ impl FixedAuthority {
     }
 }
 
-/// What a user gives to build an [`Endpoint`].
-#[derive(Debug, Clone)]
-pub struct EndpointSpec {
-    /// URL template.
-    pub url: String,
-    /// Extra headers.
-    pub headers: Vec<Header>,
-    /// Subprotocols to offer.
-    pub subprotocols: Vec<String>,
-    /// Origin header.
-    pub origin: Option<String>,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
-    /// Largest message or frame accepted.
-    pub max_message_size: usize,
-    /// Skip certificate checks.
-    pub insecure: bool,
-}
-
 /// Read buffer of each client connection: small, because a load test holds
 /// thousands of connections that mostly sit idle; it grows for big frames.
 pub const CLIENT_READ_BUFFER: usize = 256;
@@ -140,33 +122,37 @@ pub fn ws_config(max_message_size: usize, read_buffer: usize) -> WebSocketConfig
 }
 
 impl Endpoint {
-    /// Validates the URL and builds the TLS settings.
-    pub fn new(spec: EndpointSpec) -> Result<Endpoint, PlanError> {
-        let url = parse_ws_url(&spec.url, ClientId::new(0))?;
-        let tls = if url.scheme() == "wss" {
+    /// The endpoint of a plan's clients for a concrete URL template (the
+    /// user's, or the embedded server's, whose identity header comes first
+    /// in `extra_headers`): validates the URL and builds the TLS settings.
+    pub fn new(plan: &ClientPlan, url: String, extra_headers: Vec<Header>) -> Result<Endpoint, PlanError> {
+        let parsed = parse_ws_url(&url, ClientId::new(0))?;
+        let tls = if parsed.scheme() == "wss" {
             Some(
-                crate::net::tls::client_config(spec.insecure)
+                crate::net::tls::client_config(plan.insecure)
                     .map_err(|e| PlanError::new(format!("TLS setup failed: {e}")))?,
             )
         } else {
             None
         };
-        if spec.connect_timeout.is_zero() {
+        if plan.connect_timeout.is_zero() {
             return Err(PlanError::new("--connect-timeout must be above zero"));
         }
+        let mut headers = extra_headers;
+        headers.extend(plan.headers.iter().cloned());
         Ok(Endpoint {
-            headers: spec.headers,
-            subprotocols: spec.subprotocols,
-            origin: spec.origin,
-            connect_timeout: spec.connect_timeout,
-            ws_config: ws_config(spec.max_message_size, CLIENT_READ_BUFFER),
+            headers,
+            subprotocols: plan.subprotocols.clone(),
+            origin: plan.origin.clone(),
+            connect_timeout: plan.connect_timeout,
+            ws_config: ws_config(plan.max_message_size, CLIENT_READ_BUFFER),
             tls,
-            source_ips: Vec::new(),
+            source_ips: plan.source_ips.clone(),
             pinned: None,
-            withhold_pongs: false,
-            capture: true,
-            fixed: FixedAuthority::of(&spec.url),
-            url_template: spec.url,
+            withhold_pongs: plan.withhold_pongs,
+            capture: plan.capture_headers,
+            fixed: FixedAuthority::of(&url),
+            url_template: url,
         })
     }
 
@@ -203,8 +189,10 @@ impl Endpoint {
     pub async fn pin_addresses(&mut self) -> Result<(), crate::exit::Unreachable> {
         let dest = self.dest_for(ClientId::new(0)).map_err(|e| crate::exit::Unreachable(e.to_string()))?;
         let (host, port) = (dest.host.into_owned(), dest.port);
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        let lookup = tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host((host.as_str(), port)));
+        let addrs: Vec<SocketAddr> = lookup
             .await
+            .map_err(|_| crate::exit::Unreachable(format!("resolving {host} took longer than --connect-timeout")))?
             .map_err(|e| crate::exit::Unreachable(format!("cannot resolve {host}: {e}")))?
             .collect();
         if addrs.is_empty() {
@@ -266,26 +254,20 @@ mod tests {
 
     #[test]
     fn fixed_authority_expands_only_the_path() {
-        let spec = |url: &str| EndpointSpec {
-            url: url.into(),
-            headers: vec![],
-            subprotocols: vec![],
-            origin: None,
-            connect_timeout: Duration::from_secs(1),
-            max_message_size: 1 << 20,
-            insecure: false,
-        };
-        let e = Endpoint::new(spec("ws://127.0.0.1:9001/ws?device=dev-{client}")).unwrap();
+        let plan = ClientPlan::for_target(crate::plan::Target::Url(String::new()));
+        let spec = |url: &str| (url.to_string(), Vec::new());
+        let new = |(url, headers): (String, Vec<Header>)| Endpoint::new(&plan, url, headers);
+        let e = new(spec("ws://127.0.0.1:9001/ws?device=dev-{client}")).unwrap();
         assert!(e.fixed.is_some());
         let fast = e.dest_for(ClientId::new(42)).unwrap();
         assert_eq!(fast, Dest::from_url(&e.url_for(ClientId::new(42)).unwrap()));
         assert_eq!(fast.path, "/ws?device=dev-42");
         for slow in ["ws://{client}.example.com/", "ws://h/a b?x={client}", "ws://u:p@h/", "ws://h/#frag"] {
-            let e = Endpoint::new(spec(slow)).unwrap();
+            let e = new(spec(slow)).unwrap();
             assert!(e.fixed.is_none(), "{slow}");
             assert_eq!(e.dest_for(ClientId::new(3)).unwrap(), Dest::from_url(&e.url_for(ClientId::new(3)).unwrap()));
         }
-        assert_eq!(Endpoint::new(spec("ws://h:80")).unwrap().dest_for(ClientId::new(0)).unwrap().path, "/");
+        assert_eq!(new(spec("ws://h:80")).unwrap().dest_for(ClientId::new(0)).unwrap().path, "/");
     }
 
     #[test]

@@ -13,21 +13,6 @@ pub fn wanted(json: bool, quiet: bool) -> bool {
     !json && !quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
 }
 
-/// A spinner with a message, or a hidden bar when progress is not wanted.
-pub fn spinner(show: bool, message: &str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
-    bar.set_style(
-        ProgressStyle::with_template("{spinner:.cyan} [{elapsed_precise}] {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(message.to_string());
-    bar.enable_steady_tick(Duration::from_millis(100));
-    bar
-}
-
 /// A bar of `len` steps, or a hidden one when progress is not wanted.
 pub fn bar(show: bool, len: u64, message: &str) -> ProgressBar {
     if !show {

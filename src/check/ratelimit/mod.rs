@@ -52,8 +52,10 @@ impl Check for Ratelimit {
     }
 
     fn plan(a: &RatelimitArgs) -> Result<RatelimitPlan, PlanError> {
+        let mut client = ClientPlan::from_args(&a.client)?;
+        client.source_ips = a.source_ip.clone();
         let plan = RatelimitPlan {
-            client: ClientPlan::from_args(&a.client)?,
+            client,
             attempts: a.attempts,
             rate: a.rate,
             mode: a.mode,
@@ -61,7 +63,6 @@ impl Check for Ratelimit {
             max_wait: a.max_wait,
             expect_rate: a.expect_rate,
             expect_max: a.expect_max,
-            source_ips: a.source_ip.clone(),
             progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
         };
         plan.validate()?;
@@ -106,8 +107,6 @@ pub struct RatelimitPlan {
     pub expect_rate: Option<Rate>,
     /// The cap the server must enforce.
     pub expect_max: Option<u32>,
-    /// Local addresses to spread attempts over.
-    pub source_ips: Vec<std::net::IpAddr>,
     /// Draw live progress.
     pub progress: bool,
 }
@@ -166,8 +165,7 @@ pub struct RatelimitDetails {
 
 /// Runs `ratelimit`.
 pub async fn run(plan: &RatelimitPlan, target: &Resolved, stop: &CancellationToken) -> Observation {
-    let mut endpoint = target.endpoint.clone();
-    endpoint.source_ips = plan.source_ips.clone();
+    let endpoint = target.endpoint.clone();
     let probe = Probe {
         endpoint: &endpoint,
         t0: Instant::now(),

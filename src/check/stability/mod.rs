@@ -53,8 +53,10 @@ impl Check for Stability {
     }
 
     fn plan(a: &StabilityArgs) -> Result<StabilityPlan, PlanError> {
+        let mut client = ClientPlan::from_args(&a.client)?;
+        client.withhold_pongs = a.no_pong;
         let plan = StabilityPlan {
-            client: ClientPlan::from_args(&a.client)?,
+            client,
             clients: a.clients,
             duration: a.duration,
             ping_interval: a.ping_interval,
@@ -227,8 +229,7 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
     let (tx, rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Mutex::new(StabilityStats::new(t0)));
     let collector = tokio::spawn(crate::stats::collect(rx, stats.clone()));
-    let mut endpoint = target.endpoint.clone();
-    endpoint.withhold_pongs = plan.no_pong;
+    let endpoint = target.endpoint.clone();
     let end = stop.child_token();
     let ctx = Arc::new(session::Ctx {
         endpoint,

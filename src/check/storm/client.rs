@@ -37,6 +37,8 @@ pub struct Ctx {
     pub settled: [AtomicU32; 2],
     /// Clients connected in each wave.
     pub connected: [AtomicU32; 2],
+    /// Woken whenever a client settles a wave, so phase waits are events.
+    pub settled_changed: tokio::sync::Notify,
     /// Permits for connection attempts in flight (--max-pending).
     pub pending: tokio::sync::Semaphore,
 }
@@ -48,6 +50,7 @@ impl Ctx {
 
     fn settle(&self, wave: u8) {
         self.settled[usize::from(wave.min(1))].fetch_add(1, Ordering::SeqCst);
+        self.settled_changed.notify_waiters();
     }
 
     fn connected(&self, wave: u8) {
@@ -154,16 +157,7 @@ async fn attempt_once(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
     }
     let attempt = open(&ctx.endpoint, id).await;
     let t = *attempt.timings();
-    ctx.emit(
-        id,
-        EventKind::Attempt {
-            wave,
-            outcome: attempt.outcome(),
-            tcp: t.tcp,
-            upgrade: t.upgrade,
-            total: started.elapsed(),
-        },
-    );
+    ctx.emit(id, EventKind::Attempt { wave, outcome: attempt.outcome(), tcp: t.tcp, total: started.elapsed() });
     match attempt {
         Attempt::Open(o) => Some(Live { conn: Conn::Ws(o.ws), opened: o.at, last_in: o.at, last_out: o.at }),
         Attempt::Rejected(_) | Attempt::Failed(_) => None,
@@ -187,7 +181,7 @@ async fn tcp_attempt(ctx: &Ctx, id: ClientId, wave: u8, started: Instant) -> Opt
         Err(_) => (Outcome::Failed(FailureKind::Timeout), None),
     };
     let tcp = stream.as_ref().map(|_| elapsed);
-    ctx.emit(id, EventKind::Attempt { wave, outcome, tcp, upgrade: None, total: elapsed });
+    ctx.emit(id, EventKind::Attempt { wave, outcome, tcp, total: elapsed });
     let now = Instant::now();
     stream.map(|s| Live { conn: Conn::Tcp(s), opened: now, last_in: now, last_out: now })
 }
@@ -337,6 +331,7 @@ mod footprint {
             disrupt: CancellationToken::new(),
             end: CancellationToken::new(),
             settled: Default::default(),
+            settled_changed: Default::default(),
             connected: Default::default(),
             pending: tokio::sync::Semaphore::new(1),
         });

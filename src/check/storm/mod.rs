@@ -12,7 +12,6 @@ pub mod stats;
 mod table;
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,8 +48,12 @@ impl Check for Storm {
     }
 
     fn plan(a: &StormArgs) -> Result<StormPlan, PlanError> {
+        let mut client = ClientPlan::from_args(&a.client)?;
+        client.source_ips = a.source_ip.clone();
+        client.capture_headers = false;
+        client.pin_addresses = true;
         let plan = StormPlan {
-            client: ClientPlan::from_args(&a.client)?,
+            client,
             clients: a.clients,
             ramp: a.ramp,
             connect_rate: a.connect_rate,
@@ -62,7 +65,6 @@ impl Check for Storm {
             jitter: a.jitter,
             max_attempts: a.max_attempts,
             wave_timeout: a.wave_timeout,
-            source_ips: a.source_ip.clone(),
             tcp_only: a.tcp_only,
             close_timeout: a.client.close_timeout,
             max_pending: a.max_pending,
@@ -113,8 +115,6 @@ pub struct StormPlan {
     pub max_attempts: u32,
     /// Longest time a wave may take.
     pub wave_timeout: Duration,
-    /// Local addresses to spread clients over.
-    pub source_ips: Vec<IpAddr>,
     /// Plain TCP instead of WebSocket.
     pub tcp_only: bool,
     /// Time the server gets to answer our close frame.
@@ -176,7 +176,7 @@ pub fn preflight(plan: &StormPlan) -> Result<(), PlanError> {
         )));
     }
     let (first, last) = limits::ephemeral_ports();
-    let ports = u64::from(last - first + 1) * plan.source_ips.len().max(1) as u64;
+    let ports = u64::from(last - first + 1) * plan.client.source_ips.len().max(1) as u64;
     if clients > ports {
         return Err(PlanError::new(format!(
             "storm --clients {clients} needs {clients} local ports towards one server address, but the ephemeral range {first}-{last} gives {ports}: spread clients over more local addresses with --source-ip 127.0.0.2,127.0.0.3,... (any 127.x address works on loopback)"
@@ -187,12 +187,7 @@ pub fn preflight(plan: &StormPlan) -> Result<(), PlanError> {
 
 /// Runs `storm`.
 pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) -> Observation {
-    let mut endpoint = target.endpoint.clone();
-    endpoint.source_ips = plan.source_ips.clone();
-    endpoint.capture = false;
-    if let Err(e) = endpoint.pin_addresses().await {
-        return Observation::failed(e.0);
-    }
+    let endpoint = target.endpoint.clone();
     let t0 = Instant::now();
     let (tx, rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Mutex::new(StormStats::new(t0)));
@@ -205,6 +200,7 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
         disrupt: end.child_token(),
         end: end.clone(),
         settled: [AtomicU32::new(0), AtomicU32::new(0)],
+        settled_changed: tokio::sync::Notify::new(),
         connected: [AtomicU32::new(0), AtomicU32::new(0)],
         pending: tokio::sync::Semaphore::new(plan.max_pending as usize),
     });
@@ -247,7 +243,7 @@ async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) ->
     let wave0_limit = plan.ramp.unwrap_or_default()
         + plan.connect_rate.map(|r| r.interval().saturating_mul(plan.clients)).unwrap_or_default()
         + plan.wave_timeout;
-    let mut timed_out = !wait_for(|| ctx.settled[0].load(Ordering::SeqCst) >= plan.clients, wave0_limit, stop).await;
+    let mut timed_out = !wait_for(ctx, 0, plan.clients, wave0_limit, stop).await;
     let connected_at = Instant::now();
     let wave0_connected = ctx.connected[0].load(Ordering::SeqCst);
     tokio::select! {
@@ -258,8 +254,7 @@ async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) ->
     if plan.disrupt != Disrupt::None && !stop.is_cancelled() {
         disrupt_at = Some(Instant::now());
         ctx.disrupt.cancel();
-        timed_out |=
-            !wait_for(|| ctx.settled[1].load(Ordering::SeqCst) >= wave0_connected, plan.wave_timeout, stop).await;
+        timed_out |= !wait_for(ctx, 1, wave0_connected, plan.wave_timeout, stop).await;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = stop.cancelled() => {}
@@ -268,16 +263,23 @@ async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) ->
     Phases { t0, connected_at, disrupt_at, wave0_connected, timed_out }
 }
 
-/// Polls `done` every 10 ms until true (→ true), `limit` passes or Ctrl-C (→ false).
-async fn wait_for(done: impl Fn() -> bool, limit: Duration, stop: &CancellationToken) -> bool {
-    let until = Instant::now() + limit;
-    while !done() {
-        if Instant::now() >= until || stop.is_cancelled() {
-            return false;
+/// Waits until `count` clients settled `wave` (→ true), or `limit` passes
+/// or Ctrl-C (→ false). Woken by each client that settles, not polled.
+async fn wait_for(ctx: &client::Ctx, wave: usize, count: u32, limit: Duration, stop: &CancellationToken) -> bool {
+    let until = tokio::time::Instant::now() + limit;
+    loop {
+        let changed = ctx.settled_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if ctx.settled[wave].load(Ordering::SeqCst) >= count {
+            return true;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::select! {
+            _ = &mut changed => {}
+            _ = tokio::time::sleep_until(until) => return ctx.settled[wave].load(Ordering::SeqCst) >= count,
+            _ = stop.cancelled() => return false,
+        }
     }
-    true
 }
 
 #[cfg(test)]
@@ -303,7 +305,6 @@ mod tests {
             jitter: Jitter::None,
             max_attempts: 3,
             wave_timeout: Duration::from_secs(5),
-            source_ips: Vec::new(),
             tcp_only: false,
             close_timeout: Duration::from_secs(1),
             max_pending: 100,

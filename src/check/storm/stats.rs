@@ -190,7 +190,6 @@ mod tests {
             wave,
             outcome: outcome.parse().expect("test outcome"),
             tcp: Some(Duration::from_micros(100)),
-            upgrade: None,
             total: Duration::from_millis(2),
         }
     }
