@@ -8,21 +8,37 @@
 //!
 //! # Layout
 //!
-//! Data flows one way: args → plan → runner → events → stats/verdict →
-//! report → renderer.
+//! Data flows one way: args → plan → runner → events → stats → observation
+//! → verdict → report → renderer. Nothing downstream imports upstream.
 //!
-//! - [`cli`]: clap structs, exactly what the user typed.
-//! - [`units`]: durations, rates, backoff, headers, templates; [`redact`]: secrets out of every output.
-//! - [`plan`]: validated plans and the [`plan::Target`]; [`target`] resolves
-//!   it (starting the embedded server on `127.0.0.1:0` when needed).
-//! - [`exit`]: exit codes and the errors callers match on.
-//! - [`shutdown`]: the Ctrl-C cancellation tree.
-//! - [`net`]: DNS/TCP/TLS/upgrade timed apart ([`net::connect`]), open
-//!   connections and how they end ([`net::session`]), our own limits.
-//! - [`event`]: what clients report, and [`event::CloseInfo`].
-//! - [`check`]: one module per client command; each returns a [`report::Report`].
-//! - [`report`]: the report and its pure renderers (table, JSON, progress).
+//! - [`check`]: the growing axis. One folder per check (`check/<name>/`)
+//!   owns its clap arguments, its validated plan, its runner and client
+//!   tasks, its collector, the pure functions that judge what it saw, its
+//!   JSON details and their table, and its selftest rows. The registry at
+//!   the bottom of `check/mod.rs` is the only list of checks: the
+//!   subcommands, dispatch, scenario command names and the tests' lists
+//!   all derive from it. A check returns an [`check::Observation`], never a
+//!   verdict.
+//! - [`verdict`]: the one verdict step, for checks, suites and merges alike.
+//! - [`cli`]: what the user typed (the shared client options and the
+//!   non-check commands); [`plan`]: the validated [`plan::ClientPlan`]
+//!   every check's plan embeds; [`target`] resolves it (starting the
+//!   embedded server on `127.0.0.1:0` when there is no URL).
+//! - [`net`]: the fixed axis under every check: DNS, TCP, TLS and the
+//!   upgrade timed apart ([`net::connect`]), typed attempt outcomes
+//!   ([`net::attempt::Outcome`]), open connections and how they end
+//!   ([`net::session`]), our own limits.
+//! - [`event`]: what client tasks report; [`stats`]: generic folding of
+//!   events, latency histograms, self-watch.
+//! - [`mod@report`]: the [`report::Report`] (command-specific fields are a boxed
+//!   [`report::Details`], so this module names no check) and its pure
+//!   renderers (table, JSON, JUnit, progress).
+//! - [`scenario`]: scenario files and `run`; [`selftest`] runs the checks'
+//!   built-in scenario files through the same runner.
 //! - [`server`]: the reference server: `run(listener, config, shutdown)`.
+//! - [`units`]: durations, rates, backoff, headers, templates; [`redact`]:
+//!   secrets out of every output; [`exit`]: exit codes; [`shutdown`]: the
+//!   Ctrl-C cancellation tree.
 
 #![warn(missing_docs)]
 

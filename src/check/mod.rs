@@ -32,6 +32,10 @@ use crate::plan::ClientPlan;
 use crate::report::{Details, Finding};
 use crate::target::Resolved;
 
+/// Beyond the close timeout, how long a check waits for its client tasks
+/// to finish at the end of a run before it reports without them.
+pub const FINISH_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// One client command: how its arguments become a plan, and how the plan
 /// runs against a resolved target.
 pub trait Check: 'static {

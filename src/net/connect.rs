@@ -29,6 +29,9 @@ pub type ClientWs = WebSocketStream<WsStream>;
 
 pub use crate::net::attempt::{Attempt, Failure, FailureKind, Handshake, Opened, Phase, Rejection, Timings};
 
+/// Longest wait for the body of a refused upgrade after its head.
+const REJECTION_BODY_WAIT: Duration = Duration::from_millis(500);
+
 /// Opens one connection for `client`, never waiting past the connect timeout.
 pub async fn open(endpoint: &Endpoint, client: ClientId) -> Attempt {
     let started = Instant::now();
@@ -201,7 +204,7 @@ impl Opening<'_> {
         const MAX_BODY: usize = 2048;
         let mut body = already.to_vec();
         let wanted = response.content_length.unwrap_or(MAX_BODY).min(MAX_BODY);
-        let body_deadline = self.deadline.min(tokio::time::Instant::now() + Duration::from_millis(500));
+        let body_deadline = self.deadline.min(tokio::time::Instant::now() + REJECTION_BODY_WAIT);
         let mut chunk = [0u8; 1024];
         while body.len() < wanted {
             match timeout_at(body_deadline, stream.read(&mut chunk)).await {

@@ -17,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event::{CloseInfo, EndHow};
 
+/// Longest wait to send our close frame when failing a connection.
+const FAIL_CLOSE_WAIT: Duration = Duration::from_millis(500);
+
 /// What one read from a connection means for its life.
 #[derive(Debug)]
 pub enum Read {
@@ -137,7 +140,7 @@ where
         return;
     }
     let frame = CloseFrame { code: CloseCode::from(close.code), reason: "".into() };
-    let _ = tokio::time::timeout(Duration::from_millis(500), ws.send(Message::Close(Some(frame)))).await;
+    let _ = tokio::time::timeout(FAIL_CLOSE_WAIT, ws.send(Message::Close(Some(frame)))).await;
 }
 
 /// Closes many connections cleanly at once (each under `wait`).

@@ -123,7 +123,7 @@ pub async fn run(plan: &FanoutPlan, target: &Resolved, stop: &CancellationToken)
     end.cancel();
     drop(senders);
     tracker.close();
-    let _ = tokio::time::timeout(plan.client.close_timeout + Duration::from_secs(2), tracker.wait()).await;
+    let _ = tokio::time::timeout(plan.client.close_timeout + crate::check::FINISH_GRACE, tracker.wait()).await;
     drop(ctx);
     let _ = collector.await;
     let tally = tally.lock().map(|t| t.clone()).unwrap_or_else(|p| p.into_inner().clone());

@@ -34,6 +34,11 @@ use crate::units::Rate;
 use judge::{details, findings, infer, unreachable};
 use probe::{retry_after_secs, Probe};
 
+/// How often a closed window or a freed slot is probed: the precision of
+/// the window found.
+const WINDOW_PRECISION: Duration = Duration::from_millis(100);
+/// Longest gap between two slot-reuse probes.
+const REUSE_GAP_MAX: Duration = Duration::from_secs(2);
 /// Longest wait for a freed slot to be given back.
 const REUSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -228,7 +233,7 @@ async fn probe_window(plan: &RatelimitPlan, probe: &Probe<'_>, records: &mut Vec
         return;
     }
     let deadline = Instant::now() + plan.max_wait;
-    let gap = Duration::from_millis(100);
+    let gap = WINDOW_PRECISION;
     let mut allowed = earliest_retry(probe.t0, records);
     loop {
         let wait = allowed.take().unwrap_or_else(|| Instant::now() + gap);
@@ -277,7 +282,7 @@ async fn probe_reuse(
     // A cleanly closed connection frees its slot at once on a sound server;
     // a few seconds cover asynchronous clean-up without stalling the run.
     let deadline = Instant::now() + plan.max_wait.min(REUSE_WAIT);
-    let mut gap = Duration::from_millis(100);
+    let mut gap = WINDOW_PRECISION;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(gap) => {}
@@ -289,7 +294,7 @@ async fn probe_reuse(
         let done = record.accepted();
         records.push(record);
         held.extend(watched);
-        gap = retry.map(Duration::from_secs_f64).unwrap_or(gap * 2).min(Duration::from_secs(2));
+        gap = retry.map(Duration::from_secs_f64).unwrap_or(gap * 2).min(REUSE_GAP_MAX);
         if done || Instant::now() + gap > deadline {
             return;
         }

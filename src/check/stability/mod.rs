@@ -253,7 +253,7 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
         _ = all_gone(&tracker, plan.reconnect) => {}
     }
     end.cancel();
-    let _ = tokio::time::timeout(plan.client.close_timeout + Duration::from_secs(2), tracker.wait()).await;
+    let _ = tokio::time::timeout(plan.client.close_timeout + crate::check::FINISH_GRACE, tracker.wait()).await;
     progress.finish();
     drop(ctx);
     let _ = collector.await;

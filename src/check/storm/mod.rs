@@ -33,6 +33,9 @@ use crate::stats::selfwatch::SelfWatch;
 use crate::target::Resolved;
 use crate::units::{Backoff, ClientId, Rate};
 
+/// After the reconnect wave, time for the last events to arrive.
+const LATE_EVENTS: Duration = Duration::from_millis(200);
+
 /// The `storm` check: a herd, a disruption, a reconnect storm.
 #[derive(Debug)]
 pub struct Storm;
@@ -214,7 +217,7 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     let phases = drive(plan, &ctx, stop).await;
     end.cancel();
     tracker.close();
-    let _ = tokio::time::timeout(plan.close_timeout + Duration::from_secs(3), tracker.wait()).await;
+    let _ = tokio::time::timeout(plan.close_timeout + crate::check::FINISH_GRACE, tracker.wait()).await;
     progress.finish();
     drop(ctx);
     let _ = collector.await;
@@ -256,7 +259,7 @@ async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) ->
         ctx.disrupt.cancel();
         timed_out |= !wait_for(ctx, 1, wave0_connected, plan.wave_timeout, stop).await;
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = tokio::time::sleep(LATE_EVENTS) => {}
             _ = stop.cancelled() => {}
         }
     }
