@@ -3,13 +3,11 @@
 //! non-check commands: `serve`, `completions`, `man`.
 
 use std::io::{IsTerminal, Write};
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::CommandFactory;
 use tokio_util::sync::CancellationToken;
 
-use crate::check::Planned;
 use crate::cli::{Cli, Command, OutputArgs, ServeArgs};
 use crate::exit::{Exit, Verdict};
 use crate::plan;
@@ -58,23 +56,9 @@ pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Res
     match command {
         Command::Selftest(args) => Ok(crate::selftest::run(args.filter.as_deref(), stop).await),
         Command::Run(args) => crate::scenario::run::run(args, stop).await,
-        Command::Check(check) => run_planned(check.plan()?.as_ref(), stop).await,
+        Command::Check(check) => crate::check::run_planned(check.plan()?.as_ref(), stop).await,
         other => anyhow::bail!("`wsprobe {}` does not produce a report", other.name()),
     }
-}
-
-/// Runs a validated plan: resolves its target (starting the embedded
-/// server when needed), runs the check, stops the server, and judges what
-/// was observed.
-pub async fn run_planned(planned: &dyn Planned, stop: &CancellationToken) -> anyhow::Result<Report> {
-    let started = Instant::now();
-    let target = crate::target::resolve(planned.client()).await?;
-    let observation = planned.run(&target, stop).await;
-    let display = target.display.clone();
-    target.finish().await;
-    let mut report = Report::judge(planned.command(), display, observation, stop.is_cancelled());
-    report.elapsed_s = crate::units::secs(started.elapsed());
-    Ok(report)
 }
 
 /// Renders a report per the output options.

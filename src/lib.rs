@@ -19,9 +19,8 @@
 //!   subcommands, dispatch, scenario command names and the tests' lists
 //!   all derive from it. A check returns an [`check::Observation`], never a
 //!   verdict.
-//! - [`verdict`]: the one verdict step, for checks, suites and merges alike.
-//! - [`cli`]: what the user typed (the shared client options and the
-//!   non-check commands); [`plan`]: the validated [`plan::ClientPlan`]
+//! - [`cli`]: the parser: the registry's checks plus the other commands;
+//!   [`args`]: the arguments every check shares, as typed; [`plan`]: the validated [`plan::ClientPlan`]
 //!   every check's plan embeds; [`target`] resolves it (starting the
 //!   embedded server on `127.0.0.1:0` when there is no URL).
 //! - [`net`]: the fixed axis under every check: DNS, TCP, TLS and the
@@ -32,8 +31,9 @@
 //!   events, latency histograms, self-watch.
 //! - [`mod@report`]: the [`report::Report`] (command-specific fields are a boxed
 //!   [`report::Details`], so this module names no check) and its pure
-//!   renderers (table, JSON, JUnit, progress).
-//! - [`scenario`]: scenario files and `run`; [`selftest`] runs the checks'
+//!   renderers (table, JSON, progress), and the one verdict step for checks,
+//!   suites and merges alike ([`report::verdict`]).
+//! - [`scenario`]: scenario files, `run` and its JUnit XML; [`selftest`] runs the checks'
 //!   built-in scenario files through the same runner.
 //! - [`server`]: the reference server: `run(listener, config, shutdown)`.
 //! - [`units`]: durations, rates, backoff, headers, templates; [`redact`]:
@@ -42,6 +42,7 @@
 
 #![warn(missing_docs)]
 
+pub mod args;
 pub mod check;
 pub mod cli;
 pub mod event;
@@ -57,7 +58,6 @@ pub mod shutdown;
 pub mod stats;
 pub mod target;
 pub mod units;
-pub mod verdict;
 
 mod commands;
 

@@ -6,9 +6,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::cli::{ClientArgs, EmbeddedServerArgs, ServerBehaviourArgs};
+use crate::args::{
+    ClientArgs, EmbeddedServerArgs, ServerBehaviourArgs, DEFAULT_CLOSE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_MESSAGE_SIZE,
+};
 use crate::exit::PlanError;
-use crate::net::endpoint::Endpoint;
+use crate::net::endpoint::{ws_config, Endpoint, CLIENT_READ_BUFFER};
 use crate::server::config::ServerConfig;
 use crate::units::Header;
 
@@ -49,13 +52,6 @@ pub struct ClientPlan {
     /// Resolve the host once for the whole run instead of per connection.
     pub pin_addresses: bool,
 }
-
-/// `--connect-timeout` unless given.
-pub const DEFAULT_CONNECT_TIMEOUT: &str = "10s";
-/// `--close-timeout` unless given.
-pub const DEFAULT_CLOSE_TIMEOUT: &str = "2s";
-/// `--max-message-size` unless given.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 
 impl ClientPlan {
     /// Checks the common client options.
@@ -106,7 +102,16 @@ impl ClientPlan {
 
     /// The endpoint for a concrete URL (the target's, or the embedded server's).
     pub fn endpoint(&self, url: String, extra_headers: Vec<Header>) -> Result<Endpoint, PlanError> {
-        Endpoint::new(self, url, extra_headers)
+        let mut endpoint = Endpoint::new(url, self.insecure, self.connect_timeout)?;
+        endpoint.headers = extra_headers;
+        endpoint.headers.extend(self.headers.iter().cloned());
+        endpoint.subprotocols = self.subprotocols.clone();
+        endpoint.origin = self.origin.clone();
+        endpoint.ws_config = ws_config(self.max_message_size, CLIENT_READ_BUFFER);
+        endpoint.source_ips = self.source_ips.clone();
+        endpoint.withhold_pongs = self.withhold_pongs;
+        endpoint.capture = self.capture_headers;
+        Ok(endpoint)
     }
 }
 

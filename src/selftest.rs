@@ -12,7 +12,9 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::Observation;
-use crate::report::table::Style;
+use comfy_table::Cell;
+
+use crate::report::table::{table, Style};
 use crate::report::{Details, Finding, Report};
 use crate::scenario::run::{run_scenarios, CheckResult};
 use crate::scenario::{Scenario, ScenarioError};
@@ -71,7 +73,7 @@ pub struct SelftestDetails {
 
 impl Details for SelftestDetails {
     fn table(&self, style: Style) -> String {
-        crate::scenario::table::render_selftest(self, style)
+        render(self, style)
     }
     fn shows_findings(&self) -> bool {
         true
@@ -117,4 +119,20 @@ pub async fn run_suite(scenarios: Vec<Scenario>, stop: &CancellationToken) -> Re
     let mut report = Report::judge("selftest", "embedded reference server, one per row", obs, stop.is_cancelled());
     report.elapsed_s = secs(started.elapsed());
     report
+}
+
+/// Renders `selftest`: behaviour | check | expected | observed | ok.
+fn render(d: &SelftestDetails, style: Style) -> String {
+    let mut t = table(style, &["behaviour", "check", "expected", "observed", "ok"]);
+    for r in &d.rows {
+        let observed = if r.ok { r.observed.clone() } else { r.failures.join("; ") };
+        t.add_row(vec![
+            Cell::new(&r.behaviour),
+            Cell::new(&r.check),
+            Cell::new(&r.expected),
+            Cell::new(observed),
+            Cell::new(crate::scenario::table::mark(r.ok)),
+        ]);
+    }
+    format!("{t}\n\n{} rows, {} as expected\n\n", d.rows.len(), d.rows.iter().filter(|r| r.ok).count())
 }

@@ -135,5 +135,5 @@ fn run_table() {
 
 #[test]
 fn junit_xml() {
-    insta::assert_snapshot!(wsprobe::report::junit::render(&run_details()).unwrap());
+    insta::assert_snapshot!(wsprobe::scenario::junit::render(&run_details()).unwrap());
 }

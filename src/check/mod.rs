@@ -10,7 +10,7 @@
 //!
 //! A check never decides its own verdict: it returns an [`Observation`]
 //! (findings, diagnosis, warnings, details, or the reason it could not run)
-//! and [`crate::verdict::decide`] turns that and the interruption state
+//! and [`crate::report::verdict::decide`] turns that and the interruption state
 //! into pass, fail or error.
 
 pub mod connect;
@@ -26,10 +26,10 @@ use std::pin::Pin;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::ClientArgs;
+use crate::args::ClientArgs;
 use crate::exit::PlanError;
 use crate::plan::ClientPlan;
-use crate::report::{Details, Finding};
+pub use crate::report::{Observation, Report};
 use crate::target::Resolved;
 
 /// Beyond the close timeout, how long a check waits for its client tasks
@@ -60,40 +60,6 @@ pub trait Check: 'static {
         target: &'a Resolved,
         stop: &'a CancellationToken,
     ) -> impl Future<Output = Observation> + Send + 'a;
-}
-
-/// What a check saw. The verdict is not in here: one pure function,
-/// [`crate::verdict::decide`], judges every check the same way.
-#[derive(Debug, Default)]
-pub struct Observation {
-    /// Each check and whether it passed.
-    pub findings: Vec<Finding>,
-    /// Plain-words explanation of what was seen.
-    pub diagnosis: Vec<String>,
-    /// Where wsprobe's own limits may have distorted the result.
-    pub warnings: Vec<String>,
-    /// Why the run could not be done (makes the verdict an error).
-    pub error: Option<String>,
-    /// The command's own JSON fields and table.
-    pub details: Option<Box<dyn Details>>,
-}
-
-impl Observation {
-    /// An observation of a run that could not be done.
-    pub fn failed(why: impl Into<String>) -> Observation {
-        Observation { error: Some(why.into()), ..Observation::default() }
-    }
-
-    /// Adds a finding.
-    pub fn add(&mut self, finding: Finding) {
-        self.findings.push(finding);
-    }
-
-    /// Sets the command's details.
-    pub fn with_details(mut self, details: impl Details + 'static) -> Observation {
-        self.details = Some(Box::new(details));
-        self
-    }
 }
 
 /// A validated plan of some check, type-erased so the dispatch, scenario
@@ -129,6 +95,20 @@ impl<C: Check + Debug + Send + Sync> Planned for PlanOf<C> {
     ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>> {
         Box::pin(C::run(&self.0, target, stop))
     }
+}
+
+/// Runs a validated plan: resolves its target (starting the embedded
+/// server when needed), runs the check, stops the server, and judges what
+/// was observed.
+pub async fn run_planned(planned: &dyn Planned, stop: &CancellationToken) -> anyhow::Result<Report> {
+    let started = std::time::Instant::now();
+    let target = crate::target::resolve(planned.client()).await?;
+    let observation = planned.run(&target, stop).await;
+    let display = target.display.clone();
+    target.finish().await;
+    let mut report = Report::judge(planned.command(), display, observation, stop.is_cancelled());
+    report.elapsed_s = crate::units::secs(started.elapsed());
+    Ok(report)
 }
 
 fn plan_of<C: Check + Debug + Send + Sync>(args: &C::Args) -> Result<Box<dyn Planned>, PlanError> {

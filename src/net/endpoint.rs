@@ -11,7 +11,6 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use url::Url;
 
 use crate::exit::PlanError;
-use crate::plan::ClientPlan;
 use crate::units::{expand, redact_url, ClientId, Header};
 
 /// What every client of a run connects to, and how.
@@ -122,35 +121,33 @@ pub fn ws_config(max_message_size: usize, read_buffer: usize) -> WebSocketConfig
 }
 
 impl Endpoint {
-    /// The endpoint of a plan's clients for a concrete URL template (the
-    /// user's, or the embedded server's, whose identity header comes first
-    /// in `extra_headers`): validates the URL and builds the TLS settings.
-    pub fn new(plan: &ClientPlan, url: String, extra_headers: Vec<Header>) -> Result<Endpoint, PlanError> {
+    /// An endpoint for a URL template with default options: validates the
+    /// URL and builds the TLS settings. `plan::ClientPlan::endpoint` is the
+    /// one place that sets the rest from a plan.
+    pub fn new(url: String, insecure: bool, connect_timeout: Duration) -> Result<Endpoint, PlanError> {
         let parsed = parse_ws_url(&url, ClientId::new(0))?;
         let tls = if parsed.scheme() == "wss" {
             Some(
-                crate::net::tls::client_config(plan.insecure)
+                crate::net::tls::client_config(insecure)
                     .map_err(|e| PlanError::new(format!("TLS setup failed: {e}")))?,
             )
         } else {
             None
         };
-        if plan.connect_timeout.is_zero() {
+        if connect_timeout.is_zero() {
             return Err(PlanError::new("--connect-timeout must be above zero"));
         }
-        let mut headers = extra_headers;
-        headers.extend(plan.headers.iter().cloned());
         Ok(Endpoint {
-            headers,
-            subprotocols: plan.subprotocols.clone(),
-            origin: plan.origin.clone(),
-            connect_timeout: plan.connect_timeout,
-            ws_config: ws_config(plan.max_message_size, CLIENT_READ_BUFFER),
+            headers: Vec::new(),
+            subprotocols: Vec::new(),
+            origin: None,
+            connect_timeout,
+            ws_config: ws_config(16 << 20, CLIENT_READ_BUFFER),
             tls,
-            source_ips: plan.source_ips.clone(),
+            source_ips: Vec::new(),
             pinned: None,
-            withhold_pongs: plan.withhold_pongs,
-            capture: plan.capture_headers,
+            withhold_pongs: false,
+            capture: true,
             fixed: FixedAuthority::of(&url),
             url_template: url,
         })
@@ -254,9 +251,8 @@ mod tests {
 
     #[test]
     fn fixed_authority_expands_only_the_path() {
-        let plan = ClientPlan::for_target(crate::plan::Target::Url(String::new()));
-        let spec = |url: &str| (url.to_string(), Vec::new());
-        let new = |(url, headers): (String, Vec<Header>)| Endpoint::new(&plan, url, headers);
+        let spec = |url: &str| url.to_string();
+        let new = |url: String| Endpoint::new(url, false, Duration::from_secs(1));
         let e = new(spec("ws://127.0.0.1:9001/ws?device=dev-{client}")).unwrap();
         assert!(e.fixed.is_some());
         let fast = e.dest_for(ClientId::new(42)).unwrap();

@@ -4,13 +4,12 @@
 //! functions of it that return strings, and only `main` writes them.
 
 pub mod json;
-pub mod junit;
 pub mod progress;
 pub mod table;
+pub mod verdict;
 
 use serde::Serialize;
 
-use crate::check::Observation;
 use crate::exit::Verdict;
 
 /// Writes `text` to `path` atomically (a temporary file in the same folder,
@@ -45,6 +44,40 @@ impl Finding {
     /// A finding.
     pub fn new(check: &str, ok: bool, detail: impl Into<String>) -> Finding {
         Finding { check: check.to_string(), ok, detail: detail.into() }
+    }
+}
+
+/// What a check saw. The verdict is not in here: one pure function,
+/// [`verdict::decide`], judges every check the same way.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// Each check and whether it passed.
+    pub findings: Vec<Finding>,
+    /// Plain-words explanation of what was seen.
+    pub diagnosis: Vec<String>,
+    /// Where wsprobe's own limits may have distorted the result.
+    pub warnings: Vec<String>,
+    /// Why the run could not be done (makes the verdict an error).
+    pub error: Option<String>,
+    /// The command's own JSON fields and table.
+    pub details: Option<Box<dyn Details>>,
+}
+
+impl Observation {
+    /// An observation of a run that could not be done.
+    pub fn failed(why: impl Into<String>) -> Observation {
+        Observation { error: Some(why.into()), ..Observation::default() }
+    }
+
+    /// Adds a finding.
+    pub fn add(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+
+    /// Sets the command's details.
+    pub fn with_details(mut self, details: impl Details + 'static) -> Observation {
+        self.details = Some(Box::new(details));
+        self
     }
 }
 
@@ -96,7 +129,7 @@ impl Report {
     /// The report of a finished (or interrupted) run: the one place where
     /// an observation meets the verdict step.
     pub fn judge(command: &str, target: impl Into<String>, obs: Observation, interrupted: bool) -> Report {
-        let (verdict, error) = crate::verdict::decide(&obs, interrupted);
+        let (verdict, error) = verdict::decide(&obs, interrupted);
         Report {
             command: command.to_string(),
             target: target.into(),

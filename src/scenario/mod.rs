@@ -20,6 +20,7 @@
 //! names the file and line.
 
 pub mod expect;
+pub mod junit;
 pub mod run;
 pub(crate) mod table;
 

@@ -100,7 +100,7 @@ pub async fn run(args: &RunArgs, stop: &CancellationToken) -> anyhow::Result<Rep
     let files = run_scenarios(&scenarios, 1, progress::wanted(args.output.json, args.output.quiet), stop).await;
     let details = RunDetails::new(files);
     if let Some(path) = &args.junit {
-        crate::report::junit::write(path, &details)?;
+        super::junit::write(path, &details)?;
     }
     let observation = Observation { findings: details.observation(), ..Observation::default() }.with_details(details);
     let target = args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
@@ -153,7 +153,7 @@ pub async fn run_scenarios(
 async fn run_check(check: &super::CheckSpec, stop: &CancellationToken) -> CheckResult {
     let started = Instant::now();
     let report = match super::plan_check(&check.args) {
-        Ok(planned) => crate::commands::run_planned(planned.as_ref(), stop).await,
+        Ok(planned) => crate::check::run_planned(planned.as_ref(), stop).await,
         Err(e) => Err(e),
     }
     .unwrap_or_else(|e| Report::error(&check.command, "", format!("{e:#}")));

@@ -1,13 +1,12 @@
-//! The human output of `run` and `selftest`: one row per check with what
-//! was expected and what was seen.
+//! The human output of `run`: one row per check with what was expected
+//! and what was seen.
 
 use comfy_table::Cell;
 
 use super::run::RunDetails;
 use crate::report::table::{table, Style};
-use crate::selftest::SelftestDetails;
 
-fn mark(ok: bool) -> &'static str {
+pub(crate) fn mark(ok: bool) -> &'static str {
     if ok {
         "✓"
     } else {
@@ -35,20 +34,4 @@ pub(crate) fn render_run(d: &RunDetails, style: Style) -> String {
     }
     out.push_str(&format!("{} files, {} checks, {} as expected\n\n", d.files.len(), d.checks, d.passed));
     out
-}
-
-/// Renders `selftest`: behaviour | check | expected | observed | ok.
-pub(crate) fn render_selftest(d: &SelftestDetails, style: Style) -> String {
-    let mut t = table(style, &["behaviour", "check", "expected", "observed", "ok"]);
-    for r in &d.rows {
-        let observed = if r.ok { r.observed.clone() } else { r.failures.join("; ") };
-        t.add_row(vec![
-            Cell::new(&r.behaviour),
-            Cell::new(&r.check),
-            Cell::new(&r.expected),
-            Cell::new(observed),
-            Cell::new(mark(r.ok)),
-        ]);
-    }
-    format!("{t}\n\n{} rows, {} as expected\n\n", d.rows.len(), d.rows.iter().filter(|r| r.ok).count())
 }

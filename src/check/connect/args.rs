@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cli::ClientArgs;
+use crate::args::ClientArgs;
 use crate::units::parse_duration;
 
 /// `wsprobe connect`.

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 pub use args::ConnectArgs;
 
 use super::{Check, Observation};
-use crate::cli::ClientArgs;
+use crate::args::ClientArgs;
 use crate::event::CloseInfo;
 use crate::exit::PlanError;
 use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection, Timings};

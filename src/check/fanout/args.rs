@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::cli::ClientArgs;
+use crate::args::ClientArgs;
 use crate::units::parse_duration;
 
 /// What a round publishes.

@@ -38,7 +38,7 @@ pub use plan::FanoutPlan;
 pub use summary::ClientDelivery;
 
 use super::{Check, Observation};
-use crate::cli::ClientArgs;
+use crate::args::ClientArgs;
 use crate::exit::PlanError;
 use crate::net::attempt::Outcome;
 use crate::plan::ClientPlan;

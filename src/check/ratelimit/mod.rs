@@ -22,7 +22,7 @@ pub use args::{RatelimitArgs, RatelimitMode};
 
 use self::infer::{AttemptRecord, Purpose};
 use super::{Check, Observation};
-use crate::cli::ClientArgs;
+use crate::args::ClientArgs;
 use crate::exit::PlanError;
 use crate::net::attempt::Outcome;
 use crate::net::session::{close_all, close_cleanly, Watched};

@@ -22,7 +22,7 @@ pub use args::{ExpectPolicy, SingleArgs};
 pub use judge::{ConnOutcome, ConnState, Policy};
 
 use super::{Check, Observation};
-use crate::cli::ClientArgs;
+use crate::args::ClientArgs;
 use crate::exit::PlanError;
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;

@@ -27,7 +27,7 @@ pub use idle::{IdleDetails, IdleMethod, IdleSearch};
 
 use self::closes::StabilityStats;
 use super::{Check, Observation};
-use crate::cli::ClientArgs;
+use crate::args::ClientArgs;
 use crate::exit::PlanError;
 use crate::net::attempt::Outcome;
 use crate::plan::ClientPlan;

@@ -25,7 +25,7 @@ pub use report::StormDetails;
 
 use self::stats::StormStats;
 use super::{Check, Observation};
-use crate::cli::ClientArgs;
+use crate::args::ClientArgs;
 use crate::exit::PlanError;
 use crate::net::limits;
 use crate::plan::{ClientPlan, Target};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
 
-use crate::scenario::run::RunDetails;
+use super::run::RunDetails;
 
 /// Renders the results as JUnit XML.
 pub fn render(details: &RunDetails) -> anyhow::Result<String> {
@@ -37,5 +37,5 @@ pub fn render(details: &RunDetails) -> anyhow::Result<String> {
 
 /// Writes JUnit XML atomically (temporary file in the same folder, then rename).
 pub fn write(path: &Path, details: &RunDetails) -> anyhow::Result<()> {
-    super::write_atomically(path, &render(details)?)
+    crate::report::write_atomically(path, &render(details)?)
 }

@@ -2,7 +2,7 @@
 //! here, from what was observed and whether Ctrl-C cut the run short, so
 //! no runner writes its own verdict.
 
-use crate::check::Observation;
+use super::Observation;
 use crate::exit::Verdict;
 
 /// Why an interrupted run that saw no failure cannot pass.

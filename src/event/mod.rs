@@ -5,9 +5,13 @@
 //! when. Closes wsprobe starts itself carry `by_us` so they are never
 //! counted as the server's drops.
 
+mod outcome;
+
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+pub use outcome::{FailureKind, Outcome};
 
 /// How the stream of a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -184,7 +188,7 @@ pub enum EventKind {
         /// 0 for the first wave, 1 for reconnects.
         wave: u8,
         /// `accepted`, `http-429`, `refused`...
-        outcome: crate::net::attempt::Outcome,
+        outcome: Outcome,
         /// TCP connect time, when TCP connected.
         tcp: Option<Duration>,
         /// Whole attempt.

@@ -1,0 +1,74 @@
+//! The arguments every client check shares, exactly as typed: clap derive
+//! structs whose doc comments are the help text. Nothing here is validated
+//! beyond parsing single values; `plan` turns these into checked plans, so
+//! runners never see clap types. Each default has its one home here.
+
+mod server;
+
+use std::time::Duration;
+
+use clap::Args;
+
+pub use server::{EmbeddedServerArgs, ServeArgs, ServerBehaviourArgs};
+
+use crate::units::{parse_duration, Header};
+
+/// `--connect-timeout` unless given.
+pub const DEFAULT_CONNECT_TIMEOUT: &str = "10s";
+/// `--close-timeout` unless given.
+pub const DEFAULT_CLOSE_TIMEOUT: &str = "2s";
+/// `--max-message-size` unless given.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+
+/// How results are shown.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgs {
+    /// Print exactly one JSON object on stdout and nothing else.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress display; print only the verdict and failed findings.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log what happens on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Also write the JSON report to this file (atomically).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Options shared by every client command.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Server URL (ws:// or wss://). `{client}` expands to the client index and
+    /// `{uuid}` to a random id per client. Without it, the embedded reference
+    /// server is used.
+    pub url: Option<String>,
+    /// Extra request header "Name: value" (repeatable; templates allowed).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<Header>,
+    /// Subprotocol to ask for (Sec-WebSocket-Protocol; repeatable).
+    #[arg(long)]
+    pub subprotocol: Vec<String>,
+    /// Origin header to send.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Time allowed to open a connection (DNS, TCP, TLS and upgrade).
+    #[arg(long, default_value = DEFAULT_CONNECT_TIMEOUT, value_parser = parse_duration, value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Time allowed for the server to answer our close frame.
+    #[arg(long, default_value = DEFAULT_CLOSE_TIMEOUT, value_parser = parse_duration, value_name = "DURATION")]
+    pub close_timeout: Duration,
+    /// Largest message or frame accepted from the server, in bytes (1009 beyond).
+    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_SIZE, value_name = "BYTES")]
+    pub max_message_size: usize,
+    /// wss:// without certificate checks (self-signed test servers).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Behaviour of the embedded server (used when no URL is given).
+    #[command(flatten)]
+    pub server: EmbeddedServerArgs,
+}
