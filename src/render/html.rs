@@ -175,15 +175,18 @@ fn nested(s: &mut String, report: &Value) {
         return;
     }
     s.push_str("<section><h2>Reports of each check</h2>");
-    for (label, r) in found.iter().take(MAX_NESTED) {
+    for (label, ok, r) in found.iter().take(MAX_NESTED) {
         let verdict = text(r, "verdict").unwrap_or("unknown");
-        let command = text(r, "command").unwrap_or("");
+        let mark = match ok {
+            Some(true) => r#"<span class="yes" title="as expected">✓</span> "#,
+            Some(false) => r#"<span class="no" title="not as expected">✗</span> "#,
+            None => "",
+        };
+        let (label, command) = (xml(&clip(label, 200)), xml(text(r, "command").unwrap_or("")));
         let _ = write!(
             s,
-            "<details><summary>{} {} <span class=\"mono\">{}</span></summary>",
-            badge(verdict),
-            xml(&clip(label, 200)),
-            xml(command)
+            r#"<details><summary>{mark}{label} <span class="mono">{command}</span> {}</summary>"#,
+            small_badge(verdict)
         );
         body(s, r, 1);
         s.push_str("</details>");
@@ -194,19 +197,28 @@ fn nested(s: &mut String, report: &Value) {
     s.push_str("</section>");
 }
 
-/// (label, report) of each `report` object two levels down (`files[].checks[]`) or one (`rows[]`).
-fn nested_reports(report: &Value) -> Vec<(String, &Value)> {
+/// The verdict of a nested report, small (the check's own ✓/✗ leads).
+fn small_badge(verdict: &str) -> String {
+    badge(verdict).replacen("class=\"badge ", "class=\"badge small ", 1)
+}
+
+/// A nested report found in a suite: (label, the check's `ok`, report).
+type Nested<'a> = (String, Option<bool>, &'a Value);
+
+/// Each `report` object two levels down (`files[].checks[]`) or one (`rows[]`).
+fn nested_reports(report: &Value) -> Vec<Nested<'_>> {
     let mut out = Vec::new();
+    let ok = |v: &Value| v.get("ok").and_then(Value::as_bool);
     let label = |v: &Value| {
         ["name", "check", "behaviour", "file"].iter().find_map(|k| text(v, k)).unwrap_or("check").to_string()
     };
     for item in ["rows", "checks"].iter().flat_map(|k| arr(report, k)) {
-        out.extend(item.get("report").filter(|r| r.get("command").is_some()).map(|r| (label(item), r)));
+        out.extend(item.get("report").filter(|r| r.get("command").is_some()).map(|r| (label(item), ok(item), r)));
     }
     for file in arr(report, "files") {
         for item in arr(file, "checks") {
             let name = format!("{}: {}", text(file, "file").unwrap_or(""), label(item));
-            out.extend(item.get("report").filter(|r| r.get("command").is_some()).map(|r| (name.clone(), r)));
+            out.extend(item.get("report").filter(|r| r.get("command").is_some()).map(|r| (name.clone(), ok(item), r)));
         }
     }
     out

@@ -20,8 +20,9 @@ h3{font-size:16px;margin:0 0 2px}h4.tt{font-size:14px;margin:18px 0 2px;color:va
 .target{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px;word-break:break-all;margin:4px 0}
 .meta,.caption,.more{color:var(--muted);font-size:13px;margin:2px 0}
 .badge{font-size:14px;font-weight:700;letter-spacing:.06em;padding:3px 12px;border-radius:999px;color:#fff}
+.badge.small{font-size:11px;padding:1px 8px;vertical-align:middle}
 .badge.pass{background:var(--ok)}.badge.fail{background:var(--bad)}.badge.error,.badge.other{background:var(--warn);color:#1f2328}
-table{border-collapse:collapse;width:100%;font-size:14px;margin:6px 0}
+table{border-collapse:collapse;width:100%;font-size:14px;margin:6px 0}table.kv{width:auto;min-width:55%}
 th,td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
 th{color:var(--muted);font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.mark{width:1.5em;font-weight:700}.yes{color:var(--ok)}.no{color:var(--bad)}

@@ -37,7 +37,8 @@ fn heading(s: &mut String, title: &str) {
 
 /// A table with `head` columns (a leading `#` marks a numeric column) and rows of cells (already escaped).
 fn table(s: &mut String, head: &[&str], rows: &[Vec<String>]) {
-    s.push_str("<table><thead><tr>");
+    let class = if head.len() == 2 { r#" class="kv""# } else { "" };
+    let _ = write!(s, "<table{class}><thead><tr>");
     for h in head {
         match h.strip_prefix('#') {
             Some(h) => {
@@ -139,12 +140,12 @@ pub(crate) fn percentiles(s: &mut String, report: &Value) {
 /// Objects with an `outcome` (one level deep too: `race.first`) as a table.
 pub(crate) fn connections(s: &mut String, report: &Value) {
     let Some(map) = report.as_object() else { return };
-    let mut rows = Vec::new();
+    let (mut rows, mut nested) = (Vec::new(), Vec::new());
     for (k, v) in map {
         if v.get("outcome").is_some() {
             rows.push(connection_row(k, v));
         } else if let Some(inner) = v.as_object() {
-            rows.extend(
+            nested.extend(
                 inner
                     .iter()
                     .filter(|(_, v2)| v2.get("outcome").is_some())
@@ -152,6 +153,7 @@ pub(crate) fn connections(s: &mut String, report: &Value) {
             );
         }
     }
+    rows.append(&mut nested);
     if !rows.is_empty() {
         rows.truncate(MAX_ROWS);
         heading(s, "Connections");
@@ -268,8 +270,10 @@ mod tests {
         let mut s = String::new();
         connections(
             &mut s,
-            &json!({"first": {"outcome": "open"}, "race": {"second": {"outcome": "rejected", "http_status": 409}}}),
+            &json!({"first": {"outcome": "open"}, "a": {"b": {"outcome": "x"}}, "race": {"second": {"outcome": "rejected", "http_status": 409}}}),
         );
         assert!(s.contains("race.second") && s.contains("409"));
+        let (first, nested) = (s.find(">first<").expect("first"), s.find(">a.b<").expect("a.b"));
+        assert!(first < nested, "top-level connections first: {s}");
     }
 }

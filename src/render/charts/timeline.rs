@@ -261,3 +261,62 @@ fn attempts_per_s(report: &Value) -> Option<Chart> {
     let caption = "From attempts_per_s (whole seconds since the start). This report has no per-second timeline, so open connections and per-second latency cannot be drawn.";
     Some(Chart::new("Connection attempts per second", caption, p.finish()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::hdr::tests::encode;
+    use serde_json::json;
+
+    fn second(at: u64, attempts: u64, open: u64) -> Value {
+        json!({"at": at, "attempts": attempts, "accepted": attempts, "rejected": {}, "open": open, "closes": {}})
+    }
+
+    #[test]
+    fn shards_of_one_second_add_up_and_entries_sort() {
+        let r = json!({"timeline": [second(1002, 5, 50), second(1000, 1, 10), second(1000, 2, 20), {"attempts": 9}]});
+        let (at0, secs) = parse(&r).expect("a timeline");
+        assert_eq!(at0, 1000.0);
+        let got: Vec<(f64, f64, Option<f64>)> = secs.iter().map(|s| (s.t, s.attempts, s.open)).collect();
+        assert_eq!(got, [(0.0, 3.0, Some(30.0)), (2.0, 5.0, Some(50.0))]);
+        assert!(parse(&json!({"timeline": []})).is_none());
+    }
+
+    #[test]
+    fn a_long_run_keeps_its_busiest_second() {
+        let mut tl: Vec<Value> = (0..600).map(|t| second(t, 10, 100)).collect();
+        tl[333] = second(333, 1000, 100);
+        let mut out = Vec::new();
+        charts(&json!({"timeline": tl}), &mut out);
+        let attempts = &out[0].svgs[1];
+        assert!(attempts.contains(": 1000 accepted"), "the spike survives the 5 s bars");
+        assert!(attempts.matches("<rect class=\"bar").count() <= MAX_BARS);
+    }
+
+    #[test]
+    fn latency_lines_do_not_bridge_seconds_without_handshakes() {
+        let tl: Vec<Value> = [0, 1, 10, 11]
+            .map(|t| json!({"at": t, "attempts": 1, "accepted": 1, "handshake": encode([1000 + t * 100])}))
+            .to_vec();
+        let mut out = Vec::new();
+        charts(&json!({"timeline": tl}), &mut out);
+        let latency = out.iter().find(|c| c.title == "Handshake latency per second").expect("latency chart");
+        assert_eq!(latency.svgs[0].matches("<polyline").count(), 8, "4 percentiles × 2 runs");
+    }
+
+    #[test]
+    fn without_a_timeline_attempts_per_s_still_draws() {
+        let mut out = Vec::new();
+        charts(&json!({"attempts_per_s": [0, 0]}), &mut out);
+        assert!(out.is_empty());
+        charts(&json!({"attempts_per_s": [700, 200]}), &mut out);
+        assert_eq!(out[0].title, "Connection attempts per second");
+    }
+
+    #[test]
+    fn origin_names_the_utc_second() {
+        assert_eq!(origin(1_764_590_400.0), "t = 0 at 2025-12-01T12:00:00 UTC");
+        assert_eq!(origin(3.0), "t = 0 at 1970-01-01T00:00:03 UTC");
+        assert_eq!(origin(-5.0), "t = 0 at the first second");
+    }
+}
