@@ -222,6 +222,7 @@ fn single_and_suites_get_tables_and_sections() {
     assert!(html.contains("Reports of each check") && html.matches("<details>").count() >= 10);
     let html = render::html(&fixture("single-error.json"));
     assert!(html.contains(r#"class="badge error""#) && html.contains("nothing is listening there"));
+    assert!(!html.contains("<h2>Figures</h2>"), "no empty section");
 }
 
 fn hostile(mut report: Value) -> Value {
@@ -290,16 +291,25 @@ fn markdown_snapshots() {
     }
 }
 
-/// Writes every fixture's page to `$WSPROBE_RENDER_OUT` (default
+/// Writes every fixture's page (and those of the `*.json` files in
+/// `$WSPROBE_RENDER_IN`, if set) to `$WSPROBE_RENDER_OUT` (default
 /// `target/render-pages`) to look at: `cargo test --test render -- --ignored`.
 #[test]
 #[ignore = "writes files for people to look at"]
 fn write_pages() {
-    let out = std::env::var("WSPROBE_RENDER_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/render-pages"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::env::var("WSPROBE_RENDER_OUT").map_or_else(|_| root.join("target/render-pages"), PathBuf::from);
     std::fs::create_dir_all(&out).expect("output dir");
-    for (name, report) in all_fixtures() {
+    let mut reports = all_fixtures();
+    if let Ok(dir) = std::env::var("WSPROBE_RENDER_IN") {
+        for entry in std::fs::read_dir(dir).expect("input dir").filter_map(Result::ok) {
+            let (path, name) = (entry.path(), entry.file_name().to_string_lossy().to_string());
+            if let Some(v) = name.ends_with(".json").then(|| std::fs::read_to_string(&path).ok()).flatten() {
+                reports.push((format!("in:{name}"), serde_json::from_str(&v).expect("input is JSON")));
+            }
+        }
+    }
+    for (name, report) in reports {
         let stem = name.trim_end_matches(".json").replace(':', "-");
         std::fs::write(out.join(format!("{stem}.html")), render::html(&report)).expect("write html");
         std::fs::write(out.join(format!("{stem}.md")), render::markdown(&report)).expect("write md");

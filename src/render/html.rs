@@ -105,7 +105,7 @@ fn body(s: &mut String, report: &Value, depth: usize) {
         s.push_str("</section>");
     }
     if let Some(e) = text(report, "error") {
-        let _ = write!(s, r#"<section><{h}>Error</{h}><p class="error">{}</p></section>"#, xml(&clip(e, 2000)));
+        let _ = write!(s, r#"<section><{h}>Error</{h}><p class="errbox">{}</p></section>"#, xml(&clip(e, 2000)));
     }
     lines(s, report, "diagnosis", "Diagnosis", h);
     lines(s, report, "warnings", "Warnings", h);
@@ -115,13 +115,15 @@ fn body(s: &mut String, report: &Value, depth: usize) {
         charts.iter().for_each(|c| figure(s, c, depth == 0));
         s.push_str("</section>");
     }
-    let _ = write!(s, "<section{}><{h}>Figures</{h}>", id(depth, "figures"));
-    tables::percentiles(s, report);
-    tables::connections(s, report);
-    tables::figures(s, report);
-    tables::closes(s, report);
-    tables::messages(s, report);
-    s.push_str("</section>");
+    let mut t = String::new();
+    tables::percentiles(&mut t, report);
+    tables::connections(&mut t, report);
+    tables::figures(&mut t, report);
+    tables::closes(&mut t, report);
+    tables::messages(&mut t, report);
+    if !t.is_empty() {
+        let _ = write!(s, "<section{}><{h}>Figures</{h}>{t}</section>", id(depth, "figures"));
+    }
     if depth == 0 {
         nested(s, report);
     }

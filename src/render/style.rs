@@ -28,7 +28,7 @@ th{color:var(--muted);font-weight:600}td.num,th.num{text-align:right;font-varian
 td.mark{width:1.5em;font-weight:700}.yes{color:var(--ok)}.no{color:var(--bad)}
 td code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px;word-break:break-all}
 ul{margin:6px 0;padding-left:22px}li{margin:3px 0}
-.error{border-left:4px solid var(--bad);background:var(--card);padding:8px 12px}
+.errbox{border-left:4px solid var(--bad);background:var(--card);padding:8px 12px}
 .warnings li{color:var(--warn)}
 figure{margin:18px 0 26px;padding:14px 14px 8px;background:var(--card);border:1px solid var(--line);border-radius:8px}
 svg.chart{display:block;width:100%;height:auto;margin-top:6px;font:12px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif}
