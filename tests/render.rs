@@ -176,7 +176,12 @@ fn each_kind_of_report_gets_the_charts_its_fields_support() {
         (
             "timeline",
             timeline_report(90, 2000),
-            &["Open connections and attempts per second", "Handshake latency per second", "Closes over time"],
+            &[
+                "Open connections and attempts per second",
+                "Handshake latency per second",
+                "Closes over time",
+                "Handshake latency spectrum",
+            ],
         ),
         ("stability", fixture("stability-drop.json"), &["Closes over time", "Connection survival"]),
         ("ratelimit", fixture("ratelimit-churn.json"), &["Connection attempts by outcome"]),
@@ -264,7 +269,7 @@ fn huge_reports_stay_small() {
     let report = huge_report(10_000);
     let input = serde_json::to_string(&report).expect("json").len();
     let html = render::html(&report);
-    assert!(html.len() < 600_000, "page of {} bytes from {input} bytes of JSON", html.len());
+    assert!(html.len() < 300_000, "page of {} bytes from {input} bytes of JSON", html.len());
     assert!(html.contains("9980 passed of 10000") && html.contains("… and 9680 more (of 9980)"), "findings are capped");
     assert!(render::markdown(&report).len() < 60_000);
 }

@@ -225,3 +225,35 @@ fn nested_reports(report: &Value) -> Vec<Nested<'_>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn header_names_times_shards_merges_and_interruptions() {
+        let r = json!({"started_at": "2025-12-01T12:00:00.000000Z", "elapsed_s": 3.5, "wsprobe_version": "0.2.0",
+                        "shard": {"index": 1, "count": 4}, "merged_from": [{}, {}], "interrupted": true});
+        let m = meta(&r).join(" · ");
+        assert_eq!(
+            m,
+            "started 2025-12-01T12:00:00.000000Z · 3.5 s · wsprobe 0.2.0 · shard 1 of 4 · merged from 2 shard reports · interrupted (Ctrl-C): partial results"
+        );
+    }
+
+    #[test]
+    fn unknown_verdicts_get_a_neutral_badge() {
+        assert!(badge("pass").contains("badge pass"));
+        assert!(badge("<x>").contains("badge other") && badge("<x>").contains("&lt;X&gt;"));
+    }
+
+    #[test]
+    fn nested_reports_are_found_in_files_and_rows() {
+        let r = json!({"files": [{"file": "a.toml", "checks": [{"name": "c", "ok": false, "report": {"command": "single"}}]}],
+                        "rows": [{"behaviour": "b", "ok": true, "report": {"command": "storm"}}, {"report": 5}]});
+        let found: Vec<(String, Option<bool>)> = nested_reports(&r).into_iter().map(|(l, ok, _)| (l, ok)).collect();
+        assert_eq!(found, [("b".to_string(), Some(true)), ("a.toml: c".to_string(), Some(false))]);
+        assert_eq!(slug("Connection survival (%)"), "connection-survival");
+    }
+}

@@ -2,7 +2,8 @@
 //! nines axis (0% … 99.99%), one chart per measured quantity. A `histograms`
 //! map (`handshake`, `reconnect_handshake`, `tcp_connect`...) overlays `X`
 //! and `reconnect_X` in one chart; a lone top-level `histogram` is drawn
-//! when there is no map (as fan-out delivery latency next to `delivered`).
+//! when there is no map (as fan-out delivery latency next to `delivered`);
+//! with neither, the per-second `timeline[].handshake` histograms added up.
 
 use serde_json::Value;
 
@@ -54,8 +55,19 @@ fn groups(report: &Value) -> Vec<(String, Vec<(String, Hist)>)> {
     } else if let Some(h) = text(report, "histogram").and_then(hdr::decode_nonempty) {
         let title = if report.get("delivered").is_some() { "Delivery latency spectrum" } else { "Latency spectrum" };
         out.push((title.to_string(), vec![("all".to_string(), h)]));
+    } else if let Some(h) = timeline_handshakes(report) {
+        out.push(("Handshake latency spectrum".to_string(), vec![("all seconds of the timeline".to_string(), h)]));
     }
     out
+}
+
+/// The per-second handshake histograms of `timeline[]` added up.
+fn timeline_handshakes(report: &Value) -> Option<Hist> {
+    let hists: Vec<Hist> = crate::render::fields::arr(report, "timeline")
+        .iter()
+        .filter_map(|s| text(s, "handshake").and_then(hdr::decode_nonempty))
+        .collect();
+    hdr::sum(hists.iter())
 }
 
 /// The charts of this file.
@@ -120,5 +132,14 @@ mod tests {
         assert_eq!(groups(&r)[0].0, "Delivery latency spectrum");
         let r = json!({"histogram": "garbage"});
         assert!(groups(&r).is_empty());
+    }
+
+    #[test]
+    fn a_timeline_alone_gives_the_spectrum_of_all_its_seconds() {
+        let r =
+            json!({"timeline": [{"at": 0, "handshake": encode([1000, 2000])}, {"at": 1, "handshake": encode([3000])}]});
+        let g = groups(&r);
+        assert_eq!(g[0].0, "Handshake latency spectrum");
+        assert_eq!(g[0].1[0].1.len(), 3);
     }
 }
