@@ -56,7 +56,7 @@ fn groups(report: &Value) -> Vec<(String, Vec<(String, Hist)>)> {
         let title = if report.get("delivered").is_some() { "Delivery latency spectrum" } else { "Latency spectrum" };
         out.push((title.to_string(), vec![("all".to_string(), h)]));
     } else if let Some(h) = timeline_handshakes(report) {
-        out.push(("Handshake latency spectrum".to_string(), vec![("all seconds of the timeline".to_string(), h)]));
+        out.push(("Handshake latency spectrum".to_string(), vec![("whole run".to_string(), h)]));
     }
     out
 }

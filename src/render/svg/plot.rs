@@ -269,7 +269,7 @@ impl Plot {
         let mut s = String::new();
         let (mut x, mut row) = (self.left, 0usize);
         for (label, class, swatch) in &self.legend {
-            let label = crate::render::escape::clip(label, 48);
+            let label = crate::render::escape::clip(label, 60);
             let w = 22.0 + CHAR_W * label.chars().count() as f64 + 14.0;
             if x + w > WIDTH - RIGHT && x > self.left {
                 (x, row) = (self.left, row + 1);
