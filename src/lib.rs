@@ -50,6 +50,7 @@ pub mod exit;
 pub mod net;
 pub mod plan;
 pub mod redact;
+pub mod render;
 pub mod report;
 pub mod scenario;
 pub mod selftest;
