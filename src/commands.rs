@@ -32,11 +32,16 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
         Command::Completions(args) => Ok(text_output(completions(args.shell))),
         Command::Man => Ok(text_output(man_page()?)),
         Command::Serve(args) => runtime()?.block_on(serve(args)),
+        Command::Report(args) => view(args),
         command => {
             let output = command.output().cloned().unwrap_or_default();
             let report = report(&cli)?;
             if let Some(path) = &output.out {
                 crate::report::json::write(path, &report)?;
+            }
+            if let Some(path) = &output.html {
+                let json = serde_json::to_value(&report).context("cannot serialize the report")?;
+                crate::report::write_atomically(path, &crate::render::html(&json))?;
             }
             Ok(render(&report, &output))
         }
@@ -97,6 +102,28 @@ fn console_size() -> Option<(u16, u16)> {
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
     (rc == 0).then_some((ws.ws_col, ws.ws_row))
+}
+
+/// `wsprobe report`: saved reports as HTML or Markdown. Exits 0 when it
+/// rendered, whatever the report's verdict.
+fn view(args: &crate::cli::ReportArgs) -> anyhow::Result<Output> {
+    let mut saved = crate::saved::read(&args.files)?;
+    if saved.len() > 1 {
+        anyhow::bail!(
+            "{} reports given ({}): render one at a time, or merge shard reports first with `wsprobe merge`",
+            saved.len(),
+            saved.iter().map(|s| s.source.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let report = saved.remove(0).report;
+    let text = if args.markdown { crate::render::markdown(&report) } else { crate::render::html(&report) };
+    match &args.output {
+        Some(path) => {
+            crate::report::write_atomically(path, &text)?;
+            Ok(text_output(String::new()))
+        }
+        None => Ok(text_output(text)),
+    }
 }
 
 fn text_output(stdout: String) -> Output {

@@ -33,6 +33,9 @@
 //!   [`report::Details`], so this module names no check) and its pure
 //!   renderers (table, JSON, progress), and the one verdict step for checks,
 //!   suites and merges alike ([`report::verdict`]).
+//! - [`render`]: HTML (inline SVG charts) and Markdown, pure functions of a
+//!   report's JSON, so saved, merged and fresh reports render alike;
+//!   [`saved`]: reading saved reports back.
 //! - [`scenario`]: scenario files, `run` and its JUnit XML; [`selftest`] runs the checks'
 //!   built-in scenario files through the same runner.
 //! - [`server`]: the reference server: `run(listener, config, shutdown)`.
@@ -52,6 +55,7 @@ pub mod plan;
 pub mod redact;
 pub mod render;
 pub mod report;
+pub mod saved;
 pub mod scenario;
 pub mod selftest;
 pub mod server;

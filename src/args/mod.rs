@@ -35,6 +35,10 @@ pub struct OutputArgs {
     /// Also write the JSON report to this file (atomically).
     #[arg(long, value_name = "FILE", global = true)]
     pub out: Option<std::path::PathBuf>,
+    /// Also write the report as one self-contained HTML page with charts
+    /// (atomically; no network needed to view it).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// Options shared by every client command.

@@ -35,6 +35,8 @@ pub enum Command {
     Selftest(SelftestArgs),
     /// Run scenario files (TOML) with expectations, for CI.
     Run(RunArgs),
+    /// Render saved JSON reports as an HTML page with charts, or Markdown.
+    Report(ReportArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff) to stdout.
@@ -49,6 +51,7 @@ impl Command {
             Command::Serve(_) => "serve",
             Command::Selftest(_) => "selftest",
             Command::Run(_) => "run",
+            Command::Report(_) => "report",
             Command::Completions(_) => "completions",
             Command::Man => "man",
         }
@@ -60,7 +63,7 @@ impl Command {
             Command::Check(c) => Some(&c.client_args().output),
             Command::Selftest(a) => Some(&a.output),
             Command::Run(a) => Some(&a.output),
-            Command::Serve(_) | Command::Completions(_) | Command::Man => None,
+            Command::Serve(_) | Command::Report(_) | Command::Completions(_) | Command::Man => None,
         }
     }
 }
@@ -91,6 +94,21 @@ pub struct RunArgs {
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `wsprobe report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// JSON reports (`--json` or `--out` output); `-` reads them from stdin.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Markdown (verdict, findings, main figures) instead of HTML, for a CI
+    /// job summary such as $GITHUB_STEP_SUMMARY.
+    #[arg(long)]
+    pub markdown: bool,
+    /// Write here (atomically) instead of to stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `wsprobe completions`.

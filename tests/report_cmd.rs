@@ -1,0 +1,84 @@
+//! `--html` on a client command and `wsprobe report`: the page is written
+//! atomically and self-contained, Markdown renders any verdict with exit 0,
+//! and unreadable input is exit 2 naming the file and the JSON position.
+
+use assert_cmd::Command;
+
+fn wsprobe() -> Command {
+    Command::cargo_bin("wsprobe").expect("binary built")
+}
+
+fn assert_self_contained(html: &str) {
+    for forbidden in ["https://", "http://", "src=", "<link", "@import"] {
+        assert!(!html.contains(forbidden), "the page refers to something outside itself: {forbidden}");
+    }
+}
+
+#[test]
+fn html_flag_writes_a_self_contained_page_next_to_the_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("storm.html");
+    let out = wsprobe()
+        .args(["storm", "--clients", "20", "--hold", "100ms", "--backoff", "none", "--json", "--html"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout still holds one JSON object");
+    assert_eq!(json["command"], "storm");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"), "{}", &html[..40]);
+    assert!(html.contains("<svg") && html.contains("storm"), "charts for the storm");
+    assert_self_contained(&html);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&page).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "a report is readable like any file");
+    }
+}
+
+#[test]
+fn report_renders_a_failed_run_as_markdown_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("single.json");
+    let out = wsprobe()
+        .args(["single", "--server-duplicate", "allow", "--expect", "single", "--hold", "200ms", "--settle", "100ms"])
+        .arg("--out")
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let md = wsprobe().arg("report").arg(&saved).arg("--markdown").output().unwrap();
+    assert_eq!(md.status.code(), Some(0));
+    let text = String::from_utf8(md.stdout).unwrap();
+    assert!(text.contains("wsprobe single") && text.contains("fail"), "{text}");
+    assert!(text.contains("| ✗ | policy |"), "the failed finding is a table row: {text}");
+}
+
+#[test]
+fn report_reads_stdin_and_writes_html_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = wsprobe().args(["connect", "--send", "hi", "--listen", "100ms", "--json"]).output().unwrap().stdout;
+    let page = dir.path().join("connect.html");
+    let out = wsprobe().args(["report", "-", "-o"]).arg(&page).write_stdin(json).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("connect"));
+    assert_self_contained(&html);
+}
+
+#[test]
+fn unreadable_reports_are_exit_2_naming_file_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("truncated.json");
+    std::fs::write(&bad, "{\"command\": \"storm\",\n  \"verdict\": ").unwrap();
+    let out = wsprobe().arg("report").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("truncated.json:2:"), "{err}");
+    let out = wsprobe().args(["report", "/nonexistent/r.json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/r.json"));
+}
