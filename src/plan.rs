@@ -12,6 +12,9 @@ use crate::server::config::ServerConfig;
 use crate::units::Header;
 
 /// What the clients talk to.
+// A plan holds one Target, built once: the embedded variant's size costs
+// nothing worth a Box at every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     /// A server of the user's.
@@ -115,6 +118,8 @@ macro_rules! server_config {
             handshake_timeout: $a.handshake_timeout,
             max_message_size: $a.max_message_size,
             write_timeout: $a.write_timeout,
+            workers: $a.workers,
+            max_queue_bytes: $a.max_queue_bytes,
         }
     };
 }

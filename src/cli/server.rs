@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::server::config::{DropMode, DuplicatePolicy, Fault, IdentitySource};
+use crate::server::config::{DropMode, DuplicatePolicy, Fault, IdentitySource, DEFAULT_MAX_QUEUE_BYTES};
 use crate::units::{parse_duration, Rate};
 
 /// The reference server's behaviour flags, as `serve` spells them.
@@ -56,6 +56,16 @@ pub struct ServerBehaviourArgs {
     /// Drop a client that does not take what the server writes for this long.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub write_timeout: Duration,
+    /// Behave as K separate workers, each with its own registry (identities,
+    /// slots, limits, routing, broadcast audience), connections dealt
+    /// round-robin at accept, as several uvicorn/gunicorn workers do.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub workers: usize,
+    /// Most bytes of routed and broadcast messages queued for one recipient;
+    /// past it the recipient's queue is dropped and it is closed with 1008
+    /// "slow consumer" (counted in /health).
+    #[arg(long, default_value_t = DEFAULT_MAX_QUEUE_BYTES, value_name = "BYTES")]
+    pub max_queue_bytes: usize,
 }
 
 /// The same behaviour flags for the embedded server, prefixed `--server-`
@@ -105,6 +115,12 @@ pub struct EmbeddedServerArgs {
     /// Embedded server: drop a client that does not read for this long.
     #[arg(long = "server-write-timeout", id = "server-write-timeout", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub write_timeout: Duration,
+    /// Embedded server: K workers with separate registries, round-robin.
+    #[arg(long = "server-workers", id = "server-workers", default_value_t = 1, value_name = "K")]
+    pub workers: usize,
+    /// Embedded server: most bytes queued for one recipient (1008 beyond).
+    #[arg(long = "server-max-queue-bytes", id = "server-max-queue-bytes", default_value_t = DEFAULT_MAX_QUEUE_BYTES, value_name = "BYTES")]
+    pub max_queue_bytes: usize,
 }
 
 /// `wsprobe serve`.

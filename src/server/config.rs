@@ -1,7 +1,8 @@
 //! What the reference server does: how it finds a client's identity, its
-//! duplicate policy, its limits, heartbeats and timers, and the faults that
-//! reproduce known bugs. `serve` flags, the `--server-*` flags of every
-//! client command and scenario files all become one [`ServerConfig`].
+//! duplicate policy, its limits, heartbeats and timers, its workers and
+//! delivery bounds, and the faults that reproduce known bugs. `serve` flags, the `--server-*`
+//! flags of every client command and scenario files all become one
+//! [`ServerConfig`]; [`ServerConfig::validate`] refuses what cannot work.
 
 use std::fmt;
 use std::str::FromStr;
@@ -86,6 +87,31 @@ pub enum Fault {
     LeakSlots,
     /// A closed identity stays registered, so it cannot come back.
     StaleIdentity,
+    /// A routed `send` reaches every connection of the worker, not only the
+    /// addressee (the "message spam" of a router that broadcasts).
+    CrossTalk,
+    /// Every delivery (broadcast and routed `send`) arrives twice, as with a
+    /// publisher that retries without de-duplication.
+    DuplicateDelivery,
+}
+
+/// Default bound of one recipient's queue: 1 MiB, as Centrifugo's
+/// `client_queue_max_size`; a healthy reader never gets near it.
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = 1 << 20;
+
+/// Most workers `--workers` accepts (each is a registry, not a thread).
+pub const MAX_WORKERS: usize = 256;
+
+impl Fault {
+    /// The name as `--fault` and scenario files spell it (`cross-talk`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::LeakSlots => "leak-slots",
+            Fault::StaleIdentity => "stale-identity",
+            Fault::CrossTalk => "cross-talk",
+            Fault::DuplicateDelivery => "duplicate-delivery",
+        }
+    }
 }
 
 /// Everything that decides how the reference server behaves.
@@ -120,6 +146,12 @@ pub struct ServerConfig {
     /// Time a client gets to take what the server writes before it is
     /// dropped as stuck (a client that never reads).
     pub write_timeout: Duration,
+    /// Independent workers (each with its own registry, limits and
+    /// broadcast audience), connections assigned round-robin at accept.
+    pub workers: usize,
+    /// Most bytes of routed and broadcast messages queued for one recipient;
+    /// past it the recipient is closed with 1008 "slow consumer".
+    pub max_queue_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -139,6 +171,8 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             max_message_size: 1 << 20,
             write_timeout: Duration::from_secs(10),
+            workers: 1,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
         }
     }
 }
@@ -151,6 +185,23 @@ impl ServerConfig {
 
     /// Checks combinations that cannot work and says which flag to change.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_timers()?;
+        if self.max_clients == Some(0) {
+            return Err("--max-clients 0 would refuse everyone: give at least 1".into());
+        }
+        if self.max_message_size < 125 {
+            return Err("--max-message-size must be at least 125 bytes".into());
+        }
+        if !(1..=MAX_WORKERS).contains(&self.workers) {
+            return Err(format!("--workers must be between 1 and {MAX_WORKERS}"));
+        }
+        if self.max_queue_bytes < 1024 {
+            return Err("--max-queue-bytes must be at least 1024 bytes".into());
+        }
+        Ok(())
+    }
+
+    fn validate_timers(&self) -> Result<(), String> {
         if self.pong_timeout.is_some() && self.ping_interval.is_none() {
             return Err("--pong-timeout needs --ping-interval: the server only expects pongs to its own pings".into());
         }
@@ -159,14 +210,8 @@ impl ServerConfig {
                 return Err("--ping-interval and --pong-timeout must be above zero".into());
             }
         }
-        if self.max_clients == Some(0) {
-            return Err("--max-clients 0 would refuse everyone: give at least 1".into());
-        }
         if self.write_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err("--write-timeout and --handshake-timeout must be above zero".into());
-        }
-        if self.max_message_size < 125 {
-            return Err("--max-message-size must be at least 125 bytes".into());
         }
         Ok(())
     }
@@ -197,8 +242,11 @@ impl ServerConfig {
         if let Some(a) = self.drop_after {
             parts.push(format!("drop after {} ({:?})", d(a), self.drop_mode).to_lowercase());
         }
+        if self.workers > 1 {
+            parts.push(format!("{} workers", self.workers));
+        }
         for f in &self.faults {
-            parts.push(format!("fault {f:?}").to_lowercase());
+            parts.push(format!("fault {}", f.name()));
         }
         parts.join(", ")
     }
@@ -221,5 +269,23 @@ mod tests {
         let cfg = ServerConfig { pong_timeout: Some(Duration::from_secs(1)), ..Default::default() };
         assert!(cfg.validate().unwrap_err().contains("--ping-interval"));
         assert!(ServerConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn workers_and_queue_bounds_are_checked() {
+        let cfg = ServerConfig { workers: 0, ..Default::default() };
+        assert!(cfg.validate().unwrap_err().contains("--workers"));
+        let cfg = ServerConfig { max_queue_bytes: 10, ..Default::default() };
+        assert!(cfg.validate().unwrap_err().contains("--max-queue-bytes"));
+    }
+
+    #[test]
+    fn fault_names_match_the_flag_and_the_scenario_spelling() {
+        use clap::ValueEnum;
+        for fault in Fault::value_variants() {
+            assert_eq!(fault.to_possible_value().unwrap().get_name(), fault.name());
+            let parsed: Fault = serde_json::from_str(&format!("\"{}\"", fault.name())).unwrap();
+            assert_eq!(parsed, *fault);
+        }
     }
 }

@@ -5,14 +5,25 @@
 //! It takes an already-bound listener and a shutdown token and never binds
 //! for itself: `serve` binds the user's address, embedded targets and tests
 //! bind `127.0.0.1:0`. On shutdown every connection is closed with 1001.
+//!
+//! Its parts: [`config`] (the behaviour), [`workers`] (K independent
+//! registries, connections dealt round-robin), [`registry`] (one worker's
+//! book-keeping), [`mailbox`] (per-recipient queues bounded in bytes),
+//! `deliver` (send and broadcast), `handshake` (the upgrade and `/health`),
+//! `conn` and `timers` (one connection's loop), [`health`] (the numbers).
 
 pub mod config;
 mod conn;
+mod deliver;
 mod handshake;
+pub mod health;
+pub mod mailbox;
 pub mod registry;
+mod timers;
+pub mod workers;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
@@ -20,40 +31,35 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use config::ServerConfig;
-use registry::{Health, Registry};
+use registry::Health;
+use workers::{Worker, Workers};
 
 /// State every connection task shares.
 #[derive(Debug)]
 pub struct Shared {
     /// The behaviour.
     pub cfg: ServerConfig,
-    registry: Mutex<Registry>,
+    workers: Workers,
     started: Instant,
 }
 
 impl Shared {
-    /// Locks the registry; a poisoned lock is recovered, since the registry
-    /// holds only counters and maps that stay consistent between statements.
-    pub fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn new(cfg: ServerConfig) -> Shared {
+        Shared { workers: Workers::new(cfg.workers), cfg, started: Instant::now() }
     }
 
-    /// The `/health` numbers.
+    /// Worker `index`, whose registry holds the connections dealt to it.
+    pub fn worker(&self, index: usize) -> &Worker {
+        self.workers.get(index)
+    }
+
+    /// The `/health` numbers: totals over the workers, and each worker's.
     pub fn health(&self) -> Health {
-        self.registry().health(&self.cfg)
+        self.workers.health(&self.cfg)
     }
 
     fn health_json(&self) -> String {
-        let mut value = serde_json::to_value(self.health()).unwrap_or_default();
-        if let Some(map) = value.as_object_mut() {
-            map.insert("status".into(), "ok".into());
-            map.insert(
-                "uptime_s".into(),
-                serde_json::json!((self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0),
-            );
-            map.insert("behaviour".into(), self.cfg.summary().into());
-        }
-        value.to_string()
+        self.health().to_json(self.started.elapsed().as_secs_f64(), self.cfg.summary())
     }
 }
 
@@ -66,7 +72,7 @@ pub struct Server {
 impl Server {
     /// A server with this behaviour.
     pub fn new(cfg: ServerConfig) -> Server {
-        Server { shared: Arc::new(Shared { cfg, registry: Mutex::new(Registry::default()), started: Instant::now() }) }
+        Server { shared: Arc::new(Shared::new(cfg)) }
     }
 
     /// The `/health` numbers right now.
@@ -82,11 +88,12 @@ impl Server {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = prune.tick() => self.shared.registry().prune(&self.shared.cfg, Instant::now()),
+                _ = prune.tick() => self.shared.workers.prune(&self.shared.cfg, Instant::now()),
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
-                        tracker.spawn(connection(stream, peer, self.shared.clone(), shutdown.clone()));
+                        let worker = self.shared.workers.assign();
+                        tracker.spawn(connection(stream, peer, worker, self.shared.clone(), shutdown.clone()));
                     }
                     Err(e) => {
                         tracing::warn!("accept failed: {e} (open-file limit?); retrying");
@@ -101,10 +108,16 @@ impl Server {
     }
 }
 
-async fn connection(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    worker: usize,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
     let upgraded = tokio::select! {
         _ = shutdown.cancelled() => return,
-        u = handshake::accept(stream, peer, &shared) => u,
+        u = handshake::accept(stream, peer, worker, &shared) => u,
     };
     if let handshake::Upgrade::Accepted(stream, leftover, ticket) = upgraded {
         tracing::debug!(peer = %peer, identity = ?ticket.identity, "upgraded");
