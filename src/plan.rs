@@ -113,13 +113,22 @@ macro_rules! server_config {
             idle_timeout: $a.idle_timeout,
             token_ttl: $a.token_ttl,
             drop_after: $a.drop_after,
-            drop_mode: $a.drop_mode,
+            // Not given: --drop-after drops abruptly, an app pong timeout
+            // closes with 4002; given, it decides both.
+            drop_mode: $a.drop_mode.unwrap_or_default(),
             faults: $a.fault.clone(),
             handshake_timeout: $a.handshake_timeout,
             max_message_size: $a.max_message_size,
             write_timeout: $a.write_timeout,
             workers: $a.workers,
             max_queue_bytes: $a.max_queue_bytes,
+            app_ping: $a.app_ping.clone(),
+            app_ping_interval: $a.app_ping_interval,
+            app_pong: $a.app_pong.clone(),
+            app_pong_timeout: $a.app_pong_timeout,
+            app_pong_mode: $a.drop_mode.unwrap_or(crate::server::config::DropMode::Close),
+            require_init: $a.require_init.clone(),
+            init_timeout: $a.init_timeout,
         }
     };
 }

@@ -41,9 +41,11 @@ pub struct ServerBehaviourArgs {
     /// End every connection this long after the upgrade.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub drop_after: Option<Duration>,
-    /// How --drop-after ends a connection.
-    #[arg(long, value_enum, default_value_t = DropMode::Abrupt)]
-    pub drop_mode: DropMode,
+    /// How --drop-after ends a connection [default: abrupt]. Given
+    /// explicitly, also how an unanswered --app-ping ends it (without it,
+    /// that closes with 4002 "app pong timeout").
+    #[arg(long, value_enum)]
+    pub drop_mode: Option<DropMode>,
     /// Reproduce a known bug (repeatable).
     #[arg(long, value_enum)]
     pub fault: Vec<Fault>,
@@ -66,6 +68,31 @@ pub struct ServerBehaviourArgs {
     /// "slow consumer" (counted in /health).
     #[arg(long, default_value_t = DEFAULT_MAX_QUEUE_BYTES, value_name = "BYTES")]
     pub max_queue_bytes: usize,
+    /// Send this application-level heartbeat text every --app-ping-interval
+    /// (for example '{"type":"ping"}', or 2 as Engine.IO does).
+    #[arg(long, value_name = "TEXT")]
+    pub app_ping: Option<String>,
+    /// How often --app-ping is sent.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub app_ping_interval: Duration,
+    /// Regex an inbound text message must match to answer an --app-ping;
+    /// with none within --app-pong-timeout the server closes with 4002 "app
+    /// pong timeout" (drops TCP instead with an explicit --drop-mode abrupt).
+    /// The answer is otherwise handled as any message (echoed).
+    #[arg(long, value_name = "REGEX")]
+    pub app_pong: Option<String>,
+    /// Time an --app-ping gets to be answered [default: --app-ping-interval].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub app_pong_timeout: Option<Duration>,
+    /// Regex the first message must match, as a connection_init: another
+    /// first message is closed with 4400, none within --init-timeout with
+    /// 4408 "connection initialisation timeout". A matching init is then
+    /// handled as any message (echoed).
+    #[arg(long, value_name = "REGEX")]
+    pub require_init: Option<String>,
+    /// Time the first message gets to arrive with --require-init.
+    #[arg(long, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    pub init_timeout: Duration,
 }
 
 /// The same behaviour flags for the embedded server, prefixed `--server-`
@@ -100,9 +127,10 @@ pub struct EmbeddedServerArgs {
     /// Embedded server: end every connection this long after the upgrade.
     #[arg(long = "server-drop-after", id = "server-drop-after", value_parser = parse_duration, value_name = "DURATION")]
     pub drop_after: Option<Duration>,
-    /// Embedded server: how --server-drop-after ends a connection.
-    #[arg(long = "server-drop-mode", id = "server-drop-mode", value_enum, default_value_t = DropMode::Abrupt)]
-    pub drop_mode: DropMode,
+    /// Embedded server: how --server-drop-after ends a connection [default:
+    /// abrupt]; given explicitly, also how an unanswered app ping does.
+    #[arg(long = "server-drop-mode", id = "server-drop-mode", value_enum)]
+    pub drop_mode: Option<DropMode>,
     /// Embedded server: reproduce a known bug (repeatable).
     #[arg(long = "server-fault", id = "server-fault", value_enum)]
     pub fault: Vec<Fault>,
@@ -121,6 +149,24 @@ pub struct EmbeddedServerArgs {
     /// Embedded server: most bytes queued for one recipient (1008 beyond).
     #[arg(long = "server-max-queue-bytes", id = "server-max-queue-bytes", default_value_t = DEFAULT_MAX_QUEUE_BYTES, value_name = "BYTES")]
     pub max_queue_bytes: usize,
+    /// Embedded server: application-level heartbeat text to send.
+    #[arg(long = "server-app-ping", id = "server-app-ping", value_name = "TEXT")]
+    pub app_ping: Option<String>,
+    /// Embedded server: how often --server-app-ping is sent.
+    #[arg(long = "server-app-ping-interval", id = "server-app-ping-interval", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub app_ping_interval: Duration,
+    /// Embedded server: regex that answers an app ping (4002 without one).
+    #[arg(long = "server-app-pong", id = "server-app-pong", value_name = "REGEX")]
+    pub app_pong: Option<String>,
+    /// Embedded server: time an app ping gets to be answered.
+    #[arg(long = "server-app-pong-timeout", id = "server-app-pong-timeout", value_parser = parse_duration, value_name = "DURATION")]
+    pub app_pong_timeout: Option<Duration>,
+    /// Embedded server: regex the first message must match (4400/4408).
+    #[arg(long = "server-require-init", id = "server-require-init", value_name = "REGEX")]
+    pub require_init: Option<String>,
+    /// Embedded server: time the first message gets with --server-require-init.
+    #[arg(long = "server-init-timeout", id = "server-init-timeout", default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    pub init_timeout: Duration,
 }
 
 /// `wsprobe serve`.

@@ -1,8 +1,9 @@
 //! One upgraded connection on the reference server: echo, the JSON
 //! heartbeat (`{"type":"ping"}` → `{"type":"pong"}`), routing by identity
 //! and broadcast (both in `deliver`), server pings with a pong deadline,
-//! idle timeout, token TTL, scheduled drops, replacement by a newer
-//! connection, a slow-consumer close, and shutdown with 1001.
+//! the application-level ping and init, idle timeout, token TTL, scheduled
+//! drops, replacement by a newer connection, a slow-consumer close, and
+//! shutdown with 1001.
 //!
 //! Drops that reproduce a dead peer or a Go read deadline end TCP without a
 //! close frame; everything else closes with a code and waits for the reply.
@@ -36,6 +37,13 @@ const SERVER_READ_BUFFER: usize = 512;
 /// Most frames, or queued messages, handled per wake before the loop looks
 /// at its other branches again.
 const BATCH: usize = 64;
+/// The close for an app ping left unanswered.
+const APP_PONG_TIMEOUT: (u16, &str) = (4002, "app pong timeout");
+/// The close when no first message arrived within `--init-timeout`
+/// (graphql-transport-ws's code and words).
+const INIT_TIMEOUT: (u16, &str) = (4408, "connection initialisation timeout");
+/// The close when the first message does not match `--require-init`.
+const INIT_REFUSED: (u16, &str) = (4400, "expected connection initialisation");
 
 type ServerWs = WebSocketStream<TcpStream>;
 
@@ -63,6 +71,12 @@ enum Stop {
     Close(u16, &'static str),
     /// Already over (the client closed, or the socket failed).
     Done,
+}
+
+impl Stop {
+    fn close((code, reason): (u16, &'static str)) -> Stop {
+        Stop::Close(code, reason)
+    }
 }
 
 struct Conn {
@@ -126,7 +140,17 @@ impl Conn {
                 self.clock.next_ping = Some(Instant::now() + interval);
                 self.send(Message::Ping(b"wsprobe".to_vec().into())).await.err()
             }
+            Timer::AppPing => {
+                self.clock.app_ping_sent(cfg);
+                let text = self.shared.app.ping.clone().unwrap_or_default();
+                self.send(Message::Text(text)).await.err()
+            }
             Timer::PongDeadline | Timer::Idle => Some(Stop::Abrupt),
+            Timer::AppPongDeadline => Some(match cfg.app_pong_mode {
+                DropMode::Abrupt => Stop::Abrupt,
+                DropMode::Close => Stop::close(APP_PONG_TIMEOUT),
+            }),
+            Timer::InitDeadline => Some(Stop::close(INIT_TIMEOUT)),
             Timer::TokenTtl => Some(Stop::Close(4001, "token expired")),
             Timer::DropAfter => Some(match cfg.drop_mode {
                 DropMode::Abrupt => Stop::Abrupt,
@@ -174,7 +198,13 @@ impl Conn {
 
     async fn on_message(&mut self, msg: Message) -> Option<Stop> {
         let reply = match msg {
-            Message::Text(text) => self.on_text(text),
+            Message::Text(text) => {
+                if let Some(stop) = self.on_app_text(&text) {
+                    return Some(stop);
+                }
+                self.on_text(text)
+            }
+            Message::Binary(_) if self.clock.awaiting_init => return Some(Stop::close(INIT_REFUSED)),
             Message::Binary(data) => Some(Message::Binary(data)),
             Message::Pong(_) => {
                 self.clock.last_pong = Instant::now();
@@ -184,6 +214,22 @@ impl Conn {
             Message::Ping(_) | Message::Frame(_) => None,
         };
         self.feed(reply?).await.err()
+    }
+
+    /// The application protocol's view of a text message: the first one
+    /// must match `--require-init`, and one matching `--app-pong` answers
+    /// the pending app pings. The message is then handled as usual.
+    fn on_app_text(&mut self, text: &str) -> Option<Stop> {
+        if self.clock.awaiting_init {
+            if !self.shared.app.init.as_ref().is_some_and(|r| r.is_match(text)) {
+                return Some(Stop::close(INIT_REFUSED));
+            }
+            self.clock.awaiting_init = false;
+        }
+        if self.clock.app_pong_due.is_some() && self.shared.app.pong.as_ref().is_some_and(|r| r.is_match(text)) {
+            self.clock.app_pong_due = None;
+        }
+        None
     }
 
     fn on_text(&self, text: Utf8Bytes) -> Option<Message> {

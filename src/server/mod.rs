@@ -26,7 +26,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use regex::Regex;
 use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -40,12 +42,41 @@ pub struct Shared {
     /// The behaviour.
     pub cfg: ServerConfig,
     workers: Workers,
+    app: AppProtocol,
     started: Instant,
+}
+
+/// The application-level heartbeat and init, compiled once per server so
+/// no connection compiles a regex or copies the ping text.
+#[derive(Debug, Default)]
+struct AppProtocol {
+    ping: Option<Utf8Bytes>,
+    pong: Option<Regex>,
+    init: Option<Regex>,
+}
+
+impl AppProtocol {
+    fn new(cfg: &ServerConfig) -> AppProtocol {
+        let pattern = |flag: &str, source: Option<&str>| {
+            config::compile(flag, source).unwrap_or_else(|e| {
+                // validate() refuses this first; a hand-built config that
+                // skipped it gets a pattern that matches nothing, so the
+                // mistake shows as closes instead of passing silently.
+                tracing::error!("{e}");
+                Regex::new(r"[^\s\S]").ok()
+            })
+        };
+        AppProtocol {
+            ping: cfg.app_ping.as_deref().map(Utf8Bytes::from),
+            pong: pattern("--app-pong", cfg.app_pong.as_deref()),
+            init: pattern("--require-init", cfg.require_init.as_deref()),
+        }
+    }
 }
 
 impl Shared {
     fn new(cfg: ServerConfig) -> Shared {
-        Shared { workers: Workers::new(cfg.workers), cfg, started: Instant::now() }
+        Shared { workers: Workers::new(cfg.workers), app: AppProtocol::new(&cfg), cfg, started: Instant::now() }
     }
 
     /// Worker `index`, whose registry holds the connections dealt to it.
