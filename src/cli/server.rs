@@ -1,8 +1,11 @@
 //! The reference server's flags: as `serve` spells them, and the same
 //! behaviour prefixed `--server-` for the embedded server of every client
 //! command (clap cannot prefix a flattened struct, so each is spelled out,
-//! and a test checks they stay twins).
+//! and a test checks they stay twins). Where `serve` listens (`--addr`,
+//! `--reuse-port`) has no twin: the embedded server always binds
+//! `127.0.0.1:0`.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -169,12 +172,40 @@ pub struct EmbeddedServerArgs {
     pub init_timeout: Duration,
 }
 
-/// `wsprobe serve`.
-#[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
+/// Where `serve` listens: the address and the socket options that go with
+/// it, one value, so binding takes one argument.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ListenArgs {
     /// Address to listen on. Binding beyond loopback must be asked for here.
     #[arg(long, default_value = "127.0.0.1:9001")]
     pub addr: SocketAddr,
+    /// Share the port with other `wsprobe serve --reuse-port` processes
+    /// (SO_REUSEPORT; the kernel spreads connections over them), to serve
+    /// more connections than one process's open-file limit allows. Each
+    /// process keeps its own registry, as separate servers do.
+    #[arg(long)]
+    pub reuse_port: bool,
+}
+
+impl fmt::Display for ListenArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.addr)
+    }
+}
+
+impl From<ListenArgs> for crate::server::Listen {
+    fn from(a: ListenArgs) -> crate::server::Listen {
+        crate::server::Listen { addr: a.addr, reuse_port: a.reuse_port }
+    }
+}
+
+/// `wsprobe serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where to listen: `--addr` and `--reuse-port` (the field keeps the
+    /// name `addr`, so `server::bind(args.addr)` binds with both).
+    #[command(flatten)]
+    pub addr: ListenArgs,
     /// Server behaviour.
     #[command(flatten)]
     pub behaviour: ServerBehaviourArgs,

@@ -83,14 +83,16 @@ impl Health {
         self.queue_limit_bytes = other.queue_limit_bytes;
     }
 
-    /// The `/health` body: these numbers plus status, uptime and the
-    /// behaviour line.
+    /// The `/health` body: these numbers plus status, uptime, the behaviour
+    /// line and the process id (which of several `--reuse-port` processes
+    /// answered).
     pub fn to_json(&self, uptime_s: f64, behaviour: String) -> String {
         let mut value = serde_json::to_value(self).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
             map.insert("status".into(), "ok".into());
             map.insert("uptime_s".into(), serde_json::json!((uptime_s * 10.0).round() / 10.0));
             map.insert("behaviour".into(), behaviour.into());
+            map.insert("pid".into(), std::process::id().into());
         }
         value.to_string()
     }
@@ -119,5 +121,6 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&total.to_json(1.0, "x".into())).unwrap();
         assert_eq!(json["workers"][1], serde_json::json!({"worker": 1, "open": 3, "identities": 3}));
         assert_eq!(json["status"], "ok");
+        assert_eq!(json["pid"], std::process::id());
     }
 }

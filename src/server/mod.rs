@@ -156,11 +156,32 @@ async fn connection(
     }
 }
 
+/// Where and how to listen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    /// The address.
+    pub addr: SocketAddr,
+    /// Set SO_REUSEPORT, so several processes share the port and the kernel
+    /// spreads connections over them (past one process's open-file limit).
+    pub reuse_port: bool,
+}
+
+impl From<SocketAddr> for Listen {
+    fn from(addr: SocketAddr) -> Listen {
+        Listen { addr, reuse_port: false }
+    }
+}
+
 /// Binds a listener with a deep accept backlog (4096), so a burst of
 /// thousands of simultaneous connects queues instead of being refused.
-pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// Without `reuse_port` a port already in use is an error, as it should be.
+pub fn bind(listen: impl Into<Listen>) -> std::io::Result<TcpListener> {
+    let Listen { addr, reuse_port } = listen.into();
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
     socket.bind(addr)?;
     socket.listen(4096)
 }
