@@ -16,6 +16,9 @@ use crate::server::config::ServerConfig;
 use crate::units::Header;
 
 /// What the clients talk to.
+// A plan holds one Target, built once: the embedded variant's size costs
+// nothing worth a Box at every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     /// A server of the user's.
@@ -133,11 +136,22 @@ macro_rules! server_config {
             idle_timeout: $a.idle_timeout,
             token_ttl: $a.token_ttl,
             drop_after: $a.drop_after,
-            drop_mode: $a.drop_mode,
+            // Not given: --drop-after drops abruptly, an app pong timeout
+            // closes with 4002; given, it decides both.
+            drop_mode: $a.drop_mode.unwrap_or_default(),
             faults: $a.fault.clone(),
             handshake_timeout: $a.handshake_timeout,
             max_message_size: $a.max_message_size,
             write_timeout: $a.write_timeout,
+            workers: $a.workers,
+            max_queue_bytes: $a.max_queue_bytes,
+            app_ping: $a.app_ping.clone(),
+            app_ping_interval: $a.app_ping_interval,
+            app_pong: $a.app_pong.clone(),
+            app_pong_timeout: $a.app_pong_timeout,
+            app_pong_mode: $a.drop_mode.unwrap_or(crate::server::config::DropMode::Close),
+            require_init: $a.require_init.clone(),
+            init_timeout: $a.init_timeout,
         }
     };
 }

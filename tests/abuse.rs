@@ -1,15 +1,18 @@
 //! The reference server under abuse: slowloris handshakes, a flood of
-//! connection attempts, invalid UTF-8, clients that never read. It stays
-//! up, keeps answering a well-behaved client quickly, and `/health` stays
+//! connection attempts, invalid UTF-8, clients that never read, a sender
+//! flooding a recipient that never reads. It stays up, keeps answering a
+//! well-behaved client quickly, holds bounded memory, and `/health` stays
 //! right.
 
 mod common;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{endpoint, eventually, runtime, TestServer};
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use wsprobe::net::connect::{open, Attempt, ClientWs};
 use wsprobe::server::config::ServerConfig;
@@ -155,5 +158,91 @@ fn a_client_that_never_reads_is_dropped_and_others_are_served() {
         // ...and the good one is still served quickly.
         let worst = worst_echo(&mut good, 5).await;
         assert!(worst < Duration::from_millis(100), "{worst:?}");
+    });
+}
+
+/// A WebSocket client that upgrades and then never reads, with a small
+/// receive buffer so the kernel cannot hide the server's backlog.
+async fn deaf_recipient(addr: SocketAddr, device: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET /ws?device={device} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte)).await.unwrap().unwrap();
+        assert_eq!(n, 1, "the server answered the upgrade");
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    stream
+}
+
+/// Sends `rounds` batches of `batch` routed messages to `to`, reading the
+/// acks of each batch; returns how many acks said the message was dropped
+/// or the addressee was gone.
+async fn flood(sender: &mut ClientWs, to: &str, payload: &str, rounds: usize, batch: usize) -> usize {
+    let request = format!(r#"{{"type":"send","to":"{to}","data":"{payload}"}}"#);
+    let mut refused = 0;
+    for _ in 0..rounds {
+        for _ in 0..batch {
+            sender.feed(Message::text(request.clone())).await.unwrap();
+        }
+        sender.flush().await.unwrap();
+        for _ in 0..batch {
+            let ack = loop {
+                match tokio::time::timeout(Duration::from_secs(5), sender.next()).await.expect("an ack within 5s") {
+                    Some(Ok(Message::Text(t))) => break t.to_string(),
+                    Some(Ok(_)) => continue,
+                    other => panic!("the sender lost its connection: {other:?}"),
+                }
+            };
+            refused += usize::from(ack.contains("dropped") || ack.contains("not connected"));
+        }
+    }
+    refused
+}
+
+#[test]
+fn a_sender_flooding_a_recipient_that_never_reads_meets_a_bounded_queue() {
+    let _serial = serial();
+    let cfg = ServerConfig { write_timeout: Duration::from_millis(500), ..Default::default() };
+    let limit = cfg.max_queue_bytes;
+    let server = TestServer::start(cfg);
+    let rt = runtime();
+    rt.block_on(async {
+        let deaf = deaf_recipient(server.addr, "deaf").await;
+        let mut good = connected(&server.url(), 0).await;
+        let mut sender = connected(&server.url(), 1).await;
+        // 256 x 64 KiB = 16 MiB at one recipient, 16 times its bound; the
+        // count-bounded queue of before held up to 1,024 such messages.
+        let payload = "x".repeat(64 * 1024);
+        let ((refused, took), worst) = tokio::join!(
+            async {
+                let t = Instant::now();
+                (flood(&mut sender, "deaf", &payload, 16, 16).await, t.elapsed())
+            },
+            worst_echo(&mut good, 10)
+        );
+        let health = server.health();
+        assert_eq!(health.slow_consumers_closed, 1, "{health:?}");
+        assert!(health.queue_peak_bytes <= limit, "peak {} over the bound {limit}", health.queue_peak_bytes);
+        // Every message was either queued or refused (and counted), none held.
+        assert_eq!(refused as u64 + health.deliveries_total, 256, "{refused} refused, {health:?}");
+        assert!(health.deliveries_dropped >= refused as u64 && refused >= 128, "{refused} refused, {health:?}");
+        assert!(took < Duration::from_secs(20), "the sender was never held up: {took:?}");
+        assert!(worst < Duration::from_millis(500), "the good client was served meanwhile: {worst:?}");
+        assert!(
+            eventually(Duration::from_secs(5), || server.health().open_connections == 2),
+            "the slow consumer was dropped: {:?}",
+            server.health()
+        );
+        assert_eq!(server.health().queued_bytes, 0);
+        drop(deaf);
     });
 }

@@ -1,14 +1,17 @@
 //! The reference server's flags: as `serve` spells them, and the same
 //! behaviour prefixed `--server-` for the embedded server of every client
 //! command (clap cannot prefix a flattened struct, so each is spelled out,
-//! and a test checks they stay twins).
+//! and a test checks they stay twins). Where `serve` listens (`--addr`,
+//! `--reuse-port`) has no twin: the embedded server always binds
+//! `127.0.0.1:0`.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
 
-use crate::server::config::{DropMode, DuplicatePolicy, Fault, IdentitySource};
+use crate::server::config::{DropMode, DuplicatePolicy, Fault, IdentitySource, DEFAULT_MAX_QUEUE_BYTES};
 use crate::units::{parse_duration, Rate};
 
 /// The reference server's behaviour flags, as `serve` spells them.
@@ -41,9 +44,11 @@ pub struct ServerBehaviourArgs {
     /// End every connection this long after the upgrade.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub drop_after: Option<Duration>,
-    /// How --drop-after ends a connection.
-    #[arg(long, value_enum, default_value_t = DropMode::Abrupt)]
-    pub drop_mode: DropMode,
+    /// How --drop-after ends a connection [default: abrupt]. Given
+    /// explicitly, also how an unanswered --app-ping ends it (without it,
+    /// that closes with 4002 "app pong timeout").
+    #[arg(long, value_enum)]
+    pub drop_mode: Option<DropMode>,
     /// Reproduce a known bug (repeatable).
     #[arg(long, value_enum)]
     pub fault: Vec<Fault>,
@@ -56,6 +61,41 @@ pub struct ServerBehaviourArgs {
     /// Drop a client that does not take what the server writes for this long.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub write_timeout: Duration,
+    /// Behave as K separate workers, each with its own registry (identities,
+    /// slots, limits, routing, broadcast audience), connections dealt
+    /// round-robin at accept, as several uvicorn/gunicorn workers do.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub workers: usize,
+    /// Most bytes of routed and broadcast messages queued for one recipient;
+    /// past it the recipient's queue is dropped and it is closed with 1008
+    /// "slow consumer" (counted in /health).
+    #[arg(long, default_value_t = DEFAULT_MAX_QUEUE_BYTES, value_name = "BYTES")]
+    pub max_queue_bytes: usize,
+    /// Send this application-level heartbeat text every --app-ping-interval
+    /// (for example '{"type":"ping"}', or 2 as Engine.IO does).
+    #[arg(long, value_name = "TEXT")]
+    pub app_ping: Option<String>,
+    /// How often --app-ping is sent.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub app_ping_interval: Duration,
+    /// Regex an inbound text message must match to answer an --app-ping;
+    /// with none within --app-pong-timeout the server closes with 4002 "app
+    /// pong timeout" (drops TCP instead with an explicit --drop-mode abrupt).
+    /// The answer is otherwise handled as any message (echoed).
+    #[arg(long, value_name = "REGEX")]
+    pub app_pong: Option<String>,
+    /// Time an --app-ping gets to be answered [default: --app-ping-interval].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub app_pong_timeout: Option<Duration>,
+    /// Regex the first message must match, as a connection_init: another
+    /// first message is closed with 4400, none within --init-timeout with
+    /// 4408 "connection initialisation timeout". A matching init is then
+    /// handled as any message (echoed).
+    #[arg(long, value_name = "REGEX")]
+    pub require_init: Option<String>,
+    /// Time the first message gets to arrive with --require-init.
+    #[arg(long, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    pub init_timeout: Duration,
 }
 
 /// The same behaviour flags for the embedded server, prefixed `--server-`
@@ -90,9 +130,10 @@ pub struct EmbeddedServerArgs {
     /// Embedded server: end every connection this long after the upgrade.
     #[arg(long = "server-drop-after", id = "server-drop-after", value_parser = parse_duration, value_name = "DURATION")]
     pub drop_after: Option<Duration>,
-    /// Embedded server: how --server-drop-after ends a connection.
-    #[arg(long = "server-drop-mode", id = "server-drop-mode", value_enum, default_value_t = DropMode::Abrupt)]
-    pub drop_mode: DropMode,
+    /// Embedded server: how --server-drop-after ends a connection [default:
+    /// abrupt]; given explicitly, also how an unanswered app ping does.
+    #[arg(long = "server-drop-mode", id = "server-drop-mode", value_enum)]
+    pub drop_mode: Option<DropMode>,
     /// Embedded server: reproduce a known bug (repeatable).
     #[arg(long = "server-fault", id = "server-fault", value_enum)]
     pub fault: Vec<Fault>,
@@ -105,14 +146,66 @@ pub struct EmbeddedServerArgs {
     /// Embedded server: drop a client that does not read for this long.
     #[arg(long = "server-write-timeout", id = "server-write-timeout", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub write_timeout: Duration,
+    /// Embedded server: K workers with separate registries, round-robin.
+    #[arg(long = "server-workers", id = "server-workers", default_value_t = 1, value_name = "K")]
+    pub workers: usize,
+    /// Embedded server: most bytes queued for one recipient (1008 beyond).
+    #[arg(long = "server-max-queue-bytes", id = "server-max-queue-bytes", default_value_t = DEFAULT_MAX_QUEUE_BYTES, value_name = "BYTES")]
+    pub max_queue_bytes: usize,
+    /// Embedded server: application-level heartbeat text to send.
+    #[arg(long = "server-app-ping", id = "server-app-ping", value_name = "TEXT")]
+    pub app_ping: Option<String>,
+    /// Embedded server: how often --server-app-ping is sent.
+    #[arg(long = "server-app-ping-interval", id = "server-app-ping-interval", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub app_ping_interval: Duration,
+    /// Embedded server: regex that answers an app ping (4002 without one).
+    #[arg(long = "server-app-pong", id = "server-app-pong", value_name = "REGEX")]
+    pub app_pong: Option<String>,
+    /// Embedded server: time an app ping gets to be answered.
+    #[arg(long = "server-app-pong-timeout", id = "server-app-pong-timeout", value_parser = parse_duration, value_name = "DURATION")]
+    pub app_pong_timeout: Option<Duration>,
+    /// Embedded server: regex the first message must match (4400/4408).
+    #[arg(long = "server-require-init", id = "server-require-init", value_name = "REGEX")]
+    pub require_init: Option<String>,
+    /// Embedded server: time the first message gets with --server-require-init.
+    #[arg(long = "server-init-timeout", id = "server-init-timeout", default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    pub init_timeout: Duration,
+}
+
+/// Where `serve` listens: the address and the socket options that go with
+/// it, one value, so binding takes one argument.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ListenArgs {
+    /// Address to listen on. Binding beyond loopback must be asked for here.
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    pub addr: SocketAddr,
+    /// Share the port with other `wsprobe serve --reuse-port` processes
+    /// (SO_REUSEPORT; the kernel spreads connections over them), to serve
+    /// more connections than one process's open-file limit allows. Each
+    /// process keeps its own registry, as separate servers do.
+    #[arg(long)]
+    pub reuse_port: bool,
+}
+
+impl fmt::Display for ListenArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.addr)
+    }
+}
+
+impl From<ListenArgs> for crate::server::Listen {
+    fn from(a: ListenArgs) -> crate::server::Listen {
+        crate::server::Listen { addr: a.addr, reuse_port: a.reuse_port }
+    }
 }
 
 /// `wsprobe serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on. Binding beyond loopback must be asked for here.
-    #[arg(long, default_value = "127.0.0.1:9001")]
-    pub addr: SocketAddr,
+    /// Where to listen: `--addr` and `--reuse-port` (the field keeps the
+    /// name `addr`, so `server::bind(args.addr)` binds with both).
+    #[command(flatten)]
+    pub addr: ListenArgs,
     /// Server behaviour.
     #[command(flatten)]
     pub behaviour: ServerBehaviourArgs,

@@ -139,7 +139,7 @@ mod tests {
             let twins: Vec<String> = check.get_arguments().filter_map(|a| a.get_long()).map(str::to_string).collect();
             for arg in serve.get_arguments() {
                 let Some(long) = arg.get_long() else { continue };
-                if ["addr", "verbose", "help", "version"].contains(&long) {
+                if ["addr", "reuse-port", "verbose", "help", "version"].contains(&long) {
                     continue;
                 }
                 assert!(twins.contains(&format!("server-{long}")), "{name}: --{long} has no --server-{long} twin");

@@ -1,7 +1,9 @@
 //! What the reference server does: how it finds a client's identity, its
-//! duplicate policy, its limits, heartbeats and timers, and the faults that
-//! reproduce known bugs. `serve` flags, the `--server-*` flags of every
-//! client command and scenario files all become one [`ServerConfig`].
+//! duplicate policy, its limits, heartbeats and timers, its workers and
+//! delivery bounds, the application-level heartbeat and init it can demand,
+//! and the faults that reproduce known bugs. `serve` flags, the `--server-*`
+//! flags of every client command and scenario files all become one
+//! [`ServerConfig`]; [`ServerConfig::validate`] refuses what cannot work.
 
 use std::fmt;
 use std::str::FromStr;
@@ -67,7 +69,9 @@ pub enum DuplicatePolicy {
     Allow,
 }
 
-/// How a scheduled drop (`--drop-after`) ends the connection.
+/// How a server-side drop ends the connection: `--drop-after` (abrupt unless
+/// told otherwise) and the app pong timeout (a 4002 close unless
+/// `--drop-mode abrupt` is given explicitly).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DropMode {
@@ -86,6 +90,31 @@ pub enum Fault {
     LeakSlots,
     /// A closed identity stays registered, so it cannot come back.
     StaleIdentity,
+    /// A routed `send` reaches every connection of the worker, not only the
+    /// addressee (the "message spam" of a router that broadcasts).
+    CrossTalk,
+    /// Every delivery (broadcast and routed `send`) arrives twice, as with a
+    /// publisher that retries without de-duplication.
+    DuplicateDelivery,
+}
+
+/// Default bound of one recipient's queue: 1 MiB, as Centrifugo's
+/// `client_queue_max_size`; a healthy reader never gets near it.
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = 1 << 20;
+
+/// Most workers `--workers` accepts (each is a registry, not a thread).
+pub const MAX_WORKERS: usize = 256;
+
+impl Fault {
+    /// The name as `--fault` and scenario files spell it (`cross-talk`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::LeakSlots => "leak-slots",
+            Fault::StaleIdentity => "stale-identity",
+            Fault::CrossTalk => "cross-talk",
+            Fault::DuplicateDelivery => "duplicate-delivery",
+        }
+    }
 }
 
 /// Everything that decides how the reference server behaves.
@@ -120,6 +149,27 @@ pub struct ServerConfig {
     /// Time a client gets to take what the server writes before it is
     /// dropped as stuck (a client that never reads).
     pub write_timeout: Duration,
+    /// Independent workers (each with its own registry, limits and
+    /// broadcast audience), connections assigned round-robin at accept.
+    pub workers: usize,
+    /// Most bytes of routed and broadcast messages queued for one recipient;
+    /// past it the recipient is closed with 1008 "slow consumer".
+    pub max_queue_bytes: usize,
+    /// Application-level heartbeat text the server sends.
+    pub app_ping: Option<String>,
+    /// How often `app_ping` is sent.
+    pub app_ping_interval: Duration,
+    /// Regex an inbound text message must match to answer an app ping.
+    pub app_pong: Option<String>,
+    /// Time after an app ping within which an answer must arrive (default:
+    /// the ping interval).
+    pub app_pong_timeout: Option<Duration>,
+    /// How an app pong timeout ends the connection: 4002 or abrupt.
+    pub app_pong_mode: DropMode,
+    /// Regex the first message must match (a connection_init).
+    pub require_init: Option<String>,
+    /// Time the first message gets to arrive when `require_init` is set.
+    pub init_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -139,6 +189,15 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             max_message_size: 1 << 20,
             write_timeout: Duration::from_secs(10),
+            workers: 1,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            app_ping: None,
+            app_ping_interval: Duration::from_secs(10),
+            app_pong: None,
+            app_pong_timeout: None,
+            app_pong_mode: DropMode::Close,
+            require_init: None,
+            init_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -151,6 +210,23 @@ impl ServerConfig {
 
     /// Checks combinations that cannot work and says which flag to change.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_timers()?;
+        if self.max_clients == Some(0) {
+            return Err("--max-clients 0 would refuse everyone: give at least 1".into());
+        }
+        if self.max_message_size < 125 {
+            return Err("--max-message-size must be at least 125 bytes".into());
+        }
+        if !(1..=MAX_WORKERS).contains(&self.workers) {
+            return Err(format!("--workers must be between 1 and {MAX_WORKERS}"));
+        }
+        if self.max_queue_bytes < 1024 {
+            return Err("--max-queue-bytes must be at least 1024 bytes".into());
+        }
+        self.validate_app()
+    }
+
+    fn validate_timers(&self) -> Result<(), String> {
         if self.pong_timeout.is_some() && self.ping_interval.is_none() {
             return Err("--pong-timeout needs --ping-interval: the server only expects pongs to its own pings".into());
         }
@@ -159,16 +235,36 @@ impl ServerConfig {
                 return Err("--ping-interval and --pong-timeout must be above zero".into());
             }
         }
-        if self.max_clients == Some(0) {
-            return Err("--max-clients 0 would refuse everyone: give at least 1".into());
-        }
         if self.write_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err("--write-timeout and --handshake-timeout must be above zero".into());
         }
-        if self.max_message_size < 125 {
-            return Err("--max-message-size must be at least 125 bytes".into());
-        }
         Ok(())
+    }
+
+    /// The application-level heartbeat and init: regexes compile, and each
+    /// option has what it depends on.
+    fn validate_app(&self) -> Result<(), String> {
+        if self.app_pong.is_some() && self.app_ping.is_none() {
+            return Err("--app-pong needs --app-ping: the server only expects answers to its own app pings".into());
+        }
+        if self.app_pong_timeout.is_some() && self.app_pong.is_none() {
+            return Err("--app-pong-timeout needs --app-pong (the regex an answer must match)".into());
+        }
+        if self.app_ping_interval.is_zero() || self.app_pong_timeout.is_some_and(|t| t.is_zero()) {
+            return Err("--app-ping-interval and --app-pong-timeout must be above zero".into());
+        }
+        if self.init_timeout.is_zero() {
+            return Err("--init-timeout must be above zero".into());
+        }
+        compile("--app-pong", self.app_pong.as_deref())?;
+        compile("--require-init", self.require_init.as_deref())?;
+        Ok(())
+    }
+
+    /// Time an app ping gets to be answered: `--app-pong-timeout`, or the
+    /// ping interval (answered before the next ping).
+    pub fn app_pong_window(&self) -> Duration {
+        self.app_pong_timeout.unwrap_or(self.app_ping_interval)
     }
 
     /// One line describing the non-default behaviour, for banners and tables.
@@ -197,11 +293,28 @@ impl ServerConfig {
         if let Some(a) = self.drop_after {
             parts.push(format!("drop after {} ({:?})", d(a), self.drop_mode).to_lowercase());
         }
+        if self.workers > 1 {
+            parts.push(format!("{} workers", self.workers));
+        }
+        if let Some(text) = &self.app_ping {
+            parts.push(format!("app ping {text} every {}", d(self.app_ping_interval)));
+        }
+        if let Some(regex) = &self.app_pong {
+            parts.push(format!("app pong /{regex}/ within {}", d(self.app_pong_window())));
+        }
+        if let Some(regex) = &self.require_init {
+            parts.push(format!("init /{regex}/ within {}", d(self.init_timeout)));
+        }
         for f in &self.faults {
-            parts.push(format!("fault {f:?}").to_lowercase());
+            parts.push(format!("fault {}", f.name()));
         }
         parts.join(", ")
     }
+}
+
+/// Compiles an optional regex; the error names the flag it came from.
+pub fn compile(flag: &str, pattern: Option<&str>) -> Result<Option<regex::Regex>, String> {
+    pattern.map(|p| regex::Regex::new(p).map_err(|e| format!("{flag} '{p}' is not a valid regex: {e}"))).transpose()
 }
 
 #[cfg(test)]
@@ -221,5 +334,34 @@ mod tests {
         let cfg = ServerConfig { pong_timeout: Some(Duration::from_secs(1)), ..Default::default() };
         assert!(cfg.validate().unwrap_err().contains("--ping-interval"));
         assert!(ServerConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn invalid_regexes_are_refused_with_the_flag_name() {
+        let cfg = ServerConfig { require_init: Some("conn(".into()), ..Default::default() };
+        assert!(cfg.validate().unwrap_err().starts_with("--require-init 'conn('"));
+        let cfg = ServerConfig { app_ping: Some("2".into()), app_pong: Some("[".into()), ..Default::default() };
+        assert!(cfg.validate().unwrap_err().starts_with("--app-pong '['"));
+    }
+
+    #[test]
+    fn app_options_need_what_they_depend_on() {
+        let cfg = ServerConfig { app_pong: Some("^3$".into()), ..Default::default() };
+        assert!(cfg.validate().unwrap_err().contains("--app-ping"));
+        let cfg = ServerConfig { workers: 0, ..Default::default() };
+        assert!(cfg.validate().unwrap_err().contains("--workers"));
+        let cfg = ServerConfig { app_ping: Some("2".into()), app_pong: Some("^3$".into()), ..Default::default() };
+        assert_eq!(cfg.app_pong_window(), Duration::from_secs(10));
+        assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn fault_names_match_the_flag_and_the_scenario_spelling() {
+        use clap::ValueEnum;
+        for fault in Fault::value_variants() {
+            assert_eq!(fault.to_possible_value().unwrap().get_name(), fault.name());
+            let parsed: Fault = serde_json::from_str(&format!("\"{}\"", fault.name())).unwrap();
+            assert_eq!(parsed, *fault);
+        }
     }
 }

@@ -1,10 +1,15 @@
 //! One upgraded connection on the reference server: echo, the JSON
-//! heartbeat (`{"type":"ping"}` → `{"type":"pong"}`), routing by identity,
-//! server pings with a pong deadline, idle timeout, token TTL, scheduled
-//! drops, replacement by a newer connection, and shutdown with 1001.
+//! heartbeat (`{"type":"ping"}` → `{"type":"pong"}`), routing by identity
+//! and broadcast (both in `deliver`), server pings with a pong deadline,
+//! the application-level ping and init, idle timeout, token TTL, scheduled
+//! drops, replacement by a newer connection, a slow-consumer close, and
+//! shutdown with 1001.
 //!
 //! Drops that reproduce a dead peer or a Go read deadline end TCP without a
 //! close frame; everything else closes with a code and waits for the reply.
+//! Mail and inbound frames are handled in bounded batches and the loop
+//! picks among ready branches at random, so a flood on one side never
+//! starves the other.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +18,15 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{DropMode, ServerConfig};
-use super::registry::{Control, Ticket};
+use super::config::DropMode;
+use super::deliver::{self, Envelope};
+use super::mailbox::Control;
+use super::registry::Ticket;
+use super::timers::{Clock, Timer};
 use super::Shared;
 use crate::net::session::{close_cleanly, close_from_error};
 
@@ -26,18 +34,18 @@ use crate::net::session::{close_cleanly, close_from_error};
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Read buffer per server connection: small, so 10,000 idle clients fit.
 const SERVER_READ_BUFFER: usize = 512;
+/// Most frames, or queued messages, handled per wake before the loop looks
+/// at its other branches again.
+const BATCH: usize = 64;
+/// The close for an app ping left unanswered.
+const APP_PONG_TIMEOUT: (u16, &str) = (4002, "app pong timeout");
+/// The close when no first message arrived within `--init-timeout`
+/// (graphql-transport-ws's code and words).
+const INIT_TIMEOUT: (u16, &str) = (4408, "connection initialisation timeout");
+/// The close when the first message does not match `--require-init`.
+const INIT_REFUSED: (u16, &str) = (4400, "expected connection initialisation");
 
 type ServerWs = WebSocketStream<TcpStream>;
-
-#[cfg(test)]
-mod footprint {
-    /// A server connection's state lives as long as the connection; the
-    /// reference server must hold 10,000 of them in a few KiB each.
-    #[test]
-    fn connection_state_stays_small() {
-        assert!(std::mem::size_of::<super::Conn>() <= 512, "{} bytes", std::mem::size_of::<super::Conn>());
-    }
-}
 
 /// Serves an upgraded connection until it ends, then releases its ticket.
 pub async fn serve(
@@ -49,7 +57,8 @@ pub async fn serve(
 ) {
     let config = crate::net::endpoint::ws_config(shared.cfg.max_message_size, SERVER_READ_BUFFER);
     let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
-    let mut conn = Conn { ws, ticket, shared, clock: Clock::new(), released: false };
+    let clock = Clock::new(&shared.cfg);
+    let mut conn = Conn { ws, ticket, shared, clock, released: false };
     conn.run(&shutdown).await;
     conn.release();
 }
@@ -64,44 +73,9 @@ enum Stop {
     Done,
 }
 
-/// The timers of one connection.
-struct Clock {
-    opened: Instant,
-    last_in: Instant,
-    last_pong: Instant,
-    next_ping: Option<Instant>,
-}
-
-/// Which timer fired.
-#[derive(Clone, Copy)]
-enum Timer {
-    Ping,
-    PongDeadline,
-    Idle,
-    TokenTtl,
-    DropAfter,
-    None,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        let now = Instant::now();
-        Clock { opened: now, last_in: now, last_pong: now, next_ping: None }
-    }
-
-    fn next(&self, cfg: &ServerConfig) -> (Instant, Timer) {
-        let candidates = [
-            (self.next_ping, Timer::Ping),
-            (cfg.pong_timeout.map(|t| self.last_pong + t), Timer::PongDeadline),
-            (cfg.idle_timeout.map(|t| self.last_in + t), Timer::Idle),
-            (cfg.token_ttl.map(|t| self.opened + t), Timer::TokenTtl),
-            (cfg.drop_after.map(|t| self.opened + t), Timer::DropAfter),
-        ];
-        candidates
-            .into_iter()
-            .filter_map(|(at, timer)| at.map(|at| (at, timer)))
-            .min_by_key(|(at, _)| *at)
-            .unwrap_or((self.opened + Duration::from_secs(86_400 * 365), Timer::None))
+impl Stop {
+    fn close((code, reason): (u16, &'static str)) -> Stop {
+        Stop::Close(code, reason)
     }
 }
 
@@ -115,7 +89,6 @@ struct Conn {
 
 impl Conn {
     async fn run(&mut self, shutdown: &CancellationToken) {
-        self.clock.next_ping = self.shared.cfg.ping_interval.map(|p| self.clock.opened + p);
         let mailbox = self.ticket.mailbox.clone();
         let (first, _) = self.clock.next(&self.shared.cfg);
         let sleep = tokio::time::sleep_until(first);
@@ -129,7 +102,6 @@ impl Conn {
                 sleep.as_mut().reset(when);
             }
             let step = tokio::select! {
-                biased;
                 _ = shutdown.cancelled() => Some(Stop::Close(1001, "server shutting down")),
                 _ = mailbox.notify.notified() => self.on_mail().await,
                 _ = &mut sleep, if timed => self.on_timer(timer).await,
@@ -142,18 +114,22 @@ impl Conn {
         self.finish(stop).await;
     }
 
+    /// Writes queued messages one at a time (at most [`BATCH`], then the
+    /// loop gets a turn), and flushes once.
     async fn on_mail(&mut self) -> Option<Stop> {
-        for control in self.ticket.mailbox.drain() {
-            match control {
-                Control::Close(code, reason) => return Some(Stop::Close(code, reason)),
-                Control::Deliver(text) => {
-                    if self.send(Message::text(text)).await.is_err() {
-                        return Some(Stop::Done);
+        for _ in 0..BATCH {
+            match self.ticket.mailbox.pop() {
+                None => return self.flush().await.err(),
+                Some(Control::Close(code, reason)) => return Some(Stop::Close(code, reason)),
+                Some(Control::Deliver(text)) => {
+                    if let Err(stop) = self.feed(Message::Text(text)).await {
+                        return Some(stop);
                     }
                 }
             }
         }
-        None
+        self.ticket.mailbox.notify.notify_one();
+        self.flush().await.err()
     }
 
     async fn on_timer(&mut self, timer: Timer) -> Option<Stop> {
@@ -164,7 +140,17 @@ impl Conn {
                 self.clock.next_ping = Some(Instant::now() + interval);
                 self.send(Message::Ping(b"wsprobe".to_vec().into())).await.err()
             }
+            Timer::AppPing => {
+                self.clock.app_ping_sent(cfg);
+                let text = self.shared.app.ping.clone().unwrap_or_default();
+                self.send(Message::Text(text)).await.err()
+            }
             Timer::PongDeadline | Timer::Idle => Some(Stop::Abrupt),
+            Timer::AppPongDeadline => Some(match cfg.app_pong_mode {
+                DropMode::Abrupt => Stop::Abrupt,
+                DropMode::Close => Stop::close(APP_PONG_TIMEOUT),
+            }),
+            Timer::InitDeadline => Some(Stop::close(INIT_TIMEOUT)),
             Timer::TokenTtl => Some(Stop::Close(4001, "token expired")),
             Timer::DropAfter => Some(match cfg.drop_mode {
                 DropMode::Abrupt => Stop::Abrupt,
@@ -174,14 +160,15 @@ impl Conn {
         }
     }
 
-    /// Handles one frame, then every frame already buffered, and flushes the
-    /// replies once: echo floods cost one write per batch, not per message.
+    /// Handles one frame, then the frames already buffered (at most
+    /// [`BATCH`]), and flushes the replies once: echo floods cost one write
+    /// per batch, not per message.
     async fn on_frames(
         &mut self,
         first: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
     ) -> Option<Stop> {
         let mut item = first;
-        loop {
+        for _ in 0..BATCH {
             let msg = match item {
                 Some(Ok(msg)) => msg,
                 Some(Err(e)) => return Some(self.on_error(&e)),
@@ -196,10 +183,7 @@ impl Conn {
                 None => break,
             }
         }
-        match tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.flush()).await {
-            Ok(Ok(())) => None,
-            _ => Some(Stop::Abrupt),
-        }
+        self.flush().await.err()
     }
 
     fn on_error(&self, e: &tokio_tungstenite::tungstenite::Error) -> Stop {
@@ -214,51 +198,67 @@ impl Conn {
 
     async fn on_message(&mut self, msg: Message) -> Option<Stop> {
         let reply = match msg {
-            Message::Text(text) => self.on_text(text.as_str()),
+            Message::Text(text) => {
+                if let Some(stop) = self.on_app_text(&text) {
+                    return Some(stop);
+                }
+                self.on_text(text)
+            }
+            Message::Binary(_) if self.clock.awaiting_init => return Some(Stop::close(INIT_REFUSED)),
             Message::Binary(data) => Some(Message::Binary(data)),
             Message::Pong(_) => {
                 self.clock.last_pong = Instant::now();
                 None
             }
-            Message::Close(_) => {
-                self.release_identity();
-                return Some(Stop::Done);
-            }
+            Message::Close(_) => return Some(Stop::Done),
             Message::Ping(_) | Message::Frame(_) => None,
         };
-        let reply = reply?;
-        match tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.feed(reply)).await {
-            Ok(Ok(())) => None,
-            _ => Some(Stop::Abrupt),
-        }
+        self.feed(reply?).await.err()
     }
 
-    fn on_text(&self, text: &str) -> Option<Message> {
-        if !text.starts_with('{') {
-            return Some(Message::text(text));
+    /// The application protocol's view of a text message: the first one
+    /// must match `--require-init`, and one matching `--app-pong` answers
+    /// the pending app pings. The message is then handled as usual.
+    fn on_app_text(&mut self, text: &str) -> Option<Stop> {
+        if self.clock.awaiting_init {
+            if !self.shared.app.init.as_ref().is_some_and(|r| r.is_match(text)) {
+                return Some(Stop::close(INIT_REFUSED));
+            }
+            self.clock.awaiting_init = false;
         }
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
-            return Some(Message::text(text));
+        if self.clock.app_pong_due.is_some() && self.shared.app.pong.as_ref().is_some_and(|r| r.is_match(text)) {
+            self.clock.app_pong_due = None;
+        }
+        None
+    }
+
+    fn on_text(&self, text: Utf8Bytes) -> Option<Message> {
+        let Some(request) = Envelope::parse(&text) else {
+            return Some(Message::Text(text));
         };
-        match value.get("type").and_then(|t| t.as_str()) {
+        match request.kind.as_deref() {
             Some("ping") => Some(Message::text(r#"{"type":"pong"}"#)),
-            Some("send") => Some(Message::text(self.route(&value).to_string())),
-            _ => Some(Message::text(text)),
+            Some("send") => Some(Message::text(deliver::send(&self.shared, &self.ticket, &request))),
+            Some("broadcast") => {
+                deliver::broadcast(&self.shared, &self.ticket, &request);
+                None
+            }
+            _ => Some(Message::Text(text.clone())),
         }
     }
 
-    fn route(&self, request: &serde_json::Value) -> serde_json::Value {
-        let Some(to) = request.get("to").and_then(|t| t.as_str()) else {
-            return serde_json::json!({"type": "error", "error": "send needs a \"to\" identity"});
-        };
-        let data = request.get("data").cloned().unwrap_or(serde_json::Value::Null);
-        let message = serde_json::json!({"type": "message", "from": self.ticket.identity, "data": data}).to_string();
-        let targets = self.shared.registry().route(to);
-        let delivered = targets.iter().filter(|m| m.push(Control::Deliver(message.clone()))).count();
-        if delivered == 0 {
-            return serde_json::json!({"type": "error", "error": format!("'{to}' is not connected")});
+    async fn feed(&mut self, msg: Message) -> Result<(), Stop> {
+        match tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.feed(msg)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Stop::Abrupt),
         }
-        serde_json::json!({"type": "sent", "to": to, "delivered": delivered})
+    }
+
+    async fn flush(&mut self) -> Result<(), Stop> {
+        match tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Stop::Abrupt),
+        }
     }
 
     async fn send(&mut self, msg: Message) -> Result<(), Stop> {
@@ -275,6 +275,7 @@ impl Conn {
                 close_cleanly(&mut self.ws, code, reason, CLOSE_TIMEOUT).await;
             }
             Stop::Done => {
+                self.release_identity();
                 // SinkExt::close flushes the close reply tungstenite queued;
                 // the inherent WebSocketStream::close would send a second frame.
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, SinkExt::close(&mut self.ws)).await;
@@ -284,12 +285,22 @@ impl Conn {
     }
 
     fn release_identity(&self) {
-        self.shared.registry().leave_identity(&self.shared.cfg, &self.ticket);
+        self.shared.worker(self.ticket.worker).registry().leave_identity(&self.shared.cfg, &self.ticket);
     }
 
     fn release(&mut self) {
         if !std::mem::replace(&mut self.released, true) {
-            self.shared.registry().release(&self.shared.cfg, &self.ticket);
+            self.shared.worker(self.ticket.worker).registry().release(&self.shared.cfg, &self.ticket);
         }
+    }
+}
+
+#[cfg(test)]
+mod footprint {
+    /// A server connection's state lives as long as the connection; the
+    /// reference server must hold 10,000 of them in a few KiB each.
+    #[test]
+    fn connection_state_stays_small() {
+        assert!(std::mem::size_of::<super::Conn>() <= 512, "{} bytes", std::mem::size_of::<super::Conn>());
     }
 }

@@ -16,6 +16,10 @@ use super::registry::{Refusal, RejectReason, Ticket};
 use super::Shared;
 use crate::net::http::{header, header_has_token, read_head, HeadError};
 
+/// Time a client gets to take a plain HTTP answer (health, a refusal, the
+/// 101): a few hundred bytes, so only a client that never reads needs it.
+const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What the handshake produced.
 pub enum Upgrade {
     /// Upgraded: the stream, bytes read past the request, the ticket.
@@ -25,18 +29,22 @@ pub enum Upgrade {
 }
 
 /// Runs the server side of the handshake on a fresh TCP connection.
-pub async fn accept(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -> Upgrade {
+/// `worker` is the worker the connection was dealt to: its registry admits
+/// it and counts its refusals.
+pub async fn accept(mut stream: TcpStream, peer: SocketAddr, worker: usize, shared: &Arc<Shared>) -> Upgrade {
     let mut buf = Vec::with_capacity(256);
     let head_len = match tokio::time::timeout(shared.cfg.handshake_timeout, read_head(&mut stream, &mut buf)).await {
         Ok(Ok(n)) => n,
         Ok(Err(HeadError::TooLarge)) => {
-            return refuse(stream, shared, plain(RejectReason::HeadTooLarge, 431, "request head too large")).await
+            return refuse(stream, shared, worker, plain(RejectReason::HeadTooLarge, 431, "request head too large"))
+                .await
         }
         Ok(Err(_)) => return Upgrade::Done,
         Err(_) => {
             return refuse(
                 stream,
                 shared,
+                worker,
                 plain(RejectReason::HandshakeTimeout, 408, "the upgrade request did not arrive in time"),
             )
             .await
@@ -44,25 +52,29 @@ pub async fn accept(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared
     };
     let request = match Request::parse(&buf[..head_len], &shared.cfg.identity) {
         Ok(r) => r,
-        Err(refusal) => return refuse(stream, shared, refusal).await,
+        Err(refusal) => return refuse(stream, shared, worker, refusal).await,
     };
     if request.path == "/health" {
-        let body = shared.health_json();
-        let _ = stream.write_all(http_response(200, "OK", "application/json", &body, None).as_bytes()).await;
-        let _ = stream.shutdown().await;
+        let response = http_response(200, "OK", "application/json", &shared.health_json(), None);
+        let _ = tokio::time::timeout(ANSWER_TIMEOUT, async {
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        })
+        .await;
         return Upgrade::Done;
     }
     if let Err(refusal) = request.check_upgrade() {
-        return refuse(stream, shared, refusal).await;
+        return refuse(stream, shared, worker, refusal).await;
     }
-    let admission = shared.registry().admit(&shared.cfg, peer.ip(), request.identity.clone(), Instant::now());
+    let assigned = shared.worker(worker);
+    let admission = assigned.registry().admit(&shared.cfg, peer.ip(), request.identity.clone(), Instant::now());
     let ticket = match admission {
         Ok(t) => t,
         Err(refusal) => return write_refusal(stream, refusal).await,
     };
     let response = request.switching_protocols();
-    if stream.write_all(response.as_bytes()).await.is_err() {
-        shared.registry().release(&shared.cfg, &ticket);
+    if !matches!(tokio::time::timeout(ANSWER_TIMEOUT, stream.write_all(response.as_bytes())).await, Ok(Ok(()))) {
+        assigned.registry().release(&shared.cfg, &ticket);
         return Upgrade::Done;
     }
     Upgrade::Accepted(stream, buf.split_off(head_len), ticket)
@@ -140,8 +152,8 @@ fn plain(reason: RejectReason, status: u16, body: &str) -> Refusal {
     Refusal { reason, status, body: body.to_string(), retry_after: None }
 }
 
-async fn refuse(stream: TcpStream, shared: &Arc<Shared>, refusal: Refusal) -> Upgrade {
-    shared.registry().count_rejection(refusal.reason);
+async fn refuse(stream: TcpStream, shared: &Arc<Shared>, worker: usize, refusal: Refusal) -> Upgrade {
+    shared.worker(worker).registry().count_rejection(refusal.reason);
     write_refusal(stream, refusal).await
 }
 
@@ -158,7 +170,7 @@ async fn write_refusal(mut stream: TcpStream, refusal: Refusal) -> Upgrade {
         &refusal.body,
         extra.as_deref(),
     );
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+    let _ = tokio::time::timeout(ANSWER_TIMEOUT, async {
         let _ = stream.write_all(text.as_bytes()).await;
         let _ = stream.shutdown().await;
     })

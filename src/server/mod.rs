@@ -5,55 +5,92 @@
 //! It takes an already-bound listener and a shutdown token and never binds
 //! for itself: `serve` binds the user's address, embedded targets and tests
 //! bind `127.0.0.1:0`. On shutdown every connection is closed with 1001.
+//!
+//! Its parts: [`config`] (the behaviour), [`workers`] (K independent
+//! registries, connections dealt round-robin), [`registry`] (one worker's
+//! book-keeping), [`mailbox`] (per-recipient queues bounded in bytes),
+//! `deliver` (send and broadcast), `handshake` (the upgrade and `/health`),
+//! `conn` and `timers` (one connection's loop), [`health`] (the numbers).
 
 pub mod config;
 mod conn;
+mod deliver;
 mod handshake;
+pub mod health;
+pub mod mailbox;
 pub mod registry;
+mod timers;
+pub mod workers;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use regex::Regex;
 use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use config::ServerConfig;
-use registry::{Health, Registry};
+use registry::Health;
+use workers::{Worker, Workers};
 
 /// State every connection task shares.
 #[derive(Debug)]
 pub struct Shared {
     /// The behaviour.
     pub cfg: ServerConfig,
-    registry: Mutex<Registry>,
+    workers: Workers,
+    app: AppProtocol,
     started: Instant,
 }
 
+/// The application-level heartbeat and init, compiled once per server so
+/// no connection compiles a regex or copies the ping text.
+#[derive(Debug, Default)]
+struct AppProtocol {
+    ping: Option<Utf8Bytes>,
+    pong: Option<Regex>,
+    init: Option<Regex>,
+}
+
+impl AppProtocol {
+    fn new(cfg: &ServerConfig) -> AppProtocol {
+        let pattern = |flag: &str, source: Option<&str>| {
+            config::compile(flag, source).unwrap_or_else(|e| {
+                // validate() refuses this first; a hand-built config that
+                // skipped it gets a pattern that matches nothing, so the
+                // mistake shows as closes instead of passing silently.
+                tracing::error!("{e}");
+                Regex::new(r"[^\s\S]").ok()
+            })
+        };
+        AppProtocol {
+            ping: cfg.app_ping.as_deref().map(Utf8Bytes::from),
+            pong: pattern("--app-pong", cfg.app_pong.as_deref()),
+            init: pattern("--require-init", cfg.require_init.as_deref()),
+        }
+    }
+}
+
 impl Shared {
-    /// Locks the registry; a poisoned lock is recovered, since the registry
-    /// holds only counters and maps that stay consistent between statements.
-    pub fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn new(cfg: ServerConfig) -> Shared {
+        Shared { workers: Workers::new(cfg.workers), app: AppProtocol::new(&cfg), cfg, started: Instant::now() }
     }
 
-    /// The `/health` numbers.
+    /// Worker `index`, whose registry holds the connections dealt to it.
+    pub fn worker(&self, index: usize) -> &Worker {
+        self.workers.get(index)
+    }
+
+    /// The `/health` numbers: totals over the workers, and each worker's.
     pub fn health(&self) -> Health {
-        self.registry().health(&self.cfg)
+        self.workers.health(&self.cfg)
     }
 
     fn health_json(&self) -> String {
-        let mut value = serde_json::to_value(self.health()).unwrap_or_default();
-        if let Some(map) = value.as_object_mut() {
-            map.insert("status".into(), "ok".into());
-            map.insert(
-                "uptime_s".into(),
-                serde_json::json!((self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0),
-            );
-            map.insert("behaviour".into(), self.cfg.summary().into());
-        }
-        value.to_string()
+        self.health().to_json(self.started.elapsed().as_secs_f64(), self.cfg.summary())
     }
 }
 
@@ -66,7 +103,7 @@ pub struct Server {
 impl Server {
     /// A server with this behaviour.
     pub fn new(cfg: ServerConfig) -> Server {
-        Server { shared: Arc::new(Shared { cfg, registry: Mutex::new(Registry::default()), started: Instant::now() }) }
+        Server { shared: Arc::new(Shared::new(cfg)) }
     }
 
     /// The `/health` numbers right now.
@@ -82,11 +119,12 @@ impl Server {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = prune.tick() => self.shared.registry().prune(&self.shared.cfg, Instant::now()),
+                _ = prune.tick() => self.shared.workers.prune(&self.shared.cfg, Instant::now()),
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
-                        tracker.spawn(connection(stream, peer, self.shared.clone(), shutdown.clone()));
+                        let worker = self.shared.workers.assign();
+                        tracker.spawn(connection(stream, peer, worker, self.shared.clone(), shutdown.clone()));
                     }
                     Err(e) => {
                         tracing::warn!("accept failed: {e} (open-file limit?); retrying");
@@ -101,10 +139,16 @@ impl Server {
     }
 }
 
-async fn connection(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    worker: usize,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
     let upgraded = tokio::select! {
         _ = shutdown.cancelled() => return,
-        u = handshake::accept(stream, peer, &shared) => u,
+        u = handshake::accept(stream, peer, worker, &shared) => u,
     };
     if let handshake::Upgrade::Accepted(stream, leftover, ticket) = upgraded {
         tracing::debug!(peer = %peer, identity = ?ticket.identity, "upgraded");
@@ -112,11 +156,32 @@ async fn connection(stream: tokio::net::TcpStream, peer: SocketAddr, shared: Arc
     }
 }
 
+/// Where and how to listen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    /// The address.
+    pub addr: SocketAddr,
+    /// Set SO_REUSEPORT, so several processes share the port and the kernel
+    /// spreads connections over them (past one process's open-file limit).
+    pub reuse_port: bool,
+}
+
+impl From<SocketAddr> for Listen {
+    fn from(addr: SocketAddr) -> Listen {
+        Listen { addr, reuse_port: false }
+    }
+}
+
 /// Binds a listener with a deep accept backlog (4096), so a burst of
 /// thousands of simultaneous connects queues instead of being refused.
-pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// Without `reuse_port` a port already in use is an error, as it should be.
+pub fn bind(listen: impl Into<Listen>) -> std::io::Result<TcpListener> {
+    let Listen { addr, reuse_port } = listen.into();
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
     socket.bind(addr)?;
     socket.listen(4096)
 }

@@ -1,61 +1,23 @@
-//! The server's shared book-keeping: which identities are connected, how
-//! many slots are taken, recent accepts per client IP, and counters for
-//! `/health`. Admission decides in one critical section (a std Mutex, never
-//! held across an await), so duplicate checks cannot race.
+//! One worker's book-keeping: which connections are open (the audience of a
+//! broadcast), which identities are connected, how many slots are taken,
+//! recent accepts per client IP, and counters for `/health`. Each worker
+//! of `--workers K` has its own, as each uvicorn/gunicorn worker keeps its
+//! own memory. Admission decides in one critical section (a std Mutex,
+//! never held across an await), so duplicate checks cannot race.
 //!
 //! The faults live here too: `leak-slots` never gives a slot back and
 //! `stale-identity` never forgets an identity.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::Notify;
 
 use super::config::{DuplicatePolicy, Fault, ServerConfig};
-
-/// Most messages queued for one connection before deliveries are refused.
-const INBOX_LIMIT: usize = 1024;
-
-/// Something another task asks a connection to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Control {
-    /// Close with this code and reason (replace policy).
-    Close(u16, &'static str),
-    /// Send this text (routing between identities).
-    Deliver(String),
-}
-
-/// A connection's mailbox: other tasks push [`Control`]s and wake it.
-#[derive(Debug, Default)]
-pub struct Mailbox {
-    /// Wakes the connection task.
-    pub notify: Notify,
-    inbox: Mutex<VecDeque<Control>>,
-}
-
-impl Mailbox {
-    /// Queues a control and wakes the connection; false when the inbox is full.
-    pub fn push(&self, control: Control) -> bool {
-        let Ok(mut inbox) = self.inbox.lock() else {
-            return false;
-        };
-        if inbox.len() >= INBOX_LIMIT {
-            return false;
-        }
-        inbox.push_back(control);
-        drop(inbox);
-        self.notify.notify_one();
-        true
-    }
-
-    /// Takes everything queued.
-    pub fn drain(&self) -> Vec<Control> {
-        self.inbox.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
-    }
-}
+pub use super::health::{Health, WorkerHealth};
+pub use super::mailbox::{Control, Mailbox};
 
 /// Why the server refused an upgrade; also the key in `/health` rejections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -105,8 +67,10 @@ pub struct Refusal {
 /// An admitted connection's place in the registry.
 #[derive(Debug)]
 pub struct Ticket {
-    /// Connection id (unique per server run).
+    /// Connection id (unique within its worker).
     pub id: u64,
+    /// The worker whose registry holds it.
+    pub worker: usize,
     /// Its identity, if the request carried one.
     pub identity: Option<String>,
     /// Its mailbox.
@@ -120,29 +84,12 @@ struct Member {
     live: bool,
 }
 
-/// `/health` numbers.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
-pub struct Health {
-    /// Connections open now.
-    pub open_connections: usize,
-    /// Identities registered now (stale ones included).
-    pub identities: usize,
-    /// Max-clients slots taken (leaked ones included).
-    pub slots_in_use: usize,
-    /// The max-clients setting.
-    pub max_clients: Option<usize>,
-    /// Upgrades accepted since start.
-    pub accepted_total: u64,
-    /// Connections closed since start.
-    pub closed_total: u64,
-    /// Refused upgrades by reason.
-    pub rejections: BTreeMap<String, u64>,
-}
-
-/// The registry itself.
+/// One worker's registry.
 #[derive(Debug, Default)]
 pub struct Registry {
+    worker: usize,
     next_id: u64,
+    conns: HashMap<u64, Arc<Mailbox>>,
     identities: HashMap<String, Vec<Member>>,
     open: usize,
     slots: usize,
@@ -153,6 +100,11 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The registry of worker `worker`.
+    pub fn new(worker: usize) -> Registry {
+        Registry { worker, ..Registry::default() }
+    }
+
     /// Decides whether a new connection may upgrade, and registers it if so.
     pub fn admit(
         &mut self,
@@ -177,6 +129,7 @@ impl Registry {
         self.slots += 1;
         self.accepted_total += 1;
         let mailbox = Arc::new(Mailbox::default());
+        self.conns.insert(self.next_id, mailbox.clone());
         if let Some(id) = &identity {
             self.identities.entry(id.clone()).or_default().push(Member {
                 id: self.next_id,
@@ -184,7 +137,7 @@ impl Registry {
                 live: true,
             });
         }
-        Ok(Ticket { id: self.next_id, identity, mailbox })
+        Ok(Ticket { id: self.next_id, worker: self.worker, identity, mailbox })
     }
 
     fn check_rate(&mut self, cfg: &ServerConfig, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
@@ -225,7 +178,7 @@ impl Registry {
             }),
             DuplicatePolicy::Replace => {
                 for m in members.iter().filter(|m| m.live) {
-                    m.mailbox.push(Control::Close(4000, "replaced"));
+                    m.mailbox.close(4000, "replaced");
                 }
                 Ok(())
             }
@@ -245,10 +198,14 @@ impl Registry {
         }
     }
 
-    /// Takes an identity off the books as soon as its connection starts
-    /// closing, so an immediate reconnect is not refused (unless the
+    /// Takes a connection off the books as soon as it starts closing: out
+    /// of the broadcast audience (its mailbox refuses from now on), and its
+    /// identity free, so an immediate reconnect is not refused (unless the
     /// stale-identity fault is on).
     pub fn leave_identity(&mut self, cfg: &ServerConfig, ticket: &Ticket) {
+        if self.conns.remove(&ticket.id).is_some() {
+            ticket.mailbox.shut();
+        }
         let Some(identity) = &ticket.identity else {
             return;
         };
@@ -284,6 +241,13 @@ impl Registry {
             .unwrap_or_default()
     }
 
+    /// Mailboxes of every open connection: the audience of a broadcast.
+    /// One pass, reference counts only; the caller pushes after the lock
+    /// is released.
+    pub fn everyone(&self) -> Vec<Arc<Mailbox>> {
+        self.conns.values().cloned().collect()
+    }
+
     /// Counts a refusal decided outside `admit` (bad requests, timeouts).
     pub fn count_rejection(&mut self, reason: RejectReason) {
         *self.rejections.entry(reason).or_default() += 1;
@@ -295,7 +259,8 @@ impl Registry {
         self.accepts_by_ip.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
     }
 
-    /// The numbers `/health` shows.
+    /// This worker's `/health` numbers (delivery counters aside, which the
+    /// worker keeps outside the lock).
     pub fn health(&self, cfg: &ServerConfig) -> Health {
         Health {
             open_connections: self.open,
@@ -305,6 +270,10 @@ impl Registry {
             accepted_total: self.accepted_total,
             closed_total: self.closed_total,
             rejections: self.rejections.iter().map(|(r, n)| (r.key().to_string(), *n)).collect(),
+            queued_bytes: self.conns.values().map(|m| m.queued_bytes()).sum(),
+            queue_limit_bytes: cfg.max_queue_bytes,
+            workers: vec![WorkerHealth { worker: self.worker, open: self.open, identities: self.identities.len() }],
+            ..Health::default()
         }
     }
 }
@@ -347,7 +316,8 @@ mod tests {
         let now = Instant::now();
         let a = reg.admit(&cfg, ip(), Some("d1".into()), now).unwrap();
         assert!(reg.admit(&cfg, ip(), Some("d1".into()), now).is_ok());
-        assert_eq!(a.mailbox.drain(), vec![Control::Close(4000, "replaced")]);
+        assert_eq!(a.mailbox.pop(), Some(Control::Close(4000, "replaced")));
+        assert_eq!(a.mailbox.pop(), None);
     }
 
     #[test]
@@ -379,5 +349,22 @@ mod tests {
         assert_eq!(reg.admit(&cfg, ip(), None, now).unwrap_err().status, 503);
         assert_eq!(reg.health(&cfg).open_connections, 0);
         assert_eq!(reg.health(&cfg).slots_in_use, 1);
+    }
+
+    #[test]
+    fn everyone_is_every_open_connection_until_it_leaves() {
+        let cfg = ServerConfig::default();
+        let mut reg = Registry::new(3);
+        let now = Instant::now();
+        let a = reg.admit(&cfg, ip(), Some("d1".into()), now).unwrap();
+        let b = reg.admit(&cfg, ip(), None, now).unwrap();
+        assert_eq!((a.worker, reg.everyone().len()), (3, 2));
+        reg.leave_identity(&cfg, &b);
+        assert_eq!(reg.everyone().len(), 1);
+        assert!(matches!(b.mailbox.deliver(&"x".into(), 1024), super::super::mailbox::Push::Refused { .. }));
+        reg.release(&cfg, &b);
+        reg.release(&cfg, &a);
+        assert!(reg.everyone().is_empty());
+        assert_eq!(reg.health(&cfg).workers[0].worker, 3);
     }
 }

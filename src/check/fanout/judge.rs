@@ -86,7 +86,8 @@ fn diagnose(d: &FanoutDetails, obs: &mut Observation) {
     if d.inversions > 0 {
         obs.diagnosis.push(format!("{} receipts arrived out of order: a later message of a publisher before an earlier one. Clients that need order must not assume it here.", d.inversions));
     }
-    if d.mode == Mode::Broadcast && d.missing == 0 && d.expected > 0 && d.connected < FEW_CLIENTS {
+    let clean = d.missing == 0 && d.duplicates == 0 && d.cross_talk == 0;
+    if d.mode == Mode::Broadcast && clean && d.expected > 0 && d.connected < FEW_CLIENTS {
         obs.diagnosis.push(format!("All {} clients heard every broadcast. Behind several workers sharing one port, a burst of connects can land on a single worker: run with more clients (--clients 100) before concluding the registry is shared.", d.connected));
     }
 }
