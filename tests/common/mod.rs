@@ -1,9 +1,16 @@
 //! Shared test fixtures: the reference server on `127.0.0.1:0` in its own
 //! runtime thread (so the code under test runs exactly as it does against a
-//! separate server), and helpers to run wsprobe commands in-process.
+//! separate server), helpers to run wsprobe commands in-process, the
+//! binary and child processes ([`process`]), hostile servers
+//! ([`hostile`]) and the `--json` contract ([`contract`]).
 #![allow(dead_code)]
 
+pub mod contract;
 pub mod hostile;
+pub mod process;
+
+#[allow(unused_imports)]
+pub use process::{banner_url, json_stdout, wsprobe, wsprobe_output, ChildGuard, ServeProcess};
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
