@@ -4,8 +4,7 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::{run_json, TestServer};
+use common::{run_json, wsprobe, TestServer};
 use wsprobe::server::config::ServerConfig;
 use wsprobe::stats::latency::Latency;
 
@@ -114,7 +113,7 @@ fn tcp_only_baseline_connects_without_upgrading() {
 
 #[test]
 fn too_many_clients_stop_before_starting() {
-    let out = Command::cargo_bin("wsprobe").unwrap().args(["storm", "--clients", "30000"]).output().unwrap();
+    let out = wsprobe().args(["storm", "--clients", "30000"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("open-file limit") && err.contains("wsprobe serve"), "{err}");
