@@ -31,7 +31,8 @@ fn shipped_scenarios_pass_and_write_junit() {
 #[test]
 fn run_json_is_one_object_with_every_check() {
     let out = wsprobe().args(["run", "scenarios/heartbeat.toml", "--json"]).output().unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let json = common::json_stdout(&out);
     assert_eq!(json["command"], "run");
     assert_eq!(json["checks"], 2);
     assert_eq!(json["files"][0]["checks"][1]["report"]["closes"][0]["code"], 1006);
