@@ -87,9 +87,15 @@ pub fn run(args: &[&str]) -> Report {
     wsprobe::report(&cli).expect("command runs")
 }
 
-/// Runs and returns the report as JSON, as `--json` would print it.
+/// Runs and returns the report as JSON, as `--json` would print it,
+/// after checking it against the JSON contract (so every run of every
+/// test holds the contract too, in whatever mode it ran).
 pub fn run_json(args: &[&str]) -> serde_json::Value {
-    serde_json::to_value(run(args)).expect("report serializes")
+    let json = serde_json::to_value(run(args)).expect("report serializes");
+    if let Err(e) = contract::check_value(&json) {
+        panic!("wsprobe {args:?} broke the JSON contract: {e}\n{json:#}");
+    }
+    json
 }
 
 /// A multi-thread runtime for tests that drive connections themselves.
