@@ -27,6 +27,10 @@ impl Contract for RatelimitReport {
         if total as usize != self.attempts.len() {
             return Err(format!("outcomes add up to {total}, {} attempts", self.attempts.len()));
         }
+        let accepted = self.outcomes.get(&Outcome("accepted".into())).copied().unwrap_or(0);
+        if accepted != self.accepted {
+            return Err(format!("accepted {} but outcomes.accepted {accepted}", self.accepted));
+        }
         let numbered = self.attempts.iter().enumerate().all(|(i, a)| a.n as usize == i + 1);
         if !numbered {
             return Err("attempts are not numbered 1, 2, 3...".into());

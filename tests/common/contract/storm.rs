@@ -62,6 +62,17 @@ impl Contract for StormReport {
                 return Err(format!("{name} is not an HdrHistogram V2 in base64: {text:?}"));
             }
         }
+        if self.histogram != h.handshake {
+            return Err("`histogram` is the first-wave handshake histogram, `histograms.handshake`".into());
+        }
+        let recorded = wsprobe::stats::latency::Latency::from_base64(&self.histogram).map_or(0, |l| l.count());
+        let counted = self.handshake_ms.as_ref().map_or(0, |p| p.count);
+        let charted: u64 = self.handshake_buckets.iter().map(|b| b.count).sum();
+        if recorded != counted || charted != counted {
+            return Err(format!(
+                "first-wave handshakes: {recorded} in the histogram, {counted} in handshake_ms, {charted} charted"
+            ));
+        }
         if self.connected > u64::from(self.clients) {
             return Err(format!("connected {} > clients {}", self.connected, self.clients));
         }
