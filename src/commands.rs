@@ -177,10 +177,11 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Output> {
         banner.push_str("  note: listening beyond loopback, as --addr asked\n");
     }
     banner.push_str("  Ctrl-C closes every connection with 1001 and exits\n");
+    // Ctrl-C is ours before the banner says it is.
+    let stop = crate::shutdown::on_ctrl_c();
     let mut stdout = std::io::stdout();
     let _ = stdout.write_all(banner.as_bytes());
     let _ = stdout.flush();
-    let stop = crate::shutdown::on_ctrl_c();
     // The accept loop runs on a worker, not on this (blocking) thread: a
     // connection task spawned from a worker starts on that same worker,
     // without a cross-thread wake-up per accepted connection.

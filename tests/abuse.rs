@@ -1,8 +1,14 @@
 //! The reference server under abuse: slowloris handshakes, a flood of
 //! connection attempts, invalid UTF-8, clients that never read, a sender
 //! flooding a recipient that never reads. It stays up, keeps answering a
-//! well-behaved client quickly, holds bounded memory, and `/health` stays
-//! right.
+//! well-behaved client, holds bounded memory, and `/health` stays right.
+//!
+//! "Keeps answering" is judged against the server's own clock, not ours:
+//! the well-behaved client's echoes must come back *while* the abusers are
+//! still held (before the handshake or write timeout that would release
+//! them fires), which a server that blocks on them cannot do. That holds
+//! on a loaded machine and with the tests running in parallel (each on its
+//! own server), where a fixed latency budget in milliseconds did not.
 
 mod common;
 
@@ -18,14 +24,6 @@ use wsprobe::net::connect::{open, Attempt, ClientWs};
 use wsprobe::server::config::ServerConfig;
 use wsprobe::units::ClientId;
 
-/// The abuse tests load the machine on purpose; run them one at a time so
-/// one test's flood does not eat another's latency budget.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 async fn connected(url: &str, client: u32) -> ClientWs {
     match open(&endpoint(url), ClientId::new(client)).await {
         Attempt::Open(o) => o.ws,
@@ -33,8 +31,9 @@ async fn connected(url: &str, client: u32) -> ClientWs {
     }
 }
 
-/// The slowest echo round trip over `n` messages.
-async fn worst_echo(ws: &mut ClientWs, n: usize) -> Duration {
+/// Sends `n` messages one at a time and waits for each echo (5 s at most
+/// each); returns the slowest round trip, for messages.
+async fn echoes(ws: &mut ClientWs, n: usize) -> Duration {
     let mut worst = Duration::ZERO;
     for i in 0..n {
         let t = Instant::now();
@@ -47,15 +46,21 @@ async fn worst_echo(ws: &mut ClientWs, n: usize) -> Duration {
             }
         }
         worst = worst.max(t.elapsed());
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     worst
 }
 
+fn timed_out_handshakes(server: &TestServer) -> u64 {
+    server.health().rejections.get("handshake-timeout").copied().unwrap_or(0)
+}
+
 #[test]
-fn echo_stays_fast_under_slowloris_and_a_connection_flood() {
-    let _serial = serial();
-    let server = TestServer::start(ServerConfig { handshake_timeout: Duration::from_secs(3), ..Default::default() });
+fn echo_is_served_while_slowloris_handshakes_hang_and_a_flood_connects() {
+    // 500 held handshakes and 1000 attempts need more descriptors than a
+    // default soft limit of 1024 (client and server ends in one process).
+    wsprobe::net::limits::raise_open_files();
+    let hold = Duration::from_secs(6);
+    let server = TestServer::start(ServerConfig { handshake_timeout: hold, ..Default::default() });
     let rt = runtime();
     let mut good = rt.block_on(connected(&server.url(), 0));
     let slowloris: Vec<std::net::TcpStream> = (0..500)
@@ -80,25 +85,29 @@ fn echo_stays_fast_under_slowloris_and_a_connection_flood() {
         }
         accepted
     });
-    let worst = rt.block_on(worst_echo(&mut good, 40));
+    let worst = rt.block_on(echoes(&mut good, 40));
     let accepted = rt.block_on(flood).unwrap();
-    assert!(worst < Duration::from_millis(100), "slowest echo under abuse: {worst:?}");
+    // The flood's connections queued behind the slowloris ones, so they
+    // were all accepted and pending while the flood and the echoes ran.
     assert_eq!(accepted, 1000, "the flood's well-formed attempts were all served");
+    assert_eq!(
+        timed_out_handshakes(&server),
+        0,
+        "echoes (slowest {worst:?}) and the flood were served while the 500 handshakes still hung"
+    );
     assert!(eventually(Duration::from_secs(5), || server.health().open_connections == 1), "{:?}", server.health());
     assert!(
-        eventually(Duration::from_secs(6), || server.health().rejections.get("handshake-timeout") == Some(&500)),
+        eventually(hold + Duration::from_secs(10), || timed_out_handshakes(&server) == 500),
         "{:?}",
         server.health()
     );
     drop(slowloris);
     assert_eq!(server.health().accepted_total, 1001);
-    let worst = rt.block_on(worst_echo(&mut good, 5));
-    assert!(worst < Duration::from_millis(100), "{worst:?}");
+    rt.block_on(echoes(&mut good, 5));
 }
 
 #[test]
 fn invalid_utf8_from_a_client_is_closed_with_1007() {
-    let _serial = serial();
     let server = TestServer::start(ServerConfig::default());
     let rt = runtime();
     rt.block_on(async {
@@ -129,35 +138,41 @@ fn invalid_utf8_from_a_client_is_closed_with_1007() {
 }
 
 #[test]
-fn a_client_that_never_reads_is_dropped_and_others_are_served() {
-    let _serial = serial();
-    let server = TestServer::start(ServerConfig { write_timeout: Duration::from_millis(500), ..Default::default() });
+fn a_client_that_never_reads_is_dropped_and_others_are_served_meanwhile() {
+    let write_timeout = Duration::from_secs(3);
+    let server = TestServer::start(ServerConfig { write_timeout, ..Default::default() });
     let rt = runtime();
     rt.block_on(async {
         let mut good = connected(&server.url(), 0).await;
         let mut deaf = connected(&server.url(), 1).await;
+        // The deaf client sends until its writes stall: the server no longer
+        // reads it, because it is stuck writing echoes the deaf client never
+        // reads (TCP buffers full), and will be until its write timeout.
         let payload = "x".repeat(64 * 1024);
-        let flood = async {
-            for _ in 0..2000 {
-                if tokio::time::timeout(Duration::from_secs(2), deaf.send(Message::text(payload.clone())))
-                    .await
-                    .map_or(true, |r| r.is_err())
-                {
+        let mut stalled = false;
+        for _ in 0..5000 {
+            match tokio::time::timeout(Duration::from_millis(200), deaf.send(Message::text(payload.clone()))).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => panic!("the deaf client was dropped before the server got stuck on it: {e}"),
+                Err(_) => {
+                    stalled = true;
                     break;
                 }
             }
-        };
-        let (_, worst) = tokio::join!(flood, worst_echo(&mut good, 10));
-        assert!(worst < Duration::from_millis(100), "{worst:?}");
-        // While the good client is still connected, the deaf one is gone...
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while server.health().open_connections != 1 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(server.health().open_connections, 1, "the deaf client was dropped: {:?}", server.health());
-        // ...and the good one is still served quickly.
-        let worst = worst_echo(&mut good, 5).await;
-        assert!(worst < Duration::from_millis(100), "{worst:?}");
+        assert!(stalled, "the server kept reading a client that never reads");
+        let worst = echoes(&mut good, 5).await;
+        assert_eq!(
+            server.health().open_connections,
+            2,
+            "echoes (slowest {worst:?}) came back while the server was still stuck on the deaf client"
+        );
+        assert!(
+            eventually(write_timeout + Duration::from_secs(10), || server.health().open_connections == 1),
+            "the deaf client was dropped at the write timeout: {:?}",
+            server.health()
+        );
+        echoes(&mut good, 5).await;
     });
 }
 
@@ -210,7 +225,6 @@ async fn flood(sender: &mut ClientWs, to: &str, payload: &str, rounds: usize, ba
 
 #[test]
 fn a_sender_flooding_a_recipient_that_never_reads_meets_a_bounded_queue() {
-    let _serial = serial();
     let cfg = ServerConfig { write_timeout: Duration::from_millis(500), ..Default::default() };
     let limit = cfg.max_queue_bytes;
     let server = TestServer::start(cfg);
@@ -227,7 +241,7 @@ fn a_sender_flooding_a_recipient_that_never_reads_meets_a_bounded_queue() {
                 let t = Instant::now();
                 (flood(&mut sender, "deaf", &payload, 16, 16).await, t.elapsed())
             },
-            worst_echo(&mut good, 10)
+            echoes(&mut good, 10)
         );
         let health = server.health();
         assert_eq!(health.slow_consumers_closed, 1, "{health:?}");
@@ -236,7 +250,9 @@ fn a_sender_flooding_a_recipient_that_never_reads_meets_a_bounded_queue() {
         assert_eq!(refused as u64 + health.deliveries_total, 256, "{refused} refused, {health:?}");
         assert!(health.deliveries_dropped >= refused as u64 && refused >= 128, "{refused} refused, {health:?}");
         assert!(took < Duration::from_secs(20), "the sender was never held up: {took:?}");
-        assert!(worst < Duration::from_millis(500), "the good client was served meanwhile: {worst:?}");
+        // The good client's echoes ran alongside the flood; the bound is
+        // tolerant so a loaded machine does not fail it, a stuck server does.
+        assert!(worst < Duration::from_secs(5), "the good client was served meanwhile: {worst:?}");
         assert!(
             eventually(Duration::from_secs(5), || server.health().open_connections == 2),
             "the slow consumer was dropped: {:?}",

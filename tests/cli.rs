@@ -2,17 +2,10 @@
 //! stdout with --json (even for errors), clear one-line errors, help,
 //! completions and the man page.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{json_stdout, wsprobe};
 use predicates::prelude::*;
-
-fn wsprobe() -> Command {
-    Command::cargo_bin("wsprobe").expect("binary built")
-}
-
-fn json_stdout(out: &std::process::Output) -> serde_json::Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{text}"))
-}
 
 #[test]
 fn single_passes_with_exit_0() {
@@ -101,12 +94,28 @@ fn completions_and_man_page() {
     wsprobe().arg("man").assert().code(0).stdout(predicate::str::contains(".TH wsprobe"));
 }
 
+/// The command names in the help's `Commands:` section, in order.
+fn help_commands(help: &str) -> Vec<String> {
+    let section = help.split_once("\nCommands:\n").map(|(_, rest)| rest).expect("a Commands: section");
+    section
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l[2..].starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn help_lists_every_command() {
     let out = wsprobe().arg("--help").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["connect", "single", "stability", "ratelimit", "storm", "serve", "selftest", "run"] {
-        assert!(text.contains(cmd), "{cmd} missing from --help");
+    assert_eq!(out.status.code(), Some(0));
+    let listed = help_commands(&String::from_utf8_lossy(&out.stdout));
+    let mut expected: Vec<String> = wsprobe::check::NAMES.iter().map(|n| n.to_string()).collect();
+    expected.extend(["serve", "selftest", "run", "report", "completions", "man", "help"].map(String::from));
+    assert_eq!(listed, expected, "the checks in registry order, then the other commands");
+    for cmd in listed.iter().filter(|c| *c != "help") {
+        wsprobe().args([cmd.as_str(), "--help"]).assert().code(0).stdout(predicate::str::contains("Usage: wsprobe"));
     }
 }
 

@@ -125,7 +125,7 @@ fn every_client_command_stays_bounded_against_a_silent_server() {
         let started = Instant::now();
         let json = run_json(&args);
         assert!(started.elapsed() < Duration::from_secs(8), "{} took {:?}", args[0], started.elapsed());
-        assert_ne!(json["verdict"], "pass", "{}: {json}", args[0]);
+        assert!(matches!(json["verdict"].as_str(), Some("fail" | "error")), "{}: {json}", args[0]);
     }
 }
 

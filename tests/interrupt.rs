@@ -1,99 +1,203 @@
 //! Ctrl-C (SIGINT, sent to the PID we started) during long runs: the
 //! process exits promptly, prints the partial report, `--json` is still
 //! one valid object, and `serve` closes its connections with 1001.
+//!
+//! No test sleeps before the signal: each waits (with a deadline) for an
+//! event that shows the run has got where the test needs it, seen from
+//! the server side of a real connection.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::collections::BTreeSet;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-fn start(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_wsprobe"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wsprobe")
+use common::contract::{self, StabilityReport};
+use common::{endpoint, runtime, wsprobe, ChildGuard, ServeProcess, TestServer};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+use wsprobe::net::connect::{open, Attempt, ClientWs};
+use wsprobe::server::config::ServerConfig;
+use wsprobe::units::ClientId;
+
+/// How long a process may take to exit after Ctrl-C.
+const EXIT_BOUND: Duration = Duration::from_secs(8);
+
+/// How long the run may take to reach the point where the test interrupts it.
+const READY_BOUND: Duration = Duration::from_secs(20);
+
+/// A WebSocket server that pings its client every 20 ms and reports the
+/// running count of pongs. tungstenite queues a pong when wsprobe reads
+/// the ping and writes it on the next read, after wsprobe has recorded
+/// the ping, so `n` pongs back mean wsprobe has counted `n` server pings.
+struct Pinger {
+    addr: std::net::SocketAddr,
+    pongs: mpsc::Receiver<u64>,
+    stop: CancellationToken,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-fn interrupt(child: &Child) {
-    // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+impl Pinger {
+    fn start() -> Pinger {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (pong_tx, pongs) = mpsc::channel();
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let thread = std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = token.cancelled() => return,
+                };
+                let Ok((stream, _)) = accepted else { return };
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                let mut tick = tokio::time::interval(Duration::from_millis(20));
+                let mut pongs = 0;
+                loop {
+                    tokio::select! {
+                        _ = token.cancelled() => return,
+                        _ = tick.tick() => {
+                            if ws.send(Message::Ping(Vec::new().into())).await.is_err() {
+                                return;
+                            }
+                        }
+                        msg = ws.next() => match msg {
+                            Some(Ok(Message::Pong(_))) => {
+                                pongs += 1;
+                                let _ = pong_tx.send(pongs);
+                            }
+                            Some(Ok(_)) => {}
+                            _ => return,
+                        },
+                    }
+                }
+            });
+        });
+        let addr = addr_rx.recv().expect("pinger started");
+        Pinger { addr, pongs, stop, thread: Some(thread) }
+    }
+
+    /// Waits until `n` pongs came back, or fails the test at the deadline.
+    fn wait_for_pongs(&self, n: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.pongs.recv_timeout(left) {
+                Ok(count) if count >= n => return,
+                Ok(_) => {}
+                Err(e) => panic!("{n} pongs did not come back within {within:?}: {e}"),
+            }
+        }
+    }
 }
 
-fn wait_bounded(child: Child, bound: Duration) -> std::process::Output {
-    let started = Instant::now();
-    let out = child.wait_with_output().expect("wait");
-    assert!(started.elapsed() < bound, "exited {:?} after Ctrl-C", started.elapsed());
-    out
+impl Drop for Pinger {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 #[test]
 fn ctrl_c_during_a_soak_prints_the_partial_report_as_json() {
-    let child = start(&["stability", "--duration", "60s", "--server-ping-interval", "100ms", "--json"]);
-    std::thread::sleep(Duration::from_millis(1200));
-    interrupt(&child);
-    let out = wait_bounded(child, Duration::from_secs(5));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object after Ctrl-C");
-    assert_eq!(json["interrupted"], true);
-    assert_eq!(json["verdict"], "error", "a run cut short does not pass");
-    assert!(json["server_pings"]["count"].as_u64().unwrap() >= 5, "what was seen is kept: {json}");
+    let pinger = Pinger::start();
+    let url = format!("ws://{}/ws", pinger.addr);
+    let child = ChildGuard::wsprobe(&["stability", &url, "--duration", "60s", "--json"]);
+    pinger.wait_for_pongs(5, READY_BOUND);
+    child.interrupt();
+    let out = child.finish(EXIT_BOUND);
+    let report: StabilityReport = contract::parse(&out.stdout);
+    assert_eq!(report.interrupted, Some(true));
+    assert_eq!(report.verdict, contract::Verdict::Error, "a run cut short does not pass");
+    assert!(report.server_pings.count >= 5, "what was seen is kept: {}", out.stdout);
+    assert!(report.closes.is_empty(), "our own close at Ctrl-C is not a drop: {:?}", report.closes);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Connects an observer (identity `observer`) that the storm's clients
+/// send their messages to, through the server's routing: a message from
+/// `dev-k` proves client k is open on wsprobe's side too (it sends only
+/// once it has counted its connection).
+async fn observer(url: &str) -> ClientWs {
+    match open(&endpoint(url), ClientId::new(0)).await {
+        Attempt::Open(o) => o.ws,
+        other => panic!("observer: {}", other.outcome()),
+    }
+}
+
+/// Reads routed messages until `n` distinct senders were heard.
+async fn hear_from(ws: &mut ClientWs, n: usize) -> BTreeSet<String> {
+    let mut senders = BTreeSet::new();
+    while senders.len() < n {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                let msg: serde_json::Value = serde_json::from_str(&t).expect("JSON from the router");
+                if let Some(from) = msg["from"].as_str() {
+                    senders.insert(from.to_string());
+                }
+            }
+            Some(Ok(_)) => {}
+            other => panic!("observer lost its connection: {other:?}"),
+        }
+    }
+    senders
 }
 
 #[test]
 fn ctrl_c_during_a_storm_shows_the_tables() {
-    let child = start(&["storm", "--clients", "20", "--hold", "60s"]);
-    std::thread::sleep(Duration::from_millis(1500));
-    interrupt(&child);
-    let out = wait_bounded(child, Duration::from_secs(8));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("first wave") && text.contains("20/20"), "{text}");
-    assert!(text.contains("interrupted"), "{text}");
+    let server = TestServer::start(ServerConfig::default());
+    let rt = runtime();
+    let mut watch = rt.block_on(observer(&format!("ws://{}/ws?device=observer", server.addr)));
+    let message = r#"{"type":"send","to":"observer","data":"here"}"#;
+    let child = ChildGuard::wsprobe(&[
+        "storm",
+        &server.url(),
+        "--clients",
+        "20",
+        "--hold",
+        "60s",
+        "--message",
+        message,
+        "--message-interval",
+        "100ms",
+    ]);
+    let heard = rt.block_on(async { tokio::time::timeout(READY_BOUND, hear_from(&mut watch, 20)).await });
+    assert_eq!(heard.expect("all 20 clients were heard from in time").len(), 20);
+    child.interrupt();
+    let out = child.finish(EXIT_BOUND);
+    assert!(out.stdout.contains("first wave") && out.stdout.contains("20/20"), "{}", out.stdout);
+    assert!(out.stdout.contains("interrupted"), "{}", out.stdout);
+    assert_eq!(out.status.code(), Some(2), "an interrupted run is not a pass");
 }
 
 #[test]
 fn ctrl_c_stops_serve_with_1001() {
-    let mut child = start(&["serve", "--addr", "127.0.0.1:0"]);
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("ws://")).unwrap().trim_end_matches('/').to_string();
-    let rt = common::runtime();
+    let serve = ServeProcess::start(&[]);
+    let rt = runtime();
     let mut ws = rt.block_on(async {
-        match wsprobe::net::connect::open(
-            &common::endpoint(&format!("{url}/ws?device=a")),
-            wsprobe::units::ClientId::new(0),
-        )
-        .await
-        {
-            wsprobe::net::connect::Attempt::Open(o) => o.ws,
-            other => panic!("{}", other.outcome()),
-        }
+        tokio::time::timeout(READY_BOUND, observer(&format!("{}/ws?device=a", serve.url))).await.expect("connected")
     });
-    interrupt(&child);
+    serve.child.interrupt();
     let close = rt.block_on(async {
-        let stop = tokio_util::sync::CancellationToken::new();
-        tokio::time::timeout(Duration::from_secs(5), wsprobe::net::session::watch(&mut ws, &stop))
-            .await
-            .expect("closed in time")
+        let stop = CancellationToken::new();
+        tokio::time::timeout(EXIT_BOUND, wsprobe::net::session::watch(&mut ws, &stop)).await.expect("closed in time")
     });
     assert_eq!(close.map(|c| c.code), Some(1001));
-    let out = wait_bounded(child, Duration::from_secs(5));
-    assert!(out.status.success());
+    let out = serve.child.finish(EXIT_BOUND);
+    assert!(out.status.success(), "{out:?}");
 }
 
 #[test]
 fn out_file_holds_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
-        .args(["connect", "--listen", "0ms", "--out"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = wsprobe().args(["connect", "--listen", "0ms", "--out"]).arg(&path).output().unwrap();
     assert!(out.status.success());
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(json["command"], "connect");
+    let _: contract::ConnectReport = contract::parse(&std::fs::read_to_string(&path).unwrap());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
 }

@@ -1,48 +1,237 @@
-//! The `--json` contract of SPEC.md: field names, types and meanings that
-//! machines rely on. A change that breaks one of these breaks users.
+//! The `--json` contract of SPEC.md, held to its shape ripgrep-style: each
+//! case runs the real binary against the embedded reference server (scaled
+//! down), and stdout must be exactly one JSON object that deserializes into
+//! the test-side structs of `common::contract` (every field spelled out and
+//! typed, unknown fields refused). A field added, renamed or removed by the
+//! tool fails here until the contract is updated on purpose.
+//!
+//! The cases come from one table; `every_command_has_a_contract_case`
+//! checks that it covers every check in the registry
+//! (`wsprobe::check::NAMES`) and every other command that takes `--json`,
+//! so a new check without a contract fails the suite.
 
 mod common;
 
-use common::run_json;
-use serde_json::Value;
+use clap::CommandFactory;
+use common::contract::{self, Contract, Verdict};
+use common::wsprobe;
 
-fn assert_common(json: &Value, command: &str) {
-    assert_eq!(json["command"], command);
-    assert!(json["target"].is_string());
-    assert!(["pass", "fail", "error"].contains(&json["verdict"].as_str().unwrap()));
-    for f in json["findings"].as_array().expect("findings array") {
-        assert!(f["check"].is_string() && f["ok"].is_boolean() && f["detail"].is_string(), "{f}");
+/// One run of the binary whose `--json` output the contract covers.
+struct Case {
+    /// The test's name.
+    name: &'static str,
+    /// The arguments (`--json` is added when missing).
+    args: &'static [&'static str],
+}
+
+/// Runs a case: exit code as given, stdout exactly one object meeting
+/// contract `T`, and a contract strict enough that a missing or extra key
+/// in that very output would fail it.
+fn run_case<T: Contract>(args: &[&str], exit: i32) -> T {
+    let mut args = args.to_vec();
+    if !args.contains(&"--json") {
+        args.push("--json");
+    }
+    let out = wsprobe().args(&args).output().expect("wsprobe runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(exit), "wsprobe {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let report: T = contract::parse(&stdout);
+    assert_eq!(contract::Common::command(&report), args[0], "`command` names the command run");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let loose = contract::mutations_fail::<T>(&json);
+    assert!(loose.is_empty(), "the contract accepted this output changed so: {loose:#?}");
+    report
+}
+
+/// The cases: a test each, and a table the coverage test reads.
+macro_rules! cases {
+    ($( $(#[$doc:meta])* $name:ident: $ty:ty = [$($arg:expr),* $(,)?] => exit $exit:expr, |$r:ident| $body:block )*) => {
+        const CASES: &[Case] = &[ $( Case { name: stringify!($name), args: &[$($arg),*] }, )* ];
+        $(
+            $(#[$doc])*
+            #[test]
+            fn $name() {
+                let $r: $ty = run_case(&[$($arg),*], $exit);
+                $body
+            }
+        )*
+    };
+}
+
+cases! {
+    /// `connect`: every phase, a message each way, the close.
+    connect_succeeds: contract::ConnectReport = ["connect", "--send", "hello", "--listen", "200ms"] => exit 0, |r| {
+        assert_eq!(r.http_status, Some(101));
+        assert!(r.messages.len() >= 2, "a message out and its echo: {:?}", r.messages);
+        assert!(r.close.is_some());
+    }
+
+    /// `connect` to a port where nothing listens: exit 2, one object with
+    /// the reason; the target is shown redacted.
+    connect_unreachable: contract::ConnectReport = ["connect", "ws://127.0.0.1:1/ws?access_token=abc"] => exit 2, |r| {
+        assert_eq!(r.verdict, Verdict::Error);
+        assert_eq!(r.target, "ws://127.0.0.1:1/ws?access_token=***");
+        assert_eq!(r.http_status, None);
+        assert!(r.error.as_deref().is_some_and(|e| e.contains("refused")), "{:?}", r.error);
+    }
+
+    single_policy: contract::SingleReport = ["single", "--hold", "200ms", "--settle", "100ms", "--distinct", "2"] => exit 0, |r| {
+        assert_eq!(r.policy, contract::Policy::RejectNew);
+        assert_eq!(r.second.http_status, Some(409));
+        assert!(r.race.is_none(), "race only with --race");
+    }
+
+    single_race: contract::SingleReport = ["single", "--race", "--hold", "200ms", "--settle", "100ms", "--distinct", "2"] => exit 0, |r| {
+        assert!(r.race.is_some(), "--race adds its own object");
+    }
+
+    /// A soak with client pings: pong round trips.
+    stability_ping_frames: contract::StabilityReport = ["stability", "--duration", "800ms", "--ping-interval", "200ms"] => exit 0, |r| {
+        assert_eq!(r.heartbeat, contract::Heartbeat::PingFrames);
+        assert!(r.pong_rtt_ms.is_some());
+    }
+
+    /// A soak with an application heartbeat.
+    stability_app_ping: contract::StabilityReport = [
+        "stability", "--duration", "800ms", "--app-ping", r#"{"type":"ping"}"#, "--app-ping-interval", "200ms",
+    ] => exit 0, |r| {
+        assert!(r.app_ping.is_some());
+    }
+
+    /// A soak the server cuts short: a close record.
+    stability_drop: contract::StabilityReport = [
+        "stability", "--duration", "1s", "--server-drop-after", "200ms", "--server-ping-interval", "100ms",
+    ] => exit 1, |r| {
+        assert_eq!(r.closes.len(), 1, "{:?}", r.closes);
+        assert_eq!(r.closes[0].code, 1006);
+    }
+
+    /// `--find-idle-timeout` has its own details: `idle_timeout` only.
+    stability_find_idle_timeout: contract::IdleReport = [
+        "stability", "--find-idle-timeout", "--max", "2s", "--server-idle-timeout", "300ms",
+    ] => exit 0, |r| {
+        assert!(r.idle_timeout.idle_timeout_s.is_some());
+        assert!(!r.idle_timeout.probes.is_empty());
+    }
+
+    /// The search finding nothing up to `--max`: a null timeout.
+    stability_find_no_idle_timeout: contract::IdleReport = ["stability", "--find-idle-timeout", "--max", "300ms"] => exit 0, |r| {
+        assert_eq!(r.idle_timeout.method, contract::IdleMethod::NoneUpToMax);
+    }
+
+    ratelimit_churn: contract::RatelimitReport = [
+        "ratelimit", "--server-rate-limit", "2/1s", "--attempts", "4", "--rate", "20/s",
+    ] => exit 0, |r| {
+        assert_eq!(r.mode, contract::RatelimitMode::Churn);
+        assert!(r.attempts.iter().any(|a| a.http_status == Some(429)), "a rejection to classify: {:?}", r.attempts);
+    }
+
+    ratelimit_hold: contract::RatelimitReport = [
+        "ratelimit", "--mode", "hold", "--server-max-clients", "3", "--attempts", "5", "--rate", "50/s",
+    ] => exit 0, |r| {
+        assert_eq!(r.mode, contract::RatelimitMode::Hold);
+        assert_eq!(r.inferred.max_concurrent, Some(3));
+    }
+
+    /// A partitioned broadcast: two registries, so groups are present.
+    fanout_partitioned: contract::FanoutReport = [
+        "fanout", "--server-workers", "2", "--clients", "6", "--wait", "200ms", "--settle", "100ms",
+    ] => exit 1, |r| {
+        assert_eq!(r.groups.as_ref().map(Vec::len), Some(2));
+        assert_eq!(r.clean_partition, Some(true));
+    }
+
+    /// Unicast routing through the reference server: everything arrives.
+    fanout_unicast: contract::FanoutReport = [
+        "fanout", "--mode", "unicast", "--clients", "4", "--wait", "200ms", "--settle", "100ms",
+    ] => exit 0, |r| {
+        assert_eq!((r.missing, r.cross_talk, r.groups.is_none()), (0, 0, true));
+        assert!(r.latency_ms.is_some());
+    }
+
+    /// A storm with echo round trips, so every latency object is filled.
+    storm_with_messages: contract::StormReport = [
+        "storm", "--clients", "5", "--hold", "200ms", "--message", "hi", "--message-interval", "50ms",
+    ] => exit 0, |r| {
+        assert!(r.round_trip_ms.is_some() && r.reconnect_handshake_ms.is_some());
+        assert_eq!(r.connected, 5);
+    }
+
+    /// `run`: every file and check, each check with its own full report
+    /// (held to its own command's contract).
+    run_scenario: contract::RunReport = ["run", "scenarios/heartbeat.toml"] => exit 0, |r| {
+        assert!(r.checks >= 1);
+    }
+
+    selftest_filtered: contract::SelftestReport = ["selftest", "--filter", "echo"] => exit 0, |r| {
+        assert!(!r.rows.is_empty());
+    }
+
+    /// A bad flag value with `--json`: exit 2 and one error object.
+    error_object_for_a_bad_flag: contract::ErrorReport = ["single", "--json", "--hold", "soon"] => exit 2, |r| {
+        assert!(r.error.as_deref().is_some_and(|e| e.contains("--hold")), "{:?}", r.error);
+    }
+
+    /// A command that fails before running (an unreadable scenario file).
+    error_object_for_a_missing_file: contract::ErrorReport = ["run", "no/such/scenario.toml"] => exit 2, |r| {
+        assert!(r.error.as_deref().is_some_and(|e| e.contains("no/such/scenario.toml")), "{:?}", r.error);
     }
 }
 
-fn assert_conn(v: &Value) {
-    assert!(["open", "rejected", "closed"].contains(&v["outcome"].as_str().unwrap()), "{v}");
-    assert!(v["http_status"].is_null() || v["http_status"].is_u64());
-    assert!(v["close_code"].is_null() || v["close_code"].is_u64());
+/// Commands that print a report: every registered check, and every other
+/// subcommand that takes `--json` (read from the clap definition, so a new
+/// command is seen without editing this list).
+fn json_commands() -> Vec<String> {
+    let cli = wsprobe::cli::Cli::command();
+    let mut names: Vec<String> = wsprobe::check::NAMES.iter().map(|n| n.to_string()).collect();
+    for sub in cli.get_subcommands() {
+        let name = sub.get_name().to_string();
+        if sub.get_arguments().any(|a| a.get_long() == Some("json")) && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 #[test]
-fn single_fields() {
-    let json = run_json(&["single", "--hold", "200ms", "--settle", "200ms"]);
-    assert_common(&json, "single");
-    assert!(["reject-new", "replace-old", "allow-multiple", "none"].contains(&json["policy"].as_str().unwrap()));
-    assert_conn(&json["first"]);
-    assert_conn(&json["second"]);
-    assert!(["accepted", "rejected"].contains(&json["reconnect_after_close"].as_str().unwrap()));
-    assert!(json["distinct"]["tried"].is_u64() && json["distinct"]["accepted"].is_u64());
+fn every_command_has_a_contract_case() {
+    let commands = json_commands();
+    assert!(commands.iter().any(|c| c == "run") && commands.iter().any(|c| c == "selftest"), "{commands:?}");
+    for name in &commands {
+        let cases: Vec<&str> = CASES.iter().filter(|c| c.args[0] == name.as_str()).map(|c| c.name).collect();
+        assert!(!cases.is_empty(), "`{name}` has no --json contract case: add one to tests/json_contract.rs");
+    }
+    for case in CASES {
+        assert!(commands.iter().any(|c| c == case.args[0]), "{}: unknown command {}", case.name, case.args[0]);
+    }
 }
 
+/// The mechanism itself: an unknown key, a missing key and a wrong type
+/// are each refused, and a command without a contract is named.
 #[test]
-fn connect_fields() {
-    let json = run_json(&["connect", "--listen", "0ms"]);
-    assert_common(&json, "connect");
-    assert!(json["steps"].is_array());
-    assert_eq!(json["http_status"], 101);
-}
-
-#[test]
-fn target_is_redacted() {
-    let json = run_json(&["connect", "ws://127.0.0.1:1/ws?access_token=abc", "--listen", "0ms"]);
-    assert_eq!(json["verdict"], "error");
-    assert!(!json.to_string().contains("abc"));
+fn the_contract_refuses_what_it_does_not_spell_out() {
+    let good = serde_json::json!({
+        "command": "single", "target": "", "verdict": "error", "findings": [], "diagnosis": [],
+        "error": "bad", "elapsed_s": 0.0
+    });
+    assert!(contract::parse_value::<contract::ErrorReport>(&good).is_ok());
+    let mut extra = good.clone();
+    extra["surprise"] = serde_json::json!(1);
+    assert!(contract::parse_value::<contract::ErrorReport>(&extra).is_err(), "unknown field");
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("elapsed_s");
+    assert!(contract::parse_value::<contract::ErrorReport>(&missing).is_err(), "missing field");
+    let mut null_error = good.clone();
+    null_error["error"] = serde_json::Value::Null;
+    assert!(contract::parse_value::<contract::ErrorReport>(&null_error).is_err(), "omittable, never null");
+    let mut wrong = good.clone();
+    wrong["verdict"] = serde_json::json!("maybe");
+    assert!(contract::parse_value::<contract::ErrorReport>(&wrong).is_err(), "closed set of verdicts");
+    let mut unknown = good;
+    unknown["command"] = serde_json::json!("teleport");
+    unknown["delivered"] = serde_json::json!(1);
+    let err = contract::check_value(&unknown).unwrap_err();
+    assert!(err.contains("no contract for command `teleport`"), "{err}");
 }

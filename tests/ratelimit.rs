@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
-use common::run_json;
+use common::{run_json, ChildGuard};
 
 #[test]
 fn infers_burst_and_window_of_a_rate_limit() {
@@ -53,7 +53,11 @@ fn wrong_rate_expectation_fails() {
 #[test]
 fn no_rejection_means_no_guess() {
     let json = run_json(&["ratelimit", "--attempts", "5", "--rate", "50/s"]);
-    assert!(json["inferred"]["burst"].is_null() && json["inferred"]["window_s"].is_null());
+    // `get`, not `[]`: a missing key would read as null too.
+    let inferred = json.get("inferred").expect("inferred");
+    assert_eq!(inferred.get("burst"), Some(&serde_json::Value::Null), "{inferred}");
+    assert_eq!(inferred.get("window_s"), Some(&serde_json::Value::Null), "{inferred}");
+    assert_eq!(json["verdict"], "pass", "{json}");
     assert!(json["diagnosis"].to_string().contains("No limit seen"));
 }
 
@@ -106,34 +110,19 @@ fn expect_max_sets_the_exit_code() {
 
 /// A Python `websockets` server with its own limiter, killed by PID when dropped.
 struct PythonLimiter {
-    child: Child,
+    _child: ChildGuard,
     port: u16,
 }
 
 impl PythonLimiter {
     fn start(args: &[&str]) -> PythonLimiter {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/third_party/python_ratelimit_server.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 is needed: scripts/test installs its websockets package");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("no port from the Python server (is `websockets` installed?): {line:?}"));
-        PythonLimiter { child, port }
-    }
-}
-
-impl Drop for PythonLimiter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let mut child = ChildGuard::spawn(Command::new("python3").arg(script).args(args));
+        let line = child.stdout_line(Duration::from_secs(20), |_| true).unwrap_or_default();
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            panic!("no port from the Python server within 20 s (scripts/test installs its `websockets`): {line:?}")
+        });
+        PythonLimiter { _child: child, port }
     }
 }
 

@@ -4,26 +4,16 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::TestServer;
+use common::{wsprobe, TestServer};
 use wsprobe::exit::Verdict;
 use wsprobe::scenario::expect::Matcher;
 use wsprobe::server::config::ServerConfig;
-
-fn wsprobe() -> Command {
-    Command::cargo_bin("wsprobe").expect("binary built")
-}
 
 #[test]
 fn shipped_scenarios_pass_and_write_junit() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("out.xml");
-    let out = wsprobe()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "scenarios/", "--junit"])
-        .arg(&junit)
-        .output()
-        .unwrap();
+    let out = wsprobe().args(["run", "scenarios/", "--junit"]).arg(&junit).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit XML");
@@ -40,12 +30,9 @@ fn shipped_scenarios_pass_and_write_junit() {
 
 #[test]
 fn run_json_is_one_object_with_every_check() {
-    let out = wsprobe()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "scenarios/heartbeat.toml", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let out = wsprobe().args(["run", "scenarios/heartbeat.toml", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let json = common::json_stdout(&out);
     assert_eq!(json["command"], "run");
     assert_eq!(json["checks"], 2);
     assert_eq!(json["files"][0]["checks"][1]["report"]["closes"][0]["code"], 1006);
@@ -54,11 +41,7 @@ fn run_json_is_one_object_with_every_check() {
 #[test]
 fn a_scenario_can_target_a_real_server() {
     let server = TestServer::start(ServerConfig::default());
-    let out = wsprobe()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "scenarios/device-router.toml", "--target", &server.url()])
-        .output()
-        .unwrap();
+    let out = wsprobe().args(["run", "scenarios/device-router.toml", "--target", &server.url()]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(server.health().accepted_total >= 3, "the checks ran against the given server");
 }

@@ -58,8 +58,8 @@ fn echoes_text_and_binary_and_answers_json_ping() {
         ws.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
         assert_eq!(next_text(&mut ws).await, r#"{"type":"pong"}"#);
         ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
-        let reply = ws.next().await.unwrap().unwrap();
-        assert_eq!(reply, Message::binary(vec![1u8, 2, 3]));
+        let reply = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("echo within 5s");
+        assert_eq!(reply.expect("open").expect("a frame"), Message::binary(vec![1u8, 2, 3]));
     });
 }
 
@@ -83,11 +83,15 @@ fn routes_a_message_to_one_identity_only() {
     });
 }
 
+/// One plain HTTP request; the server answers and closes (within 5 s).
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
     let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out))
+        .await
+        .expect("the server answered and closed within 5s")
+        .unwrap();
     out
 }
 
@@ -194,14 +198,23 @@ fn server_pings_on_its_interval() {
         TestServer::start(ServerConfig { ping_interval: Some(Duration::from_millis(100)), ..Default::default() });
     runtime().block_on(async {
         let mut ws = connected(&server.url(), 0).await;
-        let t = Instant::now();
-        let mut pings = 0;
-        while t.elapsed() < Duration::from_millis(550) {
-            if let Ok(Some(Ok(Message::Ping(_)))) = tokio::time::timeout(Duration::from_millis(600), ws.next()).await {
-                pings += 1;
+        let mut at = Vec::new();
+        while at.len() < 7 {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a ping within 5s") {
+                Some(Ok(Message::Ping(_))) => at.push(Instant::now()),
+                Some(Ok(_)) => {}
+                other => panic!("connection ended: {other:?}"),
             }
         }
-        assert!((3..=6).contains(&pings), "{pings} pings in 550ms at 100ms");
+        // The median gap: one late wake-up on a busy machine (and the
+        // catch-up tick after it) does not move it.
+        let mut gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort();
+        let median = gaps[gaps.len() / 2];
+        assert!(
+            median >= Duration::from_millis(70) && median <= Duration::from_millis(200),
+            "median gap {median:?} between pings at 100ms: {gaps:?}"
+        );
     });
 }
 

@@ -1,11 +1,16 @@
 //! Snapshots of the pure renderers (human tables, quiet output, JUnit XML)
 //! on synthetic reports, so a change to what users read is a reviewed diff.
 
+use std::collections::BTreeMap;
+
+use wsprobe::check::connect::{ConnectDetails, Step, Traffic};
+use wsprobe::check::ratelimit::infer::{AttemptRecord, Purpose};
+use wsprobe::check::ratelimit::{Inferred, RatelimitDetails, RatelimitMode};
 use wsprobe::check::single::{ConnOutcome, ConnState, Distinct, Policy, SingleDetails};
 use wsprobe::check::stability::{CloseRecord, Period};
 use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails};
 use wsprobe::check::Observation;
-use wsprobe::event::EndHow;
+use wsprobe::event::{CloseInfo, EndHow};
 use wsprobe::exit::Verdict;
 use wsprobe::report::table::{render, Style};
 use wsprobe::report::{Details, Finding, Report};
@@ -137,3 +142,176 @@ fn run_table() {
 fn junit_xml() {
     insta::assert_snapshot!(wsprobe::scenario::junit::render(&run_details()).unwrap());
 }
+
+fn step(phase: &str, ok: bool, ms: Option<f64>, detail: &str) -> Step {
+    Step { phase: phase.into(), ok, ms, detail: detail.into() }
+}
+
+fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn connect_table() {
+    let details = ConnectDetails {
+        steps: vec![
+            step("dns", true, Some(0.01), "resolved"),
+            step("tcp", true, Some(0.21), "connected 127.0.0.1:50000 → 127.0.0.1:9001"),
+            step("upgrade", true, Some(0.35), "HTTP/1.1 101 Switching Protocols"),
+            step("close", true, Some(0.3), "sent 1000, the server answered 1000"),
+        ],
+        http_status: Some(101),
+        response_headers: headers(&[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        ]),
+        subprotocol: Some("chat.v1".into()),
+        messages: vec![
+            Traffic { at_ms: 0.1, direction: "out", kind: "text", data: "hello".into() },
+            Traffic { at_ms: 0.6, direction: "in", kind: "text", data: "hello".into() },
+            Traffic { at_ms: 250.0, direction: "in", kind: "ping", data: "0 bytes (answered)".into() },
+        ],
+        close: Some(CloseInfo::ours(1000, "wsprobe done")),
+        ..ConnectDetails::default()
+    };
+    let r = report(
+        "connect",
+        details,
+        vec![
+            Finding::new("upgrade", true, "upgraded in 0.6 ms"),
+            Finding::new("close", true, "sent 1000, the server answered 1000"),
+        ],
+        vec![],
+    );
+    assert_eq!(r.verdict, Verdict::Pass);
+    insta::assert_snapshot!(render(&r, Style::default()));
+}
+
+#[test]
+fn connect_refused_table() {
+    let details = ConnectDetails {
+        steps: vec![
+            step("dns", true, Some(0.01), "resolved"),
+            step("tcp", true, Some(0.2), "connected"),
+            step("upgrade", false, Some(0.4), "HTTP 409 Conflict: identity 'dev-0' is already connected"),
+        ],
+        http_status: Some(409),
+        response_headers: headers(&[
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", "37"),
+            ("Connection", "close"),
+        ]),
+        body: Some("identity 'dev-0' is already connected".into()),
+        ..ConnectDetails::default()
+    };
+    let r = report(
+        "connect",
+        details,
+        vec![Finding::new(
+            "upgrade",
+            false,
+            "the server refused the upgrade: HTTP 409 Conflict: identity 'dev-0' is already connected",
+        )],
+        vec!["409: this identity is already connected and the server refuses a second connection."],
+    );
+    assert_eq!(r.verdict, Verdict::Fail);
+    insta::assert_snapshot!(render(&r, Style::default()));
+}
+
+fn attempt(n: u32, at_s: f64, outcome: &str, purpose: Purpose) -> AttemptRecord {
+    let http_status = outcome.strip_prefix("http-").and_then(|s| s.parse().ok());
+    AttemptRecord {
+        n,
+        at_s,
+        outcome: outcome.parse().expect("an outcome word"),
+        http_status,
+        retry_after: http_status.filter(|s| *s == 429).map(|_| "2".into()),
+        close_code: outcome.strip_prefix("closed-").and_then(|s| s.parse().ok()),
+        purpose,
+    }
+}
+
+fn outcomes(attempts: &[AttemptRecord]) -> BTreeMap<wsprobe::net::attempt::Outcome, u32> {
+    let mut out = BTreeMap::new();
+    for a in attempts {
+        *out.entry(a.outcome).or_insert(0) += 1;
+    }
+    out
+}
+
+#[test]
+fn ratelimit_churn_table() {
+    let attempts = vec![
+        attempt(1, 0.001, "accepted", Purpose::Scheduled),
+        attempt(2, 0.05, "accepted", Purpose::Scheduled),
+        attempt(3, 0.1, "accepted", Purpose::Scheduled),
+        attempt(4, 0.15, "http-429", Purpose::Scheduled),
+        attempt(5, 0.2, "closed-1008", Purpose::Scheduled),
+        attempt(6, 2.001, "accepted", Purpose::WindowProbe),
+    ];
+    let details = RatelimitDetails {
+        mode: RatelimitMode::Churn,
+        rate: "20/s".into(),
+        accepted: 4,
+        rejected: 2,
+        outcomes: outcomes(&attempts),
+        attempts,
+        inferred: Inferred {
+            burst: Some(3),
+            window_s: Some(2.0),
+            limit: Some("3/2s".into()),
+            signal: Some(wsprobe::net::attempt::Outcome::Http(429)),
+            retry_after: Some("2".into()),
+            ..Inferred::default()
+        },
+    };
+    let r = report(
+        "ratelimit",
+        details,
+        vec![Finding::new("rate-limit", true, "3 accepted, then http-429 (Retry-After: 2) for 2.0 s: about 3/2s")],
+        vec!["A per-IP rate limit of about 3 connections per 2 s, signalled with HTTP 429 and Retry-After."],
+    );
+    insta::assert_snapshot!(render(&r, Style::default()));
+}
+
+#[test]
+fn ratelimit_hold_table() {
+    let attempts = vec![
+        attempt(1, 0.001, "accepted", Purpose::Scheduled),
+        attempt(2, 0.02, "accepted", Purpose::Scheduled),
+        attempt(3, 0.04, "http-503", Purpose::Scheduled),
+        attempt(4, 0.6, "http-503", Purpose::ReuseProbe),
+    ];
+    let details = RatelimitDetails {
+        mode: RatelimitMode::Hold,
+        rate: "50/s".into(),
+        accepted: 2,
+        rejected: 2,
+        outcomes: outcomes(&attempts),
+        attempts,
+        inferred: Inferred {
+            burst: Some(2),
+            max_concurrent: Some(2),
+            slots_reused: Some(false),
+            signal: Some(wsprobe::net::attempt::Outcome::Http(503)),
+            ..Inferred::default()
+        },
+    };
+    let r = report(
+        "ratelimit",
+        details,
+        vec![
+            Finding::new("max-concurrent", true, "2 connections at once, then http-503"),
+            Finding::new("slot-reuse", false, "a closed connection's slot never came back"),
+        ],
+        vec!["The server counts slots it never frees: after 2 connections ever, it refuses everyone."],
+    );
+    assert_eq!(r.verdict, Verdict::Fail);
+    insta::assert_snapshot!(render(&r, Style::default()));
+}
+
+// `storm` has no snapshot built by hand yet: `StormDetails` cannot be
+// constructed outside the crate, because the types of its `messages` and
+// `histograms` fields live in the private `check::storm::report` module
+// (src/check/storm/mod.rs re-exports only `StormDetails`).

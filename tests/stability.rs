@@ -5,10 +5,10 @@ mod common;
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{run_json, TestServer};
+use common::{run_json, ChildGuard, TestServer};
 use wsprobe::server::config::ServerConfig;
 
 fn close_near(close: &serde_json::Value, after: f64, tolerance: f64) -> bool {
@@ -128,7 +128,7 @@ fn unreachable_is_an_error() {
 /// nginx as a WebSocket reverse proxy with a 1 s read timeout, one process,
 /// killed by its PID when dropped.
 struct Nginx {
-    child: Child,
+    _child: ChildGuard,
     port: u16,
     _dir: tempfile::TempDir,
 }
@@ -156,30 +156,17 @@ impl Nginx {
                        proxy_read_timeout 1s; proxy_send_timeout 1s; }} }} }}"
             )
             .unwrap();
-            let mut child = Command::new(nginx)
-                .args(["-p", &d.to_string(), "-e", &format!("{d}/error.log"), "-c"])
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start nginx");
+            let mut child = ChildGuard::spawn(
+                Command::new(nginx).args(["-p", &d.to_string(), "-e", &format!("{d}/error.log"), "-c"]).arg(&conf),
+            );
             let up = common::eventually(Duration::from_secs(5), || {
                 std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
             });
-            if up && child.try_wait().unwrap().is_none() {
-                return Nginx { child, port, _dir: dir };
+            if up && !child.has_exited() {
+                return Nginx { _child: child, port, _dir: dir };
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
         panic!("nginx did not start on loopback");
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -82,6 +82,7 @@ impl PongFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::Data;
     use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 
     fn bytes(mut frame: Frame) -> Vec<u8> {
@@ -91,30 +92,58 @@ mod tests {
         out
     }
 
-    #[tokio::test]
-    async fn pongs_are_dropped_and_other_frames_pass_even_when_split() {
-        let mut wire = Vec::new();
-        wire.extend(bytes(Frame::message(
-            "hello",
-            OpCode::Data(tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text),
-            true,
-        )));
+    fn text(t: &str) -> Vec<u8> {
+        bytes(Frame::message(t.to_string(), OpCode::Data(Data::Text), true))
+    }
+
+    #[test]
+    fn pongs_are_dropped_and_other_frames_pass_even_when_split() {
+        let mut wire = text("hello");
         wire.extend(bytes(Frame::pong(vec![9u8, 9])));
         wire.extend(bytes(Frame::ping(vec![7u8])));
-        let mut filter = PongFilter::default();
-        let mut sink: Vec<u8> = Vec::new();
+        let mut expected = text("hello");
+        expected.extend(bytes(Frame::ping(vec![7u8])));
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
-        for chunk in wire.chunks(3) {
-            assert!(matches!(filter.poll_write(&mut sink, &mut cx, chunk), Poll::Ready(Ok(3)) | Poll::Ready(Ok(_))));
+        // Every chunk size, so every frame (the pong included) is split at
+        // every possible byte boundary, down to one byte per write.
+        for size in 1..=wire.len() {
+            let mut filter = PongFilter::default();
+            let mut sink: Vec<u8> = Vec::new();
+            for chunk in wire.chunks(size) {
+                match filter.poll_write(&mut sink, &mut cx, chunk) {
+                    Poll::Ready(Ok(n)) => assert_eq!(n, chunk.len(), "chunks of {size}: the whole write is taken"),
+                    other => panic!("chunks of {size}: {other:?}"),
+                }
+            }
+            assert_eq!(filter.withheld(), 1, "chunks of {size}: the one pong is withheld");
+            assert_eq!(sink, expected, "chunks of {size}: the other frames pass whole and in order");
         }
-        assert_eq!(filter.withheld(), 1);
-        let mut expected = bytes(Frame::message(
-            "hello",
-            OpCode::Data(tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text),
-            true,
-        ));
-        expected.extend(bytes(Frame::ping(vec![7u8])));
-        assert_eq!(sink, expected);
+    }
+
+    /// A socket that never has room.
+    struct Full;
+
+    impl AsyncWrite for Full {
+        fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn writes_wait_for_the_socket_past_the_high_water_mark() {
+        let big = bytes(Frame::message(vec![0u8; HIGH_WATER], OpCode::Data(Data::Binary), true));
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut filter = PongFilter::default();
+        assert!(matches!(filter.poll_write(&mut Full, &mut cx, &big), Poll::Ready(Ok(n)) if n == big.len()));
+        assert!(filter.poll_write(&mut Full, &mut cx, &text("more")).is_pending(), "buffer full: wait for the socket");
+        assert!(filter.poll_drain(&mut Full, &mut cx).is_pending());
     }
 }

@@ -30,7 +30,7 @@ pub fn argument_error(err: clap::Error) -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let text = scrub_secrets(&err.render().to_string(), &args);
     if wants_json && !is_info {
-        let command = args.get(1).cloned().unwrap_or_default();
+        let command = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned().unwrap_or_default();
         print!("{}", render_error(&command, &one_line(&text)));
         return crate::exit::Exit::Error.into();
     }

@@ -1,9 +1,16 @@
 //! Shared test fixtures: the reference server on `127.0.0.1:0` in its own
 //! runtime thread (so the code under test runs exactly as it does against a
-//! separate server), and helpers to run wsprobe commands in-process.
+//! separate server), helpers to run wsprobe commands in-process, the
+//! binary and child processes ([`process`]), hostile servers
+//! ([`hostile`]) and the `--json` contract ([`contract`]).
 #![allow(dead_code)]
 
+pub mod contract;
 pub mod hostile;
+pub mod process;
+
+#[allow(unused_imports)]
+pub use process::{banner_url, json_stdout, wsprobe, wsprobe_output, ChildGuard, ServeProcess};
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
@@ -80,9 +87,15 @@ pub fn run(args: &[&str]) -> Report {
     wsprobe::report(&cli).expect("command runs")
 }
 
-/// Runs and returns the report as JSON, as `--json` would print it.
+/// Runs and returns the report as JSON, as `--json` would print it,
+/// after checking it against the JSON contract (so every run of every
+/// test holds the contract too, in whatever mode it ran).
 pub fn run_json(args: &[&str]) -> serde_json::Value {
-    serde_json::to_value(run(args)).expect("report serializes")
+    let json = serde_json::to_value(run(args)).expect("report serializes");
+    if let Err(e) = contract::check_value(&json) {
+        panic!("wsprobe {args:?} broke the JSON contract: {e}\n{json:#}");
+    }
+    json
 }
 
 /// A multi-thread runtime for tests that drive connections themselves.

@@ -89,7 +89,8 @@ pub struct ConnectDetails {
     pub tls: Option<String>,
     /// Messages sent and received.
     pub messages: Vec<Traffic>,
-    /// How the connection ended, if the server ended it.
+    /// How the connection ended: the server's close, or wsprobe's own
+    /// (`by_us`) at the end of `--listen`, whose answer is in the close step.
     pub close: Option<CloseInfo>,
 }
 

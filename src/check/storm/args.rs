@@ -10,7 +10,8 @@ use crate::args::ClientArgs;
 use crate::units::{parse_duration, Backoff, Rate};
 
 /// How `storm` disrupts the connected clients.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Disrupt {
     /// Drop TCP without a close frame, as a network blip does.
     #[default]
@@ -24,7 +25,8 @@ pub enum Disrupt {
 }
 
 /// Random spread added to each backoff wait.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Jitter {
     /// Wait exactly the backoff.
     None,
@@ -85,4 +87,25 @@ pub struct StormArgs {
     /// latency) and memory; raise it for a sharper herd.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub max_pending: u32,
+}
+
+impl std::fmt::Display for Jitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Jitter::None => "none",
+            Jitter::Full => "full",
+            Jitter::Equal => "equal",
+        })
+    }
+}
+
+impl std::fmt::Display for Disrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Disrupt::Abrupt => "abrupt",
+            Disrupt::Close => "close",
+            Disrupt::Server => "server",
+            Disrupt::None => "none",
+        })
+    }
 }

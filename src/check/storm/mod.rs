@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use args::{Disrupt, Jitter, StormArgs};
-pub use report::StormDetails;
+pub use report::{Histograms, Messages, StormDetails};
 
 use self::stats::StormStats;
 use super::{Check, Observation};

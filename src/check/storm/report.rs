@@ -88,7 +88,7 @@ pub struct StormDetails {
     /// First-wave handshake distribution for the terminal chart.
     pub handshake_buckets: Vec<Bucket>,
     /// The disruption.
-    pub disrupt: String,
+    pub disrupt: Disrupt,
     /// The backoff policy.
     pub backoff: String,
 }
@@ -169,8 +169,8 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
             round_trip: stats.round_trip.to_base64(),
         },
         handshake_buckets: w0.handshake.buckets(),
-        disrupt: format!("{:?}", plan.disrupt).to_lowercase(),
-        backoff: format!("{} (jitter {:?})", plan.backoff, plan.jitter).to_lowercase(),
+        disrupt: plan.disrupt,
+        backoff: format!("{} (jitter {})", plan.backoff, plan.jitter),
     }
 }
 

@@ -1,0 +1,147 @@
+//! `stability`: the soak, and `--find-idle-timeout` with its own details.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::connect::EndHow;
+use super::{nullable, omittable, Common, Contract, Finding, Outcome, Verdict};
+
+report! {
+    /// `stability` (the soak).
+    pub struct StabilityReport {
+        pub clients: u32,
+        pub duration_s: f64,
+        pub survived: u32,
+        pub connections: u64,
+        pub heartbeat: Heartbeat,
+        pub closes: Vec<CloseRecord>,
+        pub server_pings: ServerPings,
+        #[serde(deserialize_with = "nullable")]
+        pub pong_rtt_ms: Option<Percentiles>,
+        #[serde(default, deserialize_with = "omittable")]
+        pub app_ping: Option<AppPing>,
+        #[serde(deserialize_with = "nullable")]
+        pub period: Option<Period>,
+        pub failed_attempts: BTreeMap<Outcome, u64>,
+    }
+}
+
+impl Contract for StabilityReport {
+    const OMITTABLE: &'static [&'static str] = &["app_ping", "closes[].detail", "failed_attempts.*"];
+    fn rules(&self) -> Result<(), String> {
+        if self.survived > self.clients {
+            return Err(format!("survived {} > clients {}", self.survived, self.clients));
+        }
+        if (self.heartbeat == Heartbeat::App) != self.app_ping.is_some() {
+            return Err(format!("app_ping is there exactly with heartbeat app, heartbeat is {:?}", self.heartbeat));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Heartbeat {
+    PingFrames,
+    App,
+    NoPong,
+    Silent,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRecord {
+    pub client: u32,
+    pub code: u16,
+    pub reason: String,
+    pub abnormal: bool,
+    pub how: EndHow,
+    #[serde(default, deserialize_with = "omittable")]
+    pub detail: Option<String>,
+    pub after_s: f64,
+    pub idle_in_s: f64,
+    pub idle_out_s: f64,
+    pub at_s: f64,
+    pub server_pings: u32,
+    pub pongs_withheld: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerPings {
+    pub count: u64,
+    #[serde(deserialize_with = "nullable")]
+    pub median_interval_s: Option<f64>,
+}
+
+/// Latency percentiles in ms.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub count: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppPing {
+    pub sent: u64,
+    pub replies: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    pub seconds: f64,
+    pub code: u16,
+    pub drops: u64,
+}
+
+report! {
+    /// `stability --find-idle-timeout`: its own details, `idle_timeout` only.
+    pub struct IdleReport {
+        pub idle_timeout: IdleSearch,
+    }
+}
+
+impl Contract for IdleReport {
+    fn rules(&self) -> Result<(), String> {
+        let s = &self.idle_timeout;
+        match (s.method, s.idle_timeout_s) {
+            (IdleMethod::NoneUpToMax, None) | (IdleMethod::DropObserved | IdleMethod::Bisection, Some(_)) => Ok(()),
+            (m, t) => Err(format!("method {m:?} with idle_timeout_s {t:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdleSearch {
+    #[serde(deserialize_with = "nullable")]
+    pub idle_timeout_s: Option<f64>,
+    pub method: IdleMethod,
+    pub max_s: f64,
+    pub probes: Vec<Probe>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdleMethod {
+    DropObserved,
+    Bisection,
+    NoneUpToMax,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    pub idle_s: f64,
+    pub alive: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub dropped_after_s: Option<f64>,
+}
