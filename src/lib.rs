@@ -48,8 +48,10 @@
 pub mod args;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod event;
 pub mod exit;
+pub mod merge;
 pub mod net;
 pub mod plan;
 pub mod redact;
@@ -59,6 +61,7 @@ pub mod saved;
 pub mod scenario;
 pub mod selftest;
 pub mod server;
+pub mod shard;
 pub mod shutdown;
 pub mod stats;
 pub mod target;

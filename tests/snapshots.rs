@@ -8,7 +8,7 @@ use wsprobe::check::ratelimit::infer::{AttemptRecord, Purpose};
 use wsprobe::check::ratelimit::{Inferred, RatelimitDetails, RatelimitMode};
 use wsprobe::check::single::{ConnOutcome, ConnState, Distinct, Policy, SingleDetails};
 use wsprobe::check::stability::{CloseRecord, Period};
-use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails};
+use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails, StabilityHistograms};
 use wsprobe::check::Observation;
 use wsprobe::event::{CloseInfo, EndHow};
 use wsprobe::exit::Verdict;
@@ -93,6 +93,9 @@ fn stability_table() {
         app_ping: None,
         period: Some(Period { seconds: 1.0, code: 4001, drops: 2 }),
         failed_attempts: Default::default(),
+        ping_interval_s: Some(0.5),
+        app_ping_interval_s: None,
+        histograms: StabilityHistograms { ping_intervals: String::new(), pong_rtt: String::new() },
     };
     let r =
         report("stability", details, vec![Finding::new("survival", false, "2 drop(s)")], vec!["A drop every 1.0 s."]);

@@ -4,12 +4,14 @@
 //! runners never see clap types. Each default has its one home here.
 
 mod server;
+pub mod shard;
 
 use std::time::Duration;
 
 use clap::Args;
 
 pub use server::{EmbeddedServerArgs, ServeArgs, ServerBehaviourArgs};
+pub use shard::ShardArgs;
 
 use crate::units::{parse_duration, Header};
 

@@ -24,7 +24,20 @@ report! {
         #[serde(deserialize_with = "nullable")]
         pub period: Option<Period>,
         pub failed_attempts: BTreeMap<Outcome, u64>,
+        #[serde(deserialize_with = "nullable")]
+        pub ping_interval_s: Option<f64>,
+        #[serde(deserialize_with = "nullable")]
+        pub app_ping_interval_s: Option<f64>,
+        pub histograms: StabilityHistograms,
     }
+}
+
+/// HdrHistogram V2 + base64 (µs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StabilityHistograms {
+    pub ping_intervals: String,
+    pub pong_rtt: String,
 }
 
 impl Contract for StabilityReport {
@@ -35,6 +48,17 @@ impl Contract for StabilityReport {
         }
         if (self.heartbeat == Heartbeat::App) != self.app_ping.is_some() {
             return Err(format!("app_ping is there exactly with heartbeat app, heartbeat is {:?}", self.heartbeat));
+        }
+        let rtt = wsprobe::stats::latency::Latency::from_base64(&self.histograms.pong_rtt).map(|h| h.count());
+        if rtt != Some(self.pong_rtt_ms.as_ref().map_or(0, |p| p.count)) {
+            return Err(format!(
+                "histograms.pong_rtt holds {rtt:?} samples, pong_rtt_ms counts {:?}",
+                self.pong_rtt_ms
+            ));
+        }
+        super::meta::sharded(&super::Common::facts(self))?;
+        if self.started_at.is_some() && self.timeline.is_none() {
+            return Err("a soak that ran has a timeline".into());
         }
         Ok(())
     }
