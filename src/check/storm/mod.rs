@@ -226,8 +226,10 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     let stats = Arc::new(Mutex::new(fresh));
     let collector = tokio::spawn(crate::stats::collect(rx, stats.clone()));
     let end = stop.child_token();
+    let mut endpoint = target.endpoint.clone();
+    endpoint.source_stride = plan.shard.count;
     let ctx = Arc::new(client::Ctx {
-        endpoint: target.endpoint.clone(),
+        endpoint,
         plan: plan.clone(),
         events: tx,
         disrupt: end.child_token(),
