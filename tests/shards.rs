@@ -189,3 +189,70 @@ fn merge_reads_concatenated_reports_and_report_merges_on_the_fly() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Merged from:** 2 shard reports"));
 }
+
+#[test]
+fn fanout_shards_merge_to_every_delivery_and_the_groups_of_one_machine() {
+    let server = TestServer::start(ServerConfig::default());
+    let url = server.url();
+    let args = [
+        "fanout",
+        url.as_str(),
+        "--clients",
+        "9",
+        "--publish",
+        r#"{"type":"broadcast","data":"{nonce}"}"#,
+        "--settle",
+        "1s",
+        "--wait",
+        "500ms",
+    ];
+    let parts = shards(3, &args);
+    assert!(parts.iter().all(|p| u(p, "/clients") == 3 && u(p, "/all_clients") == 9), "{:#}", parts[0]);
+    let m = merged(&parts);
+    assert_eq!((u(&m, "/clients"), u(&m, "/connected"), u(&m, "/published")), (9, 9, 9));
+    assert_eq!((u(&m, "/expected"), u(&m, "/delivered"), u(&m, "/missing")), (81, 81, 0), "{:#}", m["findings"]);
+    assert_eq!(u(&m, "/latency_ms/count"), 81, "every receipt timed across shards, by its nonce's stamp");
+    assert_eq!(m["verdict"], "pass", "{:#}", m["findings"]);
+    let unicast = [
+        &args[..2],
+        &[
+            "--clients",
+            "6",
+            "--mode",
+            "unicast",
+            "--publish",
+            r#"{"type":"send","to":"dev-{to}","data":"{nonce}"}"#,
+            "--settle",
+            "1s",
+            "--wait",
+            "500ms",
+        ],
+    ]
+    .concat();
+    let m = merged(&shards(2, &unicast));
+    assert_eq!((u(&m, "/expected"), u(&m, "/delivered"), u(&m, "/cross_talk")), (30, 30, 0), "{:#}", m["findings"]);
+}
+
+#[test]
+fn fanout_shards_of_a_two_worker_server_fall_into_its_two_groups() {
+    let workers = TestServer::start(ServerConfig { workers: 2, ..ServerConfig::default() });
+    let url = workers.url();
+    let args = [
+        "fanout",
+        url.as_str(),
+        "--clients",
+        "8",
+        "--publish",
+        r#"{"type":"broadcast","data":"{nonce}"}"#,
+        "--settle",
+        "1s",
+        "--wait",
+        "500ms",
+    ];
+    let m = merged(&shards(2, &args));
+    let groups = m["groups"].as_array().expect("groups across shards");
+    assert_eq!(groups.len(), 2, "{:#}", m["groups"]);
+    assert_eq!(m["clean_partition"], true);
+    assert_eq!((u(&m, "/expected"), u(&m, "/missing")), (64, 32), "each client hears its own worker's half");
+    assert!(m["diagnosis"].to_string().contains("2 workers (or pods)"), "{:#}", m["diagnosis"]);
+}

@@ -57,7 +57,8 @@ pub struct Merger {
 }
 
 /// Every check `merge` can combine.
-pub const MERGERS: &[Merger] = &[super::storm::merge::MERGER, super::stability::merge::MERGER];
+pub const MERGERS: &[Merger] =
+    &[super::storm::merge::MERGER, super::stability::merge::MERGER, super::fanout::merge::MERGER];
 
 /// The merger of `command`.
 pub fn find(command: &str) -> Option<&'static Merger> {

@@ -43,7 +43,7 @@ pub struct Ctx {
     pub nonces: Nonces,
     /// Publish times.
     pub clock: Arc<PublishClock>,
-    /// The run's start.
+    /// The run's start (for shards: the shared start).
     pub t0: Instant,
     /// Receipts to the collector (bounded: readers slow down when it lags).
     pub events: mpsc::Sender<FanoutEvent>,
@@ -54,7 +54,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn now_us(&self) -> u64 {
+    /// Microseconds since the run's start.
+    pub fn now_us(&self) -> u64 {
         self.t0.elapsed().as_micros() as u64
     }
 }
@@ -153,9 +154,9 @@ async fn inbound(ctx: &Ctx, index: u32, msg: &Message) {
         _ => return,
     };
     let mut found = false;
-    for id in ctx.nonces.find(text) {
+    for (id, sent_us) in ctx.nonces.find(text) {
         found = true;
-        let _ = ctx.events.send(FanoutEvent::Receipt { client: index, id, at_us }).await;
+        let _ = ctx.events.send(FanoutEvent::Receipt { client: index, id, at_us, sent_us }).await;
     }
     if !found {
         let _ = ctx.events.send(FanoutEvent::Other).await;

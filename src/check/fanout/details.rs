@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::args::{Audience, Mode};
 use super::publish::Published;
@@ -12,7 +12,7 @@ use crate::net::attempt::Outcome;
 use crate::stats::latency::{Latency, Percentiles};
 
 /// A connection the server ended during the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FanoutDrop {
     /// The client.
     pub client: u32,
@@ -25,7 +25,7 @@ pub struct FanoutDrop {
 }
 
 /// The histograms, HdrHistogram V2 + base64 (µs), mergeable across machines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FanoutHistograms {
     /// Publish to first receipt.
     pub latency: String,
@@ -34,14 +34,16 @@ pub struct FanoutHistograms {
 }
 
 /// `fanout`'s JSON fields.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FanoutDetails {
     /// broadcast or unicast.
     pub mode: Mode,
     /// all or others.
     pub audience: Audience,
-    /// Clients asked for.
+    /// Clients of this process (a shard's share).
     pub clients: u32,
+    /// Clients of the whole run (all shards).
+    pub all_clients: u32,
     /// Clients open when publishing began.
     pub connected: u32,
     /// Rounds planned.
@@ -82,7 +84,7 @@ pub struct FanoutDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<Vec<u32>>>,
     /// True when each group heard exactly its own publishers.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub clean_partition: bool,
     /// Deliveries per client.
     pub per_client: Vec<ClientDelivery>,
@@ -90,16 +92,33 @@ pub struct FanoutDetails {
     pub drops: Vec<FanoutDrop>,
     /// Clients that could not connect, by outcome.
     pub connect_failures: BTreeMap<Outcome, u64>,
+    /// `--expect-ratio`, if given.
+    pub expect_ratio: Option<f64>,
+    /// This process's clients that were not open when publishing began.
+    pub unconnected: Vec<u32>,
+    /// Rounds this process was to publish but skipped (their publisher was
+    /// not connected), up to 100,000.
+    pub unpublished_rounds: Vec<u32>,
+    /// Shards of a broadcast: for each client, the publishers it heard
+    /// (a bit per client index, base64), for the groups of the merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heard: Option<BTreeMap<u32, String>>,
+    /// Shards of a broadcast: per round, the first and last receipt here
+    /// (µs since the shared start; null without one), for the merged spread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_spans: Option<Vec<Option<[u64; 2]>>>,
 }
 
 /// Builds the details from the finished run.
 pub fn build(
     tally: &Tally,
-    delivery: Delivery,
+    mut delivery: Delivery,
     published: &Published,
     connected: &[bool],
     connect_failures: BTreeMap<Outcome, u64>,
 ) -> FanoutDetails {
+    let shard = tally.shard;
+    delivery.per_client.retain(|c| shard.owns(c.client));
     let (expected, delivered) = (delivery.total(|c| c.expected), delivery.total(|c| c.delivered));
     let mut spread = Latency::new();
     for &(first, last) in tally.first_last.iter().filter(|(first, _)| *first != u64::MAX) {
@@ -109,7 +128,8 @@ pub fn build(
     FanoutDetails {
         mode: layout.mode,
         audience: layout.audience,
-        clients: layout.clients,
+        clients: shard.share(layout.clients),
+        all_clients: layout.clients,
         connected: connected.iter().filter(|&&c| c).count() as u32,
         messages: layout.rounds,
         published: published.sent,
@@ -142,5 +162,10 @@ pub fn build(
             })
             .collect(),
         connect_failures,
+        expect_ratio: None,
+        unconnected: shard.clients(layout.clients).filter(|&c| !connected[c as usize]).collect(),
+        unpublished_rounds: published.unpublished_rounds.clone(),
+        heard: super::shard::heard(tally, connected),
+        round_spans: super::shard::round_spans(tally),
     }
 }

@@ -25,6 +25,9 @@ pub enum FanoutEvent {
         id: u64,
         /// When, in µs since the run's start.
         at_us: u64,
+        /// When it was published, in µs since the run's start, when its
+        /// nonce says (shards stamp every nonce).
+        sent_us: Option<u64>,
     },
     /// A message without any of our nonces arrived (acks, presence...).
     Other,
@@ -105,6 +108,9 @@ pub struct Tally {
     last_round: HashMap<(u32, u32), u32>,
     /// Connections that ended on the server's side, with how.
     pub drops: Vec<(u32, CloseInfo)>,
+    /// Whose messages this process published: another shard's are taken
+    /// to be published (that shard's report says which were not).
+    pub shard: crate::shard::ShardPlan,
 }
 
 /// Most drops kept with their close (the rest are only counted).
@@ -131,6 +137,7 @@ impl Tally {
             inversions: 0,
             last_round: HashMap::new(),
             drops: Vec::new(),
+            shard: crate::shard::ShardPlan::default(),
         }
     }
 
@@ -152,12 +159,13 @@ impl Tally {
         self.clock.published()
     }
 
-    /// True when message `id` was published.
+    /// True when message `id` was published (by this process, or by
+    /// another shard, as far as this one can tell).
     pub fn published(&self, id: u64) -> bool {
-        self.clock.at(id).is_some()
+        self.clock.at(id).is_some() || !self.shard.owns(self.layout.publisher(id))
     }
 
-    fn receipt(&mut self, client: u32, id: u64, at_us: u64) {
+    fn receipt(&mut self, client: u32, id: u64, at_us: u64, sent_us: Option<u64>) {
         if !self.layout.is_valid(id) || client >= self.layout.clients {
             self.foreign += 1;
             return;
@@ -165,17 +173,17 @@ impl Tally {
         match self.layout.role(id, client) {
             Role::Echo => self.echoes[client as usize] += 1,
             Role::Stray => self.cross_talk[client as usize] += 1,
-            Role::Intended => self.intended(client, id, at_us),
+            Role::Intended => self.intended(client, id, at_us, sent_us),
         }
     }
 
-    fn intended(&mut self, client: u32, id: u64, at_us: u64) {
+    fn intended(&mut self, client: u32, id: u64, at_us: u64, sent_us: Option<u64>) {
         let cell = self.cell(id, client);
         self.counts[cell] = self.counts[cell].saturating_add(1);
         if self.counts[cell] > 1 {
             return;
         }
-        if let Some(published) = self.clock.at(id) {
+        if let Some(published) = sent_us.or_else(|| self.clock.at(id)) {
             self.latency.record_us(at_us.saturating_sub(published));
         }
         if let Some(span) = self.first_last.get_mut(id as usize) {
@@ -195,7 +203,7 @@ impl Tally {
 impl Fold<FanoutEvent> for Tally {
     fn apply(&mut self, event: &FanoutEvent) {
         match event {
-            FanoutEvent::Receipt { client, id, at_us } => self.receipt(*client, *id, *at_us),
+            FanoutEvent::Receipt { client, id, at_us, sent_us } => self.receipt(*client, *id, *at_us, *sent_us),
             FanoutEvent::Other => self.other_messages += 1,
             FanoutEvent::Dropped { client, close } if self.drops.len() < DROPS_KEPT => {
                 self.drops.push((*client, close.clone()))
@@ -218,7 +226,7 @@ mod tests {
     }
 
     fn receipt(t: &mut Tally, client: u32, id: u64, at_us: u64) {
-        t.apply(&FanoutEvent::Receipt { client, id, at_us });
+        t.apply(&FanoutEvent::Receipt { client, id, at_us, sent_us: None });
     }
 
     #[test]

@@ -14,6 +14,8 @@ report! {
         pub mode: Mode,
         pub audience: Audience,
         pub clients: u32,
+        /// All shards' clients (equal to `clients` on one machine).
+        pub all_clients: u32,
         pub connected: u32,
         pub messages: u32,
         pub published: u64,
@@ -42,11 +44,22 @@ report! {
         pub per_client: Vec<ClientDelivery>,
         pub drops: Vec<Drop>,
         pub connect_failures: BTreeMap<Outcome, u64>,
+        #[serde(deserialize_with = "nullable")]
+        pub expect_ratio: Option<f64>,
+        pub unconnected: Vec<u32>,
+        pub unpublished_rounds: Vec<u32>,
+        /// Shards of a broadcast only: client → publishers heard (bitmap, base64).
+        #[serde(default, deserialize_with = "omittable")]
+        pub heard: Option<BTreeMap<u32, String>>,
+        /// Shards of a broadcast only: per round, first and last receipt (µs).
+        #[serde(default, deserialize_with = "omittable")]
+        pub round_spans: Option<Vec<Option<[u64; 2]>>>,
     }
 }
 
 impl Contract for FanoutReport {
-    const OMITTABLE: &'static [&'static str] = &["groups", "clean_partition", "connect_failures.*"];
+    const OMITTABLE: &'static [&'static str] =
+        &["groups", "clean_partition", "connect_failures.*", "heard", "heard.*", "round_spans"];
 
     fn rules(&self) -> Result<(), String> {
         let sum = |f: fn(&ClientDelivery) -> u64| self.per_client.iter().map(f).sum::<u64>();
@@ -64,6 +77,14 @@ impl Contract for FanoutReport {
         if self.per_client.len() != self.clients as usize {
             return Err("per_client has one entry per client".into());
         }
+        if self.clients > self.all_clients
+            || (self.shard.is_none_or(|s| s.count == 1)
+                && self.clients != self.all_clients
+                && self.merged_from.is_none())
+        {
+            return Err(format!("clients {} of all_clients {}", self.clients, self.all_clients));
+        }
+        super::meta::sharded(&super::Common::facts(self))?;
         if let Some(groups) = &self.groups {
             let firsts: Vec<u32> = groups.iter().map(|g| g[0]).collect();
             let sorted =
