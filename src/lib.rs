@@ -36,6 +36,13 @@
 //! - [`render`]: HTML (inline SVG charts) and Markdown, pure functions of a
 //!   report's JSON, so saved, merged and fresh reports render alike;
 //!   [`saved`]: reading saved reports back.
+//! - [`shard`]: one command as N shards (`--shard I/N`, `--shards N`,
+//!   `--start-at`): which clients are whose, the shared start, the plan
+//!   hash; [`clock`]: absolute times (µs, RFC 3339) that line up across
+//!   machines; [`merge`]: `wsprobe merge`, which checks shard reports
+//!   belong together, aligns their timelines and hands them to the
+//!   check's own merge hook ([`check::mergeable`], one `merge.rs` next to
+//!   each mergeable check), judged like a single run.
 //! - [`scenario`]: scenario files, `run` and its JUnit XML; [`selftest`] runs the checks'
 //!   built-in scenario files through the same runner.
 //! - [`server`]: the reference server: `run(listener, config, shutdown)`.

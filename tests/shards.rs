@@ -256,3 +256,19 @@ fn fanout_shards_of_a_two_worker_server_fall_into_its_two_groups() {
     assert_eq!((u(&m, "/expected"), u(&m, "/missing")), (64, 32), "each client hears its own worker's half");
     assert!(m["diagnosis"].to_string().contains("2 workers (or pods)"), "{:#}", m["diagnosis"]);
 }
+
+#[test]
+fn the_shard_index_comes_from_the_job_completion_index() {
+    let server = TestServer::start(ServerConfig::default());
+    let url = server.url();
+    let args =
+        ["storm", url.as_str(), "--clients", "6", "--hold", "100ms", "--disrupt", "none", "--shards", "3", "--json"];
+    let out = common::wsprobe().args(args).env("JOB_COMPLETION_INDEX", "2").output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = common::json_stdout(&out);
+    assert_eq!((u(&json, "/shard/index"), u(&json, "/shard/count"), u(&json, "/clients")), (2, 3, 2));
+    let out = common::wsprobe().args(args).env_remove("JOB_COMPLETION_INDEX").output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let json = common::json_stdout(&out);
+    assert!(json["error"].as_str().is_some_and(|e| e.contains("JOB_COMPLETION_INDEX")), "{json:#}");
+}

@@ -149,3 +149,26 @@ pub fn same<'a, T: PartialEq + std::fmt::Debug + 'a>(
     }
     first.map(|(_, v)| v).ok_or_else(|| "no shard report to merge".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_of_other_settings_are_refused_naming_the_file() {
+        let mut coarse = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 2).unwrap();
+        coarse.record(1000).unwrap();
+        let mut buf = Vec::new();
+        hdrhistogram::serialization::Serializer::serialize(
+            &mut hdrhistogram::serialization::V2Serializer::new(),
+            &coarse,
+            &mut buf,
+        )
+        .unwrap();
+        let text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, buf);
+        let e = histogram("b.json", "histograms.handshake", &text).unwrap_err();
+        assert!(e.starts_with("b.json: histograms.handshake") && e.contains("different settings"), "{e}");
+        assert!(histogram("a.json", "h", &Latency::new().to_base64()).is_ok());
+        assert!(histogram("a.json", "h", "not base64!").unwrap_err().contains("not an HdrHistogram"));
+    }
+}

@@ -304,6 +304,13 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
     obs.run.origin = Some(start.origin.wall);
     obs.run.start = start.record(0);
     obs.run.timeline = Some(stats.timeline.seconds(Instant::now()));
+    if stats.timeline.truncated > 0 {
+        obs.warnings.push(format!(
+            "the timeline keeps {} s; {} later events are counted in the totals only",
+            crate::stats::timeline::MAX_SECONDS,
+            stats.timeline.truncated
+        ));
+    }
     obs
 }
 

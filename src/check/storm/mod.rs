@@ -263,6 +263,13 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     obs.run.origin = Some(start.origin.wall);
     obs.run.start = start.record(u64::from(plan.local_clients() - arrivals));
     obs.run.timeline = Some(stats.timeline.seconds(Instant::now()));
+    if stats.timeline.truncated > 0 {
+        obs.warnings.push(format!(
+            "the timeline keeps {} s; {} later events are counted in the totals only",
+            crate::stats::timeline::MAX_SECONDS,
+            stats.timeline.truncated
+        ));
+    }
     obs
 }
 
