@@ -28,7 +28,8 @@ use serde_json::Value;
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one wsprobe fanout run may take before the test kills it.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-/// wsprobe's wait for late deliveries; loopback delivers in milliseconds.
+/// wsprobe's wait for late deliveries unless a test sets its own;
+/// loopback delivers in milliseconds.
 const WAIT: &str = "1s";
 
 const UNICAST: &str = r#"{"type":"send","to":"dev-{to}","data":"{nonce}"}"#;
@@ -162,13 +163,14 @@ impl Run {
     }
 }
 
-/// `wsprobe fanout URL ARGS --wait 1s --json`, killed after RUN_TIMEOUT.
+/// `wsprobe fanout URL ARGS [--wait 1s] --json`, killed after RUN_TIMEOUT.
 fn fanout(url: &str, args: &[&str]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
         .arg("fanout")
         .arg(url)
         .args(args)
-        .args(["--wait", WAIT, "--json"])
+        .args(if args.contains(&"--wait") { &[][..] } else { &["--wait", WAIT][..] })
+        .arg("--json")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -316,27 +318,32 @@ fn router_one_worker_broadcast_reaches_everyone() {
     assert_one_group(&run, n);
 }
 
-/// uvicorn --workers 2: both workers accept from one listening socket.
-/// The kernel wakes both; asyncio's accept loop then drains the whole
-/// backlog in whichever worker won, so a burst of 10 connects often lands
-/// on one worker (about 85% of the time by hand, with Python's
-/// `websockets` as the client) and 20 or more are nearly always split. So
-/// the test starts at 20 clients and retries with 40; a run where all
-/// clients did share one worker must pass (one registry is enough), and a
-/// split run must fail with exactly the workers' partition as `groups`.
-#[test]
-fn router_two_workers_broadcast_is_partitioned_by_worker() {
-    let router = Peer::router(&["--workers", "2"]);
-    for n in [20u64, 40, 40, 40, 40, 40] {
+/// Broadcast runs against a 2-worker router with `clients` from
+/// `schedule`, one fresh wsprobe run each, until one run's clients are
+/// split over both workers (by the truth file). A run whose clients all
+/// shared one worker must pass (one registry is enough); the split run must
+/// fail with exactly the workers' partition as `groups`.
+fn assert_broadcast_partitioned_by_worker(router: &Peer, schedule: &[u64]) {
+    for &n in schedule {
         let from = router.truth_len();
         let clients = n.to_string();
         let run = fanout(
             &router.url(),
-            &["--clients", &clients, "--messages", &clients, "--mode", "broadcast", "--publish", BROADCAST],
+            &[
+                "--clients",
+                &clients,
+                "--messages",
+                &clients,
+                "--mode",
+                "broadcast",
+                "--publish",
+                BROADCAST,
+                "--wait",
+                "2s",
+            ],
         );
         let events = router.truth_since(from);
-        let pid_of = worker_of_each_client(&events, n);
-        let groups = partition(&pid_of);
+        let groups = partition(&worker_of_each_client(&events, n));
         if groups.len() == 1 {
             assert_pass(&run);
             assert_one_group(&run, n);
@@ -364,7 +371,29 @@ fn router_two_workers_broadcast_is_partitioned_by_worker() {
         assert_eq!(broadcasts, sizes, "each worker broadcast to its own clients only: {events:?}");
         return;
     }
-    panic!("every run put all clients on one uvicorn worker; stderr:\n{}", router.stderr_text());
+    panic!("every run put all clients on one worker ({schedule:?}); stderr:\n{}", router.stderr_text());
+}
+
+/// `uvicorn --workers 2`: both workers accept from one listening socket.
+/// The kernel wakes both on a new connection; asyncio's accept loop then
+/// drains the whole queue in whichever worker won, so a fast burst of
+/// connects tends to land on one worker. Measured with wsprobe's own
+/// client (`storm`, the whole wave at once): 10 or 20 clients were split
+/// in 1 run of 8, 40 in 1 of 4, 100 in 7 of 8, 200 in 5 of 6. Hence 40
+/// clients, then up to six runs of 100.
+#[test]
+fn router_uvicorn_two_workers_broadcast_is_partitioned_by_worker() {
+    let router = Peer::router(&["--workers", "2"]);
+    assert_broadcast_partitioned_by_worker(&router, &[40, 100, 100, 100, 100, 100, 100]);
+}
+
+/// Two workers with a SO_REUSEPORT socket each (like pods behind a load
+/// balancer): the kernel hashes each connection to a socket, so 10 clients
+/// share one worker with probability 2/1024 (by hand: split 10 runs of 10).
+#[test]
+fn router_reuse_port_two_workers_broadcast_is_partitioned_by_worker() {
+    let router = Peer::router(&["--workers", "2", "--reuse-port"]);
+    assert_broadcast_partitioned_by_worker(&router, &[10, 10, 10, 10, 10]);
 }
 
 #[test]

@@ -10,7 +10,11 @@ Two real bugs it reproduces:
   connected device, the sender included ("message spam").
 - `--workers 2`: uvicorn's own multi-worker supervisor (what `uvicorn
   --workers 2` runs), each worker with its own manager, so a broadcast
-  reaches only the clients of the publisher's worker.
+  reaches only the clients of the publisher's worker. The workers share one
+  listening socket, and a burst of connects tends to land on one of them
+  (asyncio drains the whole accept queue in whichever worker wakes first).
+  `--reuse-port` gives each worker its own SO_REUSEPORT socket instead: the
+  kernel spreads connections by a hash, like pods behind a load balancer.
 
 The launcher binds 127.0.0.1:0 itself (no port race) and hands the socket
 to uvicorn, then prints one readiness line on stdout once every worker
@@ -29,7 +33,7 @@ JSON line per event, each written with a single O_APPEND write:
     {"pid":P,"device":D,"event":"broadcast","recipients":[...]}
 
 Usage:
-    python3 fanout_router.py [--workers K] [--mode correct|spam] [--truth PATH]
+    python3 fanout_router.py [--workers K [--reuse-port]] [--mode correct|spam] [--truth PATH]
 Environment: ROUTER_MODE, FANOUT_TRUTH (flags win). Stop it with SIGTERM
 (workers exit with the supervisor; a worker whose parent dies is killed by
 PR_SET_PDEATHSIG).
@@ -138,9 +142,29 @@ async def ws_endpoint(websocket: WebSocket, device: str | None = None):
         truth("close", device=device)
 
 
+def listening_sockets(count: int, reuse_port: bool) -> list[socket.socket]:
+    """One socket on 127.0.0.1:0 (shared by every worker, as uvicorn binds
+    it), or with reuse_port one SO_REUSEPORT socket per worker on the same
+    port, among which the kernel spreads connections by a hash of the
+    4-tuple (like pods behind a load balancer)."""
+    socks = []
+    port = 0
+    for _ in range(count if reuse_port else 1):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(2048)
+        sock.set_inheritable(True)
+        port = sock.getsockname()[1]
+        socks.append(sock)
+    return socks
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--reuse-port", action="store_true", help="a SO_REUSEPORT socket per worker")
     parser.add_argument("--mode", choices=["correct", "spam"], default=MODE)
     parser.add_argument("--truth", default=TRUTH)
     args = parser.parse_args()
@@ -151,13 +175,10 @@ def main() -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
+    from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    port = sock.getsockname()[1]
+    socks = listening_sockets(args.workers, args.reuse_port)
+    port = socks[0].getsockname()[1]
     config = uvicorn.Config(
         "fanout_router:app",
         workers=args.workers,
@@ -178,19 +199,27 @@ def main() -> None:
                 if self.started:
                     ready([os.getpid()])
 
-        ReadyServer(config).run(sockets=[sock])
+        ReadyServer(config).run(sockets=socks)
         return
 
     class ReadyMultiprocess(Multiprocess):
+        """uvicorn's supervisor; the readiness line once every worker serves."""
+
         def init_processes(self) -> None:
-            super().init_processes()
+            if args.reuse_port:  # worker k serves socket k only
+                for sock in self.sockets:
+                    process = Process(self.config, [sock])
+                    process.start()
+                    self.processes.append(process)
+            else:
+                super().init_processes()
             for process in self.processes:
                 if not process.wait_until_ready(30, self.should_exit):
                     print(f"worker {process.pid} did not start", file=sys.stderr, flush=True)
                     sys.exit(3)
             ready([p.pid for p in self.processes])
 
-    ReadyMultiprocess(config, sockets=[sock]).run()
+    ReadyMultiprocess(config, sockets=socks).run()
 
 
 if __name__ == "__main__":
