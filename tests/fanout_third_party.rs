@@ -291,14 +291,16 @@ fn router_spam_mode_unicast_is_cross_talk() {
     assert_eq!(run.code, Some(1), "{}", run.describe());
     // Each round the publisher sends n-1 unicasts; the buggy router hands
     // each one to all n connected devices, the publisher included: one
-    // delivery to the addressee, and n-1 receipts by devices it was not
-    // meant for (a unicast has no "echo": the copy back to the publisher is
-    // cross-talk too).
+    // delivery to the addressee, one copy back to the publisher (an echo:
+    // it already knows the content, nothing leaks), and n-2 receipts by
+    // devices it was not meant for: cross-talk.
     let expected = m * (n - 1);
-    let cross = m * (n - 1) * (n - 1);
+    let cross = m * (n - 1) * (n - 2);
+    let echoes = m * (n - 1);
     let events = router.truth_since(from);
     worker_of_each_client(&events, n);
-    assert_eq!(cross_talk_in_truth(&events), cross, "the router's own log: {events:?}");
+    assert_eq!(cross_talk_in_truth(&events), cross + echoes, "the router's own log: {events:?}");
+    assert_eq!(run.u64("echoes"), echoes, "{}", run.describe());
     assert_eq!(run.u64("expected"), expected, "{}", run.describe());
     assert_eq!(run.u64("delivered"), expected, "the addressee gets its copy too: {}", run.describe());
     assert_eq!(run.u64("missing"), 0, "{}", run.describe());
