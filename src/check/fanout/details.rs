@@ -66,6 +66,10 @@ pub struct FanoutDetails {
     pub echoes: u64,
     /// delivered / expected.
     pub delivery_ratio: Option<f64>,
+    /// Seconds from the first publish to the last delivery.
+    pub delivery_window_s: Option<f64>,
+    /// Deliveries per second over that window.
+    pub deliveries_per_s: Option<f64>,
     /// Publish to receipt, ms.
     pub latency_ms: Option<Percentiles>,
     /// First to last receipt of a broadcast, ms.
@@ -122,6 +126,8 @@ pub fn build(
         cross_talk: delivery.total(|c| c.cross_talk),
         echoes: delivery.total(|c| c.echoes),
         delivery_ratio: (expected > 0).then(|| (delivered as f64 / expected as f64 * 10_000.0).round() / 10_000.0),
+        delivery_window_s: tally.delivery_window_us().map(|us| (us as f64 / 1000.0).round() / 1000.0),
+        deliveries_per_s: tally.delivery_window_us().map(|us| (delivered as f64 / (us as f64 / 1e6)).round()),
         latency_ms: tally.latency.percentiles(),
         spread_ms: spread.percentiles(),
         histogram: tally.latency.to_base64(),

@@ -44,12 +44,17 @@ pub enum FanoutEvent {
 pub struct PublishClock {
     at: Vec<AtomicU64>,
     published: AtomicU64,
+    first: AtomicU64,
 }
 
 impl PublishClock {
     /// A clock for `ids` messages, none published.
     pub fn new(ids: u64) -> Arc<PublishClock> {
-        Arc::new(PublishClock { at: (0..ids).map(|_| AtomicU64::new(0)).collect(), published: AtomicU64::new(0) })
+        Arc::new(PublishClock {
+            at: (0..ids).map(|_| AtomicU64::new(0)).collect(),
+            published: AtomicU64::new(0),
+            first: AtomicU64::new(u64::MAX),
+        })
     }
 
     /// Marks message `id` published at `at_us`.
@@ -57,6 +62,7 @@ impl PublishClock {
         if let Some(slot) = self.at.get(id as usize) {
             slot.store(at_us + 1, Ordering::Release);
             self.published.fetch_add(1, Ordering::Relaxed);
+            self.first.fetch_min(at_us, Ordering::Relaxed);
         }
     }
 
@@ -77,6 +83,11 @@ impl PublishClock {
     /// Messages published so far.
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Relaxed)
+    }
+
+    /// When the first message was published (µs since the start).
+    pub fn first_publish_us(&self) -> Option<u64> {
+        Some(self.first.load(Ordering::Relaxed)).filter(|&v| v != u64::MAX)
     }
 }
 
@@ -105,6 +116,8 @@ pub struct Tally {
     last_round: HashMap<(u32, u32), u32>,
     /// Connections that ended on the server's side, with how.
     pub drops: Vec<(u32, CloseInfo)>,
+    /// The latest first receipt of any message (µs since the start).
+    pub last_receipt_us: u64,
 }
 
 /// Most drops kept with their close (the rest are only counted).
@@ -131,7 +144,15 @@ impl Tally {
             inversions: 0,
             last_round: HashMap::new(),
             drops: Vec::new(),
+            last_receipt_us: 0,
         }
+    }
+
+    /// From the first publish to the last delivery, in µs: the window the
+    /// delivery rate is measured over (the trailing `--wait` excluded).
+    pub fn delivery_window_us(&self) -> Option<u64> {
+        let first = self.clock.first_publish_us()?;
+        (self.last_receipt_us > first).then(|| self.last_receipt_us - first)
     }
 
     /// Where (id, client)'s intended count lives.
@@ -178,6 +199,7 @@ impl Tally {
         if let Some(published) = self.clock.at(id) {
             self.latency.record_us(at_us.saturating_sub(published));
         }
+        self.last_receipt_us = self.last_receipt_us.max(at_us);
         if let Some(span) = self.first_last.get_mut(id as usize) {
             *span = (span.0.min(at_us), span.1.max(at_us));
         }

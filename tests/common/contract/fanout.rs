@@ -28,6 +28,10 @@ report! {
         #[serde(deserialize_with = "nullable")]
         pub delivery_ratio: Option<f64>,
         #[serde(deserialize_with = "nullable")]
+        pub delivery_window_s: Option<f64>,
+        #[serde(deserialize_with = "nullable")]
+        pub deliveries_per_s: Option<f64>,
+        #[serde(deserialize_with = "nullable")]
         pub latency_ms: Option<Percentiles>,
         #[serde(deserialize_with = "nullable")]
         pub spread_ms: Option<Percentiles>,
