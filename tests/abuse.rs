@@ -18,6 +18,12 @@ use wsprobe::net::connect::{open, Attempt, ClientWs};
 use wsprobe::server::config::ServerConfig;
 use wsprobe::units::ClientId;
 
+/// A well-behaved client's slowest echo while others abuse the server:
+/// typically under 20 ms here; the bound leaves room for a loaded 2-core
+/// machine (100 ms was missed once by 1 ms) and still catches a server that
+/// stalls, which shows as seconds.
+const SERVED_QUICKLY: Duration = Duration::from_millis(250);
+
 /// The abuse tests load the machine on purpose; run them one at a time so
 /// one test's flood does not eat another's latency budget.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -82,7 +88,7 @@ fn echo_stays_fast_under_slowloris_and_a_connection_flood() {
     });
     let worst = rt.block_on(worst_echo(&mut good, 40));
     let accepted = rt.block_on(flood).unwrap();
-    assert!(worst < Duration::from_millis(100), "slowest echo under abuse: {worst:?}");
+    assert!(worst < SERVED_QUICKLY, "slowest echo under abuse: {worst:?}");
     assert_eq!(accepted, 1000, "the flood's well-formed attempts were all served");
     assert!(eventually(Duration::from_secs(5), || server.health().open_connections == 1), "{:?}", server.health());
     assert!(
@@ -93,7 +99,7 @@ fn echo_stays_fast_under_slowloris_and_a_connection_flood() {
     drop(slowloris);
     assert_eq!(server.health().accepted_total, 1001);
     let worst = rt.block_on(worst_echo(&mut good, 5));
-    assert!(worst < Duration::from_millis(100), "{worst:?}");
+    assert!(worst < SERVED_QUICKLY, "{worst:?}");
 }
 
 #[test]
@@ -148,7 +154,7 @@ fn a_client_that_never_reads_is_dropped_and_others_are_served() {
             }
         };
         let (_, worst) = tokio::join!(flood, worst_echo(&mut good, 10));
-        assert!(worst < Duration::from_millis(100), "{worst:?}");
+        assert!(worst < SERVED_QUICKLY, "{worst:?}");
         // While the good client is still connected, the deaf one is gone...
         let deadline = Instant::now() + Duration::from_secs(5);
         while server.health().open_connections != 1 && Instant::now() < deadline {
@@ -157,7 +163,7 @@ fn a_client_that_never_reads_is_dropped_and_others_are_served() {
         assert_eq!(server.health().open_connections, 1, "the deaf client was dropped: {:?}", server.health());
         // ...and the good one is still served quickly.
         let worst = worst_echo(&mut good, 5).await;
-        assert!(worst < Duration::from_millis(100), "{worst:?}");
+        assert!(worst < SERVED_QUICKLY, "{worst:?}");
     });
 }
 
@@ -236,7 +242,7 @@ fn a_sender_flooding_a_recipient_that_never_reads_meets_a_bounded_queue() {
         assert_eq!(refused as u64 + health.deliveries_total, 256, "{refused} refused, {health:?}");
         assert!(health.deliveries_dropped >= refused as u64 && refused >= 128, "{refused} refused, {health:?}");
         assert!(took < Duration::from_secs(20), "the sender was never held up: {took:?}");
-        assert!(worst < Duration::from_millis(500), "the good client was served meanwhile: {worst:?}");
+        assert!(worst < SERVED_QUICKLY, "the good client was served meanwhile: {worst:?}");
         assert!(
             eventually(Duration::from_secs(5), || server.health().open_connections == 2),
             "the slow consumer was dropped: {:?}",
