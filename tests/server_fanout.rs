@@ -1,7 +1,7 @@
 //! The reference server's deliveries over real loopback sockets: broadcast
 //! (every open connection of the worker, data verbatim, no ack), `--workers
-//! K` (separate registries dealt round-robin), and the `cross-talk` and
-//! `duplicate-delivery` faults.
+//! K` (separate registries dealt round-robin, limits counted per worker),
+//! and the `cross-talk` and `duplicate-delivery` faults.
 
 mod common;
 
@@ -99,6 +99,30 @@ fn workers_keep_separate_registries() {
         assert_eq!(server.health().deliveries_total, 3, "only worker 0's three connections");
         nothing_else(&mut clients[1]).await;
         nothing_else(&mut clients[3]).await;
+    });
+}
+
+#[test]
+fn workers_multiply_per_ip_limits_and_caps() {
+    let cfg = ServerConfig {
+        workers: 2,
+        rate_limit: Some("1/30s".parse().unwrap()),
+        max_clients: Some(2),
+        ..Default::default()
+    };
+    let server = TestServer::start(cfg);
+    runtime().block_on(async {
+        // One accept per IP per 30 s, but each worker counts its own.
+        let _a = connected(&server.url(), 0).await;
+        let _b = connected(&server.url(), 1).await;
+        assert!(matches!(connect(&server.url(), 2).await, Attempt::Rejected(r) if r.status == 429));
+    });
+    let server = TestServer::start(ServerConfig { workers: 2, max_clients: Some(1), ..Default::default() });
+    runtime().block_on(async {
+        let _a = connected(&server.url(), 0).await;
+        let _b = connected(&server.url(), 1).await;
+        assert!(matches!(connect(&server.url(), 2).await, Attempt::Rejected(r) if r.status == 503));
+        assert_eq!((server.health().slots_in_use, server.health().max_clients), (2, Some(1)));
     });
 }
 

@@ -63,7 +63,8 @@ pub struct ServerBehaviourArgs {
     pub write_timeout: Duration,
     /// Behave as K separate workers, each with its own registry (identities,
     /// slots, limits, routing, broadcast audience), connections dealt
-    /// round-robin at accept, as several uvicorn/gunicorn workers do.
+    /// round-robin at accept, as several uvicorn/gunicorn workers do. Every
+    /// accepted TCP connection takes the next worker, /health included.
     #[arg(long, default_value_t = 1, value_name = "K")]
     pub workers: usize,
     /// Most bytes of routed and broadcast messages queued for one recipient;
