@@ -82,3 +82,41 @@ fn unreadable_reports_are_exit_2_naming_file_and_position() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/r.json"));
 }
+
+/// `scripts/screenshot-report` renders a real report with Debian's headless
+/// Chromium, in both colour schemes. CI installs Chromium (scripts/test);
+/// elsewhere a machine without it says so instead of passing quietly.
+#[test]
+fn screenshot_script_renders_light_and_dark_pngs() {
+    let has_chromium = ["chromium", "chromium-browser"].iter().any(|b| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {b}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !has_chromium {
+        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (scripts/test does)");
+        eprintln!("NOTE: chromium is not installed; scripts/screenshot-report was not exercised");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("storm.html");
+    let out =
+        wsprobe().args(["storm", "--clients", "20", "--hold", "100ms", "-q", "--html"]).arg(&page).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let prefix = dir.path().join("shot");
+    let shot = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/screenshot-report"))
+        .arg(&page)
+        .arg(&prefix)
+        .args(["900", "900"])
+        .output()
+        .unwrap();
+    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    let read = |scheme: &str| std::fs::read(dir.path().join(format!("shot-{scheme}.png"))).unwrap();
+    let (light, dark) = (read("light"), read("dark"));
+    for png in [&light, &dark] {
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG file");
+        assert!(png.len() > 20_000, "a page with charts, not a blank one ({} bytes)", png.len());
+    }
+    assert_ne!(light, dark, "the dark scheme renders differently");
+}

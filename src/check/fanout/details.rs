@@ -126,7 +126,7 @@ pub fn build(
         cross_talk: delivery.total(|c| c.cross_talk),
         echoes: delivery.total(|c| c.echoes),
         delivery_ratio: (expected > 0).then(|| (delivered as f64 / expected as f64 * 10_000.0).round() / 10_000.0),
-        delivery_window_s: tally.delivery_window_us().map(|us| (us as f64 / 1000.0).round() / 1000.0),
+        delivery_window_s: tally.delivery_window_us().map(|us| us as f64 / 1e6),
         deliveries_per_s: tally.delivery_window_us().map(|us| (delivered as f64 / (us as f64 / 1e6)).round()),
         latency_ms: tally.latency.percentiles(),
         spread_ms: spread.percentiles(),
