@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use args::{Audience, FanoutArgs, Mode};
-pub use details::FanoutDetails;
+pub use details::{FanoutDetails, FanoutDrop, FanoutHistograms};
 pub use plan::FanoutPlan;
 pub use summary::ClientDelivery;
 
