@@ -5,36 +5,12 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{endpoint, runtime, TestServer};
-use futures_util::{SinkExt, StreamExt};
+use common::ws::{connect, connected, next_text};
+use common::{runtime, TestServer};
+use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
-use wsprobe::net::connect::{open, Attempt, ClientWs};
+use wsprobe::net::connect::{Attempt, ClientWs};
 use wsprobe::server::config::{Fault, ServerConfig};
-use wsprobe::units::ClientId;
-
-async fn connect(url: &str, client: u32) -> Attempt {
-    open(&endpoint(url), ClientId::new(client)).await
-}
-
-async fn connected(url: &str, client: u32) -> ClientWs {
-    match connect(url, client).await {
-        Attempt::Open(o) => o.ws,
-        other => panic!("expected an open connection, got {}", other.outcome()),
-    }
-}
-
-/// Reads until a text message arrives (pings are answered along the way).
-async fn next_text(ws: &mut ClientWs) -> String {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a message within 5s") {
-            Some(Ok(Message::Text(t))) => return t.to_string(),
-            Some(Ok(_)) => continue,
-            other => panic!("connection ended: {other:?}"),
-        }
-    }
-}
 
 /// Sends a probe and expects its echo as the very next text: nothing else
 /// was queued for this client before it.
