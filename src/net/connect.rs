@@ -188,6 +188,7 @@ impl Opening<'_> {
         }
         let (subprotocol, extensions) = validate_upgrade(&response, &key, &self.endpoint.subprotocols)?;
         let tls = tls_summary(&stream);
+        stream.frames_from_now();
         if self.endpoint.withhold_pongs {
             stream.withhold_pongs();
         }

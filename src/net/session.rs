@@ -143,6 +143,91 @@ where
     let _ = tokio::time::timeout(FAIL_CLOSE_WAIT, ws.send(Message::Close(Some(frame)))).await;
 }
 
+/// After a read ended the connection, does what the protocol asks of us:
+/// a server that broke the protocol is told so ([`fail_connection`]); a
+/// close frame the server sent first is answered ([`answer_close`]) and
+/// the server's TCP close awaited, at most `wait`.
+pub async fn conclude<S>(ws: &mut WebSocketStream<S>, close: &CloseInfo, wait: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match close.how {
+        EndHow::ProtocolError => fail_connection(ws, close).await,
+        EndHow::CloseFrame => {
+            answer_close(ws, wait).await;
+        }
+        _ => {}
+    }
+}
+
+/// Answers a close frame the server sent first (RFC 6455 5.5.1): writes
+/// the echo tungstenite queued when it read the frame, then reads until
+/// the server ends TCP (7.1.1: the server closes first). True when TCP
+/// ended within `wait`; past it the caller drops the socket.
+pub async fn answer_close<S>(ws: &mut WebSocketStream<S>, wait: Duration) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let exchange = async {
+        if ws.flush().await.is_err() {
+            return;
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    };
+    tokio::time::timeout(wait, exchange).await.is_ok()
+}
+
+/// One write to a client connection.
+#[derive(Debug)]
+pub enum WriteOp {
+    /// Queue a message and flush it.
+    Send(Message),
+    /// Queue a message (written when the buffer fills or on flush).
+    Feed(Message),
+    /// Write everything queued.
+    Flush,
+}
+
+/// How a write under the write timeout ended.
+#[derive(Debug)]
+pub enum Written {
+    /// The socket took it.
+    Done,
+    /// The run ended (or Ctrl-C) while the write waited: not the server's doing.
+    Stopped,
+    /// The connection is over: how (a socket error, or the server stopped
+    /// reading and the write made no progress within the timeout).
+    Ended(CloseInfo),
+}
+
+/// Runs one write under `limit` and `stop`: a peer that stops reading can
+/// block a write for ever, and must neither hang the run nor hide behind
+/// it. A timeout is the outcome "the server stopped reading", with the
+/// bytes still unsent.
+pub async fn write_within(
+    ws: &mut crate::net::connect::ClientWs,
+    op: WriteOp,
+    limit: Duration,
+    stop: &CancellationToken,
+) -> Written {
+    let write = async {
+        match op {
+            WriteOp::Send(msg) => ws.send(msg).await,
+            WriteOp::Feed(msg) => ws.feed(msg).await,
+            WriteOp::Flush => ws.flush().await,
+        }
+    };
+    let result = tokio::select! {
+        r = tokio::time::timeout(limit, write) => r,
+        _ = stop.cancelled() => return Written::Stopped,
+    };
+    match result {
+        Ok(Ok(())) => Written::Done,
+        Ok(Err(e)) => Written::Ended(close_from_error(&e)),
+        Err(_) => Written::Ended(CloseInfo::stalled(ws.get_ref().unsent(), limit)),
+    }
+}
+
 /// Closes many connections cleanly at once (each under `wait`).
 pub async fn close_all(sockets: Vec<crate::net::connect::ClientWs>, wait: Duration) {
     let closes = sockets.into_iter().map(|mut ws| async move {
@@ -177,14 +262,18 @@ pub struct Watched {
 }
 
 impl Watched {
-    /// Starts watching; `parent` (Ctrl-C) stops it too.
-    pub fn spawn(mut ws: crate::net::connect::ClientWs, parent: &CancellationToken) -> Watched {
+    /// Starts watching; `parent` (Ctrl-C) stops it too. A close frame from
+    /// the server is answered, and its TCP close awaited at most `wait`.
+    pub fn spawn(mut ws: crate::net::connect::ClientWs, parent: &CancellationToken, wait: Duration) -> Watched {
         let stop = parent.child_token();
         let done = CancellationToken::new();
         let (token, finished) = (stop.clone(), done.clone());
         let task = tokio::spawn(async move {
             let _finished = finished.drop_guard();
             let end = watch(&mut ws, &token).await;
+            if let Some(close) = &end {
+                conclude(&mut ws, close, wait).await;
+            }
             (ws, end)
         });
         Watched { stop, done, task }

@@ -8,7 +8,7 @@ mod table;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +20,7 @@ use crate::args::ClientArgs;
 use crate::event::CloseInfo;
 use crate::exit::PlanError;
 use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection, Timings};
-use crate::net::session::{close_cleanly, interpret, CloseReply, Read};
+use crate::net::session::{close_cleanly, interpret, write_within, CloseReply, Read, WriteOp, Written};
 use crate::plan::ClientPlan;
 use crate::report::table::Style;
 use crate::report::{Details, Finding};
@@ -270,8 +270,11 @@ async fn exchange(
             kind: "text",
             data: text.clone(),
         });
-        if let Err(e) = opened.ws.send(Message::text(text.clone())).await {
-            return Some(crate::net::session::close_from_error(&e));
+        let limit = plan.client.write_timeout;
+        match write_within(&mut opened.ws, WriteOp::Send(Message::text(text.clone())), limit, stop).await {
+            Written::Done => {}
+            Written::Stopped => return None,
+            Written::Ended(close) => return Some(close),
         }
     }
     let deadline = tokio::time::sleep(plan.listen);
@@ -285,7 +288,7 @@ async fn exchange(
         match interpret(item) {
             Read::Frame(msg) => details.messages.push(traffic_in(&msg, start)),
             Read::Ended(close) => {
-                crate::net::session::fail_connection(&mut opened.ws, &close).await;
+                crate::net::session::conclude(&mut opened.ws, &close, plan.client.close_timeout).await;
                 return Some(close);
             }
         }

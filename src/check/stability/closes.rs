@@ -179,7 +179,7 @@ impl crate::stats::Fold for StabilityStats {
                     pongs_withheld: *pongs_withheld,
                 });
             }
-            EventKind::GaveUp { .. } => {}
+            EventKind::GaveUp { .. } | EventKind::MessageSpan { .. } => {}
         }
     }
 }

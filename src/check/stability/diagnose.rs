@@ -99,6 +99,10 @@ fn explain(setup: &Setup, stats: &StabilityStats, c: &CloseRecord) -> String {
             "The server broke the protocol after {:.1} s and wsprobe failed the connection with {}: {}.",
             c.after_s, c.code, c.detail
         ),
+        EndHow::Stalled => format!(
+            "After {:.1} s {}: the server (or a proxy) stopped reading this connection; a server must keep reading, or close slow clients explicitly.",
+            c.after_s, c.detail
+        ),
         EndHow::CloseFrame | EndHow::Ours => clean(c),
     }
 }

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +20,7 @@ use super::StabilityPlan;
 use crate::check::Observation;
 use crate::net::connect::{open, Attempt};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, interpret, Read};
+use crate::net::session::{close_cleanly, interpret, write_within, Read, WriteOp, Written};
 use crate::report::table::{table, Style};
 use crate::report::Details;
 use crate::report::Finding;
@@ -143,8 +143,11 @@ async fn probe(
             },
         }
     }
-    if ws.send(Message::Ping(b"idle-probe".to_vec().into())).await.is_err() {
-        return Outcome::Dead;
+    let ping = WriteOp::Send(Message::Ping(b"idle-probe".to_vec().into()));
+    match write_within(&mut ws, ping, ANSWER_WAIT, stop).await {
+        Written::Done => {}
+        Written::Stopped => return Outcome::Failed("interrupted".into()),
+        Written::Ended(_) => return Outcome::Dead,
     }
     let answer = tokio::time::timeout(ANSWER_WAIT, async {
         loop {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::event::{CloseInfo, Event, EventKind};
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, close_from_error, interpret, Read};
+use crate::net::session::{close_cleanly, interpret, write_within, Read, WriteOp, Written};
 use crate::units::ClientId;
 
 /// What every soak client shares.
@@ -100,14 +100,18 @@ impl<'a> Connection<'a> {
                 _ = end.cancelled() => break None,
                 _ = tick(&mut pinger) => {
                     let payload = self.ctx.t0.elapsed().as_nanos().to_be_bytes()[8..].to_vec();
-                    if let Err(e) = self.send(Message::Ping(payload.into())).await {
-                        break Some(close_from_error(&e));
+                    match self.send(Message::Ping(payload.into())).await {
+                        Written::Done => {}
+                        Written::Stopped => break None,
+                        Written::Ended(close) => break Some(close),
                     }
                 }
                 _ = tick(&mut app) => {
                     let text = self.ctx.app_ping.as_ref().map(|(t, _)| t.clone()).unwrap_or_default();
-                    if let Err(e) = self.send(Message::text(text)).await {
-                        break Some(close_from_error(&e));
+                    match self.send(Message::text(text)).await {
+                        Written::Done => {}
+                        Written::Stopped => break None,
+                        Written::Ended(close) => break Some(close),
                     }
                     self.ctx.emit(self.id.index, EventKind::Traffic { sent: 1, received: 0, round_trips: Vec::new() });
                 }
@@ -119,7 +123,7 @@ impl<'a> Connection<'a> {
         };
         match dropped {
             Some(close) => {
-                crate::net::session::fail_connection(&mut self.ws, &close).await;
+                crate::net::session::conclude(&mut self.ws, &close, self.ctx.close_timeout).await;
                 self.closed(close);
                 true
             }
@@ -131,9 +135,11 @@ impl<'a> Connection<'a> {
         }
     }
 
-    async fn send(&mut self, msg: Message) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    /// Sends under the write timeout; the end of the soak stops the wait.
+    async fn send(&mut self, msg: Message) -> Written {
         self.last_out = Instant::now();
-        self.ws.send(msg).await
+        let limit = self.ctx.endpoint.write_timeout;
+        write_within(&mut self.ws, WriteOp::Send(msg), limit, &self.ctx.end).await
     }
 
     fn on_frame(&mut self, msg: Message) {

@@ -105,7 +105,7 @@ pub async fn run(ctx: std::sync::Arc<Ctx>, id: ClientId, start_at: tokio::time::
         match hold(&ctx, id, &mut live, until_disrupt).await {
             HoldEnd::Dropped(close) => {
                 if let Conn::Ws(ws) = &mut live.conn {
-                    Box::pin(crate::net::session::fail_connection(ws, &close)).await;
+                    Box::pin(crate::net::session::conclude(ws, &close, ctx.plan.close_timeout)).await;
                 }
                 closed(&ctx, id, &live, close)
             }

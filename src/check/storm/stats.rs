@@ -59,9 +59,9 @@ pub struct StormStats {
     pub drops: BTreeMap<u16, u64>,
     /// First close the server caused.
     pub first_drop: Option<Instant>,
-    /// First batch of received messages.
+    /// Intended send time of the first message.
     pub first_message: Option<Instant>,
-    /// Last batch of received messages.
+    /// Arrival of the last echo.
     pub last_message: Option<Instant>,
 }
 
@@ -134,7 +134,8 @@ impl StormStats {
         self.outcomes.iter().filter(|(k, _)| !k.is_accepted()).map(|(k, v)| (*k, *v)).collect()
     }
 
-    /// Messages received per second between the first and last batch.
+    /// Echoes received per second, from the first message's send time to
+    /// the last echo's arrival (the wire's clock, not the collector's).
     pub fn messages_per_s(&self) -> Option<f64> {
         let span = self.last_message?.saturating_duration_since(self.first_message?).as_secs_f64();
         (span > 0.1).then(|| self.messages_in as f64 / span)
@@ -164,10 +165,10 @@ impl crate::stats::Fold for StormStats {
                 self.messages_out += u64::from(*sent);
                 self.messages_in += u64::from(*received);
                 round_trips.iter().for_each(|us| self.round_trip.record_us(u64::from(*us)));
-                if *received > 0 {
-                    self.first_message.get_or_insert(e.at);
-                    self.last_message = Some(e.at);
-                }
+            }
+            EventKind::MessageSpan { first_sent, last_received } => {
+                self.first_message = Some(self.first_message.map_or(*first_sent, |f| f.min(*first_sent)));
+                self.last_message = Some(self.last_message.map_or(*last_received, |l| l.max(*last_received)));
             }
             EventKind::ServerPing => self.server_pings += 1,
             EventKind::Pong(_) => {}

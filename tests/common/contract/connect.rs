@@ -86,6 +86,7 @@ pub enum EndHow {
     Eof,
     Reset,
     ProtocolError,
+    Stalled,
     Ours,
 }
 

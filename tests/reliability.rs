@@ -1,0 +1,120 @@
+//! Peers that stop reading, flood control frames or close first: every
+//! write has a deadline under the cancellation, pongs are coalesced, and a
+//! close frame from the server is answered. Each test is bounded in time
+//! by the fixture's own lifetime and by the options it passes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::hostile::{Hostile, HostileServer};
+use common::{endpoint, eventually, run_json, runtime};
+use futures_util::StreamExt;
+use wsprobe::net::connect::{open, Attempt};
+use wsprobe::units::ClientId;
+
+fn big_text() -> String {
+    "x".repeat(8 * 1024)
+}
+
+#[test]
+fn a_soak_whose_server_stops_reading_reports_it_at_the_write_timeout() {
+    let server = HostileServer::start(Hostile::Deaf);
+    let started = Instant::now();
+    let text = big_text();
+    let json = run_json(&[
+        "stability",
+        &server.url(),
+        "--app-ping",
+        &text,
+        "--app-ping-interval",
+        "1ms",
+        "--duration",
+        "30s",
+        "--write-timeout",
+        "1s",
+        "--close-timeout",
+        "500ms",
+    ]);
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    assert_eq!(json["verdict"], "fail", "{json}");
+    let close = &json["closes"][0];
+    assert_eq!(close["how"], "stalled", "{json}");
+    assert!(close["detail"].as_str().unwrap_or("").contains("stopped reading"), "{close}");
+    assert!(json["diagnosis"].to_string().contains("stopped reading"), "{}", json["diagnosis"]);
+}
+
+#[test]
+fn a_storm_hold_ends_on_time_while_its_writes_are_blocked() {
+    let server = HostileServer::start(Hostile::Deaf);
+    let started = Instant::now();
+    let text = big_text();
+    let json = run_json(&[
+        "storm",
+        &server.url(),
+        "--clients",
+        "2",
+        "--message",
+        &text,
+        "--message-interval",
+        "1ms",
+        "--hold",
+        "2s",
+        "--disrupt",
+        "none",
+        "--write-timeout",
+        "60s",
+        "--close-timeout",
+        "500ms",
+    ]);
+    assert!(started.elapsed() < Duration::from_secs(9), "the hold was not seen: {:?}", started.elapsed());
+    assert_eq!(json["connected"], 2, "{json}");
+}
+
+#[test]
+fn pongs_to_a_ping_flood_are_coalesced_while_the_server_does_not_read() {
+    let server = HostileServer::start(Hostile::PingFlood);
+    let rt = runtime();
+    let (coalesced, queued) = rt.block_on(async {
+        let Attempt::Open(o) = open(&endpoint(&server.url()), ClientId::new(0)).await else { panic!("no upgrade") };
+        let mut ws = o.ws;
+        let until = tokio::time::Instant::now() + Duration::from_secs(3);
+        let mut worst = 0;
+        while let Ok(Some(Ok(_))) = tokio::time::timeout_at(until, ws.next()).await {
+            worst = worst.max(ws.get_ref().queued());
+        }
+        (ws.get_ref().pongs_coalesced(), worst)
+    });
+    assert!(coalesced > 1000, "pongs were coalesced, not queued: {coalesced}");
+    assert!(queued <= 300 * 1024, "the write queue stayed bounded: {queued} bytes");
+}
+
+/// The server's close frame (4001 "bye!") comes back masked, code and all.
+fn echoed_close(server: &HostileServer) -> bool {
+    eventually(Duration::from_secs(3), || server.received().first() == Some(&0x88)) && {
+        let got = server.received();
+        got.len() >= 8 && u16::from_be_bytes([got[6] ^ got[2], got[7] ^ got[3]]) == 4001
+    }
+}
+
+#[test]
+fn connect_answers_a_close_frame_the_server_sends_first() {
+    let server = HostileServer::start(Hostile::CloseThenEnd);
+    let started = Instant::now();
+    let json = run_json(&["connect", &server.url(), "--listen", "5s", "--close-timeout", "2s"]);
+    assert!(echoed_close(&server), "no close frame came back: {:02x?}", server.received());
+    assert!(started.elapsed() < Duration::from_secs(4), "the server's TCP close ends it: {:?}", started.elapsed());
+    assert_eq!(json["close"]["code"], 4001, "{json}");
+}
+
+#[test]
+fn stability_and_single_answer_a_close_frame_too() {
+    for args in [vec!["stability", "--duration", "2s"], vec!["single", "--hold", "300ms", "--distinct", "1"]] {
+        let server = HostileServer::start(Hostile::CloseThenEnd);
+        let url = server.url();
+        let mut full = vec![args[0], url.as_str()];
+        full.extend(&args[1..]);
+        run_json(&full);
+        assert!(echoed_close(&server), "{}: no close frame came back: {:02x?}", args[0], server.received());
+    }
+}
