@@ -76,6 +76,7 @@ pub fn render(report: &Report, output: &OutputArgs) -> Output {
     // its partial tables.
     if report.verdict == Verdict::Error && !report.interrupted {
         let message = report.error.as_deref().unwrap_or("wsprobe could not complete the run");
+        let message = crate::report::safe::line(message);
         return Output { stdout: String::new(), stderr: format!("wsprobe: error: {message}\n"), exit };
     }
     let style = table::Style { width: terminal_width(), quiet: output.quiet };

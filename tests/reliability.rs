@@ -118,3 +118,40 @@ fn stability_and_single_answer_a_close_frame_too() {
         assert!(echoed_close(&server), "{}: no close frame came back: {:02x?}", args[0], server.received());
     }
 }
+
+/// Runs a command in-process, rendered for people (not `--json`).
+fn human(args: &[&str]) -> String {
+    use clap::Parser;
+    let cli = wsprobe::cli::Cli::try_parse_from(std::iter::once("wsprobe").chain(args.iter().copied()))
+        .expect("arguments parse");
+    let out = wsprobe::run(cli).expect("command runs");
+    out.stdout + &out.stderr
+}
+
+#[test]
+fn a_long_echo_renders_in_linear_time_clipped_with_its_length() {
+    let text = "z".repeat(120_000);
+    let started = Instant::now();
+    let out = human(&["connect", "--send", &text, "--listen", "300ms"]);
+    assert!(started.elapsed() < Duration::from_secs(5), "rendering took {:?}", started.elapsed());
+    assert!(out.contains("… (120000 bytes)"), "{}", &out[..out.len().min(2000)]);
+    assert!(out.len() < 20_000, "the table shows a clip, not the payload: {} bytes", out.len());
+}
+
+#[test]
+fn server_text_cannot_drive_the_terminal() {
+    let server = HostileServer::start(Hostile::Escapes);
+    let out = human(&["connect", &server.url(), "--listen", "1s", "--close-timeout", "300ms"]);
+    assert!(!out.contains('\x1b') && !out.contains('\x07') && !out.contains('\r'), "{out:?}");
+    assert!(out.contains("\\x1b[2J"), "shown escaped: {out}");
+    assert!(!out.lines().any(|l| l.starts_with("PASS  9/9")), "no forged verdict line: {out}");
+}
+
+#[test]
+fn connect_keeps_both_ends_of_a_ping_flood_and_counts_the_rest() {
+    let server = HostileServer::start(Hostile::PingFlood);
+    let json = run_json(&["connect", &server.url(), "--listen", "2s", "--close-timeout", "300ms"]);
+    let kept = json["messages"].as_array().map_or(0, Vec::len);
+    assert!(kept <= 200, "{kept} messages kept");
+    assert!(json["messages_omitted"].as_u64().unwrap_or(0) > 10_000, "{}", json["messages_omitted"]);
+}

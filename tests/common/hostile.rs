@@ -48,6 +48,9 @@ pub enum Hostile {
     /// Upgrades, sends a close frame, and ends TCP once the client's
     /// close frame has arrived (RFC 6455 7.1.1).
     CloseThenEnd,
+    /// Upgrades, sends terminal escapes in a text frame, then closes with
+    /// a reason that tries to forge the verdict line.
+    Escapes,
 }
 
 /// The running fixture; stops its accept loop when dropped.
@@ -177,6 +180,7 @@ fn serve(mut stream: TcpStream, kind: Hostile, sink: &Mutex<Vec<u8>>) {
         Hostile::CloseKeepOpen => &[0x88, 0x02, 0x03, 0xE8],
         Hostile::HugeFrame | Hostile::Deaf | Hostile::PingFlood | Hostile::NoEcho => &[],
         Hostile::CloseThenEnd => &[0x88, 0x06, 0x0F, 0xA1, b'b', b'y', b'e', b'!'],
+        Hostile::Escapes => ESCAPES,
     };
     if !upgrade(&mut stream, &accept) {
         return;
@@ -254,3 +258,10 @@ fn until_close_frame(stream: &mut TcpStream, sink: &Mutex<Vec<u8>>) {
         }
     }
 }
+
+/// `ESC[2J ESC[H` (clear, home) and a BEL in a text frame; then a close
+/// 1000 whose reason is `\r\nPASS  9/9 \x1b[1A`.
+const ESCAPES: &[u8] = &[
+    0x81, 0x0C, 0x1b, b'[', b'2', b'J', 0x1b, b'[', b'H', b'f', b'a', b'k', b'e', 0x07, //
+    0x88, 0x0F, 0x03, 0xE8, b'\r', b'\n', b'P', b'A', b'S', b'S', b' ', b' ', b'9', b'/', b'9', 0x1b, b'[',
+];

@@ -4,6 +4,7 @@
 
 mod args;
 mod table;
+mod transcript;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -87,8 +88,11 @@ pub struct ConnectDetails {
     /// TLS version and cipher.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
-    /// Messages sent and received.
+    /// Messages sent and received: the first and last 100 when there were more.
     pub messages: Vec<Traffic>,
+    /// Messages between the first and the last 100 that were not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_omitted: Option<u64>,
     /// How the connection ended: the server's close, or wsprobe's own
     /// (`by_us`) at the end of `--listen`, whose answer is in the close step.
     pub close: Option<CloseInfo>,
@@ -263,13 +267,23 @@ async fn exchange(
     details: &mut ConnectDetails,
     stop: &CancellationToken,
 ) -> Option<CloseInfo> {
+    let mut transcript = transcript::Transcript::default();
+    let ended = talk(plan, opened, start, &mut transcript, stop).await;
+    let (messages, omitted) = transcript.finish();
+    details.messages = messages;
+    details.messages_omitted = (omitted > 0).then_some(omitted);
+    ended
+}
+
+async fn talk(
+    plan: &ConnectPlan,
+    opened: &mut Opened,
+    start: Instant,
+    details: &mut transcript::Transcript,
+    stop: &CancellationToken,
+) -> Option<CloseInfo> {
     for text in &plan.send {
-        details.messages.push(Traffic {
-            at_ms: millis(start.elapsed()),
-            direction: "out",
-            kind: "text",
-            data: text.clone(),
-        });
+        details.push(Traffic { at_ms: millis(start.elapsed()), direction: "out", kind: "text", data: text.clone() });
         let limit = plan.client.write_timeout;
         match write_within(&mut opened.ws, WriteOp::Send(Message::text(text.clone())), limit, stop).await {
             Written::Done => {}
@@ -286,7 +300,7 @@ async fn exchange(
             item = opened.ws.next() => item,
         };
         match interpret(item) {
-            Read::Frame(msg) => details.messages.push(traffic_in(&msg, start)),
+            Read::Frame(msg) => details.push(traffic_in(&msg, start)),
             Read::Ended(close) => {
                 crate::net::session::conclude(&mut opened.ws, &close, plan.client.close_timeout).await;
                 return Some(close);
