@@ -155,3 +155,16 @@ fn connect_keeps_both_ends_of_a_ping_flood_and_counts_the_rest() {
     assert!(kept <= 200, "{kept} messages kept");
     assert!(json["messages_omitted"].as_u64().unwrap_or(0) > 10_000, "{}", json["messages_omitted"]);
 }
+
+#[test]
+fn stability_reconnects_by_a_backoff_when_every_connection_drops_at_once() {
+    let started = Instant::now();
+    let json =
+        run_json(&["stability", "--clients", "20", "--reconnect", "--duration", "3s", "--server-drop-after", "5ms"]);
+    assert!(started.elapsed() < Duration::from_secs(12), "{:?}", started.elapsed());
+    let connections = json["connections"].as_u64().unwrap_or(0);
+    // exp:50ms..5s with equal jitter: at most ~8 reconnects per client in 3 s
+    // (thousands per second without a pause).
+    assert!((20..=20 * 12).contains(&connections), "{connections} connections: {}", json["diagnosis"]);
+    assert!(json["closes"].as_array().map_or(0, Vec::len) <= 20 * 20);
+}

@@ -28,6 +28,10 @@ pub struct Ctx {
     pub app_ping: Option<(String, Duration)>,
     /// Reconnect after drops.
     pub reconnect: bool,
+    /// Pause before each reconnect.
+    pub backoff: crate::units::Backoff,
+    /// Random spread on the pause.
+    pub jitter: crate::check::storm::Jitter,
     /// Time the server gets to answer our close.
     pub close_timeout: Duration,
     /// Cancelled at the end of the soak (or Ctrl-C).
@@ -44,12 +48,19 @@ impl Ctx {
     }
 }
 
-/// Pause between reconnect attempts that failed, so a dead server is not hammered.
-const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// A connection that lived this long was a success: the backoff starts over.
+const STEADY: Duration = Duration::from_millis(500);
 
-/// Runs one soak client until the end of the run.
+/// Runs one soak client until the end of the run. With `--reconnect`, each
+/// reconnect (after a drop or a failed attempt) waits by the backoff, which
+/// grows while connections keep failing fast, so a server that drops every
+/// connection at once is not hammered.
 pub async fn run(ctx: Arc<Ctx>, id: ClientId) {
+    let mut retry = 0u32;
     while !ctx.end.is_cancelled() {
+        if retry > 0 && !pause(&ctx, retry).await {
+            return;
+        }
         let started = Instant::now();
         let attempt = tokio::select! {
             a = open(&ctx.endpoint, id) => a,
@@ -64,15 +75,24 @@ pub async fn run(ctx: Arc<Ctx>, id: ClientId) {
             if !ctx.reconnect {
                 return;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(RETRY_PAUSE) => continue,
-                _ = ctx.end.cancelled() => return,
-            }
+            retry += 1;
+            continue;
         };
-        let dropped = Connection::new(&ctx, id, opened.ws, opened.at).live().await;
+        let at = opened.at;
+        let dropped = Connection::new(&ctx, id, opened.ws, at).live().await;
         if !dropped || !ctx.reconnect {
             return;
         }
+        retry = if at.elapsed() >= STEADY { 1 } else { retry + 1 };
+    }
+}
+
+/// Waits the backoff for reconnect number `retry`; false when the run ended.
+async fn pause(ctx: &Ctx, retry: u32) -> bool {
+    let wait = ctx.jitter.apply(ctx.backoff.delay(retry));
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = ctx.end.cancelled() => false,
     }
 }
 
