@@ -168,3 +168,67 @@ fn stability_reconnects_by_a_backoff_when_every_connection_drops_at_once() {
     assert!((20..=20 * 12).contains(&connections), "{connections} connections: {}", json["diagnosis"]);
     assert!(json["closes"].as_array().map_or(0, Vec::len) <= 20 * 20);
 }
+
+#[test]
+fn a_message_phase_with_no_echo_fails_with_its_own_row() {
+    let server = HostileServer::start(Hostile::NoEcho);
+    let url = server.url();
+    let args = [
+        "storm",
+        url.as_str(),
+        "--clients",
+        "3",
+        "--message",
+        "hi",
+        "--message-interval",
+        "50ms",
+        "--hold",
+        "1s",
+        "--disrupt",
+        "none",
+        "--close-timeout",
+        "300ms",
+    ];
+    let json = run_json(&args);
+    assert_eq!(json["verdict"], "fail", "{json}");
+    let echo = json["findings"].as_array().and_then(|f| f.iter().find(|f| f["check"] == "echo")).cloned();
+    assert_eq!(echo.as_ref().map(|e| e["ok"].clone()), Some(serde_json::json!(false)), "{json}");
+    let out = human(&args);
+    assert!(out.lines().any(|l| l.contains("echo round trip") && l.contains("0/")), "{out}");
+}
+
+#[test]
+fn ctrl_c_during_the_reconnect_backoff_is_an_interruption_not_a_failure() {
+    use clap::Parser;
+    let cli = wsprobe::cli::Cli::try_parse_from([
+        "wsprobe",
+        "storm",
+        "--clients",
+        "5",
+        "--hold",
+        "200ms",
+        "--disrupt",
+        "abrupt",
+        "--backoff",
+        "fixed:5s",
+        "--jitter",
+        "none",
+    ])
+    .expect("arguments parse");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let rt = runtime();
+    let started = Instant::now();
+    let report = rt.block_on(async {
+        let cancel = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            cancel.cancel();
+        });
+        wsprobe::execute(&cli.command, &stop).await.expect("runs")
+    });
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let json = serde_json::to_value(&report).expect("json");
+    assert_eq!(json["verdict"], "error", "interrupted, not failed: {json}");
+    assert_eq!(json["interrupted"], true);
+    assert!(json["findings"].as_array().is_some_and(|f| f.iter().all(|f| f["ok"] == true)), "{json}");
+}
