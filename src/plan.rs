@@ -158,6 +158,7 @@ macro_rules! server_config {
             app_pong_mode: $a.drop_mode.unwrap_or(crate::server::config::DropMode::Close),
             require_init: $a.require_init.clone(),
             init_timeout: $a.init_timeout,
+            max_handshakes: $a.max_handshakes,
         }
     };
 }
