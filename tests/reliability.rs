@@ -232,3 +232,28 @@ fn ctrl_c_during_the_reconnect_backoff_is_an_interruption_not_a_failure() {
     assert_eq!(json["interrupted"], true);
     assert!(json["findings"].as_array().is_some_and(|f| f.iter().all(|f| f["ok"] == true)), "{json}");
 }
+
+#[test]
+fn a_close_code_1005_on_the_wire_is_the_servers_protocol_violation_named() {
+    let server = HostileServer::start(Hostile::Close1005);
+    let json = run_json(&["connect", &server.url(), "--listen", "1s", "--close-timeout", "300ms"]);
+    assert_eq!(json["close"]["how"], "protocol-error", "{json}");
+    assert!(json["close"]["detail"].as_str().unwrap_or("").contains("code 1005"), "{}", json["close"]);
+    assert_eq!(json["verdict"], "fail");
+}
+
+#[test]
+fn a_close_reason_that_is_not_utf8_is_called_a_close_reason() {
+    let server = HostileServer::start(Hostile::CloseBadReason);
+    let json = run_json(&["connect", &server.url(), "--listen", "1s", "--close-timeout", "300ms"]);
+    let detail = json["close"]["detail"].as_str().unwrap_or("").to_string();
+    assert_eq!(json["close"]["code"], 1007, "{json}");
+    assert!(detail.contains("close frame") && !detail.contains("text frame"), "{detail}");
+}
+
+#[test]
+fn an_interim_100_continue_is_skipped_not_shown_as_the_refusal() {
+    let server = HostileServer::start(Hostile::ContinueFirst);
+    let json = run_json(&["connect", &server.url(), "--listen", "300ms", "--close-timeout", "300ms"]);
+    assert_eq!(json["http_status"], 101, "{json}");
+}

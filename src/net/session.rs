@@ -39,6 +39,37 @@ pub fn interpret(item: Option<Result<Message, WsError>>) -> Read {
     }
 }
 
+/// Interprets the next item of a client connection, with what was on the
+/// wire: tungstenite replaces a close code that must not be sent (1005,
+/// 1006, 1015, out of range) with 1002 "Protocol violation", and calls a
+/// close reason that is not UTF-8 bad text; both are the server breaking
+/// the protocol, and are reported with the code and frame it really sent.
+pub fn interpret_wire(ws: &crate::net::connect::ClientWs, item: Option<Result<Message, WsError>>) -> Read {
+    let substituted = matches!(&item, Some(Ok(Message::Close(Some(f))))
+        if u16::from(f.code) == 1002 && f.reason.as_str() == "Protocol violation");
+    let utf8 = matches!(&item, Some(Err(WsError::Utf8(_))));
+    let read = interpret(item);
+    let Some(wire) = ws.get_ref().wire_close() else { return read };
+    match (read, wire.code) {
+        (Read::Ended(_), Some(code)) if substituted && code != 1002 => Read::Ended(CloseInfo::protocol(
+            1002,
+            format!("the server's close frame carried code {code}, which {}", forbidden_code(code)),
+        )),
+        (Read::Ended(_), _) if utf8 && !wire.reason_utf8 => {
+            Read::Ended(CloseInfo::protocol(1007, "the server's close frame had a reason that is not valid UTF-8"))
+        }
+        (read, _) => read,
+    }
+}
+
+/// Why a close code may not be sent (RFC 6455 7.4).
+fn forbidden_code(code: u16) -> &'static str {
+    match code {
+        1005 | 1006 | 1015 => "is reserved for reports and must never be sent in a close frame (RFC 6455 7.4.1)",
+        _ => "is not a valid close code (RFC 6455 7.4)",
+    }
+}
+
 /// The close described by a close frame (1005 when it carried no code).
 pub fn close_from_frame(frame: Option<CloseFrame>) -> CloseInfo {
     match frame {
@@ -238,14 +269,11 @@ pub async fn close_all(sockets: Vec<crate::net::connect::ClientWs>, wait: Durati
 
 /// Reads until the connection ends or `stop` is cancelled; returns how it
 /// ended, or `None` when stopped (the caller then closes it).
-pub async fn watch<S>(ws: &mut WebSocketStream<S>, stop: &CancellationToken) -> Option<CloseInfo>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+pub async fn watch(ws: &mut crate::net::connect::ClientWs, stop: &CancellationToken) -> Option<CloseInfo> {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return None,
-            item = ws.next() => match interpret(item) {
+            item = ws.next() => match interpret_wire(ws, item) {
                 Read::Frame(_) => continue,
                 Read::Ended(close) => return Some(close),
             },

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::nopong::PongFilter;
+use super::wire::FrameReader;
 
 /// Plain TCP or TLS.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ pub enum Transport {
 pub struct WsStream {
     transport: Transport,
     filter: Option<Box<PongFilter>>,
+    reader: Option<Box<FrameReader>>,
     framed: bool,
     withhold: bool,
 }
@@ -36,7 +38,7 @@ pub struct WsStream {
 impl WsStream {
     /// A stream that passes every byte (the HTTP upgrade).
     pub fn new(transport: Transport) -> WsStream {
-        WsStream { transport, filter: None, framed: false, withhold: false }
+        WsStream { transport, filter: None, reader: None, framed: false, withhold: false }
     }
 
     /// From now on, silently drop every pong frame the WebSocket layer
@@ -47,11 +49,19 @@ impl WsStream {
         self.framed = true;
     }
 
-    /// From now on, what is written is frames: only the latest pong waits
-    /// for a blocked socket, and the write queue is bounded. Call it after
-    /// the upgrade; the filter is allocated on the first write.
-    pub fn frames_from_now(&mut self) {
+    /// From now on the stream carries frames. Out: only the latest pong
+    /// waits for a blocked socket, and the write queue is bounded (the
+    /// filter is allocated on the first write). In: reads go through a
+    /// [`FrameReader`] (frames up to `max_frame` split into fragments),
+    /// starting with `already`, the bytes read past the 101 head.
+    pub fn frames_from_now(&mut self, max_frame: usize, already: Vec<u8>) {
         self.framed = true;
+        self.reader = Some(Box::new(FrameReader::new(max_frame, already)));
+    }
+
+    /// The last close frame received, as it was on the wire.
+    pub fn wire_close(&self) -> Option<crate::net::wire::WireClose> {
+        self.reader.as_ref().and_then(|r| r.last_close())
     }
 
     /// The TCP socket underneath, for addresses and linger settings.
@@ -126,7 +136,11 @@ impl AsyncWrite for Transport {
 
 impl AsyncRead for WsStream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().transport).poll_read(cx, buf)
+        let this = self.get_mut();
+        match &mut this.reader {
+            Some(reader) => reader.poll_read(&mut this.transport, cx, buf),
+            None => Pin::new(&mut this.transport).poll_read(cx, buf),
+        }
     }
 }
 

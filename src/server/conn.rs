@@ -45,7 +45,7 @@ const INIT_TIMEOUT: (u16, &str) = (4408, "connection initialisation timeout");
 /// The close when the first message does not match `--require-init`.
 const INIT_REFUSED: (u16, &str) = (4400, "expected connection initialisation");
 
-type ServerWs = WebSocketStream<TcpStream>;
+type ServerWs = WebSocketStream<crate::net::wire::Framed<TcpStream>>;
 
 /// Serves an upgraded connection until it ends, then releases its ticket.
 pub async fn serve(
@@ -56,7 +56,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let config = crate::net::endpoint::ws_config(shared.cfg.max_message_size, SERVER_READ_BUFFER);
-    let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
+    // Reads go through the frame reader: big reads for big frames, and no
+    // reservation of a frame's announced length before its bytes arrive.
+    let stream = crate::net::wire::Framed::new(stream, shared.cfg.max_message_size, leftover);
+    let ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
     let clock = Clock::new(&shared.cfg);
     let mut conn = Conn { ws, ticket, shared, clock, released: false };
     conn.run(&shutdown).await;

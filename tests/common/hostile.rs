@@ -51,6 +51,12 @@ pub enum Hostile {
     /// Upgrades, sends terminal escapes in a text frame, then closes with
     /// a reason that tries to forge the verdict line.
     Escapes,
+    /// Upgrades, then closes with code 1005, which must never be on the wire.
+    Close1005,
+    /// Upgrades, then closes with a reason that is not UTF-8.
+    CloseBadReason,
+    /// Answers `100 Continue` before its 101.
+    ContinueFirst,
 }
 
 /// The running fixture; stops its accept loop when dropped.
@@ -181,6 +187,13 @@ fn serve(mut stream: TcpStream, kind: Hostile, sink: &Mutex<Vec<u8>>) {
         Hostile::HugeFrame | Hostile::Deaf | Hostile::PingFlood | Hostile::NoEcho => &[],
         Hostile::CloseThenEnd => &[0x88, 0x06, 0x0F, 0xA1, b'b', b'y', b'e', b'!'],
         Hostile::Escapes => ESCAPES,
+        Hostile::Close1005 => &[0x88, 0x02, 0x03, 0xED],
+        Hostile::CloseBadReason => &[0x88, 0x04, 0x03, 0xE8, 0xC3, 0x28],
+        Hostile::ContinueFirst => {
+            let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+            upgrade(&mut stream, &accept);
+            return linger(&mut stream, sink);
+        }
     };
     if !upgrade(&mut stream, &accept) {
         return;

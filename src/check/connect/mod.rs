@@ -21,7 +21,7 @@ use crate::args::ClientArgs;
 use crate::event::CloseInfo;
 use crate::exit::PlanError;
 use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection, Timings};
-use crate::net::session::{close_cleanly, interpret, write_within, CloseReply, Read, WriteOp, Written};
+use crate::net::session::{close_cleanly, interpret_wire, write_within, CloseReply, Read, WriteOp, Written};
 use crate::plan::ClientPlan;
 use crate::report::table::Style;
 use crate::report::{Details, Finding};
@@ -299,7 +299,7 @@ async fn talk(
             _ = stop.cancelled() => return None,
             item = opened.ws.next() => item,
         };
-        match interpret(item) {
+        match interpret_wire(&opened.ws, item) {
             Read::Frame(msg) => details.push(traffic_in(&msg, start)),
             Read::Ended(close) => {
                 crate::net::session::conclude(&mut opened.ws, &close, plan.client.close_timeout).await;

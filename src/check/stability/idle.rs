@@ -20,7 +20,7 @@ use super::StabilityPlan;
 use crate::check::Observation;
 use crate::net::connect::{open, Attempt};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, interpret, write_within, Read, WriteOp, Written};
+use crate::net::session::{close_cleanly, interpret_wire, write_within, Read, WriteOp, Written};
 use crate::report::table::{table, Style};
 use crate::report::Details;
 use crate::report::Finding;
@@ -137,7 +137,7 @@ async fn probe(
         tokio::select! {
             _ = &mut silent_until => break,
             _ = stop.cancelled() => return Outcome::Failed("interrupted".into()),
-            item = ws.next() => match interpret(item) {
+            item = ws.next() => match interpret_wire(&ws, item) {
                 Read::Frame(_) => continue,
                 Read::Ended(_) => return Outcome::Dropped(opened.elapsed()),
             },
@@ -151,7 +151,8 @@ async fn probe(
     }
     let answer = tokio::time::timeout(ANSWER_WAIT, async {
         loop {
-            match interpret(ws.next().await) {
+            let item = ws.next().await;
+            match interpret_wire(&ws, item) {
                 Read::Frame(Message::Pong(_)) => return true,
                 Read::Frame(_) => continue,
                 Read::Ended(_) => return false,

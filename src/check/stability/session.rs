@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::event::{CloseInfo, Event, EventKind};
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, interpret, write_within, Read, WriteOp, Written};
+use crate::net::session::{close_cleanly, interpret_wire, write_within, Read, WriteOp, Written};
 use crate::units::ClientId;
 
 /// What every soak client shares.
@@ -135,7 +135,7 @@ impl<'a> Connection<'a> {
                     }
                     self.ctx.emit(self.id.index, EventKind::Traffic { sent: 1, received: 0, round_trips: Vec::new() });
                 }
-                item = self.ws.next() => match interpret(item) {
+                item = self.ws.next() => match interpret_wire(&self.ws, item) {
                     Read::Frame(msg) => self.on_frame(msg),
                     Read::Ended(close) => break Some(close),
                 },

@@ -18,7 +18,7 @@ use crate::event::{CloseInfo, EndHow, Event, EventKind};
 use crate::net::attempt::Outcome;
 use crate::net::connect::{open, Attempt, ClientWs, FailureKind};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, interpret, Read};
+use crate::net::session::{close_cleanly, interpret_wire, Read};
 use crate::units::ClientId;
 
 /// What every client of a storm shares.
@@ -222,7 +222,7 @@ async fn hold_idle(
     loop {
         tokio::select! {
             _ = token.cancelled() => return HoldEnd::Disrupt,
-            item = ws.next() => match interpret(item) {
+            item = ws.next() => match interpret_wire(ws, item) {
                 Read::Frame(msg) => {
                     *last_in = Instant::now();
                     match msg {

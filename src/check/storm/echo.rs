@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{Conn, Ctx, HoldEnd, Live};
 use crate::event::EventKind;
-use crate::net::session::{interpret, write_within, Read, WriteOp, Written};
+use crate::net::session::{interpret_wire, write_within, Read, WriteOp, Written};
 use crate::units::ClientId;
 
 /// Round trips are paired with the sends they answer, in order; at most this
@@ -66,7 +66,7 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
             item = ws.next() => {
                 let mut item = Some(item);
                 while let Some(next) = item.take() {
-                    match interpret(next) {
+                    match interpret_wire(ws, next) {
                         Read::Frame(msg) => {
                             live.last_in = Instant::now();
                             if matches!(msg, Message::Text(_) | Message::Binary(_)) {
