@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::args::{
     ClientArgs, EmbeddedServerArgs, ServerBehaviourArgs, DEFAULT_CLOSE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_WRITE_TIMEOUT,
 };
 use crate::exit::PlanError;
 use crate::net::endpoint::{ws_config, Endpoint, CLIENT_READ_BUFFER};
@@ -42,6 +42,8 @@ pub struct ClientPlan {
     pub connect_timeout: Duration,
     /// Time the server gets to answer our close frame.
     pub close_timeout: Duration,
+    /// Longest one write may wait for the server to take it.
+    pub write_timeout: Duration,
     /// Largest message accepted from the server.
     pub max_message_size: usize,
     /// Skip certificate checks.
@@ -76,6 +78,7 @@ impl ClientPlan {
             origin: args.origin.clone(),
             connect_timeout: args.connect_timeout,
             close_timeout: args.close_timeout,
+            write_timeout: crate::plan::positive("--write-timeout", args.write_timeout)?,
             max_message_size: args.max_message_size,
             insecure: args.insecure,
             source_ips: Vec::new(),
@@ -94,6 +97,7 @@ impl ClientPlan {
             origin: None,
             connect_timeout: default_duration(DEFAULT_CONNECT_TIMEOUT),
             close_timeout: default_duration(DEFAULT_CLOSE_TIMEOUT),
+            write_timeout: default_duration(DEFAULT_WRITE_TIMEOUT),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             insecure: false,
             source_ips: Vec::new(),
@@ -107,6 +111,8 @@ impl ClientPlan {
     pub fn endpoint(&self, url: String, extra_headers: Vec<Header>) -> Result<Endpoint, PlanError> {
         let mut endpoint = Endpoint::new(url, self.insecure, self.connect_timeout)?;
         endpoint.headers = extra_headers;
+        endpoint.close_timeout = self.close_timeout;
+        endpoint.write_timeout = self.write_timeout;
         endpoint.headers.extend(self.headers.iter().cloned());
         endpoint.subprotocols = self.subprotocols.clone();
         endpoint.origin = self.origin.clone();
@@ -152,6 +158,7 @@ macro_rules! server_config {
             app_pong_mode: $a.drop_mode.unwrap_or(crate::server::config::DropMode::Close),
             require_init: $a.require_init.clone(),
             init_timeout: $a.init_timeout,
+            max_handshakes: $a.max_handshakes,
         }
     };
 }

@@ -88,6 +88,7 @@ fn stability_table() {
         connections: 3,
         heartbeat: Heartbeat::PingFrames,
         closes: vec![close.clone(), CloseRecord { at_s: 2.0, ..close }],
+        closes_omitted: None,
         server_pings: ServerPings { count: 4, median_interval_s: Some(0.5) },
         pong_rtt_ms: None,
         app_ping: None,

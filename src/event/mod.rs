@@ -25,6 +25,9 @@ pub enum EndHow {
     Reset,
     /// The server broke the protocol; wsprobe failed the connection.
     ProtocolError,
+    /// The server stopped reading: a write made no progress within the
+    /// write timeout, and wsprobe dropped TCP (no close frame could go out).
+    Stalled,
     /// wsprobe closed it (end of run, disruption, Ctrl-C).
     Ours,
 }
@@ -37,6 +40,7 @@ impl EndHow {
             EndHow::Eof => "EOF, no close frame",
             EndHow::Reset => "reset, no close frame",
             EndHow::ProtocolError => "protocol error",
+            EndHow::Stalled => "stalled: the server stopped reading",
             EndHow::Ours => "closed by wsprobe",
         }
     }
@@ -92,6 +96,22 @@ impl CloseInfo {
         }
     }
 
+    /// The server stopped reading: `unsent` bytes were still waiting for
+    /// it after `waited`. A failure of the server's, not a close of ours.
+    pub fn stalled(unsent: usize, waited: Duration) -> Self {
+        CloseInfo {
+            code: 1006,
+            reason: String::new(),
+            abnormal: true,
+            by_us: false,
+            how: EndHow::Stalled,
+            detail: format!(
+                "the server stopped reading: {unsent} bytes unsent after {}",
+                crate::units::format_duration(waited)
+            ),
+        }
+    }
+
     /// wsprobe closed the connection itself.
     pub fn ours(code: u16, reason: impl Into<String>) -> Self {
         CloseInfo {
@@ -119,6 +139,7 @@ impl CloseInfo {
             EndHow::Eof => "1006 (TCP closed without a close frame)".into(),
             EndHow::Reset => "1006 (TCP reset without a close frame)".into(),
             EndHow::ProtocolError => format!("{} (wsprobe failed the connection: {})", self.code, self.detail),
+            EndHow::Stalled => format!("1006 ({}; wsprobe dropped TCP)", self.detail),
             EndHow::Ours => format!("{} by wsprobe", self.code),
         }
     }
@@ -221,6 +242,15 @@ pub enum EventKind {
         idle_out: Duration,
         /// Pongs wsprobe withheld on this connection (`--no-pong`).
         pongs_withheld: u64,
+    },
+    /// When a batch of messages was sent and its last echo received, so
+    /// rates come from the wire's times, not from when batches reached
+    /// the collector.
+    MessageSpan {
+        /// Intended send time of the batch's first message.
+        first_sent: Instant,
+        /// Arrival of the batch's last echo.
+        last_received: Instant,
     },
     /// The client stopped trying in this wave (0 first, 1 reconnect).
     GaveUp {

@@ -11,3 +11,4 @@ pub mod session;
 pub mod stream;
 pub mod tls;
 pub mod upgrade;
+pub mod wire;

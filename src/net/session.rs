@@ -39,6 +39,37 @@ pub fn interpret(item: Option<Result<Message, WsError>>) -> Read {
     }
 }
 
+/// Interprets the next item of a client connection, with what was on the
+/// wire: tungstenite replaces a close code that must not be sent (1005,
+/// 1006, 1015, out of range) with 1002 "Protocol violation", and calls a
+/// close reason that is not UTF-8 bad text; both are the server breaking
+/// the protocol, and are reported with the code and frame it really sent.
+pub fn interpret_wire(ws: &crate::net::connect::ClientWs, item: Option<Result<Message, WsError>>) -> Read {
+    let substituted = matches!(&item, Some(Ok(Message::Close(Some(f))))
+        if u16::from(f.code) == 1002 && f.reason.as_str() == "Protocol violation");
+    let utf8 = matches!(&item, Some(Err(WsError::Utf8(_))));
+    let read = interpret(item);
+    let Some(wire) = ws.get_ref().wire_close() else { return read };
+    match (read, wire.code) {
+        (Read::Ended(_), Some(code)) if substituted && code != 1002 => Read::Ended(CloseInfo::protocol(
+            1002,
+            format!("the server's close frame carried code {code}, which {}", forbidden_code(code)),
+        )),
+        (Read::Ended(_), _) if utf8 && !wire.reason_utf8 => {
+            Read::Ended(CloseInfo::protocol(1007, "the server's close frame had a reason that is not valid UTF-8"))
+        }
+        (read, _) => read,
+    }
+}
+
+/// Why a close code may not be sent (RFC 6455 7.4).
+fn forbidden_code(code: u16) -> &'static str {
+    match code {
+        1005 | 1006 | 1015 => "is reserved for reports and must never be sent in a close frame (RFC 6455 7.4.1)",
+        _ => "is not a valid close code (RFC 6455 7.4)",
+    }
+}
+
 /// The close described by a close frame (1005 when it carried no code).
 pub fn close_from_frame(frame: Option<CloseFrame>) -> CloseInfo {
     match frame {
@@ -143,6 +174,91 @@ where
     let _ = tokio::time::timeout(FAIL_CLOSE_WAIT, ws.send(Message::Close(Some(frame)))).await;
 }
 
+/// After a read ended the connection, does what the protocol asks of us:
+/// a server that broke the protocol is told so ([`fail_connection`]); a
+/// close frame the server sent first is answered ([`answer_close`]) and
+/// the server's TCP close awaited, at most `wait`.
+pub async fn conclude<S>(ws: &mut WebSocketStream<S>, close: &CloseInfo, wait: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match close.how {
+        EndHow::ProtocolError => fail_connection(ws, close).await,
+        EndHow::CloseFrame => {
+            answer_close(ws, wait).await;
+        }
+        _ => {}
+    }
+}
+
+/// Answers a close frame the server sent first (RFC 6455 5.5.1): writes
+/// the echo tungstenite queued when it read the frame, then reads until
+/// the server ends TCP (7.1.1: the server closes first). True when TCP
+/// ended within `wait`; past it the caller drops the socket.
+pub async fn answer_close<S>(ws: &mut WebSocketStream<S>, wait: Duration) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let exchange = async {
+        if ws.flush().await.is_err() {
+            return;
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    };
+    tokio::time::timeout(wait, exchange).await.is_ok()
+}
+
+/// One write to a client connection.
+#[derive(Debug)]
+pub enum WriteOp {
+    /// Queue a message and flush it.
+    Send(Message),
+    /// Queue a message (written when the buffer fills or on flush).
+    Feed(Message),
+    /// Write everything queued.
+    Flush,
+}
+
+/// How a write under the write timeout ended.
+#[derive(Debug)]
+pub enum Written {
+    /// The socket took it.
+    Done,
+    /// The run ended (or Ctrl-C) while the write waited: not the server's doing.
+    Stopped,
+    /// The connection is over: how (a socket error, or the server stopped
+    /// reading and the write made no progress within the timeout).
+    Ended(CloseInfo),
+}
+
+/// Runs one write under `limit` and `stop`: a peer that stops reading can
+/// block a write for ever, and must neither hang the run nor hide behind
+/// it. A timeout is the outcome "the server stopped reading", with the
+/// bytes still unsent.
+pub async fn write_within(
+    ws: &mut crate::net::connect::ClientWs,
+    op: WriteOp,
+    limit: Duration,
+    stop: &CancellationToken,
+) -> Written {
+    let write = async {
+        match op {
+            WriteOp::Send(msg) => ws.send(msg).await,
+            WriteOp::Feed(msg) => ws.feed(msg).await,
+            WriteOp::Flush => ws.flush().await,
+        }
+    };
+    let result = tokio::select! {
+        r = tokio::time::timeout(limit, write) => r,
+        _ = stop.cancelled() => return Written::Stopped,
+    };
+    match result {
+        Ok(Ok(())) => Written::Done,
+        Ok(Err(e)) => Written::Ended(close_from_error(&e)),
+        Err(_) => Written::Ended(CloseInfo::stalled(ws.get_ref().unsent(), limit)),
+    }
+}
+
 /// Closes many connections cleanly at once (each under `wait`).
 pub async fn close_all(sockets: Vec<crate::net::connect::ClientWs>, wait: Duration) {
     let closes = sockets.into_iter().map(|mut ws| async move {
@@ -153,14 +269,11 @@ pub async fn close_all(sockets: Vec<crate::net::connect::ClientWs>, wait: Durati
 
 /// Reads until the connection ends or `stop` is cancelled; returns how it
 /// ended, or `None` when stopped (the caller then closes it).
-pub async fn watch<S>(ws: &mut WebSocketStream<S>, stop: &CancellationToken) -> Option<CloseInfo>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+pub async fn watch(ws: &mut crate::net::connect::ClientWs, stop: &CancellationToken) -> Option<CloseInfo> {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return None,
-            item = ws.next() => match interpret(item) {
+            item = ws.next() => match interpret_wire(ws, item) {
                 Read::Frame(_) => continue,
                 Read::Ended(close) => return Some(close),
             },
@@ -177,14 +290,18 @@ pub struct Watched {
 }
 
 impl Watched {
-    /// Starts watching; `parent` (Ctrl-C) stops it too.
-    pub fn spawn(mut ws: crate::net::connect::ClientWs, parent: &CancellationToken) -> Watched {
+    /// Starts watching; `parent` (Ctrl-C) stops it too. A close frame from
+    /// the server is answered, and its TCP close awaited at most `wait`.
+    pub fn spawn(mut ws: crate::net::connect::ClientWs, parent: &CancellationToken, wait: Duration) -> Watched {
         let stop = parent.child_token();
         let done = CancellationToken::new();
         let (token, finished) = (stop.clone(), done.clone());
         let task = tokio::spawn(async move {
             let _finished = finished.drop_guard();
             let end = watch(&mut ws, &token).await;
+            if let Some(close) = &end {
+                conclude(&mut ws, close, wait).await;
+            }
             (ws, end)
         });
         Watched { stop, done, task }

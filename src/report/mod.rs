@@ -5,6 +5,7 @@
 
 pub mod json;
 pub mod progress;
+pub mod safe;
 pub mod table;
 pub mod verdict;
 

@@ -46,7 +46,7 @@ const INIT_TIMEOUT: (u16, &str) = (4408, "connection initialisation timeout");
 /// The close when the first message does not match `--require-init`.
 const INIT_REFUSED: (u16, &str) = (4400, "expected connection initialisation");
 
-type ServerWs = WebSocketStream<TcpStream>;
+type ServerWs = WebSocketStream<crate::net::wire::Framed<TcpStream>>;
 
 /// What a write under the write timeout gives.
 type Written = Result<Result<(), tokio_tungstenite::tungstenite::Error>, tokio::time::error::Elapsed>;
@@ -69,7 +69,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let config = crate::net::endpoint::ws_config(shared.cfg.max_message_size, SERVER_READ_BUFFER);
-    let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
+    // Reads go through the frame reader: big reads for big frames, and no
+    // reservation of a frame's announced length before its bytes arrive.
+    let stream = crate::net::wire::Framed::new(stream, shared.cfg.max_message_size, leftover);
+    let ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
     let clock = Clock::new(&shared.cfg);
     let mut conn = Conn { ws, ticket, shared, clock, released: false };
     conn.run(&shutdown).await;

@@ -4,11 +4,12 @@
 
 mod args;
 mod table;
+mod transcript;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +21,7 @@ use crate::args::ClientArgs;
 use crate::event::CloseInfo;
 use crate::exit::PlanError;
 use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection, Timings};
-use crate::net::session::{close_cleanly, interpret, CloseReply, Read};
+use crate::net::session::{close_cleanly, interpret_wire, write_within, CloseReply, Read, WriteOp, Written};
 use crate::plan::ClientPlan;
 use crate::report::table::Style;
 use crate::report::{Details, Finding};
@@ -87,8 +88,11 @@ pub struct ConnectDetails {
     /// TLS version and cipher.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
-    /// Messages sent and received.
+    /// Messages sent and received: the first and last 100 when there were more.
     pub messages: Vec<Traffic>,
+    /// Messages between the first and the last 100 that were not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_omitted: Option<u64>,
     /// How the connection ended: the server's close, or wsprobe's own
     /// (`by_us`) at the end of `--listen`, whose answer is in the close step.
     pub close: Option<CloseInfo>,
@@ -263,15 +267,28 @@ async fn exchange(
     details: &mut ConnectDetails,
     stop: &CancellationToken,
 ) -> Option<CloseInfo> {
+    let mut transcript = transcript::Transcript::default();
+    let ended = talk(plan, opened, start, &mut transcript, stop).await;
+    let (messages, omitted) = transcript.finish();
+    details.messages = messages;
+    details.messages_omitted = (omitted > 0).then_some(omitted);
+    ended
+}
+
+async fn talk(
+    plan: &ConnectPlan,
+    opened: &mut Opened,
+    start: Instant,
+    details: &mut transcript::Transcript,
+    stop: &CancellationToken,
+) -> Option<CloseInfo> {
     for text in &plan.send {
-        details.messages.push(Traffic {
-            at_ms: millis(start.elapsed()),
-            direction: "out",
-            kind: "text",
-            data: text.clone(),
-        });
-        if let Err(e) = opened.ws.send(Message::text(text.clone())).await {
-            return Some(crate::net::session::close_from_error(&e));
+        details.push(Traffic { at_ms: millis(start.elapsed()), direction: "out", kind: "text", data: text.clone() });
+        let limit = plan.client.write_timeout;
+        match write_within(&mut opened.ws, WriteOp::Send(Message::text(text.clone())), limit, stop).await {
+            Written::Done => {}
+            Written::Stopped => return None,
+            Written::Ended(close) => return Some(close),
         }
     }
     let deadline = tokio::time::sleep(plan.listen);
@@ -282,10 +299,10 @@ async fn exchange(
             _ = stop.cancelled() => return None,
             item = opened.ws.next() => item,
         };
-        match interpret(item) {
-            Read::Frame(msg) => details.messages.push(traffic_in(&msg, start)),
+        match interpret_wire(&opened.ws, item) {
+            Read::Frame(msg) => details.push(traffic_in(&msg, start)),
             Read::Ended(close) => {
-                crate::net::session::fail_connection(&mut opened.ws, &close).await;
+                crate::net::session::conclude(&mut opened.ws, &close, plan.client.close_timeout).await;
                 return Some(close);
             }
         }

@@ -17,7 +17,7 @@ use super::tally::{FanoutEvent, PublishClock};
 use crate::net::attempt::Outcome;
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, interpret, Read};
+use crate::net::session::{close_cleanly, interpret_wire, Read};
 use crate::units::ClientId;
 
 /// Messages a publisher may queue on one connection before it waits.
@@ -109,7 +109,7 @@ async fn serve(ctx: &Ctx, index: u32, mut ws: ClientWs, mut rx: mpsc::Receiver<O
                 }
                 None => outbound_open = false,
             },
-            item = ws.next() => match interpret(item) {
+            item = ws.next() => match interpret_wire(&ws, item) {
                 Read::Frame(msg) => inbound(ctx, index, &msg).await,
                 Read::Ended(close) => {
                     let _ = ctx.events.send(FanoutEvent::Dropped { client: index, close }).await;

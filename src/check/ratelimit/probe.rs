@@ -42,7 +42,7 @@ impl Probe<'_> {
         };
         match open(self.endpoint, ClientId::new(n)).await {
             Attempt::Open(o) => {
-                let watched = Watched::spawn(o.ws, self.stop);
+                let watched = Watched::spawn(o.ws, self.stop, self.close_timeout);
                 tokio::select! {
                     _ = tokio::time::sleep(self.settle) => {}
                     _ = self.stop.cancelled() => {}

@@ -147,7 +147,7 @@ async fn open_tracked(endpoint: &Endpoint, client: ClientId, stop: &Cancellation
                 close_code: None,
                 detail: "accepted".into(),
             },
-            watched: Some(Watched::spawn(o.ws, stop)),
+            watched: Some(Watched::spawn(o.ws, stop, endpoint.close_timeout)),
         },
         Attempt::Rejected(r) => Tracked {
             attempt_outcome: ConnOutcome {

@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::args::ClientArgs;
-use crate::units::parse_duration;
+use crate::check::storm::Jitter;
+use crate::units::{parse_duration, Backoff};
 
 /// `wsprobe stability`.
 #[derive(Debug, Clone, Args)]
@@ -35,6 +36,14 @@ pub struct StabilityArgs {
     /// Reconnect after a drop and keep going to the end.
     #[arg(long)]
     pub reconnect: bool,
+    /// Pause before each --reconnect: none, fixed:5s, exp:50ms..5s (it
+    /// grows while connections keep dropping within 500 ms, and starts
+    /// over after one that lived longer).
+    #[arg(long, default_value = "exp:50ms..5s", value_name = "POLICY")]
+    pub backoff: Backoff,
+    /// Random spread on each --reconnect pause.
+    #[arg(long, value_enum, default_value_t = Jitter::Equal)]
+    pub jitter: Jitter,
     /// Search the idle timeout of the path with silent connections.
     #[arg(long)]
     pub find_idle_timeout: bool,

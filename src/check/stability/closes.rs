@@ -60,8 +60,8 @@ pub struct Period {
 pub struct StabilityStats {
     /// When the run started.
     pub t0: Instant,
-    /// Every drop, in order.
-    pub closes: Vec<CloseRecord>,
+    /// Every drop counted; the first and last of each client kept in full.
+    pub closes: super::kept::KeptCloses,
     /// Closes wsprobe made itself (end of run, Ctrl-C).
     pub ours: u64,
     /// Connections opened.
@@ -89,7 +89,7 @@ impl StabilityStats {
     pub fn new(t0: Instant) -> StabilityStats {
         StabilityStats {
             t0,
-            closes: Vec::new(),
+            closes: Default::default(),
             ours: 0,
             connections: 0,
             failed_attempts: BTreeMap::new(),
@@ -112,23 +112,7 @@ impl StabilityStats {
     /// A regular drop period: at least two drops with one code whose
     /// connection lifetimes agree within 10%.
     pub fn period(&self) -> Option<Period> {
-        let mut by_code: BTreeMap<u16, Vec<f64>> = BTreeMap::new();
-        for c in &self.closes {
-            by_code.entry(c.code).or_default().push(c.after_s);
-        }
-        by_code
-            .into_iter()
-            .filter(|(_, v)| v.len() >= 2)
-            .filter_map(|(code, lifetimes)| {
-                let mean = lifetimes.iter().sum::<f64>() / lifetimes.len() as f64;
-                let spread = lifetimes.iter().map(|l| (l - mean).abs()).fold(0.0, f64::max);
-                (mean > 0.0 && spread <= 0.1 * mean).then(|| Period {
-                    seconds: (mean * 100.0).round() / 100.0,
-                    code,
-                    drops: lifetimes.len(),
-                })
-            })
-            .max_by_key(|p| p.drops)
+        self.closes.period()
     }
 }
 
@@ -179,7 +163,7 @@ impl crate::stats::Fold for StabilityStats {
                     pongs_withheld: *pongs_withheld,
                 });
             }
-            EventKind::GaveUp { .. } => {}
+            EventKind::GaveUp { .. } | EventKind::MessageSpan { .. } => {}
         }
     }
 }

@@ -3,7 +3,6 @@
 //! pong deadline, a token TTL, a proxy limit). Pure functions of the
 //! statistics, so each pattern is unit-tested.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::closes::{CloseRecord, Period, StabilityStats};
@@ -36,12 +35,7 @@ pub fn diagnose(setup: &Setup, stats: &StabilityStats) -> Vec<String> {
     if let Some(p) = stats.period() {
         out.push(period_line(&p, stats));
     }
-    let mut seen: BTreeMap<(u16, bool), usize> = BTreeMap::new();
-    for close in &stats.closes {
-        *seen.entry((close.code, close.abnormal)).or_default() += 1;
-    }
-    for ((code, abnormal), count) in seen {
-        let Some(first) = stats.closes.iter().find(|c| c.code == code && c.abnormal == abnormal) else { continue };
+    for (first, count) in stats.closes.kinds() {
         let times = if count > 1 { format!(" ({count} times)") } else { String::new() };
         out.push(format!("{}{times}", explain(setup, stats, first)));
     }
@@ -77,7 +71,7 @@ fn heartbeat_line(setup: &Setup, stats: &StabilityStats) -> String {
 }
 
 fn period_line(p: &Period, stats: &StabilityStats) -> String {
-    let reason = stats.closes.iter().find(|c| c.code == p.code).map(|c| c.reason.as_str()).unwrap_or("");
+    let reason = stats.closes.first_with_code(p.code).map(|c| c.reason.as_str()).unwrap_or("");
     let what =
         if p.code == 4001 || ["token", "expire", "auth", "session"].iter().any(|w| reason.to_lowercase().contains(w)) {
             "a token or session TTL: refresh the token before it expires, or reconnect on this code at once"
@@ -98,6 +92,10 @@ fn explain(setup: &Setup, stats: &StabilityStats, c: &CloseRecord) -> String {
         EndHow::ProtocolError => format!(
             "The server broke the protocol after {:.1} s and wsprobe failed the connection with {}: {}.",
             c.after_s, c.code, c.detail
+        ),
+        EndHow::Stalled => format!(
+            "After {:.1} s {}: the server (or a proxy) stopped reading this connection; a server must keep reading, or close slow clients explicitly.",
+            c.after_s, c.detail
         ),
         EndHow::CloseFrame | EndHow::Ours => clean(c),
     }

@@ -8,6 +8,7 @@ mod args;
 pub mod closes;
 mod diagnose;
 mod idle;
+mod kept;
 mod session;
 mod table;
 
@@ -63,6 +64,8 @@ impl Check for Stability {
             app_ping: a.app_ping.clone().map(|text| (text, a.app_ping_interval)),
             no_pong: a.no_pong,
             reconnect: a.reconnect,
+            backoff: a.backoff,
+            jitter: a.jitter,
             find_idle_timeout: a.find_idle_timeout,
             max_idle: a.max_idle,
             progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
@@ -107,6 +110,10 @@ pub struct StabilityPlan {
     pub no_pong: bool,
     /// Reconnect after drops.
     pub reconnect: bool,
+    /// Pause before each reconnect.
+    pub backoff: crate::units::Backoff,
+    /// Random spread on the pause.
+    pub jitter: crate::check::storm::Jitter,
     /// Search the idle timeout instead of soaking.
     pub find_idle_timeout: bool,
     /// Longest idle time the search tries.
@@ -171,8 +178,12 @@ pub struct StabilityDetails {
     pub connections: u64,
     /// How the connections kept alive.
     pub heartbeat: Heartbeat,
-    /// Every drop.
+    /// The drops: all of them, or the first and last 10 of each client.
     pub closes: Vec<CloseRecord>,
+    /// Drops counted but left out of `closes` (between each client's first
+    /// and last 10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closes_omitted: Option<u64>,
     /// Server pings.
     pub server_pings: ServerPings,
     /// Round trip of our pings, ms.
@@ -236,6 +247,8 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
         ping_interval: plan.ping_interval,
         app_ping: plan.app_ping.clone(),
         reconnect: plan.reconnect,
+        backoff: plan.backoff,
+        jitter: plan.jitter,
         close_timeout: plan.client.close_timeout,
         end: end.clone(),
         events: tx,
@@ -277,11 +290,9 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
         return Observation::failed(format!("no connection could be opened ({outcomes})"));
     }
     let held = format_duration(plan.duration);
-    let detail = if stats.closes.is_empty() {
-        format!("{survived}/{} connections stayed open for {held}", plan.clients)
-    } else {
-        let first = &stats.closes[0];
-        format!(
+    let detail = match stats.closes.first() {
+        None => format!("{survived}/{} connections stayed open for {held}", plan.clients),
+        Some(first) => format!(
             "{} drop(s); first: client {} after {:.1} s with {}",
             stats.closes.len(),
             first.client,
@@ -291,7 +302,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
             } else {
                 format!("{} \"{}\"", first.code, first.reason)
             }
-        )
+        ),
     };
     obs.add(Finding::new("survival", stats.closes.is_empty(), detail));
     heartbeat_findings(plan, stats, &mut obs);
@@ -309,7 +320,8 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
         survived,
         connections: stats.connections,
         heartbeat: heartbeat(plan),
-        closes: stats.closes.clone(),
+        closes: stats.closes.records(),
+        closes_omitted: Some(stats.closes.omitted()).filter(|&n| n > 0),
         server_pings: ServerPings { count: stats.server_pings, median_interval_s: stats.median_ping_interval_s() },
         pong_rtt_ms: stats.pong_rtt.percentiles(),
         app_ping: plan.app_ping.as_ref().map(|_| AppPing { sent: stats.app_sent, replies: stats.messages_in }),
@@ -342,7 +354,7 @@ fn progress(plan: &StabilityPlan, stats: Arc<Mutex<StabilityStats>>) -> LiveProg
     let bar = crate::report::progress::bar(plan.progress, plan.duration.as_secs().max(1), "soaking");
     let clients = plan.clients;
     LiveProgress::start(bar, stats, move |s: &StabilityStats, bar| {
-        let open = (s.connections - s.closes.len() as u64 - s.ours).min(u64::from(clients));
+        let open = s.connections.saturating_sub(s.closes.len() + s.ours).min(u64::from(clients));
         bar.set_position(s.t0.elapsed().as_secs());
         bar.set_message(format!(
             "s | open {open}/{clients} | drops {} | server pings {}",

@@ -37,6 +37,18 @@ pub enum Jitter {
     Equal,
 }
 
+impl Jitter {
+    /// A wait of `d` with this jitter applied.
+    pub fn apply(self, d: Duration) -> Duration {
+        let nanos = d.as_nanos().min(u128::from(u64::MAX)) as u64;
+        match self {
+            Jitter::None => d,
+            Jitter::Full => Duration::from_nanos(fastrand::u64(0..=nanos)),
+            Jitter::Equal => Duration::from_nanos(nanos / 2 + fastrand::u64(0..=nanos / 2)),
+        }
+    }
+}
+
 /// `wsprobe storm`.
 #[derive(Debug, Clone, Args)]
 pub struct StormArgs {

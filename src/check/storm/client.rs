@@ -18,7 +18,7 @@ use crate::event::{CloseInfo, EndHow, Event, EventKind};
 use crate::net::attempt::Outcome;
 use crate::net::connect::{open, Attempt, ClientWs, FailureKind};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, interpret, Read};
+use crate::net::session::{close_cleanly, interpret_wire, Read};
 use crate::units::ClientId;
 
 /// What every client of a storm shares.
@@ -105,7 +105,7 @@ pub async fn run(ctx: std::sync::Arc<Ctx>, id: ClientId, start_at: tokio::time::
         match hold(&ctx, id, &mut live, until_disrupt).await {
             HoldEnd::Dropped(close) => {
                 if let Conn::Ws(ws) = &mut live.conn {
-                    Box::pin(crate::net::session::fail_connection(ws, &close)).await;
+                    Box::pin(crate::net::session::conclude(ws, &close, ctx.plan.close_timeout)).await;
                 }
                 closed(&ctx, id, &live, close)
             }
@@ -222,7 +222,7 @@ async fn hold_idle(
     loop {
         tokio::select! {
             _ = token.cancelled() => return HoldEnd::Disrupt,
-            item = ws.next() => match interpret(item) {
+            item = ws.next() => match interpret_wire(ws, item) {
                 Read::Frame(msg) => {
                     *last_in = Instant::now();
                     match msg {

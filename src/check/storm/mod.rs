@@ -239,6 +239,9 @@ pub struct Phases {
     pub wave0_connected: u32,
     /// True when a wave hit --wave-timeout.
     pub timed_out: bool,
+    /// True when Ctrl-C cut the run short: what did not finish is not the
+    /// server's failure.
+    pub interrupted: bool,
 }
 
 async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) -> Phases {
@@ -263,7 +266,7 @@ async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) ->
             _ = stop.cancelled() => {}
         }
     }
-    Phases { t0, connected_at, disrupt_at, wave0_connected, timed_out }
+    Phases { t0, connected_at, disrupt_at, wave0_connected, timed_out, interrupted: stop.is_cancelled() }
 }
 
 /// Waits until `count` clients settled `wave` (→ true), or `limit` passes

@@ -183,32 +183,70 @@ fn findings(plan: &StormPlan, stats: &StormStats, phases: &Phases, d: &StormDeta
     if !first_ok && !d.rejections.is_empty() {
         detail.push_str(&format!("; failed attempts: {}", crate::report::counts(&d.rejections)));
     }
-    obs.add(Finding::new("first-wave", first_ok, detail));
+    // Ctrl-C before a wave finished is not the server's failure: the wave
+    // gets no finding, and the verdict step calls the run interrupted.
+    if first_ok || !phases.interrupted || phases.disrupt_at.is_some() {
+        obs.add(Finding::new("first-wave", first_ok, detail));
+    }
     if let (Some(back), Some(_)) = (d.reconnected, phases.disrupt_at) {
         let wanted = u64::from(phases.wave0_connected);
         let ok = back >= wanted && stats.waves[1].gave_up == 0;
-        let detail = match d.recovery_s {
-            Some(r) if ok => format!(
-                "{back}/{wanted} clients back {r:.2} s after the disruption ({} attempts)",
-                stats.waves[1].attempts
-            ),
-            _ => format!(
-                "{back}/{wanted} clients back; {} gave up after {} attempts each",
-                stats.waves[1].gave_up, plan.max_attempts
-            ),
-        };
-        obs.add(Finding::new("reconnect-wave", ok, detail));
+        if !ok && phases.interrupted {
+            obs.diagnosis.push(format!(
+                "Interrupted during the reconnect wave: {back}/{wanted} clients were back; the rest were still waiting out their backoff."
+            ));
+        } else {
+            obs.add(Finding::new("reconnect-wave", ok, reconnect_detail(plan, stats, d, ok, back, wanted)));
+        }
     }
     if plan.disrupt != Disrupt::Server {
-        let unexpected: u64 = stats.drops.values().sum();
-        let ok = unexpected == 0;
-        let detail = if ok {
-            "no connection was dropped by the server".to_string()
-        } else {
-            format!("the server dropped {unexpected} connections on its own (codes {:?})", d.drops)
-        };
-        obs.add(Finding::new("server-drops", ok, detail));
+        drops_finding(stats, d, obs);
     }
+    echo_finding(plan, stats, obs);
+}
+
+fn reconnect_detail(
+    plan: &StormPlan,
+    stats: &StormStats,
+    d: &StormDetails,
+    ok: bool,
+    back: u64,
+    wanted: u64,
+) -> String {
+    match d.recovery_s {
+        Some(r) if ok => {
+            format!("{back}/{wanted} clients back {r:.2} s after the disruption ({} attempts)", stats.waves[1].attempts)
+        }
+        _ => format!(
+            "{back}/{wanted} clients back; {} gave up after {} attempts each",
+            stats.waves[1].gave_up, plan.max_attempts
+        ),
+    }
+}
+
+/// With `--message`, the echoes: none at all is a failure of its own.
+fn echo_finding(plan: &StormPlan, stats: &StormStats, obs: &mut Observation) {
+    if plan.message.is_none() || stats.messages_out == 0 {
+        return;
+    }
+    let (sent, got) = (stats.messages_out, stats.messages_in);
+    let detail = if got == 0 {
+        format!("no echo came back for any of the {sent} messages sent: the server does not echo, or it drops them")
+    } else {
+        format!("{got}/{sent} messages echoed")
+    };
+    obs.add(Finding::new("echo", got > 0, detail));
+}
+
+fn drops_finding(stats: &StormStats, d: &StormDetails, obs: &mut Observation) {
+    let unexpected: u64 = stats.drops.values().sum();
+    let ok = unexpected == 0;
+    let detail = if ok {
+        "no connection was dropped by the server".to_string()
+    } else {
+        format!("the server dropped {unexpected} connections on its own (codes {:?})", d.drops)
+    };
+    obs.add(Finding::new("server-drops", ok, detail));
 }
 
 fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, obs: &mut Observation) {
@@ -225,10 +263,8 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, obs: &mut O
         } else {
             ""
         };
-        obs.diagnosis.push(format!(
-            "Reconnect wave: {} attempts, peaking at {} attempts/s.{herd}",
-            w1.attempts, d.peak_attempts_per_s
-        ));
+        let peak = d_peak_since(stats, d);
+        obs.diagnosis.push(format!("Reconnect wave: {} attempts, peaking at {peak} attempts/s.{herd}", w1.attempts));
     }
     if !d.rejections.is_empty() {
         let mut reasons = Vec::new();
@@ -255,6 +291,14 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, obs: &mut O
                 reasons.join("; ")
             ));
         }
+    }
+}
+
+/// The reconnect wave's own peak rate (from its first attempt on).
+fn d_peak_since(stats: &StormStats, d: &StormDetails) -> u64 {
+    match (stats.waves[1].first_attempt, d.reconnected) {
+        (Some(first), Some(_)) => stats.peak_attempts_per_s_since(first),
+        _ => 0,
     }
 }
 

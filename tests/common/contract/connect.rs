@@ -23,13 +23,15 @@ report! {
         #[serde(default, deserialize_with = "omittable")]
         pub tls: Option<String>,
         pub messages: Vec<Traffic>,
+        #[serde(default, deserialize_with = "omittable")]
+        pub messages_omitted: Option<u64>,
         #[serde(deserialize_with = "nullable")]
         pub close: Option<CloseInfo>,
     }
 }
 
 impl Contract for ConnectReport {
-    const OMITTABLE: &'static [&'static str] = &["body", "retry_after", "tls", "close.detail"];
+    const OMITTABLE: &'static [&'static str] = &["body", "retry_after", "tls", "messages_omitted", "close.detail"];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -86,6 +88,7 @@ pub enum EndHow {
     Eof,
     Reset,
     ProtocolError,
+    Stalled,
     Ours,
 }
 

@@ -16,6 +16,8 @@ report! {
         pub connections: u64,
         pub heartbeat: Heartbeat,
         pub closes: Vec<CloseRecord>,
+        #[serde(default, deserialize_with = "omittable")]
+        pub closes_omitted: Option<u64>,
         pub server_pings: ServerPings,
         #[serde(deserialize_with = "nullable")]
         pub pong_rtt_ms: Option<Percentiles>,
@@ -28,7 +30,7 @@ report! {
 }
 
 impl Contract for StabilityReport {
-    const OMITTABLE: &'static [&'static str] = &["app_ping", "closes[].detail", "failed_attempts.*"];
+    const OMITTABLE: &'static [&'static str] = &["app_ping", "closes[].detail", "closes_omitted", "failed_attempts.*"];
     fn rules(&self) -> Result<(), String> {
         if self.survived > self.clients {
             return Err(format!("survived {} > clients {}", self.survived, self.clients));
