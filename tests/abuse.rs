@@ -248,7 +248,9 @@ fn a_sender_flooding_a_recipient_that_never_reads_meets_a_bounded_queue() {
         assert!(health.queue_peak_bytes <= limit, "peak {} over the bound {limit}", health.queue_peak_bytes);
         // Every message was either queued or refused (and counted), none held.
         assert_eq!(refused as u64 + health.deliveries_total, 256, "{refused} refused, {health:?}");
-        assert!(health.deliveries_dropped >= refused as u64 && refused >= 128, "{refused} refused, {health:?}");
+        // Refused: dropped at the bound (counted in /health) until the slow
+        // consumer is closed, then "not connected" for the rest.
+        assert!(health.deliveries_dropped >= 1 && refused >= 128, "{refused} refused, {health:?}");
         assert!(took < Duration::from_secs(20), "the sender was never held up: {took:?}");
         // The good client's echoes ran alongside the flood; the bound is
         // tolerant so a loaded machine does not fail it, a stuck server does.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::args::ClientArgs;
-use crate::check::storm::Jitter;
+use crate::units::Jitter;
 use crate::units::{parse_duration, Backoff};
 
 /// `wsprobe stability`.

@@ -113,7 +113,7 @@ pub struct StabilityPlan {
     /// Pause before each reconnect.
     pub backoff: crate::units::Backoff,
     /// Random spread on the pause.
-    pub jitter: crate::check::storm::Jitter,
+    pub jitter: crate::units::Jitter,
     /// Search the idle timeout instead of soaking.
     pub find_idle_timeout: bool,
     /// Longest idle time the search tries.

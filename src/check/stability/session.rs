@@ -31,7 +31,7 @@ pub struct Ctx {
     /// Pause before each reconnect.
     pub backoff: crate::units::Backoff,
     /// Random spread on the pause.
-    pub jitter: crate::check::storm::Jitter,
+    pub jitter: crate::units::Jitter,
     /// Time the server gets to answer our close.
     pub close_timeout: Duration,
     /// Cancelled at the end of the soak (or Ctrl-C).

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::args::ClientArgs;
+pub use crate::units::Jitter;
 use crate::units::{parse_duration, Backoff, Rate};
 
 /// How `storm` disrupts the connected clients.
@@ -22,31 +23,6 @@ pub enum Disrupt {
     Server,
     /// No disruption: connect, hold, report.
     None,
-}
-
-/// Random spread added to each backoff wait.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Jitter {
-    /// Wait exactly the backoff.
-    None,
-    /// Wait a random time between 0 and the backoff.
-    #[default]
-    Full,
-    /// Wait half the backoff plus a random part of the other half.
-    Equal,
-}
-
-impl Jitter {
-    /// A wait of `d` with this jitter applied.
-    pub fn apply(self, d: Duration) -> Duration {
-        let nanos = d.as_nanos().min(u128::from(u64::MAX)) as u64;
-        match self {
-            Jitter::None => d,
-            Jitter::Full => Duration::from_nanos(fastrand::u64(0..=nanos)),
-            Jitter::Equal => Duration::from_nanos(nanos / 2 + fastrand::u64(0..=nanos / 2)),
-        }
-    }
 }
 
 /// `wsprobe storm`.
@@ -99,16 +75,6 @@ pub struct StormArgs {
     /// latency) and memory; raise it for a sharper herd.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub max_pending: u32,
-}
-
-impl std::fmt::Display for Jitter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Jitter::None => "none",
-            Jitter::Full => "full",
-            Jitter::Equal => "equal",
-        })
-    }
 }
 
 impl std::fmt::Display for Disrupt {

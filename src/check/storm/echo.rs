@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{Conn, Ctx, HoldEnd, Live};
 use crate::event::EventKind;
+use crate::net::connect::ClientWs;
 use crate::net::session::{interpret_wire, write_within, Read, WriteOp, Written};
 use crate::units::ClientId;
 
@@ -39,26 +40,8 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
         tokio::select! {
             _ = token.cancelled() => break HoldEnd::Disrupt,
             due = ticker.tick() => {
-                let mut due = Some(due);
-                let limit = ctx.endpoint.write_timeout;
-                let mut written = Written::Done;
-                while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
-                    intended.push_back(at.into_std());
-                    traffic.first_sent.get_or_insert(at.into_std());
-                    written = write_within(ws, WriteOp::Feed(Message::text(text.as_str())), limit, token).await;
-                    if !matches!(written, Written::Done) {
-                        intended.pop_back();
-                        break;
-                    }
-                    traffic.sent += 1;
-                    due = ticker.tick().now_or_never();
-                }
-                live.last_out = Instant::now();
-                if matches!(written, Written::Done) {
-                    written = write_within(ws, WriteOp::Flush, limit, token).await;
-                }
-                match written {
-                    Written::Done => {}
+                match send_due(ctx, ws, &text, (due, &mut ticker), &mut intended, &mut traffic, token).await {
+                    Written::Done => live.last_out = Instant::now(),
                     Written::Stopped => break HoldEnd::Disrupt,
                     Written::Ended(close) => break HoldEnd::Dropped(close),
                 }
@@ -87,6 +70,33 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
     };
     traffic.flush(ctx, id);
     end
+}
+
+/// Sends every tick that is due (one feed each, one flush for the batch),
+/// each under the write deadline, recording the intended send times.
+async fn send_due(
+    ctx: &Ctx,
+    ws: &mut ClientWs,
+    text: &str,
+    (first, ticker): (tokio::time::Instant, &mut tokio::time::Interval),
+    intended: &mut VecDeque<Instant>,
+    traffic: &mut Traffic,
+    token: &CancellationToken,
+) -> Written {
+    let limit = ctx.endpoint.write_timeout;
+    let mut due = Some(first);
+    while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
+        intended.push_back(at.into_std());
+        traffic.first_sent.get_or_insert(at.into_std());
+        let written = write_within(ws, WriteOp::Feed(Message::text(text)), limit, token).await;
+        if !matches!(written, Written::Done) {
+            intended.pop_back();
+            return written;
+        }
+        traffic.sent += 1;
+        due = ticker.tick().now_or_never();
+    }
+    write_within(ws, WriteOp::Flush, limit, token).await
 }
 
 /// Message counts and round-trip samples gathered per client and sent in
