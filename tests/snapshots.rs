@@ -93,6 +93,7 @@ fn stability_table() {
         app_ping: None,
         period: Some(Period { seconds: 1.0, code: 4001, drops: 2 }),
         failed_attempts: Default::default(),
+        app: None,
     };
     let r =
         report("stability", details, vec![Finding::new("survival", false, "2 drop(s)")], vec!["A drop every 1.0 s."]);

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::event::{Event, EventKind};
+use crate::event::{AppEvent, Event, EventKind};
 use crate::net::attempt::Outcome;
 use crate::stats::latency::Latency;
 
@@ -63,6 +63,8 @@ pub struct StormStats {
     pub first_message: Option<Instant>,
     /// Last batch of received messages.
     pub last_message: Option<Instant>,
+    /// The application handshake ("app ready") of accepted attempts, both waves.
+    pub app_ready: Latency,
 }
 
 impl StormStats {
@@ -83,6 +85,7 @@ impl StormStats {
             first_drop: None,
             first_message: None,
             last_message: None,
+            app_ready: Latency::new(),
         }
     }
 
@@ -171,6 +174,8 @@ impl crate::stats::Fold for StormStats {
             }
             EventKind::ServerPing => self.server_pings += 1,
             EventKind::Pong(_) => {}
+            EventKind::App(AppEvent::Ready { took, .. }) => self.app_ready.record(*took),
+            EventKind::App(_) => {}
         }
     }
 }
