@@ -208,6 +208,7 @@ fn socketio_refusal_is_a_refusal(peer: &Peer) {
     let args = ["--clients", "3", "--hold", "100ms", "--disrupt", "none", "--max-attempts", "1"];
     let r = run_json(&[&["storm", &peer.url, "--protocol", "socketio", "--auth", REJECT][..], &args].concat());
     assert_eq!((r["connected"].as_u64(), r["rejections"]["app-refused"].as_u64()), (Some(0), Some(3)), "{r:#}");
+    assert!(diagnosis(&r).contains("connect_error \"unauthorized\""), "the server's message: {}", diagnosis(&r));
     let r = run_json(&["single", &peer.url, "--protocol", "socketio", "--hold", "300ms", "--settle", "200ms"]);
     assert_eq!(r["policy"], "allow-multiple", "accepted when not refused: {r:#}");
 }
@@ -256,4 +257,16 @@ fn a_graphql_ws_refusal_is_a_refusal() {
     let r = run_json(&["connect", &peer.url, "--protocol", "graphql-ws", "--auth", REJECT]);
     assert_eq!((r["verdict"].as_str(), r["close"]["code"].as_u64()), (Some("fail"), Some(4403)), "{r:#}");
     assert!(r["app"]["refusal"].as_str().unwrap_or_default().contains("onConnect refused"), "{r:#}");
+}
+
+/// The shipped protocol scenarios run against the real servers with `--target`.
+#[test]
+fn the_protocol_scenarios_run_against_real_servers() {
+    for (file, peer) in [
+        ("scenarios/protocols/socketio-app.toml", Peer::node_socketio()),
+        ("scenarios/protocols/graphql-subscriptions.toml", Peer::graphql_ws()),
+    ] {
+        let out = common::wsprobe().args(["run", file, "--target", &peer.url]).output().expect("wsprobe runs");
+        assert_eq!(out.status.code(), Some(0), "{file}:\n{}", String::from_utf8_lossy(&out.stdout));
+    }
 }

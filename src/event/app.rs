@@ -31,6 +31,8 @@ pub enum AppEvent {
     Stale(Duration),
     /// An answer was dropped because the send queue was full.
     Dropped,
+    /// The application refused the connection after the upgrade, saying this.
+    Refused(String),
     /// The protocol's explanation of the connection's drop (sent just
     /// before its `Closed` event).
     Explained(String),

@@ -84,6 +84,7 @@ impl AppStats {
                 self.longest_silence = self.longest_silence.max(*silence);
             }
             AppEvent::Dropped => self.dropped += 1,
+            AppEvent::Refused(_) => {}
             AppEvent::Explained(text) => {
                 self.explained_count += 1;
                 if self.explained.len() < MAX_EXPLAINED {

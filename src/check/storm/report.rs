@@ -251,6 +251,7 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, obs: &mut O
                 }
                 Outcome::Failed(FailureKind::Reset) => "reset: the server (or a proxy) reset connections",
                 Outcome::Failed(FailureKind::LocalLimit) => "local-limit: this machine ran out of open files or ports",
+                Outcome::AppRefused => "app-refused: the application protocol refused after the upgrade (credentials?)",
                 _ => continue,
             };
             reasons.push(why);
@@ -262,6 +263,10 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, obs: &mut O
                 reasons.join("; ")
             ));
         }
+    }
+    if let Some(message) = &stats.app_refusal {
+        obs.diagnosis
+            .push(format!("The application protocol refused connections after the upgrade; the first: {message}."));
     }
 }
 

@@ -65,6 +65,8 @@ pub struct StormStats {
     pub last_message: Option<Instant>,
     /// The application handshake ("app ready") of accepted attempts, both waves.
     pub app_ready: Latency,
+    /// The first refusal message of the application protocol.
+    pub app_refusal: Option<String>,
 }
 
 impl StormStats {
@@ -86,6 +88,7 @@ impl StormStats {
             first_message: None,
             last_message: None,
             app_ready: Latency::new(),
+            app_refusal: None,
         }
     }
 
@@ -175,6 +178,9 @@ impl crate::stats::Fold for StormStats {
             EventKind::ServerPing => self.server_pings += 1,
             EventKind::Pong(_) => {}
             EventKind::App(AppEvent::Ready { took, .. }) => self.app_ready.record(*took),
+            EventKind::App(AppEvent::Refused(message)) => {
+                self.app_refusal.get_or_insert_with(|| message.clone());
+            }
             EventKind::App(_) => {}
         }
     }
