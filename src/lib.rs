@@ -24,7 +24,11 @@
 //!   every check's plan embeds; [`target`] resolves it (starting the
 //!   embedded server on `127.0.0.1:0` when there is no URL).
 //! - [`net`]: the fixed axis under every check: DNS, TCP, TLS and the
-//!   upgrade timed apart ([`net::connect`]), typed attempt outcomes
+//!   upgrade timed apart ([`net::connect`]), then the application
+//!   protocol as one more layer ([`net::app`]: `--protocol` profiles as data
+//!   over `--init`/`--ready`/`--reply`, its own "app ready" phase and
+//!   refusals, heartbeats answered inside [`net::connect::ClientWs`], and
+//!   protocols noticed when nobody named one), typed attempt outcomes
 //!   ([`net::attempt::Outcome`]), open connections and how they end
 //!   ([`net::session`]), our own limits.
 //! - [`event`]: what client tasks report; [`stats`]: generic folding of

@@ -94,6 +94,7 @@ fn stability_table() {
         app_ping: None,
         period: Some(Period { seconds: 1.0, code: 4001, drops: 2 }),
         failed_attempts: Default::default(),
+        app: None,
     };
     let r =
         report("stability", details, vec![Finding::new("survival", false, "2 drop(s)")], vec!["A drop every 1.0 s."]);
@@ -342,6 +343,7 @@ fn storm_table() {
         reconnect_handshake_ms: Some(pct(0.4, 1.9, 2.2, 200)),
         tcp_connect_ms: Some(pct(0.3, 1.1, 1.6, 750)),
         round_trip_ms: None,
+        app_ready_ms: None,
         messages: Messages { sent: 0, received: 0, per_s: None },
         rejections: BTreeMap::from([(Outcome::Http(503), 550)]),
         drops: BTreeMap::new(),
@@ -351,6 +353,7 @@ fn storm_table() {
             reconnect_handshake: String::new(),
             tcp_connect: String::new(),
             round_trip: String::new(),
+            app_ready: String::new(),
         },
         handshake_buckets: vec![
             Bucket { le_ms: 2.0, count: 60 },

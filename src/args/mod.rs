@@ -3,12 +3,14 @@
 //! beyond parsing single values; `plan` turns these into checked plans, so
 //! runners never see clap types. Each default has its one home here.
 
+mod app;
 mod server;
 
 use std::time::Duration;
 
 use clap::Args;
 
+pub use app::{AppArgs, DEFAULT_READY_TIMEOUT};
 pub use server::{EmbeddedServerArgs, ServeArgs, ServerBehaviourArgs};
 
 use crate::units::{parse_duration, Header};
@@ -75,6 +77,9 @@ pub struct ClientArgs {
     /// wss:// without certificate checks (self-signed test servers).
     #[arg(long)]
     pub insecure: bool,
+    /// The application protocol spoken after the upgrade.
+    #[command(flatten)]
+    pub app: AppArgs,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,

@@ -103,7 +103,9 @@ impl<C: Check + Debug + Send + Sync> Planned for PlanOf<C> {
 pub async fn run_planned(planned: &dyn Planned, stop: &CancellationToken) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
     let target = crate::target::resolve(planned.client()).await?;
-    let observation = planned.run(&target, stop).await;
+    let mut observation = planned.run(&target, stop).await;
+    // A protocol nobody named, noticed by the transport: a hint, never a verdict.
+    observation.diagnosis.extend(target.endpoint.detections.lines());
     let display = target.display.clone();
     target.finish().await;
     let mut report = Report::judge(planned.command(), display, observation, stop.is_cancelled());

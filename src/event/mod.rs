@@ -5,12 +5,14 @@
 //! when. Closes wsprobe starts itself carry `by_us` so they are never
 //! counted as the server's drops.
 
+mod app;
 mod outcome;
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub use app::{Announced, AppEvent};
 pub use outcome::{FailureKind, Outcome};
 
 /// How the stream of a connection ended.
@@ -257,4 +259,6 @@ pub enum EventKind {
         /// The wave it gave up in.
         wave: u8,
     },
+    /// The application layer of the connection did or saw something.
+    App(AppEvent),
 }

@@ -24,8 +24,8 @@ use crate::net::stream::{Transport, WsStream};
 use crate::net::upgrade::{build_request, parse_response, validate_upgrade, Response};
 use crate::units::ClientId;
 
-/// An open client WebSocket.
-pub type ClientWs = WebSocketStream<WsStream>;
+/// An open client WebSocket, with its application layer.
+pub use crate::net::app::ClientWs;
 
 pub use crate::net::attempt::{Attempt, Failure, FailureKind, Handshake, Opened, Phase, Rejection, Timings};
 
@@ -69,7 +69,10 @@ impl Opening<'_> {
         let addrs = self.resolve(&url).await?;
         let tcp = self.tcp(&addrs).await?;
         let stream = self.tls(&url, tcp).await?;
-        self.upgrade(&url, stream).await
+        match self.upgrade(&url, stream).await? {
+            Ok(opened) => crate::net::app::ready(self.endpoint, opened, &mut self.timings, self.started).await,
+            rejected => Ok(rejected),
+        }
     }
 
     async fn resolve(&mut self, url: &Dest<'_>) -> Result<Vec<SocketAddr>, StepError> {
@@ -184,7 +187,7 @@ impl Opening<'_> {
         self.timings.total = self.started.elapsed();
         let handshake =
             Handshake { status_line: response.status_line(), headers: response.headers, subprotocol, extensions, tls };
-        Ok(Ok(Opened { ws, handshake, timings: self.timings, at: Instant::now() }))
+        Ok(Ok(Opened { ws: ClientWs::new(ws), handshake, timings: self.timings, at: Instant::now(), app: None }))
     }
 
     /// Reads the answer to the upgrade request, skipping interim 1xx

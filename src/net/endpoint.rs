@@ -42,6 +42,10 @@ pub struct Endpoint {
     pub withhold_pongs: bool,
     /// Keep the response headers of each upgrade (storms do not need them).
     pub capture: bool,
+    /// The application protocol every connection speaks after the upgrade.
+    pub app: Option<Arc<crate::net::app::AppSpec>>,
+    /// Protocols noticed on connections that were not told to speak one.
+    pub detections: Arc<crate::net::app::Detections>,
     fixed: Option<FixedAuthority>,
 }
 
@@ -159,6 +163,8 @@ impl Endpoint {
             pinned: None,
             withhold_pongs: false,
             capture: true,
+            app: None,
+            detections: Arc::default(),
             fixed: FixedAuthority::of(&url),
             url_template: url,
         })

@@ -6,16 +6,20 @@
 use std::io;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{CloseInfo, EndHow};
+
+/// A WebSocket as these functions use it: a client's [`crate::net::connect::ClientWs`]
+/// (with its application layer) or a bare stream (the reference server's).
+pub trait WsLike: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin {}
+
+impl<T: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin> WsLike for T {}
 
 /// Longest wait to send our close frame when failing a connection.
 const FAIL_CLOSE_WAIT: Duration = Duration::from_millis(500);
@@ -134,9 +138,9 @@ pub enum CloseReply {
 
 /// Sends a close frame and waits (at most `wait`) for the server's answer,
 /// reading and discarding frames in between, as RFC 6455 7.1.2 expects.
-pub async fn close_cleanly<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &str, wait: Duration) -> CloseReply
+pub async fn close_cleanly<W>(ws: &mut W, code: u16, reason: &str, wait: Duration) -> CloseReply
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    W: WsLike,
 {
     let frame = CloseFrame { code: CloseCode::from(code), reason: reason.to_string().into() };
     let exchange = async {
@@ -163,9 +167,9 @@ where
 /// When the server broke the protocol, tells it so as RFC 6455 7.1.7 asks:
 /// a close frame with the code (1002, 1007, 1009), then TCP is dropped.
 /// Best effort, bounded; a connection that ended otherwise is left alone.
-pub async fn fail_connection<S>(ws: &mut WebSocketStream<S>, close: &CloseInfo)
+pub async fn fail_connection<W>(ws: &mut W, close: &CloseInfo)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    W: WsLike,
 {
     if close.how != EndHow::ProtocolError {
         return;
@@ -178,9 +182,9 @@ where
 /// a server that broke the protocol is told so ([`fail_connection`]); a
 /// close frame the server sent first is answered ([`answer_close`]) and
 /// the server's TCP close awaited, at most `wait`.
-pub async fn conclude<S>(ws: &mut WebSocketStream<S>, close: &CloseInfo, wait: Duration)
+pub async fn conclude<W>(ws: &mut W, close: &CloseInfo, wait: Duration)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    W: WsLike,
 {
     match close.how {
         EndHow::ProtocolError => fail_connection(ws, close).await,
@@ -195,9 +199,9 @@ where
 /// the echo tungstenite queued when it read the frame, then reads until
 /// the server ends TCP (7.1.1: the server closes first). True when TCP
 /// ended within `wait`; past it the caller drops the socket.
-pub async fn answer_close<S>(ws: &mut WebSocketStream<S>, wait: Duration) -> bool
+pub async fn answer_close<W>(ws: &mut W, wait: Duration) -> bool
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    W: WsLike,
 {
     let exchange = async {
         if ws.flush().await.is_err() {

@@ -8,6 +8,7 @@
 pub mod contract;
 pub mod hostile;
 pub mod process;
+pub mod scripted;
 pub mod ws;
 
 #[allow(unused_imports)]

@@ -2,6 +2,7 @@
 //! WebSockets: each phase with its time, the response headers, subprotocol
 //! and extensions, messages sent and received, and the close.
 
+mod app;
 mod args;
 mod table;
 mod transcript;
@@ -14,6 +15,7 @@ use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
+pub use app::AppHandshake;
 pub use args::ConnectArgs;
 
 use super::{Check, Observation};
@@ -96,6 +98,9 @@ pub struct ConnectDetails {
     /// How the connection ended: the server's close, or wsprobe's own
     /// (`by_us`) at the end of `--listen`, whose answer is in the close step.
     pub close: Option<CloseInfo>,
+    /// The application handshake, with an application layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppHandshake>,
 }
 
 /// The `connect` check: one connection, step by step.
@@ -171,14 +176,15 @@ fn phase_steps(t: &Timings, details: &mut ConnectDetails) {
 
 fn failed(failure: Failure, obs: &mut Observation, details: &mut ConnectDetails) {
     phase_steps(&failure.timings, details);
-    let phase = failure.phase.label().to_lowercase();
+    let after_upgrade = app::failed(&failure, details);
+    let phase = if after_upgrade { app::PHASE.to_string() } else { failure.phase.label().to_lowercase() };
     // The failed phase's time is on its failure line, not on a success line.
     let ms = match details.steps.last() {
         Some(last) if last.phase == phase => details.steps.pop().and_then(|s| s.ms),
         _ => None,
     };
     details.steps.push(Step { phase, ok: false, ms, detail: failure.detail.clone() });
-    let server_answered = matches!(failure.kind, FailureKind::Protocol);
+    let server_answered = matches!(failure.kind, FailureKind::Protocol) || after_upgrade;
     if server_answered {
         obs.add(Finding::new("upgrade", false, failure.detail));
     } else {
@@ -188,6 +194,9 @@ fn failed(failure: Failure, obs: &mut Observation, details: &mut ConnectDetails)
 
 fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
     phase_steps(&r.timings, details);
+    if let Some(refusal) = &r.app {
+        return app::refused(&r, refusal, obs, details);
+    }
     let mut detail = format!("HTTP {} {}", r.status, r.reason);
     if !r.body.is_empty() {
         detail.push_str(&format!(": {}", r.body));
@@ -247,9 +256,15 @@ async fn converse(
     details.subprotocol = hs.subprotocol.clone();
     details.extensions = hs.extensions.clone();
     details.tls = hs.tls.clone();
-    obs.add(Finding::new("upgrade", true, format!("upgraded in {:.1} ms", millis(opened.timings.total))));
+    let upgraded = opened.timings.total.saturating_sub(opened.timings.app.unwrap_or_default());
+    obs.add(Finding::new("upgrade", true, format!("upgraded in {:.1} ms", millis(upgraded))));
+    if let Some(ready) = &opened.app {
+        app::ready(ready, &opened.timings, obs, details);
+    }
+    opened.ws.keep_transcript(app::TRANSCRIPT);
     let start = opened.at;
     let ended = exchange(plan, &mut opened, start, details, stop).await;
+    app::merge_transcript(&mut opened.ws, start, details);
     match ended {
         Some(close) => {
             let ok = !close.abnormal && close.code != 1002 && close.code != 1007 && close.code != 1009;

@@ -18,7 +18,8 @@ pub fn render(d: &ConnectDetails, style: Style) -> String {
     for s in &d.steps {
         let time = s.ms.map(|ms| format!("{ms:.2} ms")).unwrap_or_else(|| "-".into());
         let mark = if s.ok { "" } else { "✗ " };
-        t.add_row(vec![Cell::new(&s.phase), Cell::new(time), Cell::new(format!("{mark}{}", clip(&s.detail, DETAIL)))]);
+        let phase = if s.phase == "app" { "app ready" } else { s.phase.as_str() };
+        t.add_row(vec![Cell::new(phase), Cell::new(time), Cell::new(format!("{mark}{}", clip(&s.detail, DETAIL)))]);
     }
     let mut out = format!("{t}\n");
     if !d.response_headers.is_empty() {
@@ -34,6 +35,14 @@ pub fn render(d: &ConnectDetails, style: Style) -> String {
             line(d.extensions.as_deref().unwrap_or("none")),
             d.tls.as_ref().map(|t| format!("   TLS: {t}")).unwrap_or_default()
         ));
+    }
+    if let Some(app) = d.app.as_ref().filter(|a| !a.exchange.is_empty()) {
+        let mut m = table(style, &["at", "", "application handshake"]);
+        for line in &app.exchange {
+            let arrow = if line.direction == "out" { "→" } else { "←" };
+            m.add_row(vec![Cell::new(format!("{:.1} ms", line.at_ms)), Cell::new(arrow), Cell::new(&line.text)]);
+        }
+        out.push_str(&format!("\n{m}\n"));
     }
     if !d.messages.is_empty() {
         let mut m = table(style, &["at", "", "kind", "data"]);

@@ -64,8 +64,9 @@ impl Probe<'_> {
                 (record, None)
             }
             Attempt::Rejected(r) => {
-                record.outcome = Outcome::Http(r.status);
-                record.http_status = Some(r.status);
+                record.outcome = r.outcome();
+                record.http_status = r.http_status();
+                record.close_code = r.close_code();
                 record.retry_after = r.retry_after;
                 (record, None)
             }

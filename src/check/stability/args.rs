@@ -27,9 +27,11 @@ pub struct StabilityArgs {
     /// Application heartbeat text to send (for example '{"type":"ping"}').
     #[arg(long, value_name = "TEXT")]
     pub app_ping: Option<String>,
-    /// How often to send --app-ping.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
-    pub app_ping_interval: Duration,
+    /// How often to send --app-ping [default: 10s]; with a --protocol
+    /// whose client sends its own heartbeat (phoenix, signalr), how often
+    /// that goes out.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub app_ping_interval: Option<Duration>,
     /// Never answer the server's pings (shows its pong deadline).
     #[arg(long)]
     pub no_pong: bool,

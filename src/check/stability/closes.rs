@@ -80,6 +80,8 @@ pub struct StabilityStats {
     pub messages_in: u64,
     /// Clients that were dropped at least once.
     pub dropped_clients: std::collections::BTreeSet<u32>,
+    /// What the application layers reported.
+    pub app: super::app::AppStats,
     last_ping: HashMap<u32, Instant>,
     pings_on_conn: HashMap<u32, u32>,
 }
@@ -99,6 +101,7 @@ impl StabilityStats {
             app_sent: 0,
             messages_in: 0,
             dropped_clients: Default::default(),
+            app: Default::default(),
             last_ping: HashMap::new(),
             pings_on_conn: HashMap::new(),
         }
@@ -128,6 +131,7 @@ impl crate::stats::Fold for StabilityStats {
                 self.connections += 1;
                 self.last_ping.remove(&e.client);
                 self.pings_on_conn.insert(e.client, 0);
+                self.app.opened(e.client);
             }
             EventKind::Attempt { outcome, .. } => *self.failed_attempts.entry(*outcome).or_default() += 1,
             EventKind::ServerPing => {
@@ -164,6 +168,7 @@ impl crate::stats::Fold for StabilityStats {
                 });
             }
             EventKind::GaveUp { .. } | EventKind::MessageSpan { .. } => {}
+            EventKind::App(app) => self.app.apply(e.client, e.at, app),
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Setup {
     pub app_ping_interval: Option<Duration>,
     /// Pongs withheld.
     pub no_pong: bool,
+    /// The application protocol that keeps connections alive, by name.
+    pub app_heartbeat: Option<&'static str>,
 }
 
 /// Explains the soak in a few sentences.
@@ -49,6 +51,12 @@ fn heartbeat_line(setup: &Setup, stats: &StabilityStats) -> String {
         None => "The server sent no pings".to_string(),
     };
     let ours = match (setup.no_pong, setup.ping_interval, setup.app_ping_interval) {
+        (true, _, _) if setup.app_heartbeat.is_some() => {
+            format!(
+                "; wsprobe withheld every pong and every {} heartbeat answer",
+                setup.app_heartbeat.unwrap_or_default()
+            )
+        }
         (true, _, _) => "; wsprobe withheld every pong".to_string(),
         (_, Some(p), _) => match stats.pong_rtt.percentiles() {
             Some(rtt) => format!(
@@ -65,7 +73,10 @@ fn heartbeat_line(setup: &Setup, stats: &StabilityStats) -> String {
             stats.messages_in,
             stats.app_sent
         ),
-        _ => "; wsprobe stayed silent".to_string(),
+        _ => match setup.app_heartbeat {
+            Some(name) => format!("; wsprobe kept up the {name} heartbeat"),
+            None => "; wsprobe stayed silent".to_string(),
+        },
     };
     format!("{server}{ours}.")
 }
@@ -164,6 +175,7 @@ mod tests {
             ping_interval: None,
             app_ping_interval: None,
             no_pong: false,
+            app_heartbeat: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! period of repeated drops. `--find-idle-timeout` searches the idle timeout
 //! of the path instead.
 
+mod app;
 mod args;
 pub mod closes;
 mod diagnose;
@@ -22,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use app::AppDetails;
 pub use args::StabilityArgs;
 pub use closes::{CloseRecord, Period};
 pub use idle::{IdleDetails, IdleMethod, IdleSearch};
@@ -38,6 +40,9 @@ use crate::report::{Details, Finding};
 use crate::stats::latency::Percentiles;
 use crate::target::Resolved;
 use crate::units::{format_duration, ClientId};
+
+/// `--app-ping-interval` unless given.
+pub const DEFAULT_APP_PING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The `stability` check: a soak, or the idle-timeout search.
 #[derive(Debug)]
@@ -56,12 +61,15 @@ impl Check for Stability {
     fn plan(a: &StabilityArgs) -> Result<StabilityPlan, PlanError> {
         let mut client = ClientPlan::from_args(&a.client)?;
         client.withhold_pongs = a.no_pong;
+        if let (None, Some(every)) = (&a.app_ping, a.app_ping_interval) {
+            app::beat_every(&mut client, every)?;
+        }
         let plan = StabilityPlan {
             client,
             clients: a.clients,
             duration: a.duration,
             ping_interval: a.ping_interval,
-            app_ping: a.app_ping.clone().map(|text| (text, a.app_ping_interval)),
+            app_ping: a.app_ping.clone().map(|text| (text, a.app_ping_interval.unwrap_or(DEFAULT_APP_PING_INTERVAL))),
             no_pong: a.no_pong,
             reconnect: a.reconnect,
             backoff: a.backoff,
@@ -195,6 +203,9 @@ pub struct StabilityDetails {
     pub period: Option<Period>,
     /// Failed connection attempts by outcome.
     pub failed_attempts: BTreeMap<Outcome, u64>,
+    /// The application protocol, when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppDetails>,
 }
 
 /// The heartbeat a soak ran with.
@@ -207,6 +218,8 @@ pub enum Heartbeat {
     App,
     /// The server's pings left unanswered.
     NoPong,
+    /// The application protocol's own heartbeat (`--protocol`, `--reply`).
+    Protocol,
     /// Nothing: shows idle timeouts.
     Silent,
 }
@@ -217,6 +230,7 @@ impl std::fmt::Display for Heartbeat {
             Heartbeat::PingFrames => "ping-frames",
             Heartbeat::App => "app",
             Heartbeat::NoPong => "no-pong",
+            Heartbeat::Protocol => "protocol",
             Heartbeat::Silent => "silent",
         })
     }
@@ -227,6 +241,7 @@ fn heartbeat(plan: &StabilityPlan) -> Heartbeat {
         (true, _, _) => Heartbeat::NoPong,
         (_, Some(_), _) => Heartbeat::PingFrames,
         (_, None, Some(_)) => Heartbeat::App,
+        _ if plan.client.app.as_ref().is_some_and(|a| a.has_heartbeat()) => Heartbeat::Protocol,
         _ => Heartbeat::Silent,
     }
 }
@@ -306,14 +321,22 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
     };
     obs.add(Finding::new("survival", stats.closes.is_empty(), detail));
     heartbeat_findings(plan, stats, &mut obs);
+    app::findings(plan, &stats.app, &mut obs);
     let setup = diagnose::Setup {
         clients: plan.clients,
         duration: plan.duration,
         ping_interval: plan.ping_interval,
         app_ping_interval: plan.app_ping.as_ref().map(|(_, d)| *d),
         no_pong: plan.no_pong,
+        app_heartbeat: plan
+            .client
+            .app
+            .as_ref()
+            .filter(|a| a.has_heartbeat())
+            .map(|a| a.protocol.map(|p| p.title()).unwrap_or("application")),
     };
     obs.diagnosis = diagnose::diagnose(&setup, stats);
+    obs.diagnosis.extend(app::diagnosis(plan, &stats.app));
     obs.with_details(StabilityDetails {
         clients: plan.clients,
         duration_s: plan.duration.as_secs_f64(),
@@ -327,6 +350,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
         app_ping: plan.app_ping.as_ref().map(|_| AppPing { sent: stats.app_sent, replies: stats.messages_in }),
         period: stats.period(),
         failed_attempts: stats.failed_attempts.clone(),
+        app: app::details(plan, &stats.app),
     })
 }
 

@@ -79,7 +79,9 @@ pub async fn run(ctx: Arc<Ctx>, id: ClientId) {
             continue;
         };
         let at = opened.at;
-        let dropped = Connection::new(&ctx, id, opened.ws, at).live().await;
+        let mut ws = opened.ws;
+        ws.observe(ctx.events.clone(), id.index, opened.timings.app);
+        let dropped = Connection::new(&ctx, id, ws, at).live().await;
         if !dropped || !ctx.reconnect {
             return;
         }
@@ -188,8 +190,15 @@ impl<'a> Connection<'a> {
     }
 
     fn closed(&self, close: CloseInfo) {
+        if close.is_drop() {
+            if let Some(text) = self.ws.explain_drop(&close, self.opened) {
+                self.ctx.emit(self.id.index, EventKind::App(crate::event::AppEvent::Explained(text)));
+            }
+        }
+        // Heartbeats the application layer consumed are inbound traffic too.
+        let last_in = self.ws.app_last_in().map_or(self.last_in, |t| t.max(self.last_in));
         let withheld = self.ws.get_ref().pongs_withheld();
-        self.ctx.emit(self.id.index, EventKind::closed(close, self.opened, self.last_in, self.last_out, withheld));
+        self.ctx.emit(self.id.index, EventKind::closed(close, self.opened, last_in, self.last_out, withheld));
     }
 }
 

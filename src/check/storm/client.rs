@@ -158,6 +158,17 @@ async fn attempt_once(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
     let attempt = open(&ctx.endpoint, id).await;
     let t = *attempt.timings();
     ctx.emit(id, EventKind::Attempt { wave, outcome: attempt.outcome(), tcp: t.tcp, total: started.elapsed() });
+    match (&attempt, t.app) {
+        (Attempt::Open(_), Some(took)) => {
+            ctx.emit(id, EventKind::App(crate::event::AppEvent::Ready { took, announced: None }))
+        }
+        (Attempt::Rejected(r), _) => {
+            if let Some(app) = &r.app {
+                ctx.emit(id, EventKind::App(crate::event::AppEvent::Refused(app.message.clone())));
+            }
+        }
+        _ => {}
+    }
     match attempt {
         Attempt::Open(o) => Some(Live { conn: Conn::Ws(o.ws), opened: o.at, last_in: o.at, last_out: o.at }),
         Attempt::Rejected(_) | Attempt::Failed(_) => None,

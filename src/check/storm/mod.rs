@@ -144,6 +144,11 @@ impl StormPlan {
             return Err(PlanError::new("--message-interval must be above zero"));
         }
         crate::plan::positive("--wave-timeout", self.wave_timeout)?;
+        if self.tcp_only && self.client.app.is_some() {
+            return Err(PlanError::new(
+                "--tcp-only opens bare TCP connections: drop --protocol, --init, --ready and --reply",
+            ));
+        }
         Ok(())
     }
 

@@ -40,6 +40,8 @@ pub struct Histograms {
     pub tcp_connect: String,
     /// Echo round trips (µs).
     pub round_trip: String,
+    /// The application handshake, "app ready" (µs), both waves.
+    pub app_ready: String,
 }
 
 /// `storm`'s JSON fields.
@@ -75,6 +77,9 @@ pub struct StormDetails {
     pub tcp_connect_ms: Option<Percentiles>,
     /// Echo round trip from the intended send time, ms.
     pub round_trip_ms: Option<Percentiles>,
+    /// The application handshake ("app ready", after the upgrade), ms;
+    /// null without an application layer.
+    pub app_ready_ms: Option<Percentiles>,
     /// Messages.
     pub messages: Messages,
     /// Failed attempts by outcome.
@@ -154,6 +159,7 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
         reconnect_handshake_ms: w1.handshake.percentiles(),
         tcp_connect_ms: tcp.percentiles(),
         round_trip_ms: stats.round_trip.percentiles(),
+        app_ready_ms: stats.app_ready.percentiles(),
         messages: Messages {
             sent: stats.messages_out,
             received: stats.messages_in,
@@ -167,6 +173,7 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
             reconnect_handshake: w1.handshake.to_base64(),
             tcp_connect: tcp.to_base64(),
             round_trip: stats.round_trip.to_base64(),
+            app_ready: stats.app_ready.to_base64(),
         },
         handshake_buckets: w0.handshake.buckets(),
         disrupt: plan.disrupt,
@@ -280,6 +287,7 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, obs: &mut O
                 }
                 Outcome::Failed(FailureKind::Reset) => "reset: the server (or a proxy) reset connections",
                 Outcome::Failed(FailureKind::LocalLimit) => "local-limit: this machine ran out of open files or ports",
+                Outcome::AppRefused => "app-refused: the application protocol refused after the upgrade (credentials?)",
                 _ => continue,
             };
             reasons.push(why);
@@ -291,6 +299,10 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, obs: &mut O
                 reasons.join("; ")
             ));
         }
+    }
+    if let Some(message) = &stats.app_refusal {
+        obs.diagnosis
+            .push(format!("The application protocol refused connections after the upgrade; the first: {message}."));
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::event::{Event, EventKind};
+use crate::event::{AppEvent, Event, EventKind};
 use crate::net::attempt::Outcome;
 use crate::stats::latency::Latency;
 
@@ -63,6 +63,10 @@ pub struct StormStats {
     pub first_message: Option<Instant>,
     /// Arrival of the last echo.
     pub last_message: Option<Instant>,
+    /// The application handshake ("app ready") of accepted attempts, both waves.
+    pub app_ready: Latency,
+    /// The first refusal message of the application protocol.
+    pub app_refusal: Option<String>,
 }
 
 impl StormStats {
@@ -83,6 +87,8 @@ impl StormStats {
             first_drop: None,
             first_message: None,
             last_message: None,
+            app_ready: Latency::new(),
+            app_refusal: None,
         }
     }
 
@@ -184,6 +190,11 @@ impl crate::stats::Fold for StormStats {
             }
             EventKind::ServerPing => self.server_pings += 1,
             EventKind::Pong(_) => {}
+            EventKind::App(AppEvent::Ready { took, .. }) => self.app_ready.record(*took),
+            EventKind::App(AppEvent::Refused(message)) => {
+                self.app_refusal.get_or_insert_with(|| message.clone());
+            }
+            EventKind::App(_) => {}
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::connect::EndHow;
+use super::connect::{Announced, EndHow, Protocol};
 use super::{nullable, omittable, Common, Contract, Finding, Outcome, Verdict};
 
 report! {
@@ -26,17 +26,24 @@ report! {
         #[serde(deserialize_with = "nullable")]
         pub period: Option<Period>,
         pub failed_attempts: BTreeMap<Outcome, u64>,
+        /// Only with an application layer.
+        #[serde(default, deserialize_with = "omittable")]
+        pub app: Option<AppDetails>,
     }
 }
 
 impl Contract for StabilityReport {
-    const OMITTABLE: &'static [&'static str] = &["app_ping", "closes[].detail", "closes_omitted", "failed_attempts.*"];
+    const OMITTABLE: &'static [&'static str] =
+        &["app_ping", "closes[].detail", "closes_omitted", "failed_attempts.*", "app"];
     fn rules(&self) -> Result<(), String> {
         if self.survived > self.clients {
             return Err(format!("survived {} > clients {}", self.survived, self.clients));
         }
         if (self.heartbeat == Heartbeat::App) != self.app_ping.is_some() {
             return Err(format!("app_ping is there exactly with heartbeat app, heartbeat is {:?}", self.heartbeat));
+        }
+        if self.heartbeat == Heartbeat::Protocol && self.app.is_none() {
+            return Err("heartbeat protocol needs the `app` object".into());
         }
         Ok(())
     }
@@ -48,6 +55,7 @@ pub enum Heartbeat {
     PingFrames,
     App,
     NoPong,
+    Protocol,
     Silent,
 }
 
@@ -146,4 +154,24 @@ pub struct Probe {
     pub alive: bool,
     #[serde(deserialize_with = "nullable")]
     pub dropped_after_s: Option<f64>,
+}
+
+/// `stability`'s application layer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppDetails {
+    #[serde(deserialize_with = "nullable")]
+    pub protocol: Option<Protocol>,
+    #[serde(deserialize_with = "nullable")]
+    pub announced: Option<Announced>,
+    #[serde(deserialize_with = "nullable")]
+    pub ready_ms: Option<Percentiles>,
+    pub server_heartbeats: ServerPings,
+    pub replies: u64,
+    pub withheld: u64,
+    pub heartbeats_sent: u64,
+    #[serde(deserialize_with = "nullable")]
+    pub heartbeat_rtt_ms: Option<Percentiles>,
+    pub stale: u64,
+    pub dropped_replies: u64,
 }

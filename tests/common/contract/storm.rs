@@ -33,6 +33,9 @@ report! {
         pub tcp_connect_ms: Option<Percentiles>,
         #[serde(deserialize_with = "nullable")]
         pub round_trip_ms: Option<Percentiles>,
+        /// The application handshake; null without an application layer.
+        #[serde(deserialize_with = "nullable")]
+        pub app_ready_ms: Option<Percentiles>,
         pub messages: Messages,
         pub rejections: BTreeMap<Outcome, u64>,
         /// Server-caused closes by close code.
@@ -57,6 +60,7 @@ impl Contract for StormReport {
             ("histograms.reconnect_handshake", &h.reconnect_handshake),
             ("histograms.tcp_connect", &h.tcp_connect),
             ("histograms.round_trip", &h.round_trip),
+            ("histograms.app_ready", &h.app_ready),
         ] {
             if wsprobe::stats::latency::Latency::from_base64(text).is_none() {
                 return Err(format!("{name} is not an HdrHistogram V2 in base64: {text:?}"));
@@ -112,6 +116,7 @@ pub struct Histograms {
     pub reconnect_handshake: String,
     pub tcp_connect: String,
     pub round_trip: String,
+    pub app_ready: String,
 }
 
 #[derive(Debug, Deserialize)]
