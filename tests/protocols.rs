@@ -160,3 +160,32 @@ fn a_signalr_handshake_error_is_a_refusal() {
     assert_eq!(r["verdict"], "error");
     assert!(r["error"].as_str().unwrap_or_default().contains("SignalR handshake error \"nope\""), "{r:#}");
 }
+
+#[test]
+fn an_application_that_never_gets_ready_is_its_own_timed_out_phase() {
+    let r = run_json(&["connect", "--init", "hello", "--ready", "^never$", "--ready-timeout", "300ms"]);
+    assert_eq!(r["verdict"], "fail", "the server answered the upgrade: {r:#}");
+    let step = r["steps"].as_array().and_then(|s| s.last().cloned()).unwrap_or_default();
+    assert_eq!((step["phase"].as_str(), step["ok"].as_bool()), (Some("app"), Some(false)), "{r:#}");
+    let detail = step["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("a message matching --ready '^never$' did not arrive within --ready-timeout 300ms"),
+        "{detail}"
+    );
+    let r = run_json(&[
+        "storm",
+        "--clients",
+        "3",
+        "--hold",
+        "100ms",
+        "--disrupt",
+        "none",
+        "--max-attempts",
+        "1",
+        "--ready",
+        "^never$",
+        "--ready-timeout",
+        "200ms",
+    ]);
+    assert_eq!(r["rejections"]["timeout"], 3, "{r:#}");
+}

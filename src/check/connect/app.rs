@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{ConnectDetails, Step, Traffic};
-use crate::net::app::{Announced, AppReady, AppRefusal, ClientWs, Line, Protocol};
+use crate::net::app::{Announced, AppReady, AppRefusal, AppSpec, ClientWs, Line, Protocol};
 use crate::net::attempt::{Failure, Phase, Rejection, Timings};
 use crate::report::{Finding, Observation};
 use crate::units::millis;
@@ -98,6 +98,17 @@ pub fn failed(failure: &Failure, details: &mut ConnectDetails) -> bool {
     upgraded_step(&failure.timings, details);
     details.http_status = Some(101);
     true
+}
+
+/// The `app` object of a connection whose application handshake timed
+/// out (the step says why; nothing was refused).
+pub fn after_failure(spec: Option<&AppSpec>, details: &mut ConnectDetails) {
+    let Some(step) = details.steps.iter().find(|s| s.phase == PHASE) else { return };
+    if details.app.is_none() {
+        let protocol = spec.and_then(|s| s.protocol);
+        details.app =
+            Some(AppHandshake { protocol, ready_ms: step.ms, exchange: Vec::new(), announced: None, refusal: None });
+    }
 }
 
 fn upgraded_step(t: &Timings, details: &mut ConnectDetails) {

@@ -155,6 +155,7 @@ pub async fn run(plan: &ConnectPlan, target: &Resolved, stop: &CancellationToken
         Attempt::Rejected(rejection) => rejected(*rejection, &mut obs, &mut details),
         Attempt::Failed(failure) => failed(*failure, &mut obs, &mut details),
     }
+    app::after_failure(target.endpoint.app.as_deref(), &mut details);
     with_details(obs, details)
 }
 

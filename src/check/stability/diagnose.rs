@@ -48,6 +48,7 @@ fn heartbeat_line(setup: &Setup, stats: &StabilityStats) -> String {
     let server = match stats.median_ping_interval_s() {
         Some(i) => format!("The server pinged every {i:.1} s (median; {} pings)", stats.server_pings),
         None if stats.server_pings > 0 => format!("The server sent {} ping(s)", stats.server_pings),
+        None if setup.app_heartbeat.is_some() => "The server sent no WebSocket ping frames".to_string(),
         None => "The server sent no pings".to_string(),
     };
     let ours = match (setup.no_pong, setup.ping_interval, setup.app_ping_interval) {

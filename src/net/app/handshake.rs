@@ -29,6 +29,8 @@ use crate::units::{format_duration, millis};
 const REFUSAL_CLOSE_WAIT: Duration = Duration::from_millis(500);
 /// Messages of the handshake kept for reports.
 const MAX_LINES: usize = 32;
+/// Messages received that a timeout's message quotes.
+const SEEN: usize = 3;
 /// Characters of each message kept.
 const LINE_CHARS: usize = 300;
 
@@ -105,6 +107,7 @@ pub async fn ready(
         t0: Instant::now(),
         lines: Vec::new(),
         announced: None,
+        seen: Default::default(),
     };
     let result = talk.run(opened.ws.inner_mut(), deadline).await;
     timings.app = Some(talk.t0.elapsed());
@@ -140,6 +143,8 @@ struct Talk<'a> {
     t0: Instant,
     lines: Vec<Line>,
     announced: Option<Announced>,
+    /// The last few messages received, for a timeout's message.
+    seen: std::collections::VecDeque<String>,
 }
 
 type Ws = WebSocketStream<WsStream>;
@@ -195,6 +200,10 @@ impl Talk<'_> {
                 Read::Ended(close) => return Err(End::Refused(self.closed(&close), Some(close))),
             };
             self.log(false, &text);
+            if self.seen.len() == SEEN {
+                self.seen.pop_front();
+            }
+            self.seen.push_back(shown(&text, 80));
             if let Some(refusal) = spec.refusals.iter().find(|r| r.pattern.is_match(&text)) {
                 return Err(End::Refused((refusal.message)(&text), None));
             }
@@ -213,13 +222,13 @@ impl Talk<'_> {
     }
 
     fn late(&self, expect: &Expect) -> End {
+        let within = format_duration(self.spec.ready_timeout);
+        let got: Vec<String> = self.seen.iter().map(|t| format!("`{t}`")).collect();
+        let got =
+            if got.is_empty() { "nothing arrived".to_string() } else { format!("last received: {}", got.join(", ")) };
         End::Failed(
             FailureKind::Timeout,
-            format!(
-                "no {} within --ready-timeout {} after the upgrade",
-                expect.what,
-                format_duration(self.spec.ready_timeout)
-            ),
+            format!("{} did not arrive within --ready-timeout {within} of the upgrade ({got})", expect.what),
         )
     }
 
