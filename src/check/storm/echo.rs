@@ -29,7 +29,6 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
     let Conn::Ws(ws) = &mut live.conn else {
         return HoldEnd::End;
     };
-    let text = ctx.plan.message.clone().unwrap_or_default();
     let period = ctx.plan.message_interval;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -39,24 +38,8 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
         tokio::select! {
             _ = token.cancelled() => break HoldEnd::Disrupt,
             due = ticker.tick() => {
-                let mut due = Some(due);
-                let limit = ctx.endpoint.write_timeout;
-                let mut written = Written::Done;
-                while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
-                    intended.push_back(at.into_std());
-                    traffic.first_sent.get_or_insert(at.into_std());
-                    written = write_within(ws, WriteOp::Feed(Message::text(text.as_str())), limit, token).await;
-                    if !matches!(written, Written::Done) {
-                        intended.pop_back();
-                        break;
-                    }
-                    traffic.sent += 1;
-                    due = ticker.tick().now_or_never();
-                }
+                let written = send_due(ctx, ws, due, &mut ticker, &mut intended, &mut traffic, token).await;
                 live.last_out = Instant::now();
-                if matches!(written, Written::Done) {
-                    written = write_within(ws, WriteOp::Flush, limit, token).await;
-                }
                 match written {
                     Written::Done => {}
                     Written::Stopped => break HoldEnd::Disrupt,
@@ -87,6 +70,34 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
     };
     traffic.flush(ctx, id);
     end
+}
+
+/// Sends every message that is due (from `due` on), each under the write
+/// timeout, then flushes them in one write.
+async fn send_due(
+    ctx: &Ctx,
+    ws: &mut crate::net::connect::ClientWs,
+    due: tokio::time::Instant,
+    ticker: &mut tokio::time::Interval,
+    intended: &mut VecDeque<Instant>,
+    traffic: &mut Traffic,
+    token: &CancellationToken,
+) -> Written {
+    let text = ctx.plan.message.as_deref().unwrap_or_default();
+    let limit = ctx.endpoint.write_timeout;
+    let mut due = Some(due);
+    while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
+        intended.push_back(at.into_std());
+        traffic.first_sent.get_or_insert(at.into_std());
+        let written = write_within(ws, WriteOp::Feed(Message::text(text)), limit, token).await;
+        if !matches!(written, Written::Done) {
+            intended.pop_back();
+            return written;
+        }
+        traffic.sent += 1;
+        due = ticker.tick().now_or_never();
+    }
+    write_within(ws, WriteOp::Flush, limit, token).await
 }
 
 /// Message counts and round-trip samples gathered per client and sent in
