@@ -30,12 +30,15 @@
 //!   refusals, heartbeats answered inside [`net::connect::ClientWs`], and
 //!   protocols noticed when nobody named one), typed attempt outcomes
 //!   ([`net::attempt::Outcome`]), open connections and how they end
-//!   ([`net::session`]), our own limits.
+//!   ([`net::session`]: every write under a deadline), the frames on the
+//!   wire in ([`net::wire`]: read sizes, fragments, the close as sent) and
+//!   out ([`net::nopong`]: pongs coalesced, a bounded queue), our own limits.
 //! - [`event`]: what client tasks report; [`stats`]: generic folding of
 //!   events, latency histograms, self-watch.
 //! - [`mod@report`]: the [`report::Report`] (command-specific fields are a boxed
 //!   [`report::Details`], so this module names no check) and its pure
-//!   renderers (table, JSON, progress), and the one verdict step for checks,
+//!   renderers (table, JSON, progress; server text made safe for a
+//!   terminal in [`report::safe`]), and the one verdict step for checks,
 //!   suites and merges alike ([`report::verdict`]).
 //! - [`render`]: HTML (inline SVG charts) and Markdown, pure functions of a
 //!   report's JSON, so saved, merged and fresh reports render alike;

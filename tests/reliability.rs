@@ -257,3 +257,13 @@ fn an_interim_100_continue_is_skipped_not_shown_as_the_refusal() {
     let json = run_json(&["connect", &server.url(), "--listen", "300ms", "--close-timeout", "300ms"]);
     assert_eq!(json["http_status"], 101, "{json}");
 }
+
+#[test]
+fn a_ping_flood_is_counted_in_full_in_a_soak() {
+    let server = HostileServer::start(Hostile::PingFlood);
+    let started = Instant::now();
+    let json =
+        run_json(&["stability", &server.url(), "--clients", "2", "--duration", "2s", "--close-timeout", "300ms"]);
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(json["server_pings"]["count"].as_u64().unwrap_or(0) > 10_000, "{}", json["server_pings"]);
+}

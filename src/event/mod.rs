@@ -192,6 +192,36 @@ impl EventKind {
     }
 }
 
+/// Events of one kind closer together than this on one connection are
+/// counted, not sent one by one: a server that floods pings or messages
+/// must not outrun the collector and grow its channel without bound.
+pub const FLOOD_GAP: Duration = Duration::from_millis(1);
+
+/// Coalesces a flood of one kind of event on one connection.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Flood {
+    last: Option<Instant>,
+    held: u32,
+}
+
+impl Flood {
+    /// `Some(held)` when an event at `now` is to be sent (with the count of
+    /// those held back since the last one), `None` when it is held back.
+    pub fn admit(&mut self, now: Instant) -> Option<u32> {
+        if self.last.is_some_and(|t| now.saturating_duration_since(t) < FLOOD_GAP) {
+            self.held = self.held.saturating_add(1);
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.held))
+    }
+
+    /// The events held back and not sent yet (at the end of a connection).
+    pub fn take(&mut self) -> u32 {
+        std::mem::take(&mut self.held)
+    }
+}
+
 /// One thing that happened to one client, at one instant.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -219,6 +249,9 @@ pub enum EventKind {
     },
     /// The server sent a ping frame.
     ServerPing,
+    /// The server sent this many more ping frames, each within
+    /// [`FLOOD_GAP`] of the one before: counted, not timed one by one.
+    ServerPings(u32),
     /// A pong answered one of our pings after this round trip.
     Pong(Duration),
     /// Messages sent and received since the last such event, with the
@@ -261,4 +294,22 @@ pub enum EventKind {
     },
     /// The application layer of the connection did or saw something.
     App(AppEvent),
+}
+
+#[cfg(test)]
+mod flood_tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_is_counted_and_spaced_events_pass() {
+        let mut f = Flood::default();
+        let t0 = Instant::now();
+        assert_eq!(f.admit(t0), Some(0));
+        for _ in 0..1_000_000 {
+            assert_eq!(f.admit(t0), None);
+        }
+        assert_eq!(f.admit(t0 + FLOOD_GAP), Some(1_000_000), "the next spaced one carries the count");
+        assert_eq!(f.admit(t0 + FLOOD_GAP), None);
+        assert_eq!(f.take(), 1);
+    }
 }

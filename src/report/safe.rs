@@ -51,7 +51,7 @@ pub fn page(text: &str) -> Cow<'_, str> {
     escape(text, true)
 }
 
-/// At most `max_chars` characters of `text`, escaped as a [`line`]; a
+/// At most `max_chars` characters of `text`, escaped as a [`line()`]; a
 /// longer text ends with `…` and its full length in bytes.
 pub fn clip(text: &str, max_chars: usize) -> String {
     let cut = text.char_indices().nth(max_chars).map(|(i, _)| i);

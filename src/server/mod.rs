@@ -10,6 +10,7 @@
 //! registries, connections dealt round-robin), [`registry`] (one worker's
 //! book-keeping), [`mailbox`] (per-recipient queues bounded in bytes),
 //! `deliver` (send and broadcast), `handshake` (the upgrade and `/health`),
+//! [`pending`] (connections waiting to upgrade, bounded; rate-limited logs),
 //! `conn` and `timers` (one connection's loop), [`health`] (the numbers).
 
 pub mod config;

@@ -141,6 +141,10 @@ impl crate::stats::Fold for StabilityStats {
                     self.ping_intervals.record(e.at.saturating_duration_since(prev));
                 }
             }
+            EventKind::ServerPings(n) => {
+                self.server_pings += u64::from(*n);
+                *self.pings_on_conn.entry(e.client).or_default() += n;
+            }
             EventKind::Pong(rtt) => self.pong_rtt.record(*rtt),
             EventKind::Traffic { sent, received, .. } => {
                 self.app_sent += u64::from(*sent);

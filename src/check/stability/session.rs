@@ -12,7 +12,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{CloseInfo, Event, EventKind};
+use crate::event::{CloseInfo, Event, EventKind, Flood};
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;
 use crate::net::session::{close_cleanly, interpret_wire, write_within, Read, WriteOp, Written};
@@ -105,11 +105,22 @@ struct Connection<'a> {
     opened: Instant,
     last_in: Instant,
     last_out: Instant,
+    pings: Flood,
+    messages: Flood,
 }
 
 impl<'a> Connection<'a> {
     fn new(ctx: &'a Ctx, id: ClientId, ws: ClientWs, opened: Instant) -> Self {
-        Connection { ctx, id, ws, opened, last_in: opened, last_out: opened }
+        Connection {
+            ctx,
+            id,
+            ws,
+            opened,
+            last_in: opened,
+            last_out: opened,
+            pings: Flood::default(),
+            messages: Flood::default(),
+        }
     }
 
     /// Lives until the end (closing cleanly: false) or a drop (true).
@@ -172,7 +183,14 @@ impl<'a> Connection<'a> {
                 if !self.ctx.endpoint.withhold_pongs {
                     self.last_out = now; // tungstenite answers with a pong
                 }
-                EventKind::ServerPing
+                match self.pings.admit(now) {
+                    None => return,
+                    Some(0) => EventKind::ServerPing,
+                    Some(held) => {
+                        self.ctx.emit(self.id.index, EventKind::ServerPings(held));
+                        EventKind::ServerPing
+                    }
+                }
             }
             Message::Pong(payload) => match <[u8; 8]>::try_from(payload.as_ref()) {
                 Ok(sent) => {
@@ -181,15 +199,23 @@ impl<'a> Connection<'a> {
                 }
                 Err(_) => return,
             },
-            Message::Text(_) | Message::Binary(_) => {
-                EventKind::Traffic { sent: 0, received: 1, round_trips: Vec::new() }
-            }
+            Message::Text(_) | Message::Binary(_) => match self.messages.admit(now) {
+                None => return,
+                Some(held) => EventKind::Traffic { sent: 0, received: 1 + held, round_trips: Vec::new() },
+            },
             Message::Close(_) | Message::Frame(_) => return,
         };
         self.ctx.emit(self.id.index, kind);
     }
 
-    fn closed(&self, close: CloseInfo) {
+    fn closed(&mut self, close: CloseInfo) {
+        let (pings, messages) = (self.pings.take(), self.messages.take());
+        if pings > 0 {
+            self.ctx.emit(self.id.index, EventKind::ServerPings(pings));
+        }
+        if messages > 0 {
+            self.ctx.emit(self.id.index, EventKind::Traffic { sent: 0, received: messages, round_trips: Vec::new() });
+        }
         if close.is_drop() {
             if let Some(text) = self.ws.explain_drop(&close, self.opened) {
                 self.ctx.emit(self.id.index, EventKind::App(crate::event::AppEvent::Explained(text)));

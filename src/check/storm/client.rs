@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::StormPlan;
 use super::{Disrupt, Jitter};
-use crate::event::{CloseInfo, EndHow, Event, EventKind};
+use crate::event::{CloseInfo, EndHow, Event, EventKind, Flood};
 use crate::net::attempt::Outcome;
 use crate::net::connect::{open, Attempt, ClientWs, FailureKind};
 use crate::net::endpoint::Endpoint;
@@ -230,24 +230,40 @@ async fn hold_idle(
     last_in: &mut Instant,
     token: &CancellationToken,
 ) -> HoldEnd {
-    loop {
+    let (mut pings, mut messages) = (Flood::default(), Flood::default());
+    let traffic = |n: u32| EventKind::Traffic { sent: 0, received: n, round_trips: Vec::new() };
+    let end = loop {
         tokio::select! {
-            _ = token.cancelled() => return HoldEnd::Disrupt,
+            _ = token.cancelled() => break HoldEnd::Disrupt,
             item = ws.next() => match interpret_wire(ws, item) {
                 Read::Frame(msg) => {
                     *last_in = Instant::now();
                     match msg {
-                        Message::Ping(_) => ctx.emit(id, EventKind::ServerPing),
+                        Message::Ping(_) => match pings.admit(*last_in) {
+                            Some(held) if held > 0 => ctx.emit(id, EventKind::ServerPings(held + 1)),
+                            Some(_) => ctx.emit(id, EventKind::ServerPing),
+                            None => {}
+                        },
                         Message::Text(_) | Message::Binary(_) => {
-                            ctx.emit(id, EventKind::Traffic { sent: 0, received: 1, round_trips: Vec::new() })
+                            if let Some(held) = messages.admit(*last_in) {
+                                ctx.emit(id, traffic(held + 1))
+                            }
                         }
                         _ => {}
                     }
                 }
-                Read::Ended(close) => return HoldEnd::Dropped(close),
+                Read::Ended(close) => break HoldEnd::Dropped(close),
             },
         }
+    };
+    let (held_pings, held_messages) = (pings.take(), messages.take());
+    if held_pings > 0 {
+        ctx.emit(id, EventKind::ServerPings(held_pings));
     }
+    if held_messages > 0 {
+        ctx.emit(id, traffic(held_messages));
+    }
+    end
 }
 
 async fn hold_tcp(token: &CancellationToken, stream: &mut TcpStream) -> HoldEnd {

@@ -189,6 +189,7 @@ impl crate::stats::Fold for StormStats {
                 self.last_message = Some(self.last_message.map_or(*last_received, |l| l.max(*last_received)));
             }
             EventKind::ServerPing => self.server_pings += 1,
+            EventKind::ServerPings(n) => self.server_pings += u64::from(*n),
             EventKind::Pong(_) => {}
             EventKind::App(AppEvent::Ready { took, .. }) => self.app_ready.record(*took),
             EventKind::App(AppEvent::Refused(message)) => {
