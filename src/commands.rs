@@ -77,6 +77,7 @@ pub fn render(report: &Report, output: &OutputArgs) -> Output {
     // its partial tables.
     if report.verdict == Verdict::Error && !report.interrupted {
         let message = report.error.as_deref().unwrap_or("wsprobe could not complete the run");
+        let message = crate::report::safe::line(message);
         return Output { stdout: String::new(), stderr: format!("wsprobe: error: {message}\n"), exit };
     }
     let style = table::Style { width: terminal_width(), quiet: output.quiet };
@@ -158,8 +159,13 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    // Colour only for a terminal: a log file or a pipe gets plain text.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<Output> {

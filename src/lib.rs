@@ -24,14 +24,21 @@
 //!   every check's plan embeds; [`target`] resolves it (starting the
 //!   embedded server on `127.0.0.1:0` when there is no URL).
 //! - [`net`]: the fixed axis under every check: DNS, TCP, TLS and the
-//!   upgrade timed apart ([`net::connect`]), typed attempt outcomes
+//!   upgrade timed apart ([`net::connect`]), then the application
+//!   protocol as one more layer ([`net::app`]: `--protocol` profiles as data
+//!   over `--init`/`--ready`/`--reply`, its own "app ready" phase and
+//!   refusals, heartbeats answered inside [`net::connect::ClientWs`], and
+//!   protocols noticed when nobody named one), typed attempt outcomes
 //!   ([`net::attempt::Outcome`]), open connections and how they end
-//!   ([`net::session`]), our own limits.
+//!   ([`net::session`]: every write under a deadline), the frames on the
+//!   wire in ([`net::wire`]: read sizes, fragments, the close as sent) and
+//!   out ([`net::nopong`]: pongs coalesced, a bounded queue), our own limits.
 //! - [`event`]: what client tasks report; [`stats`]: generic folding of
 //!   events, latency histograms, self-watch.
 //! - [`mod@report`]: the [`report::Report`] (command-specific fields are a boxed
 //!   [`report::Details`], so this module names no check) and its pure
-//!   renderers (table, JSON, progress), and the one verdict step for checks,
+//!   renderers (table, JSON, progress; server text made safe for a
+//!   terminal in [`report::safe`]), and the one verdict step for checks,
 //!   suites and merges alike ([`report::verdict`]).
 //! - [`render`]: HTML (inline SVG charts) and Markdown, pure functions of a
 //!   report's JSON, so saved, merged and fresh reports render alike;

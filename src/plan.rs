@@ -4,13 +4,15 @@
 //! before anything touches the network.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::args::{
-    ClientArgs, EmbeddedServerArgs, ServerBehaviourArgs, DEFAULT_CLOSE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_MESSAGE_SIZE,
+    AppArgs, ClientArgs, EmbeddedServerArgs, ServerBehaviourArgs, DEFAULT_CLOSE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_WRITE_TIMEOUT,
 };
 use crate::exit::PlanError;
+use crate::net::app::{AppOptions, AppSpec};
 use crate::net::endpoint::{ws_config, Endpoint, CLIENT_READ_BUFFER};
 use crate::server::config::ServerConfig;
 use crate::units::Header;
@@ -42,6 +44,8 @@ pub struct ClientPlan {
     pub connect_timeout: Duration,
     /// Time the server gets to answer our close frame.
     pub close_timeout: Duration,
+    /// Longest one write may wait for the server to take it.
+    pub write_timeout: Duration,
     /// Largest message accepted from the server.
     pub max_message_size: usize,
     /// Skip certificate checks.
@@ -54,6 +58,9 @@ pub struct ClientPlan {
     pub capture_headers: bool,
     /// Resolve the host once for the whole run instead of per connection.
     pub pin_addresses: bool,
+    /// The application protocol every connection speaks (`--protocol`,
+    /// `--init`, `--ready`, `--reply`).
+    pub app: Option<Arc<AppSpec>>,
 }
 
 impl ClientPlan {
@@ -66,6 +73,7 @@ impl ClientPlan {
             }
             None => Target::Embedded(server_config_from_embedded(&args.server)?),
         };
+        let app = app_spec(&args.app, &target)?;
         if args.max_message_size < 125 {
             return Err(PlanError::new("--max-message-size must be at least 125 bytes (a control frame)"));
         }
@@ -76,12 +84,14 @@ impl ClientPlan {
             origin: args.origin.clone(),
             connect_timeout: args.connect_timeout,
             close_timeout: args.close_timeout,
+            write_timeout: crate::plan::positive("--write-timeout", args.write_timeout)?,
             max_message_size: args.max_message_size,
             insecure: args.insecure,
             source_ips: Vec::new(),
             withhold_pongs: false,
             capture_headers: true,
             pin_addresses: false,
+            app,
         })
     }
 
@@ -94,19 +104,27 @@ impl ClientPlan {
             origin: None,
             connect_timeout: default_duration(DEFAULT_CONNECT_TIMEOUT),
             close_timeout: default_duration(DEFAULT_CLOSE_TIMEOUT),
+            write_timeout: default_duration(DEFAULT_WRITE_TIMEOUT),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             insecure: false,
             source_ips: Vec::new(),
             withhold_pongs: false,
             capture_headers: true,
             pin_addresses: false,
+            app: None,
         }
     }
 
     /// The endpoint for a concrete URL (the target's, or the embedded server's).
     pub fn endpoint(&self, url: String, extra_headers: Vec<Header>) -> Result<Endpoint, PlanError> {
+        let url = match &self.app {
+            Some(app) => app.rewrite_url(&url),
+            None => url,
+        };
         let mut endpoint = Endpoint::new(url, self.insecure, self.connect_timeout)?;
         endpoint.headers = extra_headers;
+        endpoint.close_timeout = self.close_timeout;
+        endpoint.write_timeout = self.write_timeout;
         endpoint.headers.extend(self.headers.iter().cloned());
         endpoint.subprotocols = self.subprotocols.clone();
         endpoint.origin = self.origin.clone();
@@ -114,8 +132,34 @@ impl ClientPlan {
         endpoint.source_ips = self.source_ips.clone();
         endpoint.withhold_pongs = self.withhold_pongs;
         endpoint.capture = self.capture_headers;
+        if let Some(sub) = self.app.as_ref().and_then(|a| a.subprotocol) {
+            if !endpoint.subprotocols.iter().any(|s| s == sub) {
+                endpoint.subprotocols.push(sub.to_string());
+            }
+        }
+        endpoint.app = self.app.clone();
         Ok(endpoint)
     }
+}
+
+/// The application layer from its flags; a named protocol needs a URL
+/// (the reference server speaks only the generic mechanism).
+fn app_spec(args: &AppArgs, target: &Target) -> Result<Option<Arc<AppSpec>>, PlanError> {
+    let opts = AppOptions {
+        protocol: args.protocol,
+        auth: args.auth.clone(),
+        init: args.init.clone(),
+        ready: args.ready.clone(),
+        replies: args.reply.clone(),
+        ready_timeout: args.ready_timeout,
+    };
+    if let (Some(p), Target::Embedded(_)) = (args.protocol, target) {
+        return Err(PlanError::new(format!(
+            "--protocol {p} needs the URL of a {} server: the embedded reference server speaks only the generic mechanism (--init, --ready, --reply with its --server-app-ping and --server-require-init)",
+            p.title()
+        )));
+    }
+    Ok(AppSpec::build(&opts).map_err(PlanError::new)?.map(Arc::new))
 }
 
 fn default_duration(text: &str) -> Duration {
@@ -152,6 +196,7 @@ macro_rules! server_config {
             app_pong_mode: $a.drop_mode.unwrap_or(crate::server::config::DropMode::Close),
             require_init: $a.require_init.clone(),
             init_timeout: $a.init_timeout,
+            max_handshakes: $a.max_handshakes,
         }
     };
 }

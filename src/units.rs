@@ -245,6 +245,41 @@ pub fn has_client_template(template: &str) -> bool {
     template.contains("{client}") || template.contains("{uuid}")
 }
 
+/// Random spread added to each backoff wait.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Jitter {
+    /// Wait exactly the backoff.
+    None,
+    /// Wait a random time between 0 and the backoff.
+    #[default]
+    Full,
+    /// Wait half the backoff plus a random part of the other half.
+    Equal,
+}
+
+impl Jitter {
+    /// A wait of `d` with this jitter applied.
+    pub fn apply(self, d: Duration) -> Duration {
+        let nanos = d.as_nanos().min(u128::from(u64::MAX)) as u64;
+        match self {
+            Jitter::None => d,
+            Jitter::Full => Duration::from_nanos(fastrand::u64(0..=nanos)),
+            Jitter::Equal => Duration::from_nanos(nanos / 2 + fastrand::u64(0..=nanos / 2)),
+        }
+    }
+}
+
+impl std::fmt::Display for Jitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Jitter::None => "none",
+            Jitter::Full => "full",
+            Jitter::Equal => "equal",
+        })
+    }
+}
+
 /// Seconds as a float rounded to milliseconds, the way reports show time.
 pub fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0

@@ -79,6 +79,25 @@ cases! {
         assert!(r.error.as_deref().is_some_and(|e| e.contains("refused")), "{:?}", r.error);
     }
 
+    /// The application handshake as its own step, and the `app` object.
+    connect_app_ready: contract::ConnectReport = [
+        "connect", "--server-require-init", "^hello$", "--init", "hello", "--ready", "^hello$", "--listen", "100ms",
+    ] => exit 0, |r| {
+        assert!(r.steps.iter().any(|s| s.phase == contract::StepPhase::App && s.ok), "{:?}", r.steps);
+        let app = r.app.expect("app");
+        assert_eq!((app.protocol, app.refusal.is_none()), (None, true));
+        assert_eq!(app.exchange.len(), 2, "{:?}", app.exchange);
+    }
+
+    /// An application refusal after a successful upgrade.
+    connect_app_refused: contract::ConnectReport = [
+        "connect", "--server-require-init", "^hello$", "--init", "nope", "--ready", "^hello$",
+    ] => exit 1, |r| {
+        assert_eq!(r.http_status, Some(101));
+        assert!(r.app.as_ref().and_then(|a| a.refusal.as_ref()).is_some(), "{:?}", r.app);
+        assert_eq!(r.close.as_ref().map(|c| c.code), Some(4400));
+    }
+
     single_policy: contract::SingleReport = ["single", "--hold", "200ms", "--settle", "100ms", "--distinct", "2"] => exit 0, |r| {
         assert_eq!(r.policy, contract::Policy::RejectNew);
         assert_eq!(r.second.http_status, Some(409));
@@ -100,6 +119,16 @@ cases! {
         "stability", "--duration", "800ms", "--app-ping", r#"{"type":"ping"}"#, "--app-ping-interval", "200ms",
     ] => exit 0, |r| {
         assert!(r.app_ping.is_some());
+    }
+
+    /// A soak held by the generic application heartbeat: the `app` object.
+    stability_app_protocol: contract::StabilityReport = [
+        "stability", "--duration", "800ms", "--server-app-ping", "2", "--server-app-ping-interval", "200ms",
+        "--server-app-pong", "^3$", "--reply", "^2$=3",
+    ] => exit 0, |r| {
+        assert_eq!(r.heartbeat, contract::Heartbeat::Protocol);
+        let app = r.app.expect("app");
+        assert!(app.replies >= 2 && app.server_heartbeats.count >= 2, "{app:?}");
     }
 
     /// A soak the server cuts short: a close record.
@@ -182,6 +211,22 @@ cases! {
     ] => exit 2, |r| {
         let e = r.error.as_deref().unwrap_or_default();
         assert!(e.contains("storm-0.json") && e.contains("stability-1.json"), "{e}");
+    }
+
+    /// A storm through an application handshake: `app_ready_ms` is filled.
+    storm_app_ready: contract::StormReport = [
+        "storm", "--clients", "5", "--hold", "100ms", "--server-require-init", "^hello$", "--init", "hello",
+        "--ready", "^hello$",
+    ] => exit 0, |r| {
+        assert_eq!(r.app_ready_ms.as_ref().map(|p| p.count), Some(10));
+    }
+
+    /// A storm the application refuses: `closed-<code>` rejections.
+    storm_app_refused: contract::StormReport = [
+        "storm", "--clients", "3", "--hold", "100ms", "--disrupt", "none", "--max-attempts", "1",
+        "--server-require-init", "^hello$", "--init", "nope", "--ready", "^hello$",
+    ] => exit 1, |r| {
+        assert_eq!(r.rejections.get(&contract::Outcome("closed-4400".into())), Some(&3));
     }
 
     /// `run`: every file and check, each check with its own full report

@@ -320,3 +320,48 @@ fn write_pages() {
         std::fs::write(out.join(format!("{stem}.md")), render::markdown(&report)).expect("write md");
     }
 }
+
+/// The bars of a chart, as the HTML parser sees them: each `<rect>` of the
+/// `<svg>` labelled `chart` carries a `<title>` read-out "t0–t1: N series".
+fn bar_readouts(html: &str, chart: &str) -> Vec<(f64, f64, String)> {
+    let page = scraper::Html::parse_document(html);
+    let svg = scraper::Selector::parse(&format!(r#"svg[aria-label="{chart}"]"#)).expect("selector");
+    let bar = scraper::Selector::parse("rect > title").expect("selector");
+    let svg = page.select(&svg).next().unwrap_or_else(|| panic!("no chart {chart:?}"));
+    svg.select(&bar)
+        .filter_map(|t| {
+            let text = t.text().collect::<String>();
+            let (span, rest) = text.split_once(": ")?;
+            let (from, _) = span.split_once('–')?;
+            let (n, series) = rest.split_once(' ')?;
+            Some((from.parse().ok()?, n.parse().ok()?, series.to_string()))
+        })
+        .collect()
+}
+
+/// The plotted points are the JSON's: every second's accepted attempts and
+/// 503 refusals in the timeline is one bar segment with that value, read
+/// back from the HTML with an HTML parser.
+#[test]
+fn plotted_bars_equal_the_timeline() {
+    let report = timeline_report(40, 600);
+    let html = render::html(&report);
+    let bars = bar_readouts(&html, "Attempts per second");
+    let timeline = report["timeline"].as_array().unwrap();
+    let mut checked = 0;
+    for (t, second) in timeline.iter().enumerate() {
+        for (series, json) in [("accepted", &second["accepted"]), ("http-503", &second["rejected"]["http-503"])] {
+            let want = json.as_f64().unwrap();
+            let got: Vec<f64> = bars.iter().filter(|b| b.0 == t as f64 && b.2 == series).map(|b| b.1).collect();
+            if want > 0.0 {
+                assert_eq!(got, [want], "second {t}, {series}");
+                checked += 1;
+            } else {
+                assert!(got.is_empty(), "second {t}: no {series} bar for 0");
+            }
+        }
+    }
+    let drawn = bars.iter().filter(|b| b.2 == "accepted" || b.2 == "http-503").count();
+    assert_eq!(drawn, checked, "no bar that the timeline does not have");
+    assert!(checked >= 10, "{checked} bars checked");
+}

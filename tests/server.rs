@@ -5,37 +5,17 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{endpoint, runtime, TestServer};
+use common::{runtime, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use wsprobe::event::EndHow;
-use wsprobe::net::connect::{open, Attempt, ClientWs};
+use wsprobe::net::connect::{Attempt, ClientWs};
 use wsprobe::net::session::{interpret, Read};
 use wsprobe::server::config::{DropMode, ServerConfig};
-use wsprobe::units::{ClientId, Rate};
+use wsprobe::units::Rate;
 
-async fn connect(url: &str, client: u32) -> Attempt {
-    open(&endpoint(url), ClientId::new(client)).await
-}
-
-async fn connected(url: &str, client: u32) -> ClientWs {
-    match connect(url, client).await {
-        Attempt::Open(o) => o.ws,
-        other => panic!("expected an open connection, got {}", other.outcome()),
-    }
-}
-
-/// Reads until a text message arrives (pings are answered along the way).
-async fn next_text(ws: &mut ClientWs) -> String {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a message within 5s") {
-            Some(Ok(Message::Text(t))) => return t.to_string(),
-            Some(Ok(_)) => continue,
-            other => panic!("connection ended: {other:?}"),
-        }
-    }
-}
+use common::ws::{connect, connected, next_text};
 
 /// Reads until the connection ends; returns how, and how long it took.
 async fn until_end(ws: &mut ClientWs) -> (wsprobe::event::CloseInfo, Duration) {

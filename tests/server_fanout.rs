@@ -1,40 +1,16 @@
 //! The reference server's deliveries over real loopback sockets: broadcast
 //! (every open connection of the worker, data verbatim, no ack), `--workers
-//! K` (separate registries dealt round-robin), and the `cross-talk` and
-//! `duplicate-delivery` faults.
+//! K` (separate registries dealt round-robin, limits counted per worker),
+//! and the `cross-talk` and `duplicate-delivery` faults.
 
 mod common;
 
-use std::time::Duration;
-
-use common::{endpoint, runtime, TestServer};
-use futures_util::{SinkExt, StreamExt};
+use common::ws::{connect, connected, next_text};
+use common::{runtime, TestServer};
+use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
-use wsprobe::net::connect::{open, Attempt, ClientWs};
+use wsprobe::net::connect::{Attempt, ClientWs};
 use wsprobe::server::config::{Fault, ServerConfig};
-use wsprobe::units::ClientId;
-
-async fn connect(url: &str, client: u32) -> Attempt {
-    open(&endpoint(url), ClientId::new(client)).await
-}
-
-async fn connected(url: &str, client: u32) -> ClientWs {
-    match connect(url, client).await {
-        Attempt::Open(o) => o.ws,
-        other => panic!("expected an open connection, got {}", other.outcome()),
-    }
-}
-
-/// Reads until a text message arrives (pings are answered along the way).
-async fn next_text(ws: &mut ClientWs) -> String {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a message within 5s") {
-            Some(Ok(Message::Text(t))) => return t.to_string(),
-            Some(Ok(_)) => continue,
-            other => panic!("connection ended: {other:?}"),
-        }
-    }
-}
 
 /// Sends a probe and expects its echo as the very next text: nothing else
 /// was queued for this client before it.
@@ -99,6 +75,30 @@ fn workers_keep_separate_registries() {
         assert_eq!(server.health().deliveries_total, 3, "only worker 0's three connections");
         nothing_else(&mut clients[1]).await;
         nothing_else(&mut clients[3]).await;
+    });
+}
+
+#[test]
+fn workers_multiply_per_ip_limits_and_caps() {
+    let cfg = ServerConfig {
+        workers: 2,
+        rate_limit: Some("1/30s".parse().unwrap()),
+        max_clients: Some(2),
+        ..Default::default()
+    };
+    let server = TestServer::start(cfg);
+    runtime().block_on(async {
+        // One accept per IP per 30 s, but each worker counts its own.
+        let _a = connected(&server.url(), 0).await;
+        let _b = connected(&server.url(), 1).await;
+        assert!(matches!(connect(&server.url(), 2).await, Attempt::Rejected(r) if r.status == 429));
+    });
+    let server = TestServer::start(ServerConfig { workers: 2, max_clients: Some(1), ..Default::default() });
+    runtime().block_on(async {
+        let _a = connected(&server.url(), 0).await;
+        let _b = connected(&server.url(), 1).await;
+        assert!(matches!(connect(&server.url(), 2).await, Attempt::Rejected(r) if r.status == 503));
+        assert_eq!((server.health().slots_in_use, server.health().max_clients), (2, Some(1)));
     });
 }
 

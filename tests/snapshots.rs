@@ -88,6 +88,8 @@ fn stability_table() {
         connections: 3,
         heartbeat: Heartbeat::PingFrames,
         closes: vec![close.clone(), CloseRecord { at_s: 2.0, ..close }],
+        closes_omitted: None,
+        drop_kinds: Vec::new(),
         server_pings: ServerPings { count: 4, median_interval_s: Some(0.5) },
         pong_rtt_ms: None,
         app_ping: None,
@@ -96,6 +98,7 @@ fn stability_table() {
         ping_interval_s: Some(0.5),
         app_ping_interval_s: None,
         histograms: StabilityHistograms { ping_intervals: String::new(), pong_rtt: String::new() },
+        app: None,
     };
     let r =
         report("stability", details, vec![Finding::new("survival", false, "2 drop(s)")], vec!["A drop every 1.0 s."]);
@@ -318,3 +321,120 @@ fn ratelimit_hold_table() {
 // constructed outside the crate, because the types of its `messages` and
 // `histograms` fields live in the private `check::storm::report` module
 // (src/check/storm/mod.rs re-exports only `StormDetails`).
+
+fn pct(p50: f64, p99: f64, max: f64, count: u64) -> wsprobe::stats::latency::Percentiles {
+    wsprobe::stats::latency::Percentiles { p50, p90: (p50 + p99) / 2.0, p99, p999: max, max, count }
+}
+
+#[test]
+fn storm_table() {
+    use wsprobe::check::storm::{Disrupt, Histograms, Messages, StormDetails, StormTimes, WaveCounts};
+    use wsprobe::net::attempt::Outcome;
+    use wsprobe::stats::latency::Bucket;
+    let details = StormDetails {
+        mode: "websocket".into(),
+        clients: 300,
+        connected: 200,
+        reconnected: Some(200),
+        gave_up: 100,
+        attempts: 750,
+        connections_per_s: Some(4100.0),
+        steady_connections_per_s: None,
+        peak_attempts_per_s: 420,
+        reconnect_peak_attempts_per_s: Some(250),
+        attempts_per_s: vec![420, 250, 80],
+        recovery_s: Some(1.25),
+        peak_concurrent: 200,
+        handshake_ms: Some(pct(2.5, 9.8, 12.1, 200)),
+        reconnect_handshake_ms: Some(pct(0.4, 1.9, 2.2, 200)),
+        tcp_connect_ms: Some(pct(0.3, 1.1, 1.6, 750)),
+        round_trip_ms: None,
+        app_ready_ms: None,
+        messages: Messages { sent: 0, received: 0, per_s: None },
+        rejections: BTreeMap::from([(Outcome::Http(503), 550)]),
+        app_refusal: None,
+        drops: BTreeMap::new(),
+        histogram: String::new(),
+        histograms: Histograms {
+            handshake: String::new(),
+            reconnect_handshake: String::new(),
+            tcp_connect: String::new(),
+            round_trip: String::new(),
+            app_ready: String::new(),
+        },
+        handshake_buckets: vec![
+            Bucket { le_ms: 2.0, count: 60 },
+            Bucket { le_ms: 4.0, count: 120 },
+            Bucket { le_ms: 16.0, count: 20 },
+        ],
+        disrupt: Disrupt::Abrupt,
+        backoff: "exp:50ms..1s (jitter full)".into(),
+        max_attempts: 10,
+        waves: [
+            WaveCounts { attempts: 300, accepted: 200, gave_up: 100 },
+            WaveCounts { attempts: 450, accepted: 200, gave_up: 0 },
+        ],
+        times: StormTimes::default(),
+    };
+    let r = report(
+        "storm",
+        details,
+        vec![
+            Finding::new("first-wave", false, "200/300 clients connected; 100 gave up (http-503 ×550)"),
+            Finding::new("reconnect-wave", true, "200/200 clients back 1.25 s after the disruption"),
+        ],
+        vec!["Failed attempts: http-503 ×550. 503: the server was full (a max-clients cap or overload)"],
+    );
+    insta::assert_snapshot!(render(&r, Style::default()));
+}
+
+#[test]
+fn fanout_partition_table() {
+    use wsprobe::check::fanout::{ClientDelivery, FanoutDetails};
+    let client = |c: u32| ClientDelivery { client: c, expected: 4, delivered: 2, missing: 2, ..Default::default() };
+    use wsprobe::check::fanout::{Audience, FanoutHistograms, Mode};
+    let details = FanoutDetails {
+        mode: Mode::Broadcast,
+        audience: Audience::All,
+        clients: 4,
+        all_clients: 4,
+        connected: 4,
+        messages: 4,
+        published: 4,
+        publish_failures: 0,
+        skipped_rounds: 0,
+        expected: 16,
+        delivered: 8,
+        missing: 8,
+        duplicates: 0,
+        cross_talk: 0,
+        echoes: 0,
+        delivery_ratio: Some(0.5),
+        delivery_window_s: Some(0.0004),
+        deliveries_per_s: Some(20000.0),
+        latency_ms: Some(pct(0.3, 0.5, 0.5, 8)),
+        spread_ms: None,
+        histogram: String::new(),
+        histograms: FanoutHistograms { latency: String::new(), spread: String::new() },
+        inversions: 0,
+        other_messages: 0,
+        groups: Some(vec![vec![0, 2], vec![1, 3]]),
+        clean_partition: true,
+        per_client: (0..4).map(client).collect(),
+        drops: Vec::new(),
+        connect_failures: BTreeMap::new(),
+        expect_ratio: None,
+        unconnected: Vec::new(),
+        unpublished_rounds: Vec::new(),
+        heard: None,
+        round_spans: None,
+        delivery_times: None,
+    };
+    let r = report(
+        "fanout",
+        details,
+        vec![Finding::new("delivery", false, "8/16 expected deliveries (50.00%)")],
+        vec!["2 workers (or pods) each keep their own connection registry: a broadcast reaches only the publisher's group (groups of 2, 2). Share one pub/sub (for example Redis) between them."],
+    );
+    insta::assert_snapshot!(render(&r, Style::default()));
+}

@@ -3,6 +3,7 @@
 //! beyond parsing single values; `plan` turns these into checked plans, so
 //! runners never see clap types. Each default has its one home here.
 
+mod app;
 mod server;
 pub mod shard;
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+pub use app::{AppArgs, DEFAULT_READY_TIMEOUT};
 pub use server::{EmbeddedServerArgs, ServeArgs, ServerBehaviourArgs};
 pub use shard::ShardArgs;
 
@@ -19,6 +21,8 @@ use crate::units::{parse_duration, Header};
 pub const DEFAULT_CONNECT_TIMEOUT: &str = "10s";
 /// `--close-timeout` unless given.
 pub const DEFAULT_CLOSE_TIMEOUT: &str = "2s";
+/// `--write-timeout` unless given.
+pub const DEFAULT_WRITE_TIMEOUT: &str = "10s";
 /// `--max-message-size` unless given.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 
@@ -65,12 +69,19 @@ pub struct ClientArgs {
     /// Time allowed for the server to answer our close frame.
     #[arg(long, default_value = DEFAULT_CLOSE_TIMEOUT, value_parser = parse_duration, value_name = "DURATION")]
     pub close_timeout: Duration,
+    /// Longest one write may wait for the server to take it; past it the
+    /// server counts as having stopped reading (reported, never a hang).
+    #[arg(long, default_value = DEFAULT_WRITE_TIMEOUT, value_parser = parse_duration, value_name = "DURATION")]
+    pub write_timeout: Duration,
     /// Largest message or frame accepted from the server, in bytes (1009 beyond).
     #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_SIZE, value_name = "BYTES")]
     pub max_message_size: usize,
     /// wss:// without certificate checks (self-signed test servers).
     #[arg(long)]
     pub insecure: bool,
+    /// The application protocol spoken after the upgrade.
+    #[command(flatten)]
+    pub app: AppArgs,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,

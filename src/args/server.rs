@@ -61,9 +61,14 @@ pub struct ServerBehaviourArgs {
     /// Drop a client that does not take what the server writes for this long.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub write_timeout: Duration,
+    /// Most connections waiting to upgrade at once; past it the oldest one
+    /// waiting is closed [default: half the open-file limit].
+    #[arg(long, value_name = "N")]
+    pub max_handshakes: Option<usize>,
     /// Behave as K separate workers, each with its own registry (identities,
     /// slots, limits, routing, broadcast audience), connections dealt
-    /// round-robin at accept, as several uvicorn/gunicorn workers do.
+    /// round-robin at accept, as several uvicorn/gunicorn workers do. Every
+    /// accepted TCP connection takes the next worker, /health included.
     #[arg(long, default_value_t = 1, value_name = "K")]
     pub workers: usize,
     /// Most bytes of routed and broadcast messages queued for one recipient;
@@ -146,6 +151,9 @@ pub struct EmbeddedServerArgs {
     /// Embedded server: drop a client that does not read for this long.
     #[arg(long = "server-write-timeout", id = "server-write-timeout", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub write_timeout: Duration,
+    /// Embedded server: most connections waiting to upgrade at once.
+    #[arg(long = "server-max-handshakes", id = "server-max-handshakes", value_name = "N")]
+    pub max_handshakes: Option<usize>,
     /// Embedded server: K workers with separate registries, round-robin.
     #[arg(long = "server-workers", id = "server-workers", default_value_t = 1, value_name = "K")]
     pub workers: usize,

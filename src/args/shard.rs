@@ -1,7 +1,7 @@
 //! The sharding options `storm`, `stability` and `fanout` share, exactly as
 //! typed: `--shard I/N`, `--shards N` (the index from
 //! `$JOB_COMPLETION_INDEX`, as a Kubernetes Indexed Job sets it) and
-//! `--start-at`. [`crate::shard::ShardPlan::from_args`] validates them.
+//! `--start-at`. `ShardPlan::from_args` in the shard module validates them.
 
 use std::time::{Duration, SystemTime};
 

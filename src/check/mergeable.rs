@@ -27,6 +27,8 @@ pub struct Part<'a> {
     pub started: SystemTime,
     /// When it ended.
     pub ended: SystemTime,
+    /// True when Ctrl-C cut this shard short (its report's `interrupted`).
+    pub interrupted: bool,
     /// The whole report.
     pub report: &'a Value,
 }

@@ -130,6 +130,8 @@ pub async fn run_planned(planned: &dyn Planned, stop: &CancellationToken) -> any
     let ended_at = std::time::SystemTime::now();
     let origin = observation.run.origin.unwrap_or(started_at);
     let start = observation.run.start.take();
+    // A protocol nobody named, noticed by the transport: a hint, never a verdict.
+    observation.diagnosis.extend(target.endpoint.detections.lines());
     let display = target.display.clone();
     target.finish().await;
     let mut report = Report::judge(planned.command(), display, observation, stop.is_cancelled());

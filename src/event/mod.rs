@@ -5,12 +5,14 @@
 //! when. Closes wsprobe starts itself carry `by_us` so they are never
 //! counted as the server's drops.
 
+mod app;
 mod outcome;
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub use app::{Announced, AppEvent};
 pub use outcome::{FailureKind, Outcome};
 
 /// How the stream of a connection ended.
@@ -25,6 +27,9 @@ pub enum EndHow {
     Reset,
     /// The server broke the protocol; wsprobe failed the connection.
     ProtocolError,
+    /// The server stopped reading: a write made no progress within the
+    /// write timeout, and wsprobe dropped TCP (no close frame could go out).
+    Stalled,
     /// wsprobe closed it (end of run, disruption, Ctrl-C).
     Ours,
 }
@@ -37,6 +42,7 @@ impl EndHow {
             EndHow::Eof => "EOF, no close frame",
             EndHow::Reset => "reset, no close frame",
             EndHow::ProtocolError => "protocol error",
+            EndHow::Stalled => "stalled: the server stopped reading",
             EndHow::Ours => "closed by wsprobe",
         }
     }
@@ -92,6 +98,22 @@ impl CloseInfo {
         }
     }
 
+    /// The server stopped reading: `unsent` bytes were still waiting for
+    /// it after `waited`. A failure of the server's, not a close of ours.
+    pub fn stalled(unsent: usize, waited: Duration) -> Self {
+        CloseInfo {
+            code: 1006,
+            reason: String::new(),
+            abnormal: true,
+            by_us: false,
+            how: EndHow::Stalled,
+            detail: format!(
+                "the server stopped reading: {unsent} bytes unsent after {}",
+                crate::units::format_duration(waited)
+            ),
+        }
+    }
+
     /// wsprobe closed the connection itself.
     pub fn ours(code: u16, reason: impl Into<String>) -> Self {
         CloseInfo {
@@ -119,6 +141,7 @@ impl CloseInfo {
             EndHow::Eof => "1006 (TCP closed without a close frame)".into(),
             EndHow::Reset => "1006 (TCP reset without a close frame)".into(),
             EndHow::ProtocolError => format!("{} (wsprobe failed the connection: {})", self.code, self.detail),
+            EndHow::Stalled => format!("1006 ({}; wsprobe dropped TCP)", self.detail),
             EndHow::Ours => format!("{} by wsprobe", self.code),
         }
     }
@@ -169,6 +192,36 @@ impl EventKind {
     }
 }
 
+/// Events of one kind closer together than this on one connection are
+/// counted, not sent one by one: a server that floods pings or messages
+/// must not outrun the collector and grow its channel without bound.
+pub const FLOOD_GAP: Duration = Duration::from_millis(1);
+
+/// Coalesces a flood of one kind of event on one connection.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Flood {
+    last: Option<Instant>,
+    held: u32,
+}
+
+impl Flood {
+    /// `Some(held)` when an event at `now` is to be sent (with the count of
+    /// those held back since the last one), `None` when it is held back.
+    pub fn admit(&mut self, now: Instant) -> Option<u32> {
+        if self.last.is_some_and(|t| now.saturating_duration_since(t) < FLOOD_GAP) {
+            self.held = self.held.saturating_add(1);
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.held))
+    }
+
+    /// The events held back and not sent yet (at the end of a connection).
+    pub fn take(&mut self) -> u32 {
+        std::mem::take(&mut self.held)
+    }
+}
+
 /// One thing that happened to one client, at one instant.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -196,6 +249,9 @@ pub enum EventKind {
     },
     /// The server sent a ping frame.
     ServerPing,
+    /// The server sent this many more ping frames, each within
+    /// [`FLOOD_GAP`] of the one before: counted, not timed one by one.
+    ServerPings(u32),
     /// A pong answered one of our pings after this round trip.
     Pong(Duration),
     /// Messages sent and received since the last such event, with the
@@ -222,9 +278,38 @@ pub enum EventKind {
         /// Pongs wsprobe withheld on this connection (`--no-pong`).
         pongs_withheld: u64,
     },
+    /// When a batch of messages was sent and its last echo received, so
+    /// rates come from the wire's times, not from when batches reached
+    /// the collector.
+    MessageSpan {
+        /// Intended send time of the batch's first message.
+        first_sent: Instant,
+        /// Arrival of the batch's last echo.
+        last_received: Instant,
+    },
     /// The client stopped trying in this wave (0 first, 1 reconnect).
     GaveUp {
         /// The wave it gave up in.
         wave: u8,
     },
+    /// The application layer of the connection did or saw something.
+    App(AppEvent),
+}
+
+#[cfg(test)]
+mod flood_tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_is_counted_and_spaced_events_pass() {
+        let mut f = Flood::default();
+        let t0 = Instant::now();
+        assert_eq!(f.admit(t0), Some(0));
+        for _ in 0..1_000_000 {
+            assert_eq!(f.admit(t0), None);
+        }
+        assert_eq!(f.admit(t0 + FLOOD_GAP), Some(1_000_000), "the next spaced one carries the count");
+        assert_eq!(f.admit(t0 + FLOOD_GAP), None);
+        assert_eq!(f.take(), 1);
+    }
 }

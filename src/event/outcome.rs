@@ -95,6 +95,9 @@ pub enum Outcome {
     Closed(u16),
     /// No usable answer.
     Failed(FailureKind),
+    /// Upgraded, then refused by the application protocol with a message
+    /// (Socket.IO's `44`, ActionCable's `reject_subscription`...).
+    AppRefused,
 }
 
 impl Outcome {
@@ -105,7 +108,7 @@ impl Outcome {
 
     /// True when the server answered with a refusal (HTTP or a close).
     pub fn is_refusal(self) -> bool {
-        matches!(self, Outcome::Http(_) | Outcome::Closed(_))
+        matches!(self, Outcome::Http(_) | Outcome::Closed(_) | Outcome::AppRefused)
     }
 }
 
@@ -116,6 +119,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Http(status) => write!(f, "http-{status}"),
             Outcome::Closed(code) => write!(f, "closed-{code}"),
             Outcome::Failed(kind) => f.write_str(kind.label()),
+            Outcome::AppRefused => f.write_str("app-refused"),
         }
     }
 }
@@ -127,6 +131,9 @@ impl std::str::FromStr for Outcome {
         let code = |n: &str| n.parse::<u16>().map_err(|_| format!("unknown outcome {text:?}"));
         if text == "accepted" {
             return Ok(Outcome::Accepted);
+        }
+        if text == "app-refused" {
+            return Ok(Outcome::AppRefused);
         }
         if let Some(status) = text.strip_prefix("http-") {
             return Ok(Outcome::Http(code(status)?));
@@ -178,7 +185,14 @@ mod tests {
         assert_eq!(Outcome::Failed(FailureKind::LocalLimit).to_string(), "local-limit");
         assert_eq!(serde_json::to_value(Outcome::Http(503)).unwrap(), "http-503");
         assert!(Outcome::Closed(4000).is_refusal() && !Outcome::Failed(FailureKind::Reset).is_refusal());
-        for o in [Outcome::Accepted, Outcome::Http(409), Outcome::Closed(4001), Outcome::Failed(FailureKind::Eof)] {
+        assert!(Outcome::AppRefused.is_refusal() && Outcome::AppRefused.to_string() == "app-refused");
+        for o in [
+            Outcome::Accepted,
+            Outcome::Http(409),
+            Outcome::Closed(4001),
+            Outcome::Failed(FailureKind::Eof),
+            Outcome::AppRefused,
+        ] {
             assert_eq!(o.to_string().parse::<Outcome>(), Ok(o));
         }
         assert!("http-x".parse::<Outcome>().is_err() && "nonsense".parse::<Outcome>().is_err());

@@ -64,7 +64,14 @@ pub struct Checked<'a> {
 impl Checked<'_> {
     /// As the check's merge hook sees it.
     pub fn part(&self) -> Part<'_> {
-        Part { source: &self.source, meta: &self.meta, started: self.started, ended: self.ended, report: self.report }
+        Part {
+            source: &self.source,
+            meta: &self.meta,
+            started: self.started,
+            ended: self.ended,
+            interrupted: self.interrupted,
+            report: self.report,
+        }
     }
 }
 

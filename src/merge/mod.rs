@@ -91,4 +91,18 @@ fn annotate(obs: &mut Observation, checked: &check::Shards, failed: &[&Checked])
     for c in &checked.shards {
         obs.warnings.extend(c.warnings.iter().map(|w| format!("shard {}: {w}", c.shard.index)));
     }
+    keep_protocol_hints(obs, checked);
+}
+
+/// The shards' hints about a protocol nobody named (noticed by the
+/// transport, so not in the details the merge judges again), each once.
+fn keep_protocol_hints(obs: &mut Observation, checked: &check::Shards) {
+    for c in &checked.shards {
+        let lines = c.report.get("diagnosis").and_then(serde_json::Value::as_array).into_iter().flatten();
+        for line in lines.filter_map(serde_json::Value::as_str) {
+            if crate::net::app::Detections::is_hint(line) && !obs.diagnosis.iter().any(|l| l == line) {
+                obs.diagnosis.push(line.to_string());
+            }
+        }
+    }
 }

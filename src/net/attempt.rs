@@ -9,6 +9,7 @@ use serde::Serialize;
 
 pub use crate::event::{FailureKind, Outcome};
 
+use super::app::{AppReady, AppRefusal};
 use super::connect::ClientWs;
 
 /// The phase of opening a connection.
@@ -23,6 +24,8 @@ pub enum Phase {
     Tls,
     /// HTTP upgrade request and response.
     Upgrade,
+    /// The application protocol's handshake, after the upgrade.
+    App,
 }
 
 impl Phase {
@@ -33,6 +36,7 @@ impl Phase {
             Phase::Tcp => "TCP",
             Phase::Tls => "TLS",
             Phase::Upgrade => "upgrade",
+            Phase::App => "app ready",
         }
     }
 }
@@ -48,6 +52,8 @@ pub struct Timings {
     pub tls: Option<Duration>,
     /// Upgrade request to response head.
     pub upgrade: Option<Duration>,
+    /// The application handshake ("app ready"), with an app layer.
+    pub app: Option<Duration>,
     /// Everything together.
     pub total: Duration,
 }
@@ -77,6 +83,8 @@ pub struct Opened {
     pub timings: Timings,
     /// When the connection was ready.
     pub at: Instant,
+    /// The application handshake, with an app layer.
+    pub app: Option<AppReady>,
 }
 
 /// The server answered the upgrade with something other than 101.
@@ -94,6 +102,46 @@ pub struct Rejection {
     pub body: String,
     /// Phase timings.
     pub timings: Timings,
+    /// Set when the upgrade succeeded but the application protocol refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppRefusal>,
+}
+
+impl Rejection {
+    /// An upgrade the application protocol refused afterwards.
+    pub fn app(headers: Vec<(String, String)>, timings: Timings, app: AppRefusal) -> Rejection {
+        let reason = "Switching Protocols".to_string();
+        Rejection { status: 101, reason, retry_after: None, headers, body: String::new(), timings, app: Some(app) }
+    }
+
+    /// `http-<status>`, or the application's refusal (`closed-<code>`, `app-refused`).
+    pub fn outcome(&self) -> Outcome {
+        match &self.app {
+            Some(app) => app.outcome(),
+            None => Outcome::Http(self.status),
+        }
+    }
+
+    /// The HTTP status of a refused upgrade (`None` for an application refusal).
+    pub fn http_status(&self) -> Option<u16> {
+        self.app.is_none().then_some(self.status)
+    }
+
+    /// The close code of an application refusal by close.
+    pub fn close_code(&self) -> Option<u16> {
+        self.app.as_ref().and_then(|a| a.close.as_ref()).map(|c| c.code)
+    }
+
+    /// The refusal in words: `HTTP 409 Conflict (body)` or the application's message.
+    pub fn describe(&self) -> String {
+        match &self.app {
+            Some(app) => format!("refused by the application after the upgrade: {}", app.message),
+            None => {
+                let body = if self.body.is_empty() { String::new() } else { format!(" ({})", self.body) };
+                format!("refused at the handshake: HTTP {} {}{body}", self.status, self.reason)
+            }
+        }
+    }
 }
 
 /// A connection attempt that failed before any HTTP answer.
@@ -124,7 +172,7 @@ impl Attempt {
     pub fn outcome(&self) -> Outcome {
         match self {
             Attempt::Open(_) => Outcome::Accepted,
-            Attempt::Rejected(r) => Outcome::Http(r.status),
+            Attempt::Rejected(r) => r.outcome(),
             Attempt::Failed(f) => Outcome::Failed(f.kind),
         }
     }

@@ -24,10 +24,13 @@ use crate::net::stream::{Transport, WsStream};
 use crate::net::upgrade::{build_request, parse_response, validate_upgrade, Response};
 use crate::units::ClientId;
 
-/// An open client WebSocket.
-pub type ClientWs = WebSocketStream<WsStream>;
+/// An open client WebSocket, with its application layer.
+pub use crate::net::app::ClientWs;
 
 pub use crate::net::attempt::{Attempt, Failure, FailureKind, Handshake, Opened, Phase, Rejection, Timings};
+
+/// Interim 1xx answers skipped before the real answer to the upgrade.
+const MAX_INTERIM: usize = 4;
 
 /// Longest wait for the body of a refused upgrade after its head.
 const REJECTION_BODY_WAIT: Duration = Duration::from_millis(500);
@@ -66,7 +69,10 @@ impl Opening<'_> {
         let addrs = self.resolve(&url).await?;
         let tcp = self.tcp(&addrs).await?;
         let stream = self.tls(&url, tcp).await?;
-        self.upgrade(&url, stream).await
+        match self.upgrade(&url, stream).await? {
+            Ok(opened) => crate::net::app::ready(self.endpoint, opened, &mut self.timings, self.started).await,
+            rejected => Ok(rejected),
+        }
     }
 
     async fn resolve(&mut self, url: &Dest<'_>) -> Result<Vec<SocketAddr>, StepError> {
@@ -161,25 +167,8 @@ impl Opening<'_> {
             .map_err(|_| timed_out())?
             .map_err(io_err)?;
         let mut buf = Vec::with_capacity(256);
-        let head_len = match timeout_at(self.deadline, read_head(&mut stream, &mut buf))
-            .await
-            .map_err(|_| timed_out())?
-        {
-            Ok(n) => n,
-            Err(HeadError::Io(e)) => return Err(io_err(e)),
-            Err(HeadError::Eof(0)) => {
-                return Err((
-                    Phase::Upgrade,
-                    FailureKind::Eof,
-                    "the server closed the connection without answering the upgrade request".into(),
-                ))
-            }
-            Err(e) => {
-                return Err((Phase::Upgrade, FailureKind::Protocol, format!("the server's answer is not HTTP: {e}")))
-            }
-        };
+        let (head_len, response) = self.read_response(&mut stream, &mut buf).await?;
         self.timings.upgrade = Some(t.elapsed());
-        let response = parse_response(&buf[..head_len], self.endpoint.capture)?;
         if response.status != 101 {
             let body = self.read_body(&mut stream, &buf[head_len..], &response).await;
             self.timings.total = self.started.elapsed();
@@ -187,16 +176,63 @@ impl Opening<'_> {
         }
         let (subprotocol, extensions) = validate_upgrade(&response, &key, &self.endpoint.subprotocols)?;
         let tls = tls_summary(&stream);
+        let max_frame = self.endpoint.ws_config.max_frame_size.unwrap_or(usize::MAX);
+        stream.frames_from_now(max_frame, buf[head_len..].to_vec());
         if self.endpoint.withhold_pongs {
             stream.withhold_pongs();
         }
-        let rest = buf[head_len..].to_vec();
         drop(buf);
-        let ws = WebSocketStream::from_partially_read(stream, rest, Role::Client, Some(self.endpoint.ws_config)).await;
+        let ws = WebSocketStream::from_raw_socket(stream, Role::Client, Some(self.endpoint.ws_config)).await;
         self.timings.total = self.started.elapsed();
         let handshake =
             Handshake { status_line: response.status_line(), headers: response.headers, subprotocol, extensions, tls };
-        Ok(Ok(Opened { ws, handshake, timings: self.timings, at: Instant::now() }))
+        Ok(Ok(Opened { ws: ClientWs::new(ws), handshake, timings: self.timings, at: Instant::now(), app: None }))
+    }
+
+    /// Reads the answer to the upgrade request, skipping interim 1xx
+    /// answers (`100 Continue`, `103 Early Hints`) as HTTP says a client
+    /// must: they are neither the upgrade nor a refusal.
+    async fn read_response(&self, stream: &mut WsStream, buf: &mut Vec<u8>) -> Result<(usize, Response), StepError> {
+        let io_err = |e: io::Error| (Phase::Upgrade, FailureKind::from_io(&e), format!("the upgrade failed: {e}"));
+        let timed_out = || {
+            (
+                Phase::Upgrade,
+                FailureKind::Timeout,
+                "the server did not answer the upgrade request within the connect timeout".to_string(),
+            )
+        };
+        for _ in 0..MAX_INTERIM {
+            let head_len =
+                match timeout_at(self.deadline, read_head(&mut *stream, &mut *buf)).await.map_err(|_| timed_out())? {
+                    Ok(n) => n,
+                    Err(HeadError::Io(e)) => return Err(io_err(e)),
+                    Err(HeadError::Eof(0)) => {
+                        return Err((
+                            Phase::Upgrade,
+                            FailureKind::Eof,
+                            "the server closed the connection without answering the upgrade request".into(),
+                        ))
+                    }
+                    Err(e) => {
+                        return Err((
+                            Phase::Upgrade,
+                            FailureKind::Protocol,
+                            format!("the server's answer is not HTTP: {e}"),
+                        ))
+                    }
+                };
+            let response = parse_response(&buf[..head_len], self.endpoint.capture)?;
+            if (100..200).contains(&response.status) && response.status != 101 {
+                buf.drain(..head_len);
+                continue;
+            }
+            return Ok((head_len, response));
+        }
+        Err((
+            Phase::Upgrade,
+            FailureKind::Protocol,
+            format!("the server sent more than {MAX_INTERIM} interim 1xx answers"),
+        ))
     }
 
     async fn read_body(&self, stream: &mut WsStream, already: &[u8], response: &Response) -> String {

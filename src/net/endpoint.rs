@@ -26,6 +26,10 @@ pub struct Endpoint {
     pub origin: Option<String>,
     /// Time allowed for DNS, TCP, TLS and the upgrade together.
     pub connect_timeout: Duration,
+    /// Time the server gets to answer (or follow up) a close frame.
+    pub close_timeout: Duration,
+    /// Longest one write may wait for the server to take it.
+    pub write_timeout: Duration,
     /// Frame and buffer limits of each connection.
     pub ws_config: WebSocketConfig,
     /// TLS settings, present for wss://.
@@ -42,6 +46,10 @@ pub struct Endpoint {
     pub withhold_pongs: bool,
     /// Keep the response headers of each upgrade (storms do not need them).
     pub capture: bool,
+    /// The application protocol every connection speaks after the upgrade.
+    pub app: Option<Arc<crate::net::app::AppSpec>>,
+    /// Protocols noticed on connections that were not told to speak one.
+    pub detections: Arc<crate::net::app::Detections>,
     fixed: Option<FixedAuthority>,
 }
 
@@ -110,6 +118,11 @@ impl FixedAuthority {
     }
 }
 
+/// Close timeout of an endpoint built without a plan (`--close-timeout`'s default).
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Write timeout of an endpoint built without a plan (`--write-timeout`'s default).
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Read buffer of each client connection: small, because a load test holds
 /// thousands of connections that mostly sit idle; it grows for big frames.
 pub const CLIENT_READ_BUFFER: usize = 256;
@@ -152,6 +165,8 @@ impl Endpoint {
             subprotocols: Vec::new(),
             origin: None,
             connect_timeout,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             ws_config: ws_config(16 << 20, CLIENT_READ_BUFFER),
             tls,
             source_ips: Vec::new(),
@@ -159,6 +174,8 @@ impl Endpoint {
             pinned: None,
             withhold_pongs: false,
             capture: true,
+            app: None,
+            detections: Arc::default(),
             fixed: FixedAuthority::of(&url),
             url_template: url,
         })

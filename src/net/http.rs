@@ -49,8 +49,17 @@ pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) 
     }
 }
 
+/// The end of the head: the blank line after CRLF lines, or after bare
+/// LF lines (which the server then refuses at once with 400, instead of
+/// waiting for a CRLF CRLF that never comes).
 fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?.windows(4).position(|w| w == b"\r\n\r\n").map(|p| from + p + 4)
+    let rest = buf.get(from..)?;
+    let crlf = rest.windows(4).position(|w| w == b"\r\n\r\n").map(|p| from + p + 4);
+    let lf = rest.windows(2).position(|w| w == b"\n\n").map(|p| from + p + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Finds a header's value (case-insensitive name) in parsed httparse headers.
@@ -83,6 +92,14 @@ mod tests {
         let mut buf = Vec::new();
         let end = read_head(&mut reader, &mut buf).await.unwrap();
         assert_eq!(&buf[end..], b"\x81\x02hi");
+    }
+
+    #[tokio::test]
+    async fn a_bare_lf_head_ends_at_its_blank_line() {
+        let mut reader: &[u8] = b"GET / HTTP/1.1\nHost: x\n\nrest";
+        let mut buf = Vec::new();
+        let end = read_head(&mut reader, &mut buf).await.unwrap();
+        assert_eq!(&buf[end..], b"rest");
     }
 
     #[tokio::test]

@@ -30,6 +30,20 @@ pub fn open_files_now() -> u64 {
     std::fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0)
 }
 
+/// Bytes in a socket's kernel send queue not yet acknowledged by the peer
+/// (TIOCOUTQ; 0 where unknown): what a peer that stops reading leaves there.
+pub fn kernel_unsent(socket: &impl AsRawFd) -> usize {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ writes one int into `queued`, which we own; on
+    // failure it writes nothing and we report 0.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    if rc == 0 {
+        usize::try_from(queued).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
 /// The local ephemeral port range (Linux), `(first, last)`.
 pub fn ephemeral_ports() -> (u32, u32) {
     let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();

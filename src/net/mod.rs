@@ -1,6 +1,7 @@
 //! The client side of the wire: opening connections phase by phase,
 //! living with them, and knowing wsprobe's own limits.
 
+pub mod app;
 pub mod attempt;
 pub mod connect;
 pub mod endpoint;
@@ -11,3 +12,4 @@ pub mod session;
 pub mod stream;
 pub mod tls;
 pub mod upgrade;
+pub mod wire;

@@ -1,8 +1,14 @@
-//! Withholding pongs on the wire. tungstenite always answers a ping; for
-//! `stability --no-pong` the client must *really* stop answering so the
-//! server's pong deadline shows. This filter sits between the WebSocket
-//! layer and the socket, splits what is written into frames (with
-//! tungstenite's own header parser) and drops every pong frame.
+//! Pongs on the wire, and the client's write queue. tungstenite answers
+//! every ping, and when the socket is blocked it appends each answer to its
+//! own write buffer: a server that floods pings and never reads made a
+//! client hold up to 2 × `--max-message-size` of pongs per connection.
+//! This filter sits between the WebSocket layer and the socket, splits what
+//! is written into frames (with tungstenite's own header parser) and keeps
+//! only the *latest* pong (RFC 6455 5.5.3: answering the most recent ping is
+//! enough), or none at all for `stability --no-pong`, so the server really
+//! gets no answer. Other frames go out whole and in order; the queue is
+//! bounded, and flushing waits until it is written, so a sender feels the
+//! backpressure of a peer that stops reading.
 
 use std::io::{self, Cursor};
 use std::pin::Pin;
@@ -12,33 +18,54 @@ use tokio::io::AsyncWrite;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
-/// Buffered bytes past which writes wait for the socket (backpressure).
+/// Queued bytes past which writes wait for the socket (backpressure).
 const HIGH_WATER: usize = 256 * 1024;
 
-/// The filter's state: bytes not yet split into frames, and bytes ready
-/// for the socket.
+/// The filter's state: bytes not yet split into frames, frames ready for
+/// the socket, and the one pong waiting for its turn.
 #[derive(Debug, Default)]
 pub struct PongFilter {
     unparsed: Vec<u8>,
     ready: Vec<u8>,
+    sent: usize,
+    pong: Option<Vec<u8>>,
+    withhold: bool,
     withheld: u64,
+    coalesced: u64,
 }
 
 impl PongFilter {
-    /// Pong frames dropped so far.
+    /// A filter that drops every pong (`--no-pong`) or keeps the latest.
+    pub fn new(withhold: bool) -> PongFilter {
+        PongFilter { withhold, ..PongFilter::default() }
+    }
+
+    /// Pong frames dropped so far (`--no-pong`).
     pub fn withheld(&self) -> u64 {
         self.withheld
     }
 
+    /// Pong frames replaced by a newer one before they could be written.
+    pub fn coalesced(&self) -> u64 {
+        self.coalesced
+    }
+
+    /// Bytes accepted from the WebSocket layer and not yet taken by the socket.
+    pub fn queued(&self) -> usize {
+        self.unparsed.len() + (self.ready.len() - self.sent) + self.pong.as_ref().map_or(0, Vec::len)
+    }
+
     /// Accepts bytes from the WebSocket layer, keeps every complete frame
-    /// except pongs, and writes what it can.
+    /// (pongs coalesced or withheld), and writes what it can. Waits only
+    /// when the queue is past the high-water mark and the socket has no room.
     pub fn poll_write<W: AsyncWrite + Unpin>(
         &mut self,
         io: &mut W,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.ready.len() >= HIGH_WATER && self.poll_drain(io, cx)?.is_pending() {
+        let full = |f: &PongFilter| f.queued() >= HIGH_WATER && !f.starts_with_pong(buf);
+        if full(self) && self.poll_drain(io, cx)?.is_pending() && full(self) {
             return Poll::Pending;
         }
         self.unparsed.extend_from_slice(buf);
@@ -47,35 +74,57 @@ impl PongFilter {
         Poll::Ready(Ok(buf.len()))
     }
 
-    fn split_frames(&mut self) {
-        loop {
-            let mut cursor = Cursor::new(self.unparsed.as_slice());
-            let Ok(Some((header, len))) = FrameHeader::parse(&mut cursor) else { return };
-            let total = cursor.position() as usize + len as usize;
-            if self.unparsed.len() < total {
-                return;
-            }
-            let frame: Vec<u8> = self.unparsed.drain(..total).collect();
-            if header.opcode == OpCode::Control(Control::Pong) {
-                self.withheld += 1;
-            } else {
-                self.ready.extend_from_slice(&frame);
-            }
-        }
+    /// True when `buf` begins a pong frame (pongs never wait: they replace
+    /// the pending one, so they cost no room).
+    fn starts_with_pong(&self, buf: &[u8]) -> bool {
+        let header = FrameHeader::parse(&mut Cursor::new(buf));
+        self.unparsed.is_empty() && matches!(header, Ok(Some((h, _))) if h.opcode == OpCode::Control(Control::Pong))
     }
 
-    /// Writes buffered frames to the socket; Ready once all are written.
+    fn split_frames(&mut self) {
+        let mut start = 0;
+        loop {
+            let mut cursor = Cursor::new(&self.unparsed[start..]);
+            let Ok(Some((header, len))) = FrameHeader::parse(&mut cursor) else { break };
+            let end = start + cursor.position() as usize + len as usize;
+            if self.unparsed.len() < end {
+                break;
+            }
+            let frame = &self.unparsed[start..end];
+            if header.opcode != OpCode::Control(Control::Pong) {
+                self.ready.extend_from_slice(frame);
+            } else if self.withhold {
+                self.withheld += 1;
+            } else if self.pong.replace(frame.to_vec()).is_some() {
+                self.coalesced += 1;
+            }
+            start = end;
+        }
+        self.unparsed.drain(..start);
+    }
+
+    /// Writes queued frames, then the pending pong, to the socket; Ready
+    /// once all are written. A pong goes out between frames, never inside one.
     pub fn poll_drain<W: AsyncWrite + Unpin>(&mut self, io: &mut W, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.ready.is_empty() {
-            match Pin::new(&mut *io).poll_write(cx, &self.ready)? {
-                Poll::Ready(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(n) => {
-                    self.ready.drain(..n);
+        loop {
+            if self.sent == self.ready.len() {
+                self.ready.clear();
+                self.sent = 0;
+                match self.pong.take() {
+                    Some(pong) => self.ready = pong,
+                    None => return Poll::Ready(Ok(())),
                 }
+            }
+            match Pin::new(&mut *io).poll_write(cx, &self.ready[self.sent..])? {
+                Poll::Ready(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(n) => self.sent += n,
                 Poll::Pending => return Poll::Pending,
             }
+            if self.ready.capacity() > HIGH_WATER && self.sent == self.ready.len() {
+                self.ready = Vec::new(); // a big message went out: give its memory back
+                self.sent = 0;
+            }
         }
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -108,7 +157,7 @@ mod tests {
         // Every chunk size, so every frame (the pong included) is split at
         // every possible byte boundary, down to one byte per write.
         for size in 1..=wire.len() {
-            let mut filter = PongFilter::default();
+            let mut filter = PongFilter::new(true);
             let mut sink: Vec<u8> = Vec::new();
             for chunk in wire.chunks(size) {
                 match filter.poll_write(&mut sink, &mut cx, chunk) {
@@ -141,9 +190,39 @@ mod tests {
         let big = bytes(Frame::message(vec![0u8; HIGH_WATER], OpCode::Data(Data::Binary), true));
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
-        let mut filter = PongFilter::default();
+        let mut filter = PongFilter::new(false);
         assert!(matches!(filter.poll_write(&mut Full, &mut cx, &big), Poll::Ready(Ok(n)) if n == big.len()));
         assert!(filter.poll_write(&mut Full, &mut cx, &text("more")).is_pending(), "buffer full: wait for the socket");
         assert!(filter.poll_drain(&mut Full, &mut cx).is_pending());
+    }
+
+    #[test]
+    fn a_ping_flood_against_a_blocked_socket_keeps_one_pong() {
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut filter = PongFilter::new(false);
+        let pong = bytes(Frame::pong(vec![7u8; 125]));
+        for _ in 0..100_000 {
+            assert!(matches!(filter.poll_write(&mut Full, &mut cx, &pong), Poll::Ready(Ok(_))), "pongs never wait");
+        }
+        // One pong was handed to the socket before it blocked; of the rest
+        // only the latest waits.
+        assert_eq!(filter.queued(), 2 * pong.len(), "bounded: two pongs, not 100,000");
+        assert_eq!(filter.coalesced(), 99_998);
+        let mut sink = Vec::new();
+        assert!(filter.poll_drain(&mut sink, &mut cx).is_ready());
+        assert_eq!(sink, [pong.clone(), pong].concat(), "written once the socket has room");
+    }
+
+    #[test]
+    fn a_pong_waits_for_the_frame_being_written() {
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut filter = PongFilter::new(false);
+        let mut both = text("data");
+        both.extend(bytes(Frame::pong(vec![1u8])));
+        let mut sink = Vec::new();
+        assert!(filter.poll_write(&mut sink, &mut cx, &both).is_ready());
+        assert_eq!(sink, both, "the frame whole, then the pong");
     }
 }

@@ -6,16 +6,20 @@
 use std::io;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{CloseInfo, EndHow};
+
+/// A WebSocket as these functions use it: a client's [`crate::net::connect::ClientWs`]
+/// (with its application layer) or a bare stream (the reference server's).
+pub trait WsLike: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin {}
+
+impl<T: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin> WsLike for T {}
 
 /// Longest wait to send our close frame when failing a connection.
 const FAIL_CLOSE_WAIT: Duration = Duration::from_millis(500);
@@ -36,6 +40,37 @@ pub fn interpret(item: Option<Result<Message, WsError>>) -> Read {
         Some(Ok(msg)) => Read::Frame(msg),
         Some(Err(e)) => Read::Ended(close_from_error(&e)),
         None => Read::Ended(CloseInfo::abnormal(EndHow::Eof, "the stream ended")),
+    }
+}
+
+/// Interprets the next item of a client connection, with what was on the
+/// wire: tungstenite replaces a close code that must not be sent (1005,
+/// 1006, 1015, out of range) with 1002 "Protocol violation", and calls a
+/// close reason that is not UTF-8 bad text; both are the server breaking
+/// the protocol, and are reported with the code and frame it really sent.
+pub fn interpret_wire(ws: &crate::net::connect::ClientWs, item: Option<Result<Message, WsError>>) -> Read {
+    let substituted = matches!(&item, Some(Ok(Message::Close(Some(f))))
+        if u16::from(f.code) == 1002 && f.reason.as_str() == "Protocol violation");
+    let utf8 = matches!(&item, Some(Err(WsError::Utf8(_))));
+    let read = interpret(item);
+    let Some(wire) = ws.get_ref().wire_close() else { return read };
+    match (read, wire.code) {
+        (Read::Ended(_), Some(code)) if substituted && code != 1002 => Read::Ended(CloseInfo::protocol(
+            1002,
+            format!("the server's close frame carried code {code}, which {}", forbidden_code(code)),
+        )),
+        (Read::Ended(_), _) if utf8 && !wire.reason_utf8 => {
+            Read::Ended(CloseInfo::protocol(1007, "the server's close frame had a reason that is not valid UTF-8"))
+        }
+        (read, _) => read,
+    }
+}
+
+/// Why a close code may not be sent (RFC 6455 7.4).
+fn forbidden_code(code: u16) -> &'static str {
+    match code {
+        1005 | 1006 | 1015 => "is reserved for reports and must never be sent in a close frame (RFC 6455 7.4.1)",
+        _ => "is not a valid close code (RFC 6455 7.4)",
     }
 }
 
@@ -103,9 +138,9 @@ pub enum CloseReply {
 
 /// Sends a close frame and waits (at most `wait`) for the server's answer,
 /// reading and discarding frames in between, as RFC 6455 7.1.2 expects.
-pub async fn close_cleanly<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &str, wait: Duration) -> CloseReply
+pub async fn close_cleanly<W>(ws: &mut W, code: u16, reason: &str, wait: Duration) -> CloseReply
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    W: WsLike,
 {
     let frame = CloseFrame { code: CloseCode::from(code), reason: reason.to_string().into() };
     let exchange = async {
@@ -132,15 +167,100 @@ where
 /// When the server broke the protocol, tells it so as RFC 6455 7.1.7 asks:
 /// a close frame with the code (1002, 1007, 1009), then TCP is dropped.
 /// Best effort, bounded; a connection that ended otherwise is left alone.
-pub async fn fail_connection<S>(ws: &mut WebSocketStream<S>, close: &CloseInfo)
+pub async fn fail_connection<W>(ws: &mut W, close: &CloseInfo)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    W: WsLike,
 {
     if close.how != EndHow::ProtocolError {
         return;
     }
     let frame = CloseFrame { code: CloseCode::from(close.code), reason: "".into() };
     let _ = tokio::time::timeout(FAIL_CLOSE_WAIT, ws.send(Message::Close(Some(frame)))).await;
+}
+
+/// After a read ended the connection, does what the protocol asks of us:
+/// a server that broke the protocol is told so ([`fail_connection`]); a
+/// close frame the server sent first is answered ([`answer_close`]) and
+/// the server's TCP close awaited, at most `wait`.
+pub async fn conclude<W>(ws: &mut W, close: &CloseInfo, wait: Duration)
+where
+    W: WsLike,
+{
+    match close.how {
+        EndHow::ProtocolError => fail_connection(ws, close).await,
+        EndHow::CloseFrame => {
+            answer_close(ws, wait).await;
+        }
+        _ => {}
+    }
+}
+
+/// Answers a close frame the server sent first (RFC 6455 5.5.1): writes
+/// the echo tungstenite queued when it read the frame, then reads until
+/// the server ends TCP (7.1.1: the server closes first). True when TCP
+/// ended within `wait`; past it the caller drops the socket.
+pub async fn answer_close<W>(ws: &mut W, wait: Duration) -> bool
+where
+    W: WsLike,
+{
+    let exchange = async {
+        if ws.flush().await.is_err() {
+            return;
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    };
+    tokio::time::timeout(wait, exchange).await.is_ok()
+}
+
+/// One write to a client connection.
+#[derive(Debug)]
+pub enum WriteOp {
+    /// Queue a message and flush it.
+    Send(Message),
+    /// Queue a message (written when the buffer fills or on flush).
+    Feed(Message),
+    /// Write everything queued.
+    Flush,
+}
+
+/// How a write under the write timeout ended.
+#[derive(Debug)]
+pub enum Written {
+    /// The socket took it.
+    Done,
+    /// The run ended (or Ctrl-C) while the write waited: not the server's doing.
+    Stopped,
+    /// The connection is over: how (a socket error, or the server stopped
+    /// reading and the write made no progress within the timeout).
+    Ended(CloseInfo),
+}
+
+/// Runs one write under `limit` and `stop`: a peer that stops reading can
+/// block a write for ever, and must neither hang the run nor hide behind
+/// it. A timeout is the outcome "the server stopped reading", with the
+/// bytes still unsent.
+pub async fn write_within(
+    ws: &mut crate::net::connect::ClientWs,
+    op: WriteOp,
+    limit: Duration,
+    stop: &CancellationToken,
+) -> Written {
+    let write = async {
+        match op {
+            WriteOp::Send(msg) => ws.send(msg).await,
+            WriteOp::Feed(msg) => ws.feed(msg).await,
+            WriteOp::Flush => ws.flush().await,
+        }
+    };
+    let result = tokio::select! {
+        r = tokio::time::timeout(limit, write) => r,
+        _ = stop.cancelled() => return Written::Stopped,
+    };
+    match result {
+        Ok(Ok(())) => Written::Done,
+        Ok(Err(e)) => Written::Ended(close_from_error(&e)),
+        Err(_) => Written::Ended(CloseInfo::stalled(ws.get_ref().unsent(), limit)),
+    }
 }
 
 /// Closes many connections cleanly at once (each under `wait`).
@@ -153,14 +273,11 @@ pub async fn close_all(sockets: Vec<crate::net::connect::ClientWs>, wait: Durati
 
 /// Reads until the connection ends or `stop` is cancelled; returns how it
 /// ended, or `None` when stopped (the caller then closes it).
-pub async fn watch<S>(ws: &mut WebSocketStream<S>, stop: &CancellationToken) -> Option<CloseInfo>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+pub async fn watch(ws: &mut crate::net::connect::ClientWs, stop: &CancellationToken) -> Option<CloseInfo> {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return None,
-            item = ws.next() => match interpret(item) {
+            item = ws.next() => match interpret_wire(ws, item) {
                 Read::Frame(_) => continue,
                 Read::Ended(close) => return Some(close),
             },
@@ -177,14 +294,18 @@ pub struct Watched {
 }
 
 impl Watched {
-    /// Starts watching; `parent` (Ctrl-C) stops it too.
-    pub fn spawn(mut ws: crate::net::connect::ClientWs, parent: &CancellationToken) -> Watched {
+    /// Starts watching; `parent` (Ctrl-C) stops it too. A close frame from
+    /// the server is answered, and its TCP close awaited at most `wait`.
+    pub fn spawn(mut ws: crate::net::connect::ClientWs, parent: &CancellationToken, wait: Duration) -> Watched {
         let stop = parent.child_token();
         let done = CancellationToken::new();
         let (token, finished) = (stop.clone(), done.clone());
         let task = tokio::spawn(async move {
             let _finished = finished.drop_guard();
             let end = watch(&mut ws, &token).await;
+            if let Some(close) = &end {
+                conclude(&mut ws, close, wait).await;
+            }
             (ws, end)
         });
         Watched { stop, done, task }

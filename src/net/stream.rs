@@ -1,7 +1,8 @@
 //! The byte stream under a client WebSocket: plain TCP or TLS over TCP,
-//! optionally with outgoing pong frames withheld (`stability --no-pong`).
+//! and, once upgraded, the frame filter on the way out: pongs coalesced
+//! (or withheld for `stability --no-pong`) and a bounded write queue.
 //!
-//! The TLS state and the pong filter are boxed so a plain connection stays
+//! The TLS state and the filter are boxed so a plain connection stays
 //! small; at 10,000 held connections every inline byte counts.
 
 use std::io;
@@ -13,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::nopong::PongFilter;
+use super::wire::FrameReader;
 
 /// Plain TCP or TLS.
 #[derive(Debug)]
@@ -23,24 +25,43 @@ pub enum Transport {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-/// A client connection's transport, with an optional pong filter.
+/// A client connection's transport, with the outgoing frame filter.
 #[derive(Debug)]
 pub struct WsStream {
     transport: Transport,
-    withhold: Option<Box<PongFilter>>,
+    filter: Option<Box<PongFilter>>,
+    reader: Option<Box<FrameReader>>,
+    framed: bool,
+    withhold: bool,
 }
 
 impl WsStream {
-    /// A stream that passes every frame.
+    /// A stream that passes every byte (the HTTP upgrade).
     pub fn new(transport: Transport) -> WsStream {
-        WsStream { transport, withhold: None }
+        WsStream { transport, filter: None, reader: None, framed: false, withhold: false }
     }
 
     /// From now on, silently drop every pong frame the WebSocket layer
     /// writes, so the server really gets no answer to its pings. Call it
     /// after the upgrade: the HTTP exchange is not made of frames.
     pub fn withhold_pongs(&mut self) {
-        self.withhold.get_or_insert_with(Box::default);
+        self.withhold = true;
+        self.framed = true;
+    }
+
+    /// From now on the stream carries frames. Out: only the latest pong
+    /// waits for a blocked socket, and the write queue is bounded (the
+    /// filter is allocated on the first write). In: reads go through a
+    /// [`FrameReader`] (frames up to `max_frame` split into fragments),
+    /// starting with `already`, the bytes read past the 101 head.
+    pub fn frames_from_now(&mut self, max_frame: usize, already: Vec<u8>) {
+        self.framed = true;
+        self.reader = Some(Box::new(FrameReader::new(max_frame, already)));
+    }
+
+    /// The last close frame received, as it was on the wire.
+    pub fn wire_close(&self) -> Option<crate::net::wire::WireClose> {
+        self.reader.as_ref().and_then(|r| r.last_close())
     }
 
     /// The TCP socket underneath, for addresses and linger settings.
@@ -59,9 +80,25 @@ impl WsStream {
         }
     }
 
-    /// Pong frames withheld so far (0 without the filter).
+    /// Pong frames withheld so far (0 without `--no-pong`).
     pub fn pongs_withheld(&self) -> u64 {
-        self.withhold.as_ref().map_or(0, |f| f.withheld())
+        self.filter.as_ref().map_or(0, |f| f.withheld())
+    }
+
+    /// Pong frames replaced by a newer one while the socket was blocked.
+    pub fn pongs_coalesced(&self) -> u64 {
+        self.filter.as_ref().map_or(0, |f| f.coalesced())
+    }
+
+    /// Bytes queued here, between the WebSocket layer and the socket.
+    pub fn queued(&self) -> usize {
+        self.filter.as_ref().map_or(0, |f| f.queued())
+    }
+
+    /// Bytes written by the WebSocket layer that have not reached the
+    /// peer: those still queued here and those in the kernel's send queue.
+    pub fn unsent(&self) -> usize {
+        self.queued() + crate::net::limits::kernel_unsent(self.tcp())
     }
 }
 
@@ -99,22 +136,28 @@ impl AsyncWrite for Transport {
 
 impl AsyncRead for WsStream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().transport).poll_read(cx, buf)
+        let this = self.get_mut();
+        match &mut this.reader {
+            Some(reader) => reader.poll_read(&mut this.transport, cx, buf),
+            None => Pin::new(&mut this.transport).poll_read(cx, buf),
+        }
     }
 }
 
 impl AsyncWrite for WsStream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match &mut this.withhold {
-            None => Pin::new(&mut this.transport).poll_write(cx, buf),
-            Some(filter) => filter.poll_write(&mut this.transport, cx, buf),
+        if !this.framed {
+            return Pin::new(&mut this.transport).poll_write(cx, buf);
         }
+        let withhold = this.withhold;
+        let filter = this.filter.get_or_insert_with(|| Box::new(PongFilter::new(withhold)));
+        filter.poll_write(&mut this.transport, cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some(filter) = &mut this.withhold {
+        if let Some(filter) = &mut this.filter {
             if filter.poll_drain(&mut this.transport, cx)?.is_pending() {
                 return Poll::Pending;
             }
@@ -124,7 +167,7 @@ impl AsyncWrite for WsStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some(filter) = &mut this.withhold {
+        if let Some(filter) = &mut this.filter {
             if filter.poll_drain(&mut this.transport, cx)?.is_pending() {
                 return Poll::Pending;
             }

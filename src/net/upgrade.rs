@@ -62,7 +62,15 @@ impl Response {
 
     pub(crate) fn into_rejection(self, body: String, timings: Timings) -> Rejection {
         let retry_after = self.get("retry-after").map(str::to_string);
-        Rejection { status: self.status, reason: self.reason, retry_after, headers: self.headers, body, timings }
+        Rejection {
+            status: self.status,
+            reason: self.reason,
+            retry_after,
+            headers: self.headers,
+            body,
+            timings,
+            app: None,
+        }
     }
 }
 

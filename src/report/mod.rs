@@ -6,6 +6,7 @@
 pub mod json;
 pub mod meta;
 pub mod progress;
+pub mod safe;
 pub mod table;
 pub mod verdict;
 

@@ -5,7 +5,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, ContentArrangement, Table};
 
-use super::Report;
+use super::{safe, Report};
 use crate::exit::Verdict;
 
 /// Rendering choices that do not come from the report.
@@ -47,15 +47,17 @@ pub fn render(report: &Report, style: Style) -> String {
     }
     out.push_str(&diagnosis(report));
     out.push_str(&verdict_line(report));
-    out
+    // Server text may sit anywhere in the tables: no control character
+    // of theirs reaches the terminal.
+    super::safe::page(&out).into_owned()
 }
 
 fn render_quiet(report: &Report) -> String {
     let mut out = verdict_line(report);
     for f in report.findings.iter().filter(|f| !f.ok) {
-        out.push_str(&format!("  ✗ {}: {}\n", f.check, f.detail));
+        out.push_str(&format!("  ✗ {}: {}\n", f.check, safe::line(&f.detail)));
     }
-    out
+    super::safe::page(&out).into_owned()
 }
 
 fn findings(report: &Report, style: Style) -> String {
@@ -64,7 +66,11 @@ fn findings(report: &Report, style: Style) -> String {
     }
     let mut t = table(style, &["", "check", "result"]);
     for f in &report.findings {
-        t.add_row(vec![Cell::new(if f.ok { "✓" } else { "✗" }), Cell::new(&f.check), Cell::new(&f.detail)]);
+        t.add_row(vec![
+            Cell::new(if f.ok { "✓" } else { "✗" }),
+            Cell::new(&f.check),
+            Cell::new(safe::clip(&f.detail, 2000)),
+        ]);
     }
     format!("{t}\n")
 }
@@ -74,13 +80,13 @@ fn diagnosis(report: &Report) -> String {
     if !report.diagnosis.is_empty() {
         out.push_str("\nDiagnosis:\n");
         for line in &report.diagnosis {
-            out.push_str(&format!("  • {line}\n"));
+            out.push_str(&format!("  • {}\n", safe::line(line)));
         }
     }
     if !report.warnings.is_empty() {
         out.push_str("\nWarnings about this measurement:\n");
         for line in &report.warnings {
-            out.push_str(&format!("  ! {line}\n"));
+            out.push_str(&format!("  ! {}\n", safe::line(line)));
         }
     }
     out
@@ -97,7 +103,10 @@ pub fn verdict_line(report: &Report) -> String {
             format!("\nFAIL  {failed} of {total} checks failed in {:.1}s{interrupted}\n", report.elapsed_s)
         }
         Verdict::Error => {
-            format!("\nERROR  {}\n", report.error.as_deref().unwrap_or("wsprobe could not complete the run"))
+            format!(
+                "\nERROR  {}\n",
+                safe::line(report.error.as_deref().unwrap_or("wsprobe could not complete the run"))
+            )
         }
     }
 }

@@ -170,6 +170,10 @@ pub struct ServerConfig {
     pub require_init: Option<String>,
     /// Time the first message gets to arrive when `require_init` is set.
     pub init_timeout: Duration,
+    /// Most connections waiting to upgrade at once; past it the oldest one
+    /// waiting is closed, so idle sockets cannot lock new clients out.
+    /// `None`: half the open-file limit at start.
+    pub max_handshakes: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -198,6 +202,7 @@ impl Default for ServerConfig {
             app_pong_mode: DropMode::Close,
             require_init: None,
             init_timeout: Duration::from_secs(3),
+            max_handshakes: None,
         }
     }
 }
@@ -211,6 +216,9 @@ impl ServerConfig {
     /// Checks combinations that cannot work and says which flag to change.
     pub fn validate(&self) -> Result<(), String> {
         self.validate_timers()?;
+        if self.max_handshakes == Some(0) {
+            return Err("--max-handshakes 0 would refuse everyone: give at least 1".into());
+        }
         if self.max_clients == Some(0) {
             return Err("--max-clients 0 would refuse everyone: give at least 1".into());
         }
@@ -233,6 +241,13 @@ impl ServerConfig {
         if let (Some(ping), Some(pong)) = (self.ping_interval, self.pong_timeout) {
             if pong.is_zero() || ping.is_zero() {
                 return Err("--ping-interval and --pong-timeout must be above zero".into());
+            }
+            if pong <= ping {
+                return Err(format!(
+                    "--pong-timeout ({}) must be longer than --ping-interval ({}): the deadline runs from the last pong, and pongs only answer pings, so even a client that answers every ping would be dropped before the next one",
+                    format_duration(pong),
+                    format_duration(ping)
+                ));
             }
         }
         if self.write_timeout.is_zero() || self.handshake_timeout.is_zero() {
@@ -334,6 +349,20 @@ mod tests {
         let cfg = ServerConfig { pong_timeout: Some(Duration::from_secs(1)), ..Default::default() };
         assert!(cfg.validate().unwrap_err().contains("--ping-interval"));
         assert!(ServerConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn a_pong_deadline_within_the_ping_interval_is_refused_naming_both() {
+        let cfg = |ping: u64, pong: u64| ServerConfig {
+            ping_interval: Some(Duration::from_millis(ping)),
+            pong_timeout: Some(Duration::from_millis(pong)),
+            ..Default::default()
+        };
+        for (ping, pong) in [(1000, 1000), (1000, 500)] {
+            let err = cfg(ping, pong).validate().unwrap_err();
+            assert!(err.contains("--pong-timeout") && err.contains("--ping-interval"), "{err}");
+        }
+        assert!(cfg(300, 600).validate().is_ok());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! picks among ready branches at random, so a flood on one side never
 //! starves the other.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,7 +46,19 @@ const INIT_TIMEOUT: (u16, &str) = (4408, "connection initialisation timeout");
 /// The close when the first message does not match `--require-init`.
 const INIT_REFUSED: (u16, &str) = (4400, "expected connection initialisation");
 
-type ServerWs = WebSocketStream<TcpStream>;
+type ServerWs = WebSocketStream<crate::net::wire::Framed<TcpStream>>;
+
+/// What a write under the write timeout gives.
+type Written = Result<Result<(), tokio_tungstenite::tungstenite::Error>, tokio::time::error::Elapsed>;
+
+/// A write that finished in time, or the abrupt end of a client that does
+/// not take what it is sent.
+fn written(result: Written) -> Option<Stop> {
+    match result {
+        Ok(Ok(())) => None,
+        _ => Some(Stop::Abrupt),
+    }
+}
 
 /// Serves an upgraded connection until it ends, then releases its ticket.
 pub async fn serve(
@@ -56,7 +69,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let config = crate::net::endpoint::ws_config(shared.cfg.max_message_size, SERVER_READ_BUFFER);
-    let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
+    // Reads go through the frame reader: big reads for big frames, and no
+    // reservation of a frame's announced length before its bytes arrive.
+    let stream = crate::net::wire::Framed::new(stream, shared.cfg.max_message_size, leftover);
+    let ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
     let clock = Clock::new(&shared.cfg);
     let mut conn = Conn { ws, ticket, shared, clock, released: false };
     conn.run(&shutdown).await;
@@ -119,17 +135,17 @@ impl Conn {
     async fn on_mail(&mut self) -> Option<Stop> {
         for _ in 0..BATCH {
             match self.ticket.mailbox.pop() {
-                None => return self.flush().await.err(),
+                None => return written(self.flush().await),
                 Some(Control::Close(code, reason)) => return Some(Stop::Close(code, reason)),
                 Some(Control::Deliver(text)) => {
-                    if let Err(stop) = self.feed(Message::Text(text)).await {
+                    if let Some(stop) = written(self.feed(Message::Text(text)).await) {
                         return Some(stop);
                     }
                 }
             }
         }
         self.ticket.mailbox.notify.notify_one();
-        self.flush().await.err()
+        written(self.flush().await)
     }
 
     async fn on_timer(&mut self, timer: Timer) -> Option<Stop> {
@@ -138,12 +154,12 @@ impl Conn {
             Timer::Ping => {
                 let interval = cfg.ping_interval.unwrap_or(Duration::from_secs(30));
                 self.clock.next_ping = Some(Instant::now() + interval);
-                self.send(Message::Ping(b"wsprobe".to_vec().into())).await.err()
+                written(self.send(Message::Ping(b"wsprobe".to_vec().into())).await)
             }
             Timer::AppPing => {
                 self.clock.app_ping_sent(cfg);
                 let text = self.shared.app.ping.clone().unwrap_or_default();
-                self.send(Message::Text(text)).await.err()
+                written(self.send(Message::Text(text)).await)
             }
             Timer::PongDeadline | Timer::Idle => Some(Stop::Abrupt),
             Timer::AppPongDeadline => Some(match cfg.app_pong_mode {
@@ -175,15 +191,21 @@ impl Conn {
                 None => return Some(Stop::Done),
             };
             self.clock.last_in = Instant::now();
-            if let Some(stop) = self.on_message(msg).await {
-                return Some(stop);
+            match self.answer(msg) {
+                Err(stop) => return Some(stop),
+                Ok(Some(reply)) => {
+                    if let Some(stop) = written(self.feed(reply).await) {
+                        return Some(stop);
+                    }
+                }
+                Ok(None) => {}
             }
             match self.ws.next().now_or_never() {
                 Some(next) => item = next,
                 None => break,
             }
         }
-        self.flush().await.err()
+        written(self.flush().await)
     }
 
     fn on_error(&self, e: &tokio_tungstenite::tungstenite::Error) -> Stop {
@@ -196,24 +218,26 @@ impl Conn {
         }
     }
 
-    async fn on_message(&mut self, msg: Message) -> Option<Stop> {
-        let reply = match msg {
+    /// What to answer one inbound message with, or why to stop. Not async:
+    /// the caller awaits only the write, so the connection's state holds
+    /// one message, not three.
+    fn answer(&mut self, msg: Message) -> Result<Option<Message>, Stop> {
+        Ok(match msg {
             Message::Text(text) => {
                 if let Some(stop) = self.on_app_text(&text) {
-                    return Some(stop);
+                    return Err(stop);
                 }
                 self.on_text(text)
             }
-            Message::Binary(_) if self.clock.awaiting_init => return Some(Stop::close(INIT_REFUSED)),
+            Message::Binary(_) if self.clock.awaiting_init => return Err(Stop::close(INIT_REFUSED)),
             Message::Binary(data) => Some(Message::Binary(data)),
             Message::Pong(_) => {
                 self.clock.last_pong = Instant::now();
                 None
             }
-            Message::Close(_) => return Some(Stop::Done),
+            Message::Close(_) => return Err(Stop::Done),
             Message::Ping(_) | Message::Frame(_) => None,
-        };
-        self.feed(reply?).await.err()
+        })
     }
 
     /// The application protocol's view of a text message: the first one
@@ -247,25 +271,19 @@ impl Conn {
         }
     }
 
-    async fn feed(&mut self, msg: Message) -> Result<(), Stop> {
-        match tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.feed(msg)).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(Stop::Abrupt),
-        }
+    // The writes return their timeout future as is (no async fn or
+    // combinator around it), so the message is stored once in the
+    // connection's state; callers pass the result to `written`.
+    fn feed(&mut self, msg: Message) -> impl Future<Output = Written> + '_ {
+        tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.feed(msg))
     }
 
-    async fn flush(&mut self) -> Result<(), Stop> {
-        match tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.flush()).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(Stop::Abrupt),
-        }
+    fn flush(&mut self) -> impl Future<Output = Written> + '_ {
+        tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.flush())
     }
 
-    async fn send(&mut self, msg: Message) -> Result<(), Stop> {
-        match tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.send(msg)).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(Stop::Abrupt),
-        }
+    fn send(&mut self, msg: Message) -> impl Future<Output = Written> + '_ {
+        tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.send(msg))
     }
 
     async fn finish(&mut self, stop: Stop) {

@@ -81,6 +81,8 @@ pub async fn accept(mut stream: TcpStream, peer: SocketAddr, worker: usize, shar
 }
 
 struct Request {
+    /// What makes the request unfit for an upgrade (RFC 6455 4.2.1), if anything.
+    flaw: Option<&'static str>,
     path: String,
     identity: Option<String>,
     key: Option<String>,
@@ -94,8 +96,15 @@ impl Request {
     fn parse(head: &[u8], source: &IdentitySource) -> Result<Request, Refusal> {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
-        if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
-            return Err(plain(RejectReason::BadRequest, 400, "malformed HTTP request"));
+        match req.parse(head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(plain(RejectReason::HeadTooLarge, 431, "more than 64 request headers"))
+            }
+            _ => return Err(plain(RejectReason::BadRequest, 400, "malformed HTTP request")),
+        }
+        if has_bare_lf(head) {
+            return Err(plain(RejectReason::BadRequest, 400, "malformed HTTP request: lines must end with CRLF"));
         }
         let target = req.path.unwrap_or("/");
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -109,6 +118,7 @@ impl Request {
             .and_then(|v| v.split(',').next())
             .map(|s| s.trim().to_string());
         Ok(Request {
+            flaw: flaw(&req),
             path: path.to_string(),
             identity: identity.filter(|i| !i.is_empty()),
             key: header(req.headers, "sec-websocket-key").map(str::to_string),
@@ -121,6 +131,9 @@ impl Request {
     }
 
     fn check_upgrade(&self) -> Result<(), Refusal> {
+        if let Some(why) = self.flaw {
+            return Err(plain(RejectReason::BadRequest, 400, why));
+        }
         if !self.is_get || !self.upgrade {
             return Err(plain(
                 RejectReason::BadRequest,
@@ -145,6 +158,34 @@ impl Request {
         }
         out.push_str("\r\n");
         out
+    }
+}
+
+/// A line that ends in LF without CR (the head ended at a blank line of
+/// bare LFs, which [`read_head`] accepts so it can refuse at once).
+fn has_bare_lf(head: &[u8]) -> bool {
+    head.iter().enumerate().any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+}
+
+/// What RFC 6455 4.2.1 and RFC 9112 forbid in an upgrade request that
+/// httparse lets through: HTTP/1.0, no Host, a key that is not 16 bytes
+/// in base64, a repeated key or version.
+fn flaw(req: &httparse::Request<'_, '_>) -> Option<&'static str> {
+    use base64::Engine as _;
+    let count = |name: &str| req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).count();
+    if req.version != Some(1) {
+        return Some("a WebSocket upgrade needs HTTP/1.1 or later");
+    }
+    if count("host") != 1 {
+        return Some("the request needs exactly one Host header");
+    }
+    if count("sec-websocket-key") > 1 || count("sec-websocket-version") > 1 {
+        return Some("Sec-WebSocket-Key and Sec-WebSocket-Version may appear only once");
+    }
+    let key = header(req.headers, "sec-websocket-key")?;
+    match base64::engine::general_purpose::STANDARD.decode(key) {
+        Ok(bytes) if bytes.len() == 16 => None,
+        _ => Some("Sec-WebSocket-Key must be 16 bytes in base64"),
     }
 }
 
@@ -210,6 +251,33 @@ mod tests {
         assert_eq!((r.path.as_str(), r.identity.as_deref()), ("/ws", Some("dev-3")));
         let r = Request::parse(head, &IdentitySource::Header("x-device".into())).unwrap();
         assert_eq!(r.identity.as_deref(), Some("hdr"));
+    }
+
+    fn refusal(head: &str) -> (u16, String) {
+        let r = Request::parse(head.as_bytes(), &IdentitySource::default()).and_then(|r| r.check_upgrade());
+        r.map(|_| (101, String::new())).unwrap_or_else(|e| (e.status, e.body))
+    }
+
+    #[test]
+    fn requests_rfc_6455_forbids_are_refused_with_400_or_431() {
+        let ok = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+        assert_eq!(refusal(&format!("{ok}\r\n")).0, 101);
+        let cases = [
+            (ok.replace("HTTP/1.1", "HTTP/1.0"), 400, "HTTP/1.1"),
+            (ok.replace("Host: x\r\n", ""), 400, "Host"),
+            (ok.replace("dGhlIHNhbXBsZSBub25jZQ==", "AAAAAAAAAAAAAAAAAAAAAA=="), 101, ""),
+            (ok.replace("dGhlIHNhbXBsZSBub25jZQ==", "not-base64-at-all-but-24"), 400, "16 bytes"),
+            (ok.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZSE="), 400, "16 bytes"),
+            (format!("{ok}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"), 400, "only once"),
+            (format!("{ok}Sec-WebSocket-Version: 13\r\n"), 400, "only once"),
+            (format!("{ok}{}", "X-Pad: 1\r\n".repeat(64)), 431, "64"),
+            (ok.replace("\r\n", "\n"), 400, "CRLF"),
+        ];
+        for (head, status, words) in cases {
+            let (got, body) = refusal(&format!("{head}\r\n"));
+            assert_eq!(got, status, "{head:?}: {body}");
+            assert!(body.contains(words), "{head:?}: {body}");
+        }
     }
 
     #[test]

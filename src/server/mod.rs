@@ -10,6 +10,7 @@
 //! registries, connections dealt round-robin), [`registry`] (one worker's
 //! book-keeping), [`mailbox`] (per-recipient queues bounded in bytes),
 //! `deliver` (send and broadcast), `handshake` (the upgrade and `/health`),
+//! [`pending`] (connections waiting to upgrade, bounded; rate-limited logs),
 //! `conn` and `timers` (one connection's loop), [`health`] (the numbers).
 
 pub mod config;
@@ -18,6 +19,7 @@ mod deliver;
 mod handshake;
 pub mod health;
 pub mod mailbox;
+pub mod pending;
 pub mod registry;
 mod timers;
 pub mod workers;
@@ -43,6 +45,7 @@ pub struct Shared {
     pub cfg: ServerConfig,
     workers: Workers,
     app: AppProtocol,
+    pending: Arc<pending::Pending>,
     started: Instant,
 }
 
@@ -76,7 +79,13 @@ impl AppProtocol {
 
 impl Shared {
     fn new(cfg: ServerConfig) -> Shared {
-        Shared { workers: Workers::new(cfg.workers), app: AppProtocol::new(&cfg), cfg, started: Instant::now() }
+        Shared {
+            workers: Workers::new(cfg.workers),
+            app: AppProtocol::new(&cfg),
+            pending: pending::Pending::new(cfg.max_handshakes),
+            cfg,
+            started: Instant::now(),
+        }
     }
 
     /// Worker `index`, whose registry holds the connections dealt to it.
@@ -116,6 +125,7 @@ impl Server {
     pub async fn run(&self, listener: TcpListener, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
         let mut prune = tokio::time::interval(Duration::from_secs(10));
+        let mut log = pending::LogLimit::new(Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -126,16 +136,31 @@ impl Server {
                         let worker = self.shared.workers.assign();
                         tracker.spawn(connection(stream, peer, worker, self.shared.clone(), shutdown.clone()));
                     }
-                    Err(e) => {
-                        tracing::warn!("accept failed: {e} (open-file limit?); retrying");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
+                    Err(e) => self.accept_failed(&e, &mut log).await,
                 },
             }
         }
         drop(listener);
         tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(3), tracker.wait()).await;
+    }
+}
+
+impl Server {
+    /// Out of files: the oldest waiting handshake gives up its file and
+    /// accept goes on at once; otherwise a short pause. Logged at most
+    /// once a second, with the count of failures held back.
+    async fn accept_failed(&self, e: &std::io::Error, log: &mut pending::LogLimit) {
+        let out_of_files = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+        let made_room = out_of_files && self.shared.pending.evict_oldest();
+        if let Some(held) = log.allow(Instant::now()) {
+            let more = if held > 0 { format!(" ({held} more since the last report)") } else { String::new() };
+            let action = if made_room { "closed the oldest waiting handshake" } else { "retrying" };
+            tracing::warn!("accept failed: {e}{more}; {action}");
+        }
+        if !made_room {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -146,10 +171,16 @@ async fn connection(
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) {
+    let place = shared.pending.enter();
     let upgraded = tokio::select! {
         _ = shutdown.cancelled() => return,
+        _ = place.evicted.cancelled() => {
+            shared.worker(worker).registry().count_rejection(registry::RejectReason::HandshakeEvicted);
+            return;
+        }
         u = handshake::accept(stream, peer, worker, &shared) => u,
     };
+    drop(place);
     if let handshake::Upgrade::Accepted(stream, leftover, ticket) = upgraded {
         tracing::debug!(peer = %peer, identity = ?ticket.identity, "upgraded");
         conn::serve(stream, leftover, ticket, shared, shutdown).await;

@@ -35,6 +35,9 @@ pub enum RejectReason {
     HandshakeTimeout,
     /// The request head was too large (431).
     HeadTooLarge,
+    /// Still waiting to upgrade when newer connections needed its place
+    /// (closed without an answer; see `--max-handshakes`).
+    HandshakeEvicted,
 }
 
 impl RejectReason {
@@ -47,6 +50,7 @@ impl RejectReason {
             RejectReason::BadRequest => "bad-request",
             RejectReason::HandshakeTimeout => "handshake-timeout",
             RejectReason::HeadTooLarge => "head-too-large",
+            RejectReason::HandshakeEvicted => "handshake-evicted",
         }
     }
 }

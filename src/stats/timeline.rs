@@ -81,7 +81,8 @@ pub struct Timeline {
 }
 
 /// The cause a close is counted under: `wsprobe` (our own), the close code
-/// of a close frame, or `1006 eof` / `1006 reset` / `<code> protocol`.
+/// of a close frame, or `1006 eof` / `1006 reset` / `1006 stalled` (the
+/// server stopped reading) / `<code> protocol`.
 pub fn cause(close: &CloseInfo) -> String {
     match close.how {
         _ if close.by_us => "wsprobe".to_string(),
@@ -89,6 +90,7 @@ pub fn cause(close: &CloseInfo) -> String {
         EndHow::CloseFrame => close.code.to_string(),
         EndHow::Eof => "1006 eof".to_string(),
         EndHow::Reset => "1006 reset".to_string(),
+        EndHow::Stalled => "1006 stalled".to_string(),
         EndHow::ProtocolError => format!("{} protocol", close.code),
     }
 }
@@ -125,7 +127,9 @@ impl Timeline {
         }
     }
 
-    fn attempt(&mut self, at: Instant, outcome: Outcome, total: Duration) {
+    /// One connection attempt that ended at `at` with `outcome` after
+    /// `total` (the handshake histogram of its second records accepted ones).
+    pub fn attempt(&mut self, at: Instant, outcome: Outcome, total: Duration) {
         let accepted = outcome.is_accepted();
         self.open += i64::from(accepted);
         let (open, len) = (self.open, self.slots.len());
@@ -152,7 +156,8 @@ impl Timeline {
         }
     }
 
-    fn closed(&mut self, at: Instant, close: &CloseInfo) {
+    /// One open connection that ended at `at`, counted under its [`cause`].
+    pub fn closed(&mut self, at: Instant, close: &CloseInfo) {
         self.open -= 1;
         let open = self.open;
         let Some(i) = self.index(at) else { return };
@@ -217,6 +222,16 @@ pub fn steady_rate<'a>(
 }
 
 impl Timeline {
+    /// The warning for a report whose timeline ran out of seconds.
+    pub fn truncation_warning(&self) -> Option<String> {
+        (self.truncated > 0).then(|| {
+            format!(
+                "the timeline keeps {MAX_SECONDS} s; {} later events are counted in the totals only",
+                self.truncated
+            )
+        })
+    }
+
     /// [`steady_rate`] over this timeline so far.
     pub fn steady_rate(&self, from: SystemTime, to: SystemTime, count: Count) -> Option<f64> {
         steady_rate(self.slots.iter().map(|s| &s.second), from, to, count)

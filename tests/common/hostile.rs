@@ -39,6 +39,24 @@ pub enum Hostile {
     CloseKeepOpen,
     /// Trickles its 101 answer one byte per second.
     Trickle,
+    /// Upgrades, then never reads another byte (a stuck or overloaded peer).
+    Deaf,
+    /// Upgrades, then floods ping frames and never reads.
+    PingFlood,
+    /// Upgrades, reads what the client sends and never answers (no echo).
+    NoEcho,
+    /// Upgrades, sends a close frame, and ends TCP once the client's
+    /// close frame has arrived (RFC 6455 7.1.1).
+    CloseThenEnd,
+    /// Upgrades, sends terminal escapes in a text frame, then closes with
+    /// a reason that tries to forge the verdict line.
+    Escapes,
+    /// Upgrades, then closes with code 1005, which must never be on the wire.
+    Close1005,
+    /// Upgrades, then closes with a reason that is not UTF-8.
+    CloseBadReason,
+    /// Answers `100 Continue` before its 101.
+    ContinueFirst,
 }
 
 /// The running fixture; stops its accept loop when dropped.
@@ -166,13 +184,28 @@ fn serve(mut stream: TcpStream, kind: Hostile, sink: &Mutex<Vec<u8>>) {
         Hostile::InvalidUtf8 => &[0x81, 0x02, 0xC3, 0x28],
         Hostile::CloseMidFrame => &[0x81, 0x0A, b'h', b'e'],
         Hostile::CloseKeepOpen => &[0x88, 0x02, 0x03, 0xE8],
-        Hostile::HugeFrame => &[],
+        Hostile::HugeFrame | Hostile::Deaf | Hostile::PingFlood | Hostile::NoEcho => &[],
+        Hostile::CloseThenEnd => &[0x88, 0x06, 0x0F, 0xA1, b'b', b'y', b'e', b'!'],
+        Hostile::Escapes => ESCAPES,
+        Hostile::Close1005 => &[0x88, 0x02, 0x03, 0xED],
+        Hostile::CloseBadReason => &[0x88, 0x04, 0x03, 0xE8, 0xC3, 0x28],
+        Hostile::ContinueFirst => {
+            let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+            upgrade(&mut stream, &accept);
+            return linger(&mut stream, sink);
+        }
     };
     if !upgrade(&mut stream, &accept) {
         return;
     }
     match kind {
         Hostile::HugeFrame => huge_frame(&mut stream),
+        Hostile::Deaf => std::thread::sleep(DEAF_FOR),
+        Hostile::PingFlood => ping_flood(&mut stream),
+        Hostile::CloseThenEnd => {
+            let _ = stream.write_all(frame);
+            until_close_frame(&mut stream, sink);
+        }
         Hostile::CloseMidFrame => {
             let _ = stream.write_all(frame);
         }
@@ -198,3 +231,50 @@ fn huge_frame(stream: &mut TcpStream) {
         }
     }
 }
+
+/// How long a deaf connection stays open (past every test's bound).
+const DEAF_FOR: Duration = Duration::from_secs(12);
+
+/// Pings as fast as the socket takes them, for a bounded time, reading nothing.
+fn ping_flood(stream: &mut TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let ping = [0x89, 0x04, b'p', b'i', b'n', b'g'];
+    let burst: Vec<u8> = ping.iter().copied().cycle().take(ping.len() * 1000).collect();
+    let until = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < until {
+        if let Err(e) = stream.write_all(&burst) {
+            if !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
+                return;
+            }
+        }
+    }
+}
+
+/// Reads (bounded) until a client close frame has arrived, then ends TCP.
+fn until_close_frame(stream: &mut TcpStream, sink: &Mutex<Vec<u8>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let until = Instant::now() + LIFETIME;
+    let mut buf = [0u8; 1024];
+    while Instant::now() < until {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if let Ok(mut kept) = sink.lock() {
+                    kept.extend_from_slice(&buf[..n]);
+                    if kept.first() == Some(&0x88) {
+                        return; // a close frame: our turn to end TCP
+                    }
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// `ESC[2J ESC[H` (clear, home) and a BEL in a text frame; then a close
+/// 1000 whose reason is `\r\nPASS  9/9 \x1b[1A`.
+const ESCAPES: &[u8] = &[
+    0x81, 0x0C, 0x1b, b'[', b'2', b'J', 0x1b, b'[', b'H', b'f', b'a', b'k', b'e', 0x07, //
+    0x88, 0x0F, 0x03, 0xE8, b'\r', b'\n', b'P', b'A', b'S', b'S', b' ', b' ', b'9', b'/', b'9', 0x1b, b'[',
+];

@@ -8,6 +8,8 @@
 pub mod contract;
 pub mod hostile;
 pub mod process;
+pub mod scripted;
+pub mod ws;
 
 #[allow(unused_imports)]
 pub use process::{banner_url, json_stdout, wsprobe, wsprobe_output, ChildGuard, ServeProcess};

@@ -2,17 +2,20 @@
 //! WebSockets: each phase with its time, the response headers, subprotocol
 //! and extensions, messages sent and received, and the close.
 
+mod app;
 mod args;
 mod table;
+mod transcript;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
+pub use app::AppHandshake;
 pub use args::ConnectArgs;
 
 use super::{Check, Observation};
@@ -20,7 +23,7 @@ use crate::args::ClientArgs;
 use crate::event::CloseInfo;
 use crate::exit::PlanError;
 use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection, Timings};
-use crate::net::session::{close_cleanly, interpret, CloseReply, Read};
+use crate::net::session::{close_cleanly, interpret_wire, write_within, CloseReply, Read, WriteOp, Written};
 use crate::plan::ClientPlan;
 use crate::report::table::Style;
 use crate::report::{Details, Finding};
@@ -87,11 +90,17 @@ pub struct ConnectDetails {
     /// TLS version and cipher.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
-    /// Messages sent and received.
+    /// Messages sent and received: the first and last 100 when there were more.
     pub messages: Vec<Traffic>,
+    /// Messages between the first and the last 100 that were not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_omitted: Option<u64>,
     /// How the connection ended: the server's close, or wsprobe's own
     /// (`by_us`) at the end of `--listen`, whose answer is in the close step.
     pub close: Option<CloseInfo>,
+    /// The application handshake, with an application layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppHandshake>,
 }
 
 /// The `connect` check: one connection, step by step.
@@ -146,6 +155,7 @@ pub async fn run(plan: &ConnectPlan, target: &Resolved, stop: &CancellationToken
         Attempt::Rejected(rejection) => rejected(*rejection, &mut obs, &mut details),
         Attempt::Failed(failure) => failed(*failure, &mut obs, &mut details),
     }
+    app::after_failure(target.endpoint.app.as_deref(), &mut details);
     with_details(obs, details)
 }
 
@@ -167,14 +177,15 @@ fn phase_steps(t: &Timings, details: &mut ConnectDetails) {
 
 fn failed(failure: Failure, obs: &mut Observation, details: &mut ConnectDetails) {
     phase_steps(&failure.timings, details);
-    let phase = failure.phase.label().to_lowercase();
+    let after_upgrade = app::failed(&failure, details);
+    let phase = if after_upgrade { app::PHASE.to_string() } else { failure.phase.label().to_lowercase() };
     // The failed phase's time is on its failure line, not on a success line.
     let ms = match details.steps.last() {
         Some(last) if last.phase == phase => details.steps.pop().and_then(|s| s.ms),
         _ => None,
     };
     details.steps.push(Step { phase, ok: false, ms, detail: failure.detail.clone() });
-    let server_answered = matches!(failure.kind, FailureKind::Protocol);
+    let server_answered = matches!(failure.kind, FailureKind::Protocol) || after_upgrade;
     if server_answered {
         obs.add(Finding::new("upgrade", false, failure.detail));
     } else {
@@ -184,6 +195,9 @@ fn failed(failure: Failure, obs: &mut Observation, details: &mut ConnectDetails)
 
 fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
     phase_steps(&r.timings, details);
+    if let Some(refusal) = &r.app {
+        return app::refused(&r, refusal, obs, details);
+    }
     let mut detail = format!("HTTP {} {}", r.status, r.reason);
     if !r.body.is_empty() {
         detail.push_str(&format!(": {}", r.body));
@@ -243,9 +257,15 @@ async fn converse(
     details.subprotocol = hs.subprotocol.clone();
     details.extensions = hs.extensions.clone();
     details.tls = hs.tls.clone();
-    obs.add(Finding::new("upgrade", true, format!("upgraded in {:.1} ms", millis(opened.timings.total))));
+    let upgraded = opened.timings.total.saturating_sub(opened.timings.app.unwrap_or_default());
+    obs.add(Finding::new("upgrade", true, format!("upgraded in {:.1} ms", millis(upgraded))));
+    if let Some(ready) = &opened.app {
+        app::ready(ready, &opened.timings, obs, details);
+    }
+    opened.ws.keep_transcript(app::TRANSCRIPT);
     let start = opened.at;
     let ended = exchange(plan, &mut opened, start, details, stop).await;
+    app::merge_transcript(&mut opened.ws, start, details);
     match ended {
         Some(close) => {
             let ok = !close.abnormal && close.code != 1002 && close.code != 1007 && close.code != 1009;
@@ -263,15 +283,28 @@ async fn exchange(
     details: &mut ConnectDetails,
     stop: &CancellationToken,
 ) -> Option<CloseInfo> {
+    let mut transcript = transcript::Transcript::default();
+    let ended = talk(plan, opened, start, &mut transcript, stop).await;
+    let (messages, omitted) = transcript.finish();
+    details.messages = messages;
+    details.messages_omitted = (omitted > 0).then_some(omitted);
+    ended
+}
+
+async fn talk(
+    plan: &ConnectPlan,
+    opened: &mut Opened,
+    start: Instant,
+    details: &mut transcript::Transcript,
+    stop: &CancellationToken,
+) -> Option<CloseInfo> {
     for text in &plan.send {
-        details.messages.push(Traffic {
-            at_ms: millis(start.elapsed()),
-            direction: "out",
-            kind: "text",
-            data: text.clone(),
-        });
-        if let Err(e) = opened.ws.send(Message::text(text.clone())).await {
-            return Some(crate::net::session::close_from_error(&e));
+        details.push(Traffic { at_ms: millis(start.elapsed()), direction: "out", kind: "text", data: text.clone() });
+        let limit = plan.client.write_timeout;
+        match write_within(&mut opened.ws, WriteOp::Send(Message::text(text.clone())), limit, stop).await {
+            Written::Done => {}
+            Written::Stopped => return None,
+            Written::Ended(close) => return Some(close),
         }
     }
     let deadline = tokio::time::sleep(plan.listen);
@@ -282,10 +315,10 @@ async fn exchange(
             _ = stop.cancelled() => return None,
             item = opened.ws.next() => item,
         };
-        match interpret(item) {
-            Read::Frame(msg) => details.messages.push(traffic_in(&msg, start)),
+        match interpret_wire(&opened.ws, item) {
+            Read::Frame(msg) => details.push(traffic_in(&msg, start)),
             Read::Ended(close) => {
-                crate::net::session::fail_connection(&mut opened.ws, &close).await;
+                crate::net::session::conclude(&mut opened.ws, &close, plan.client.close_timeout).await;
                 return Some(close);
             }
         }

@@ -4,7 +4,13 @@
 use comfy_table::Cell;
 
 use super::ConnectDetails;
+use crate::report::safe::{clip, line};
 use crate::report::table::{table, Style};
+
+/// Characters of a message shown in the table (`--json` has all of it).
+const SHOWN: usize = 200;
+/// Characters of a step's detail shown (a refusal body can be 2 KiB).
+const DETAIL: usize = 600;
 
 /// Renders the phases, headers and messages of a `connect` run.
 pub fn render(d: &ConnectDetails, style: Style) -> String {
@@ -12,36 +18,73 @@ pub fn render(d: &ConnectDetails, style: Style) -> String {
     for s in &d.steps {
         let time = s.ms.map(|ms| format!("{ms:.2} ms")).unwrap_or_else(|| "-".into());
         let mark = if s.ok { "" } else { "✗ " };
-        t.add_row(vec![Cell::new(&s.phase), Cell::new(time), Cell::new(format!("{mark}{}", s.detail))]);
+        let phase = if s.phase == "app" { "app ready" } else { s.phase.as_str() };
+        t.add_row(vec![Cell::new(phase), Cell::new(time), Cell::new(format!("{mark}{}", clip(&s.detail, DETAIL)))]);
     }
     let mut out = format!("{t}\n");
     if !d.response_headers.is_empty() {
         out.push_str("\nResponse headers:\n");
         for (name, value) in &d.response_headers {
-            out.push_str(&format!("  {name}: {value}\n"));
+            out.push_str(&format!("  {}: {}\n", line(name), line(value)));
         }
     }
     if d.http_status == Some(101) {
         out.push_str(&format!(
             "\nSubprotocol: {}   Extensions: {}{}\n",
-            d.subprotocol.as_deref().unwrap_or("none"),
-            d.extensions.as_deref().unwrap_or("none"),
+            line(d.subprotocol.as_deref().unwrap_or("none")),
+            line(d.extensions.as_deref().unwrap_or("none")),
             d.tls.as_ref().map(|t| format!("   TLS: {t}")).unwrap_or_default()
         ));
     }
+    if let Some(app) = d.app.as_ref().filter(|a| !a.exchange.is_empty()) {
+        let mut m = table(style, &["at", "", "application handshake"]);
+        for line in &app.exchange {
+            let arrow = if line.direction == "out" { "→" } else { "←" };
+            m.add_row(vec![Cell::new(format!("{:.1} ms", line.at_ms)), Cell::new(arrow), Cell::new(&line.text)]);
+        }
+        out.push_str(&format!("\n{m}\n"));
+    }
     if !d.messages.is_empty() {
         let mut m = table(style, &["at", "", "kind", "data"]);
-        for msg in &d.messages {
+        for (i, msg) in d.messages.iter().enumerate() {
+            if i == super::transcript::KEEP {
+                if let Some(n) = d.messages_omitted {
+                    m.add_row(vec![
+                        Cell::new("…"),
+                        Cell::new(""),
+                        Cell::new(""),
+                        Cell::new(format!("{n} more messages not kept")),
+                    ]);
+                }
+            }
             let arrow = if msg.direction == "out" { "→" } else { "←" };
             m.add_row(vec![
                 Cell::new(format!("{:.1} ms", msg.at_ms)),
                 Cell::new(arrow),
                 Cell::new(msg.kind),
-                Cell::new(&msg.data),
+                Cell::new(clip(&msg.data, SHOWN)),
             ]);
         }
         out.push_str(&format!("\n{m}\n"));
     }
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::connect::Traffic;
+
+    #[test]
+    fn twenty_one_mib_messages_render_fast_and_small() {
+        let big = "m".repeat(1 << 20);
+        let messages = (0..20).map(|i| Traffic { at_ms: i as f64, direction: "in", kind: "text", data: big.clone() });
+        let d = ConnectDetails { http_status: Some(101), messages: messages.collect(), ..ConnectDetails::default() };
+        let started = std::time::Instant::now();
+        let out = render(&d, Style::default());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!(out.matches("… (1048576 bytes)").count(), 20);
+        assert!(out.len() < 40_000, "{} bytes", out.len());
+    }
 }

@@ -17,7 +17,7 @@ use super::tally::{FanoutEvent, PublishClock};
 use crate::net::attempt::Outcome;
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, interpret, Read};
+use crate::net::session::{close_cleanly, interpret_wire, Read};
 use crate::units::ClientId;
 
 /// Messages a publisher may queue on one connection before it waits.
@@ -73,11 +73,14 @@ pub async fn run(
     opened: oneshot::Sender<Opened>,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
 ) {
+    let started = Instant::now();
     let attempt = tokio::select! {
         a = open(&ctx.endpoint, ClientId::new(index)) => a,
         _ = ctx.end.cancelled() => return,
     };
     drop(permit);
+    let (at, outcome) = (Instant::now(), attempt.outcome());
+    let _ = ctx.events.send(FanoutEvent::Attempted { at, outcome, took: at.duration_since(started) }).await;
     let ws = match attempt {
         Attempt::Open(o) => o.ws,
         other => {
@@ -99,21 +102,22 @@ async fn serve(ctx: &Ctx, index: u32, mut ws: ClientWs, mut rx: mpsc::Receiver<O
             biased;
             _ = ctx.end.cancelled() => {
                 close_cleanly(&mut ws, 1000, "wsprobe fanout done", ctx.close_timeout).await;
+                let _ = ctx.events.send(FanoutEvent::Closed { at: Instant::now() }).await;
                 return;
             }
             out = rx.recv(), if outbound_open => match out {
                 Some(out) => {
                     if let Err(close) = write(ctx, &mut ws, out).await {
-                        let _ = ctx.events.send(FanoutEvent::Dropped { client: index, close }).await;
+                        let _ = ctx.events.send(FanoutEvent::Dropped { client: index, at: Instant::now(), close }).await;
                         return;
                     }
                 }
                 None => outbound_open = false,
             },
-            item = ws.next() => match interpret(item) {
+            item = ws.next() => match interpret_wire(&ws, item) {
                 Read::Frame(msg) => inbound(ctx, index, &msg).await,
                 Read::Ended(close) => {
-                    let _ = ctx.events.send(FanoutEvent::Dropped { client: index, close }).await;
+                    let _ = ctx.events.send(FanoutEvent::Dropped { client: index, at: Instant::now(), close }).await;
                     return;
                 }
             },

@@ -33,6 +33,29 @@ pub struct FanoutHistograms {
     pub spread: String,
 }
 
+/// When this shard's deliveries began and ended (µs since the shared
+/// start), so a merge measures the whole run's delivery window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryTimes {
+    /// This shard's first publish (null when it published nothing).
+    pub first_publish_us: Option<u64>,
+    /// The last first receipt of a message by this shard's clients (null without any).
+    pub last_receipt_us: Option<u64>,
+}
+
+impl DeliveryTimes {
+    /// The window from the first publish to the last receipt, µs.
+    pub fn window_us(&self) -> Option<u64> {
+        let (first, last) = (self.first_publish_us?, self.last_receipt_us?);
+        (last > first).then(|| last - first)
+    }
+}
+
+/// The delivery window in seconds and the deliveries per second over it.
+pub fn delivery_rate(window_us: Option<u64>, delivered: u64) -> (Option<f64>, Option<f64>) {
+    (window_us.map(|us| us as f64 / 1e6), window_us.map(|us| (delivered as f64 / (us as f64 / 1e6)).round()))
+}
+
 /// `fanout`'s JSON fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FanoutDetails {
@@ -68,6 +91,10 @@ pub struct FanoutDetails {
     pub echoes: u64,
     /// delivered / expected.
     pub delivery_ratio: Option<f64>,
+    /// Seconds from the first publish to the last delivery.
+    pub delivery_window_s: Option<f64>,
+    /// Deliveries per second over that window.
+    pub deliveries_per_s: Option<f64>,
     /// Publish to receipt, ms.
     pub latency_ms: Option<Percentiles>,
     /// First to last receipt of a broadcast, ms.
@@ -107,6 +134,10 @@ pub struct FanoutDetails {
     /// (µs since the shared start; null without one), for the merged spread.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub round_spans: Option<Vec<Option<[u64; 2]>>>,
+    /// Shards only: when this shard's deliveries began and ended, for the
+    /// merged delivery window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_times: Option<DeliveryTimes>,
 }
 
 /// Builds the details from the finished run.
@@ -125,6 +156,7 @@ pub fn build(
         spread.record_us(last - first);
     }
     let layout = tally.layout;
+    let (window_s, per_s) = delivery_rate(tally.delivery_window_us(), delivered);
     FanoutDetails {
         mode: layout.mode,
         audience: layout.audience,
@@ -142,6 +174,8 @@ pub fn build(
         cross_talk: delivery.total(|c| c.cross_talk),
         echoes: delivery.total(|c| c.echoes),
         delivery_ratio: (expected > 0).then(|| (delivered as f64 / expected as f64 * 10_000.0).round() / 10_000.0),
+        delivery_window_s: window_s,
+        deliveries_per_s: per_s,
         latency_ms: tally.latency.percentiles(),
         spread_ms: spread.percentiles(),
         histogram: tally.latency.to_base64(),
@@ -151,21 +185,24 @@ pub fn build(
         groups: delivery.groups,
         clean_partition: delivery.clean_partition,
         per_client: delivery.per_client,
-        drops: tally
-            .drops
-            .iter()
-            .map(|(client, c)| FanoutDrop {
-                client: *client,
-                code: c.code,
-                reason: c.reason.clone(),
-                abnormal: c.abnormal,
-            })
-            .collect(),
+        drops: drops(tally),
         connect_failures,
         expect_ratio: None,
         unconnected: shard.clients(layout.clients).filter(|&c| !connected[c as usize]).collect(),
         unpublished_rounds: published.unpublished_rounds.clone(),
         heard: super::shard::heard(tally, connected),
         round_spans: super::shard::round_spans(tally),
+        delivery_times: super::shard::delivery_times(tally),
     }
+}
+
+/// The connections the server ended, as the report lists them.
+fn drops(tally: &Tally) -> Vec<FanoutDrop> {
+    let drop = |(client, c): &(u32, crate::event::CloseInfo)| FanoutDrop {
+        client: *client,
+        code: c.code,
+        reason: c.reason.clone(),
+        abnormal: c.abnormal,
+    };
+    tally.drops.iter().map(drop).collect()
 }

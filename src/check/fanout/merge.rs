@@ -5,13 +5,14 @@
 //! client's `expected` and `missing` are worked out again from the
 //! shards' lists of skipped rounds and unconnected clients. Latency
 //! histograms add; the spread comes from the rounds' first and last
-//! receipts over all shards; the groups from whom each client heard. The
+//! receipts over all shards; the groups from whom each client heard; the
+//! delivery window from the earliest publish to the latest receipt. The
 //! result is judged by the same [`super::judge`] as a single run.
 
 use std::collections::BTreeSet;
 
 use super::args::{Audience, Mode};
-use super::details::{FanoutDetails, FanoutHistograms};
+use super::details::{delivery_rate, DeliveryTimes, FanoutDetails, FanoutHistograms};
 use super::layout::Layout;
 use super::summary::ClientDelivery;
 use crate::check::mergeable::{add_counts, details, same, sum_histograms, Context, Merger, Part};
@@ -106,6 +107,7 @@ fn combine(shards: &[Shard<'_>]) -> Result<FanoutDetails, String> {
     let (expected, delivered, missing) = (total(|c| c.expected), total(|c| c.delivered), total(|c| c.missing));
     let (groups, clean_partition) = groups(shards, &run, &per_client, missing);
     let first = &shards[0].1;
+    let (delivery_window_s, deliveries_per_s) = delivery_rate(delivery_window_us(shards), delivered);
     Ok(FanoutDetails {
         mode: first.mode,
         audience: first.audience,
@@ -123,6 +125,8 @@ fn combine(shards: &[Shard<'_>]) -> Result<FanoutDetails, String> {
         cross_talk: total(|c| c.cross_talk),
         echoes: total(|c| c.echoes),
         delivery_ratio: (expected > 0).then(|| (delivered as f64 / expected as f64 * 10_000.0).round() / 10_000.0),
+        delivery_window_s,
+        deliveries_per_s,
         latency_ms: latency.percentiles(),
         spread_ms: spread.percentiles(),
         histogram: latency.to_base64(),
@@ -139,7 +143,19 @@ fn combine(shards: &[Shard<'_>]) -> Result<FanoutDetails, String> {
         unpublished_rounds: shards.iter().flat_map(|(_, d)| d.unpublished_rounds.iter().copied()).collect(),
         heard: None,
         round_spans: None,
+        delivery_times: None,
     })
+}
+
+/// The whole run's delivery window: from the earliest shard's first
+/// publish to the latest receipt on any shard (one clock: the shared start).
+fn delivery_window_us(shards: &[Shard<'_>]) -> Option<u64> {
+    let times: Vec<DeliveryTimes> = shards.iter().filter_map(|(_, d)| d.delivery_times).collect();
+    DeliveryTimes {
+        first_publish_us: times.iter().filter_map(|t| t.first_publish_us).min(),
+        last_receipt_us: times.iter().filter_map(|t| t.last_receipt_us).max(),
+    }
+    .window_us()
 }
 
 /// Each broadcast round's first to last receipt over every shard.

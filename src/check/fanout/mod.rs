@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use args::{Audience, FanoutArgs, Mode};
-pub use details::FanoutDetails;
+pub use details::{FanoutDetails, FanoutDrop, FanoutHistograms};
 pub use plan::FanoutPlan;
 pub use summary::ClientDelivery;
 
@@ -114,6 +114,7 @@ pub async fn run(plan: &FanoutPlan, target: &Resolved, stop: &CancellationToken)
     let (events, rx) = mpsc::channel(EVENT_QUEUE);
     let mut fresh = Tally::new(layout, clock.clone());
     fresh.shard = plan.shard;
+    fresh.timeline = crate::stats::timeline::Timeline::new(start.origin);
     let tally = Arc::new(Mutex::new(fresh));
     let collector = tokio::spawn(crate::stats::collect(rx, tally.clone()));
     let end = stop.child_token();
@@ -148,6 +149,8 @@ pub async fn run(plan: &FanoutPlan, target: &Resolved, stop: &CancellationToken)
     let mut obs = observe(plan, &tally, &connected, failures, &published);
     obs.run.origin = Some(start.origin.wall);
     obs.run.start = start.record(0);
+    obs.run.timeline = Some(tally.timeline.seconds(std::time::Instant::now()));
+    obs.warnings.extend(tally.timeline.truncation_warning());
     obs
 }
 

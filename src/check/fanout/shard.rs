@@ -1,7 +1,8 @@
 //! What a fan-out shard reports besides its own figures, so `merge` can
 //! redo the whole run's: for a broadcast, which publishers each of its
 //! clients heard (to find the groups across shards) and the first and
-//! last receipt of each round (for the spread). Bounded: left out past
+//! last receipt of each round (for the spread); in any mode, its first
+//! publish and last receipt (for the delivery window). Bounded: left out past
 //! [`MAX_HEARD`] clients or [`MAX_SPANS`] rounds (the merge then has no
 //! groups or spread), and never in a run of one machine.
 
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 
 use super::args::Mode;
+use super::details::DeliveryTimes;
 use super::tally::Tally;
 
 /// Most clients a run may have for shards to report whom they heard.
@@ -44,6 +46,15 @@ pub fn heard(tally: &Tally, connected: &[bool]) -> Option<BTreeMap<u32, String>>
 pub fn publishers(bits: &str) -> Vec<u32> {
     let bytes = base64::engine::general_purpose::STANDARD.decode(bits).unwrap_or_default();
     (0..bytes.len() * 8).filter(|&i| bytes[i / 8] & (1 << (i % 8)) != 0).map(|i| i as u32).collect()
+}
+
+/// When this shard first published and its clients last received, on
+/// the shared clock (every shard, any mode), for the merged delivery window.
+pub fn delivery_times(tally: &Tally) -> Option<DeliveryTimes> {
+    tally.shard.is_sharded().then(|| DeliveryTimes {
+        first_publish_us: tally.first_publish_us(),
+        last_receipt_us: Some(tally.last_receipt_us).filter(|&t| t > 0),
+    })
 }
 
 /// Each round's first and last intended receipt here, µs since the start.

@@ -35,6 +35,10 @@ pub fn render(d: &FanoutDetails, style: Style) -> String {
         None => "-".into(),
     };
     out.push_str(&format!("latency (publish → receipt): {}\n", ms(&d.latency_ms)));
+    if let (Some(rate), Some(window)) = (d.deliveries_per_s, d.delivery_window_s) {
+        let window = crate::units::format_duration(std::time::Duration::from_secs_f64(window));
+        out.push_str(&format!("delivery rate: {rate:.0} receipts/s over {window} (first publish → last receipt)\n"));
+    }
     if d.spread_ms.is_some() {
         out.push_str(&format!("spread (first → last receipt): {}\n", ms(&d.spread_ms)));
     }

@@ -7,11 +7,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::args::Mode;
 use super::layout::{Layout, Role};
 use crate::event::CloseInfo;
+use crate::net::attempt::Outcome;
 use crate::stats::latency::Latency;
+use crate::stats::timeline::Timeline;
 use crate::stats::Fold;
 
 /// What a fan-out client reports.
@@ -35,8 +38,24 @@ pub enum FanoutEvent {
     Dropped {
         /// The client.
         client: u32,
+        /// When.
+        at: Instant,
         /// How.
         close: CloseInfo,
+    },
+    /// A connection attempt ended (for the per-second timeline).
+    Attempted {
+        /// When.
+        at: Instant,
+        /// How.
+        outcome: Outcome,
+        /// How long it took.
+        took: Duration,
+    },
+    /// wsprobe closed an open connection at the end of the run.
+    Closed {
+        /// When.
+        at: Instant,
     },
 }
 
@@ -47,12 +66,17 @@ pub enum FanoutEvent {
 pub struct PublishClock {
     at: Vec<AtomicU64>,
     published: AtomicU64,
+    first: AtomicU64,
 }
 
 impl PublishClock {
     /// A clock for `ids` messages, none published.
     pub fn new(ids: u64) -> Arc<PublishClock> {
-        Arc::new(PublishClock { at: (0..ids).map(|_| AtomicU64::new(0)).collect(), published: AtomicU64::new(0) })
+        Arc::new(PublishClock {
+            at: (0..ids).map(|_| AtomicU64::new(0)).collect(),
+            published: AtomicU64::new(0),
+            first: AtomicU64::new(u64::MAX),
+        })
     }
 
     /// Marks message `id` published at `at_us`.
@@ -60,6 +84,7 @@ impl PublishClock {
         if let Some(slot) = self.at.get(id as usize) {
             slot.store(at_us + 1, Ordering::Release);
             self.published.fetch_add(1, Ordering::Relaxed);
+            self.first.fetch_min(at_us, Ordering::Relaxed);
         }
     }
 
@@ -80,6 +105,11 @@ impl PublishClock {
     /// Messages published so far.
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Relaxed)
+    }
+
+    /// When the first message was published (µs since the start).
+    pub fn first_publish_us(&self) -> Option<u64> {
+        Some(self.first.load(Ordering::Relaxed)).filter(|&v| v != u64::MAX)
     }
 }
 
@@ -111,6 +141,10 @@ pub struct Tally {
     /// Whose messages this process published: another shard's are taken
     /// to be published (that shard's report says which were not).
     pub shard: crate::shard::ShardPlan,
+    /// The latest first receipt of any message (µs since the start).
+    pub last_receipt_us: u64,
+    /// The per-second timeline of connections (attempts, opens, closes).
+    pub timeline: Timeline,
 }
 
 /// Most drops kept with their close (the rest are only counted).
@@ -138,7 +172,21 @@ impl Tally {
             last_round: HashMap::new(),
             drops: Vec::new(),
             shard: crate::shard::ShardPlan::default(),
+            last_receipt_us: 0,
+            timeline: Timeline::new(crate::clock::Origin::now()),
         }
+    }
+
+    /// From the first publish to the last delivery, in µs: the window the
+    /// delivery rate is measured over (the trailing `--wait` excluded).
+    pub fn delivery_window_us(&self) -> Option<u64> {
+        let first = self.clock.first_publish_us()?;
+        (self.last_receipt_us > first).then(|| self.last_receipt_us - first)
+    }
+
+    /// When this process first published (µs since the start).
+    pub fn first_publish_us(&self) -> Option<u64> {
+        self.clock.first_publish_us()
     }
 
     /// Where (id, client)'s intended count lives.
@@ -186,6 +234,7 @@ impl Tally {
         if let Some(published) = sent_us.or_else(|| self.clock.at(id)) {
             self.latency.record_us(at_us.saturating_sub(published));
         }
+        self.last_receipt_us = self.last_receipt_us.max(at_us);
         if let Some(span) = self.first_last.get_mut(id as usize) {
             *span = (span.0.min(at_us), span.1.max(at_us));
         }
@@ -205,10 +254,14 @@ impl Fold<FanoutEvent> for Tally {
         match event {
             FanoutEvent::Receipt { client, id, at_us, sent_us } => self.receipt(*client, *id, *at_us, *sent_us),
             FanoutEvent::Other => self.other_messages += 1,
-            FanoutEvent::Dropped { client, close } if self.drops.len() < DROPS_KEPT => {
-                self.drops.push((*client, close.clone()))
+            FanoutEvent::Dropped { client, at, close } => {
+                self.timeline.closed(*at, close);
+                if self.drops.len() < DROPS_KEPT {
+                    self.drops.push((*client, close.clone()));
+                }
             }
-            FanoutEvent::Dropped { .. } => {}
+            FanoutEvent::Attempted { at, outcome, took } => self.timeline.attempt(*at, *outcome, *took),
+            FanoutEvent::Closed { at } => self.timeline.closed(*at, &CloseInfo::ours(1000, "wsprobe fanout done")),
         }
     }
 }

@@ -42,7 +42,7 @@ impl Probe<'_> {
         };
         match open(self.endpoint, ClientId::new(n)).await {
             Attempt::Open(o) => {
-                let watched = Watched::spawn(o.ws, self.stop);
+                let watched = Watched::spawn(o.ws, self.stop, self.close_timeout);
                 tokio::select! {
                     _ = tokio::time::sleep(self.settle) => {}
                     _ = self.stop.cancelled() => {}
@@ -64,8 +64,9 @@ impl Probe<'_> {
                 (record, None)
             }
             Attempt::Rejected(r) => {
-                record.outcome = Outcome::Http(r.status);
-                record.http_status = Some(r.status);
+                record.outcome = r.outcome();
+                record.http_status = r.http_status();
+                record.close_code = r.close_code();
                 record.retry_after = r.retry_after;
                 (record, None)
             }

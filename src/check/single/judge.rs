@@ -128,6 +128,7 @@ fn explain_policy(policy: Policy, first: &ConnOutcome, second: &ConnOutcome) -> 
     match policy {
         Policy::RejectNew => match second.http_status {
             Some(status) => format!("The server allows one connection per identity and refuses a newcomer with HTTP {status}. A client whose old connection died silently is locked out until the server notices (heartbeats decide how soon)."),
+            None if second.outcome == ConnState::Rejected => format!("The server allows one connection per identity; the newcomer was {}.", second.detail),
             None => "The server allows one connection per identity: the newcomer was closed right after opening while the first lived.".into(),
         },
         Policy::ReplaceOld => format!(

@@ -147,14 +147,14 @@ async fn open_tracked(endpoint: &Endpoint, client: ClientId, stop: &Cancellation
                 close_code: None,
                 detail: "accepted".into(),
             },
-            watched: Some(Watched::spawn(o.ws, stop)),
+            watched: Some(Watched::spawn(o.ws, stop, endpoint.close_timeout)),
         },
         Attempt::Rejected(r) => Tracked {
             attempt_outcome: ConnOutcome {
                 outcome: ConnState::Rejected,
-                http_status: Some(r.status),
-                close_code: None,
-                detail: rejection_detail(&r),
+                http_status: r.http_status(),
+                close_code: r.close_code(),
+                detail: r.describe(),
             },
             watched: None,
         },
@@ -168,11 +168,6 @@ async fn open_tracked(endpoint: &Endpoint, client: ClientId, stop: &Cancellation
             watched: None,
         },
     }
-}
-
-fn rejection_detail(r: &crate::net::connect::Rejection) -> String {
-    let body = if r.body.is_empty() { String::new() } else { format!(" ({})", r.body) };
-    format!("refused at the handshake: HTTP {} {}{body}", r.status, r.reason)
 }
 
 /// Ends tracking: the final outcome and the socket if it is still open.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::args::{ClientArgs, ShardArgs};
-use crate::units::parse_duration;
+use crate::units::Jitter;
+use crate::units::{parse_duration, Backoff};
 
 /// `wsprobe stability`.
 #[derive(Debug, Clone, Args)]
@@ -26,15 +27,25 @@ pub struct StabilityArgs {
     /// Application heartbeat text to send (for example '{"type":"ping"}').
     #[arg(long, value_name = "TEXT")]
     pub app_ping: Option<String>,
-    /// How often to send --app-ping.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
-    pub app_ping_interval: Duration,
+    /// How often to send --app-ping [default: 10s]; with a --protocol
+    /// whose client sends its own heartbeat (phoenix, signalr), how often
+    /// that goes out.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub app_ping_interval: Option<Duration>,
     /// Never answer the server's pings (shows its pong deadline).
     #[arg(long)]
     pub no_pong: bool,
     /// Reconnect after a drop and keep going to the end.
     #[arg(long)]
     pub reconnect: bool,
+    /// Pause before each --reconnect: none, fixed:5s, exp:50ms..5s (it
+    /// grows while connections keep dropping within 500 ms, and starts
+    /// over after one that lived longer).
+    #[arg(long, default_value = "exp:50ms..5s", value_name = "POLICY")]
+    pub backoff: Backoff,
+    /// Random spread on each --reconnect pause.
+    #[arg(long, value_enum, default_value_t = Jitter::Equal)]
+    pub jitter: Jitter,
     /// Search the idle timeout of the path with silent connections.
     #[arg(long)]
     pub find_idle_timeout: bool,

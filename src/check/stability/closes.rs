@@ -60,8 +60,8 @@ pub struct Period {
 pub struct StabilityStats {
     /// When the run started.
     pub t0: Instant,
-    /// Every drop, in order.
-    pub closes: Vec<CloseRecord>,
+    /// Every drop counted; the first and last of each client kept in full.
+    pub closes: super::kept::KeptCloses,
     /// Closes wsprobe made itself (end of run, Ctrl-C).
     pub ours: u64,
     /// Connections opened.
@@ -80,6 +80,8 @@ pub struct StabilityStats {
     pub messages_in: u64,
     /// Clients that were dropped at least once.
     pub dropped_clients: std::collections::BTreeSet<u32>,
+    /// What the application layers reported.
+    pub app: super::app::AppStats,
     last_ping: HashMap<u32, Instant>,
     pings_on_conn: HashMap<u32, u32>,
     /// The per-second timeline on absolute seconds.
@@ -91,7 +93,7 @@ impl StabilityStats {
     pub fn new(t0: Instant) -> StabilityStats {
         StabilityStats {
             t0,
-            closes: Vec::new(),
+            closes: Default::default(),
             ours: 0,
             connections: 0,
             failed_attempts: BTreeMap::new(),
@@ -101,6 +103,7 @@ impl StabilityStats {
             app_sent: 0,
             messages_in: 0,
             dropped_clients: Default::default(),
+            app: Default::default(),
             last_ping: HashMap::new(),
             pings_on_conn: HashMap::new(),
             timeline: crate::stats::timeline::Timeline::new(crate::clock::Origin::at(t0)),
@@ -115,23 +118,7 @@ impl StabilityStats {
     /// A regular drop period: at least two drops with one code whose
     /// connection lifetimes agree within 10%.
     pub fn period(&self) -> Option<Period> {
-        let mut by_code: BTreeMap<u16, Vec<f64>> = BTreeMap::new();
-        for c in &self.closes {
-            by_code.entry(c.code).or_default().push(c.after_s);
-        }
-        by_code
-            .into_iter()
-            .filter(|(_, v)| v.len() >= 2)
-            .filter_map(|(code, lifetimes)| {
-                let mean = lifetimes.iter().sum::<f64>() / lifetimes.len() as f64;
-                let spread = lifetimes.iter().map(|l| (l - mean).abs()).fold(0.0, f64::max);
-                (mean > 0.0 && spread <= 0.1 * mean).then(|| Period {
-                    seconds: (mean * 100.0).round() / 100.0,
-                    code,
-                    drops: lifetimes.len(),
-                })
-            })
-            .max_by_key(|p| p.drops)
+        self.closes.period()
     }
 }
 
@@ -148,6 +135,7 @@ impl crate::stats::Fold for StabilityStats {
                 self.connections += 1;
                 self.last_ping.remove(&e.client);
                 self.pings_on_conn.insert(e.client, 0);
+                self.app.opened(e.client);
             }
             EventKind::Attempt { outcome, .. } => *self.failed_attempts.entry(*outcome).or_default() += 1,
             EventKind::ServerPing => {
@@ -156,6 +144,10 @@ impl crate::stats::Fold for StabilityStats {
                 if let Some(prev) = self.last_ping.insert(e.client, e.at) {
                     self.ping_intervals.record(e.at.saturating_duration_since(prev));
                 }
+            }
+            EventKind::ServerPings(n) => {
+                self.server_pings += u64::from(*n);
+                *self.pings_on_conn.entry(e.client).or_default() += n;
             }
             EventKind::Pong(rtt) => self.pong_rtt.record(*rtt),
             EventKind::Traffic { sent, received, .. } => {
@@ -183,7 +175,8 @@ impl crate::stats::Fold for StabilityStats {
                     pongs_withheld: *pongs_withheld,
                 });
             }
-            EventKind::GaveUp { .. } => {}
+            EventKind::GaveUp { .. } | EventKind::MessageSpan { .. } => {}
+            EventKind::App(app) => self.app.apply(e.client, e.at, app),
         }
     }
 }

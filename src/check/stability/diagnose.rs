@@ -3,7 +3,6 @@
 //! pong deadline, a token TTL, a proxy limit). Pure functions of the
 //! statistics, so each pattern is unit-tested.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::closes::{CloseRecord, Period, StabilityStats};
@@ -23,6 +22,8 @@ pub struct Setup {
     pub app_ping_interval: Option<Duration>,
     /// Pongs withheld.
     pub no_pong: bool,
+    /// The application protocol that keeps connections alive, by name.
+    pub app_heartbeat: Option<&'static str>,
 }
 
 /// Explains the soak in a few sentences.
@@ -36,12 +37,7 @@ pub fn diagnose(setup: &Setup, stats: &StabilityStats) -> Vec<String> {
     if let Some(p) = stats.period() {
         out.push(period_line(&p, stats));
     }
-    let mut seen: BTreeMap<(u16, bool), usize> = BTreeMap::new();
-    for close in &stats.closes {
-        *seen.entry((close.code, close.abnormal)).or_default() += 1;
-    }
-    for ((code, abnormal), count) in seen {
-        let Some(first) = stats.closes.iter().find(|c| c.code == code && c.abnormal == abnormal) else { continue };
+    for (first, count) in stats.closes.kinds() {
         let times = if count > 1 { format!(" ({count} times)") } else { String::new() };
         out.push(format!("{}{times}", explain(setup, stats, first)));
     }
@@ -52,9 +48,16 @@ fn heartbeat_line(setup: &Setup, stats: &StabilityStats) -> String {
     let server = match stats.median_ping_interval_s() {
         Some(i) => format!("The server pinged every {i:.1} s (median; {} pings)", stats.server_pings),
         None if stats.server_pings > 0 => format!("The server sent {} ping(s)", stats.server_pings),
+        None if setup.app_heartbeat.is_some() => "The server sent no WebSocket ping frames".to_string(),
         None => "The server sent no pings".to_string(),
     };
     let ours = match (setup.no_pong, setup.ping_interval, setup.app_ping_interval) {
+        (true, _, _) if setup.app_heartbeat.is_some() => {
+            format!(
+                "; wsprobe withheld every pong and every {} heartbeat answer",
+                setup.app_heartbeat.unwrap_or_default()
+            )
+        }
         (true, _, _) => "; wsprobe withheld every pong".to_string(),
         (_, Some(p), _) => match stats.pong_rtt.percentiles() {
             Some(rtt) => format!(
@@ -71,13 +74,16 @@ fn heartbeat_line(setup: &Setup, stats: &StabilityStats) -> String {
             stats.messages_in,
             stats.app_sent
         ),
-        _ => "; wsprobe stayed silent".to_string(),
+        _ => match setup.app_heartbeat {
+            Some(name) => format!("; wsprobe kept up the {name} heartbeat"),
+            None => "; wsprobe stayed silent".to_string(),
+        },
     };
     format!("{server}{ours}.")
 }
 
 fn period_line(p: &Period, stats: &StabilityStats) -> String {
-    let reason = stats.closes.iter().find(|c| c.code == p.code).map(|c| c.reason.as_str()).unwrap_or("");
+    let reason = stats.closes.first_with_code(p.code).map(|c| c.reason.as_str()).unwrap_or("");
     let what =
         if p.code == 4001 || ["token", "expire", "auth", "session"].iter().any(|w| reason.to_lowercase().contains(w)) {
             "a token or session TTL: refresh the token before it expires, or reconnect on this code at once"
@@ -98,6 +104,10 @@ fn explain(setup: &Setup, stats: &StabilityStats, c: &CloseRecord) -> String {
         EndHow::ProtocolError => format!(
             "The server broke the protocol after {:.1} s and wsprobe failed the connection with {}: {}.",
             c.after_s, c.code, c.detail
+        ),
+        EndHow::Stalled => format!(
+            "After {:.1} s {}: the server (or a proxy) stopped reading this connection; a server must keep reading, or close slow clients explicitly.",
+            c.after_s, c.detail
         ),
         EndHow::CloseFrame | EndHow::Ours => clean(c),
     }
@@ -166,6 +176,7 @@ mod tests {
             ping_interval: None,
             app_ping_interval: None,
             no_pong: false,
+            app_heartbeat: None,
         }
     }
 

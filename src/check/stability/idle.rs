@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +20,7 @@ use super::StabilityPlan;
 use crate::check::Observation;
 use crate::net::connect::{open, Attempt};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, interpret, Read};
+use crate::net::session::{close_cleanly, interpret_wire, write_within, Read, WriteOp, Written};
 use crate::report::table::{table, Style};
 use crate::report::Details;
 use crate::report::Finding;
@@ -137,18 +137,22 @@ async fn probe(
         tokio::select! {
             _ = &mut silent_until => break,
             _ = stop.cancelled() => return Outcome::Failed("interrupted".into()),
-            item = ws.next() => match interpret(item) {
+            item = ws.next() => match interpret_wire(&ws, item) {
                 Read::Frame(_) => continue,
                 Read::Ended(_) => return Outcome::Dropped(opened.elapsed()),
             },
         }
     }
-    if ws.send(Message::Ping(b"idle-probe".to_vec().into())).await.is_err() {
-        return Outcome::Dead;
+    let ping = WriteOp::Send(Message::Ping(b"idle-probe".to_vec().into()));
+    match write_within(&mut ws, ping, ANSWER_WAIT, stop).await {
+        Written::Done => {}
+        Written::Stopped => return Outcome::Failed("interrupted".into()),
+        Written::Ended(_) => return Outcome::Dead,
     }
     let answer = tokio::time::timeout(ANSWER_WAIT, async {
         loop {
-            match interpret(ws.next().await) {
+            let item = ws.next().await;
+            match interpret_wire(&ws, item) {
                 Read::Frame(Message::Pong(_)) => return true,
                 Read::Frame(_) => continue,
                 Read::Ended(_) => return false,

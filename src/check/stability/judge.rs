@@ -1,13 +1,16 @@
 //! Judging a soak: pure functions from its details (a fresh run's or a
 //! merge of shards') to the findings and the diagnosis. The details are
-//! read back into the collector's statistics (close records, counts, the
-//! decoded histograms), so the diagnosis functions see exactly what they
-//! see after a run, and a merged soak is judged like a single one: a
-//! token TTL that every shard saw reads as one drop period.
+//! read back into the collector's statistics (the kept close records with
+//! the counts of every drop by kind, counts, the decoded histograms), so
+//! the diagnosis functions see exactly what they see after a run, and a
+//! merged soak is judged like a single one: a token TTL that every shard
+//! saw reads as one drop period. The application layer is judged from
+//! its own `app` object.
 
 use std::time::{Duration, Instant};
 
 use super::closes::StabilityStats;
+use super::kept::KeptCloses;
 use super::{diagnose, Heartbeat, StabilityDetails};
 use crate::check::Observation;
 use crate::report::Finding;
@@ -17,7 +20,7 @@ use crate::units::format_duration;
 /// The statistics the details stand for.
 pub fn stats_of(d: &StabilityDetails) -> StabilityStats {
     let mut s = StabilityStats::new(Instant::now());
-    s.closes = d.closes.clone();
+    s.closes = KeptCloses::rebuild(&d.closes, &d.drop_kinds, d.closes_omitted.unwrap_or(0));
     s.connections = d.connections;
     s.failed_attempts = d.failed_attempts.clone();
     s.server_pings = d.server_pings.count;
@@ -39,6 +42,7 @@ fn setup(d: &StabilityDetails) -> diagnose::Setup {
         ping_interval: d.ping_interval_s.map(|s| Duration::from_secs_f64(s.max(0.0))),
         app_ping_interval: d.app_ping_interval_s.map(|s| Duration::from_secs_f64(s.max(0.0))),
         no_pong: d.heartbeat == Heartbeat::NoPong,
+        app_heartbeat: super::app::heartbeat_name(d.app.as_ref()),
     }
 }
 
@@ -63,7 +67,11 @@ pub fn judge(d: &StabilityDetails) -> Observation {
     };
     obs.add(Finding::new("survival", stats.closes.is_empty(), detail));
     heartbeat_findings(d, &stats, &mut obs);
+    if let Some(app) = &d.app {
+        super::app::findings(app, &mut obs);
+    }
     obs.diagnosis = diagnose::diagnose(&setup, &stats);
+    obs.diagnosis.extend(d.app.iter().flat_map(super::app::diagnosis));
     obs
 }
 

@@ -4,11 +4,13 @@
 //! period of repeated drops. `--find-idle-timeout` searches the idle timeout
 //! of the path instead.
 
+mod app;
 mod args;
 pub mod closes;
 mod diagnose;
 mod idle;
 mod judge;
+mod kept;
 pub mod merge;
 mod session;
 mod table;
@@ -23,10 +25,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use app::{AppDetails, AppHistograms};
 pub use args::StabilityArgs;
 pub use closes::{CloseRecord, Period};
 pub use idle::{IdleDetails, IdleMethod, IdleSearch};
 pub use judge::stats_of;
+pub use kept::{DropKind, Lifetimes};
 
 use self::closes::StabilityStats;
 use super::{Check, Observation};
@@ -41,6 +45,9 @@ use crate::shard::{ShardInfo, ShardPlan};
 use crate::stats::latency::Percentiles;
 use crate::target::Resolved;
 use crate::units::ClientId;
+
+/// `--app-ping-interval` unless given.
+pub const DEFAULT_APP_PING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The `stability` check: a soak, or the idle-timeout search.
 #[derive(Debug)]
@@ -59,14 +66,19 @@ impl Check for Stability {
     fn plan(a: &StabilityArgs) -> Result<StabilityPlan, PlanError> {
         let mut client = ClientPlan::from_args(&a.client)?;
         client.withhold_pongs = a.no_pong;
+        if let (None, Some(every)) = (&a.app_ping, a.app_ping_interval) {
+            app::beat_every(&mut client, every)?;
+        }
         let plan = StabilityPlan {
             client,
             clients: a.clients,
             duration: a.duration,
             ping_interval: a.ping_interval,
-            app_ping: a.app_ping.clone().map(|text| (text, a.app_ping_interval)),
+            app_ping: a.app_ping.clone().map(|text| (text, a.app_ping_interval.unwrap_or(DEFAULT_APP_PING_INTERVAL))),
             no_pong: a.no_pong,
             reconnect: a.reconnect,
+            backoff: a.backoff,
+            jitter: a.jitter,
             find_idle_timeout: a.find_idle_timeout,
             max_idle: a.max_idle,
             progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
@@ -123,6 +135,10 @@ pub struct StabilityPlan {
     pub no_pong: bool,
     /// Reconnect after drops.
     pub reconnect: bool,
+    /// Pause before each reconnect.
+    pub backoff: crate::units::Backoff,
+    /// Random spread on the pause.
+    pub jitter: crate::units::Jitter,
     /// Search the idle timeout instead of soaking.
     pub find_idle_timeout: bool,
     /// Longest idle time the search tries.
@@ -202,8 +218,16 @@ pub struct StabilityDetails {
     pub connections: u64,
     /// How the connections kept alive.
     pub heartbeat: Heartbeat,
-    /// Every drop.
+    /// The drops: all of them, or the first and last 10 of each client.
     pub closes: Vec<CloseRecord>,
+    /// Drops counted but left out of `closes` (between each client's first
+    /// and last 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_omitted: Option<u64>,
+    /// Every drop, in `closes` or not, by close code and kind: how many,
+    /// the first, and their lifetimes (the diagnosis and the drop period
+    /// count them all).
+    pub drop_kinds: Vec<DropKind>,
     /// Server pings.
     pub server_pings: ServerPings,
     /// Round trip of our pings, ms.
@@ -221,6 +245,9 @@ pub struct StabilityDetails {
     pub app_ping_interval_s: Option<f64>,
     /// The histograms.
     pub histograms: StabilityHistograms,
+    /// The application protocol, when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppDetails>,
 }
 
 /// The heartbeat a soak ran with.
@@ -233,6 +260,8 @@ pub enum Heartbeat {
     App,
     /// The server's pings left unanswered.
     NoPong,
+    /// The application protocol's own heartbeat (`--protocol`, `--reply`).
+    Protocol,
     /// Nothing: shows idle timeouts.
     Silent,
 }
@@ -243,6 +272,7 @@ impl std::fmt::Display for Heartbeat {
             Heartbeat::PingFrames => "ping-frames",
             Heartbeat::App => "app",
             Heartbeat::NoPong => "no-pong",
+            Heartbeat::Protocol => "protocol",
             Heartbeat::Silent => "silent",
         })
     }
@@ -253,6 +283,7 @@ fn heartbeat(plan: &StabilityPlan) -> Heartbeat {
         (true, _, _) => Heartbeat::NoPong,
         (_, Some(_), _) => Heartbeat::PingFrames,
         (_, None, Some(_)) => Heartbeat::App,
+        _ if plan.client.app.as_ref().is_some_and(|a| a.has_heartbeat()) => Heartbeat::Protocol,
         _ => Heartbeat::Silent,
     }
 }
@@ -277,6 +308,8 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
         ping_interval: plan.ping_interval,
         app_ping: plan.app_ping.clone(),
         reconnect: plan.reconnect,
+        backoff: plan.backoff,
+        jitter: plan.jitter,
         close_timeout: plan.client.close_timeout,
         end: end.clone(),
         events: tx,
@@ -292,7 +325,7 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
     tokio::select! {
         _ = tokio::time::sleep_until((t0 + plan.duration).into()) => {}
         _ = stop.cancelled() => {}
-        _ = all_gone(&tracker, plan.reconnect) => {}
+        _ = session::all_gone(&tracker, plan.reconnect) => {}
     }
     end.cancel();
     let _ = tokio::time::timeout(plan.client.close_timeout + crate::check::FINISH_GRACE, tracker.wait()).await;
@@ -304,22 +337,8 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
     obs.run.origin = Some(start.origin.wall);
     obs.run.start = start.record(0);
     obs.run.timeline = Some(stats.timeline.seconds(Instant::now()));
-    if stats.timeline.truncated > 0 {
-        obs.warnings.push(format!(
-            "the timeline keeps {} s; {} later events are counted in the totals only",
-            crate::stats::timeline::MAX_SECONDS,
-            stats.timeline.truncated
-        ));
-    }
+    obs.warnings.extend(stats.timeline.truncation_warning());
     obs
-}
-
-/// Without --reconnect, the soak is over once every client has ended.
-async fn all_gone(tracker: &TaskTracker, reconnect: bool) {
-    if reconnect {
-        std::future::pending::<()>().await;
-    }
-    tracker.wait().await;
 }
 
 fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
@@ -333,7 +352,9 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
         survived: plan.shard.share(plan.clients).saturating_sub(stats.dropped_clients.len() as u32),
         connections: stats.connections,
         heartbeat: heartbeat(plan),
-        closes: stats.closes.clone(),
+        closes: stats.closes.records(),
+        closes_omitted: Some(stats.closes.omitted()).filter(|&n| n > 0),
+        drop_kinds: stats.closes.kind_list(),
         server_pings: ServerPings { count: stats.server_pings, median_interval_s: stats.median_ping_interval_s() },
         pong_rtt_ms: stats.pong_rtt.percentiles(),
         app_ping: plan.app_ping.as_ref().map(|_| AppPing { sent: stats.app_sent, replies: stats.messages_in }),
@@ -345,6 +366,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
             ping_intervals: stats.ping_intervals.to_base64(),
             pong_rtt: stats.pong_rtt.to_base64(),
         },
+        app: app::details(plan, &stats.app),
     };
     judge::judge(&details).with_details(details)
 }
@@ -354,7 +376,7 @@ fn progress(plan: &StabilityPlan, stats: Arc<Mutex<StabilityStats>>) -> LiveProg
     let bar = crate::report::progress::bar(plan.progress, plan.duration.as_secs().max(1), "soaking");
     let clients = plan.shard.share(plan.clients);
     LiveProgress::start(bar, stats, move |s: &StabilityStats, bar| {
-        let open = (s.connections - s.closes.len() as u64 - s.ours).min(u64::from(clients));
+        let open = s.connections.saturating_sub(s.closes.len() + s.ours).min(u64::from(clients));
         bar.set_position(s.t0.elapsed().as_secs());
         bar.set_message(format!(
             "s | open {open}/{clients} | drops {} | server pings {}",

@@ -6,16 +6,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{CloseInfo, Event, EventKind};
+use crate::event::{CloseInfo, Event, EventKind, Flood};
 use crate::net::connect::{open, Attempt, ClientWs};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, close_from_error, interpret, Read};
+use crate::net::session::{close_cleanly, interpret_wire, write_within, Read, WriteOp, Written};
 use crate::units::ClientId;
 
 /// What every soak client shares.
@@ -28,6 +28,10 @@ pub struct Ctx {
     pub app_ping: Option<(String, Duration)>,
     /// Reconnect after drops.
     pub reconnect: bool,
+    /// Pause before each reconnect.
+    pub backoff: crate::units::Backoff,
+    /// Random spread on the pause.
+    pub jitter: crate::units::Jitter,
     /// Time the server gets to answer our close.
     pub close_timeout: Duration,
     /// Cancelled at the end of the soak (or Ctrl-C).
@@ -44,12 +48,19 @@ impl Ctx {
     }
 }
 
-/// Pause between reconnect attempts that failed, so a dead server is not hammered.
-const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// A connection that lived this long was a success: the backoff starts over.
+const STEADY: Duration = Duration::from_millis(500);
 
-/// Runs one soak client until the end of the run.
+/// Runs one soak client until the end of the run. With `--reconnect`, each
+/// reconnect (after a drop or a failed attempt) waits by the backoff, which
+/// grows while connections keep failing fast, so a server that drops every
+/// connection at once is not hammered.
 pub async fn run(ctx: Arc<Ctx>, id: ClientId) {
+    let mut retry = 0u32;
     while !ctx.end.is_cancelled() {
+        if retry > 0 && !pause(&ctx, retry).await {
+            return;
+        }
         let started = Instant::now();
         let attempt = tokio::select! {
             a = open(&ctx.endpoint, id) => a,
@@ -64,15 +75,26 @@ pub async fn run(ctx: Arc<Ctx>, id: ClientId) {
             if !ctx.reconnect {
                 return;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(RETRY_PAUSE) => continue,
-                _ = ctx.end.cancelled() => return,
-            }
+            retry += 1;
+            continue;
         };
-        let dropped = Connection::new(&ctx, id, opened.ws, opened.at).live().await;
+        let at = opened.at;
+        let mut ws = opened.ws;
+        ws.observe(ctx.events.clone(), id.index, opened.timings.app);
+        let dropped = Connection::new(&ctx, id, ws, at).live().await;
         if !dropped || !ctx.reconnect {
             return;
         }
+        retry = if at.elapsed() >= STEADY { 1 } else { retry + 1 };
+    }
+}
+
+/// Waits the backoff for reconnect number `retry`; false when the run ended.
+async fn pause(ctx: &Ctx, retry: u32) -> bool {
+    let wait = ctx.jitter.apply(ctx.backoff.delay(retry));
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = ctx.end.cancelled() => false,
     }
 }
 
@@ -83,11 +105,22 @@ struct Connection<'a> {
     opened: Instant,
     last_in: Instant,
     last_out: Instant,
+    pings: Flood,
+    messages: Flood,
 }
 
 impl<'a> Connection<'a> {
     fn new(ctx: &'a Ctx, id: ClientId, ws: ClientWs, opened: Instant) -> Self {
-        Connection { ctx, id, ws, opened, last_in: opened, last_out: opened }
+        Connection {
+            ctx,
+            id,
+            ws,
+            opened,
+            last_in: opened,
+            last_out: opened,
+            pings: Flood::default(),
+            messages: Flood::default(),
+        }
     }
 
     /// Lives until the end (closing cleanly: false) or a drop (true).
@@ -100,18 +133,22 @@ impl<'a> Connection<'a> {
                 _ = end.cancelled() => break None,
                 _ = tick(&mut pinger) => {
                     let payload = self.ctx.t0.elapsed().as_nanos().to_be_bytes()[8..].to_vec();
-                    if let Err(e) = self.send(Message::Ping(payload.into())).await {
-                        break Some(close_from_error(&e));
+                    match self.send(Message::Ping(payload.into())).await {
+                        Written::Done => {}
+                        Written::Stopped => break None,
+                        Written::Ended(close) => break Some(close),
                     }
                 }
                 _ = tick(&mut app) => {
                     let text = self.ctx.app_ping.as_ref().map(|(t, _)| t.clone()).unwrap_or_default();
-                    if let Err(e) = self.send(Message::text(text)).await {
-                        break Some(close_from_error(&e));
+                    match self.send(Message::text(text)).await {
+                        Written::Done => {}
+                        Written::Stopped => break None,
+                        Written::Ended(close) => break Some(close),
                     }
                     self.ctx.emit(self.id.index, EventKind::Traffic { sent: 1, received: 0, round_trips: Vec::new() });
                 }
-                item = self.ws.next() => match interpret(item) {
+                item = self.ws.next() => match interpret_wire(&self.ws, item) {
                     Read::Frame(msg) => self.on_frame(msg),
                     Read::Ended(close) => break Some(close),
                 },
@@ -119,7 +156,7 @@ impl<'a> Connection<'a> {
         };
         match dropped {
             Some(close) => {
-                crate::net::session::fail_connection(&mut self.ws, &close).await;
+                crate::net::session::conclude(&mut self.ws, &close, self.ctx.close_timeout).await;
                 self.closed(close);
                 true
             }
@@ -131,9 +168,11 @@ impl<'a> Connection<'a> {
         }
     }
 
-    async fn send(&mut self, msg: Message) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    /// Sends under the write timeout; the end of the soak stops the wait.
+    async fn send(&mut self, msg: Message) -> Written {
         self.last_out = Instant::now();
-        self.ws.send(msg).await
+        let limit = self.ctx.endpoint.write_timeout;
+        write_within(&mut self.ws, WriteOp::Send(msg), limit, &self.ctx.end).await
     }
 
     fn on_frame(&mut self, msg: Message) {
@@ -144,7 +183,14 @@ impl<'a> Connection<'a> {
                 if !self.ctx.endpoint.withhold_pongs {
                     self.last_out = now; // tungstenite answers with a pong
                 }
-                EventKind::ServerPing
+                match self.pings.admit(now) {
+                    None => return,
+                    Some(0) => EventKind::ServerPing,
+                    Some(held) => {
+                        self.ctx.emit(self.id.index, EventKind::ServerPings(held));
+                        EventKind::ServerPing
+                    }
+                }
             }
             Message::Pong(payload) => match <[u8; 8]>::try_from(payload.as_ref()) {
                 Ok(sent) => {
@@ -153,17 +199,32 @@ impl<'a> Connection<'a> {
                 }
                 Err(_) => return,
             },
-            Message::Text(_) | Message::Binary(_) => {
-                EventKind::Traffic { sent: 0, received: 1, round_trips: Vec::new() }
-            }
+            Message::Text(_) | Message::Binary(_) => match self.messages.admit(now) {
+                None => return,
+                Some(held) => EventKind::Traffic { sent: 0, received: 1 + held, round_trips: Vec::new() },
+            },
             Message::Close(_) | Message::Frame(_) => return,
         };
         self.ctx.emit(self.id.index, kind);
     }
 
-    fn closed(&self, close: CloseInfo) {
+    fn closed(&mut self, close: CloseInfo) {
+        let (pings, messages) = (self.pings.take(), self.messages.take());
+        if pings > 0 {
+            self.ctx.emit(self.id.index, EventKind::ServerPings(pings));
+        }
+        if messages > 0 {
+            self.ctx.emit(self.id.index, EventKind::Traffic { sent: 0, received: messages, round_trips: Vec::new() });
+        }
+        if close.is_drop() {
+            if let Some(text) = self.ws.explain_drop(&close, self.opened) {
+                self.ctx.emit(self.id.index, EventKind::App(crate::event::AppEvent::Explained(text)));
+            }
+        }
+        // Heartbeats the application layer consumed are inbound traffic too.
+        let last_in = self.ws.app_last_in().map_or(self.last_in, |t| t.max(self.last_in));
         let withheld = self.ws.get_ref().pongs_withheld();
-        self.ctx.emit(self.id.index, EventKind::closed(close, self.opened, self.last_in, self.last_out, withheld));
+        self.ctx.emit(self.id.index, EventKind::closed(close, self.opened, last_in, self.last_out, withheld));
     }
 }
 
@@ -182,4 +243,12 @@ async fn tick(t: &mut Option<tokio::time::Interval>) {
         }
         None => std::future::pending().await,
     }
+}
+
+/// Without --reconnect, the soak is over once every client has ended.
+pub async fn all_gone(tracker: &tokio_util::task::TaskTracker, reconnect: bool) {
+    if reconnect {
+        std::future::pending::<()>().await;
+    }
+    tracker.wait().await;
 }

@@ -23,7 +23,11 @@ pub fn render(d: &StabilityDetails, style: Style) -> String {
                 Cell::new(c.server_pings),
             ]);
         }
-        out.push_str(&format!("{t}\n\n"));
+        out.push_str(&format!("{t}\n"));
+        if let Some(n) = d.closes_omitted {
+            out.push_str(&format!("({n} more drops counted; the first and last 10 of each client are shown)\n"));
+        }
+        out.push('\n');
     }
     let pings = match d.server_pings.median_interval_s {
         Some(i) => format!("{} (every {i:.2} s)", d.server_pings.count),
@@ -35,7 +39,7 @@ pub fn render(d: &StabilityDetails, style: Style) -> String {
         d.clients,
         d.survived,
         d.connections,
-        d.closes.len(),
+        d.closes.len() as u64 + d.closes_omitted.unwrap_or(0),
         d.heartbeat
     ));
     if let Some(p) = &d.period {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::args::{ClientArgs, ShardArgs};
+pub use crate::units::Jitter;
 use crate::units::{parse_duration, Backoff, Rate};
 
 /// How `storm` disrupts the connected clients.
@@ -22,19 +23,6 @@ pub enum Disrupt {
     Server,
     /// No disruption: connect, hold, report.
     None,
-}
-
-/// Random spread added to each backoff wait.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Jitter {
-    /// Wait exactly the backoff.
-    None,
-    /// Wait a random time between 0 and the backoff.
-    #[default]
-    Full,
-    /// Wait half the backoff plus a random part of the other half.
-    Equal,
 }
 
 /// `wsprobe storm`.
@@ -91,16 +79,6 @@ pub struct StormArgs {
     /// Running as one of several shards.
     #[command(flatten)]
     pub shard: ShardArgs,
-}
-
-impl std::fmt::Display for Jitter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Jitter::None => "none",
-            Jitter::Full => "full",
-            Jitter::Equal => "equal",
-        })
-    }
 }
 
 impl std::fmt::Display for Disrupt {

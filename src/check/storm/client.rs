@@ -14,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::StormPlan;
 use super::{Disrupt, Jitter};
-use crate::event::{CloseInfo, EndHow, Event, EventKind};
+use crate::event::{CloseInfo, EndHow, Event, EventKind, Flood};
 use crate::net::attempt::Outcome;
 use crate::net::connect::{open, Attempt, ClientWs, FailureKind};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, interpret, Read};
+use crate::net::session::{close_cleanly, interpret_wire, Read};
 use crate::units::ClientId;
 
 /// What every client of a storm shares.
@@ -105,7 +105,7 @@ pub async fn run(ctx: std::sync::Arc<Ctx>, id: ClientId, start_at: tokio::time::
         match hold(&ctx, id, &mut live, until_disrupt).await {
             HoldEnd::Dropped(close) => {
                 if let Conn::Ws(ws) = &mut live.conn {
-                    Box::pin(crate::net::session::fail_connection(ws, &close)).await;
+                    Box::pin(crate::net::session::conclude(ws, &close, ctx.plan.close_timeout)).await;
                 }
                 closed(&ctx, id, &live, close)
             }
@@ -158,6 +158,17 @@ async fn attempt_once(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
     let attempt = open(&ctx.endpoint, id).await;
     let t = *attempt.timings();
     ctx.emit(id, EventKind::Attempt { wave, outcome: attempt.outcome(), tcp: t.tcp, total: started.elapsed() });
+    match (&attempt, t.app) {
+        (Attempt::Open(_), Some(took)) => {
+            ctx.emit(id, EventKind::App(crate::event::AppEvent::Ready { took, announced: None }))
+        }
+        (Attempt::Rejected(r), _) => {
+            if let Some(app) = &r.app {
+                ctx.emit(id, EventKind::App(crate::event::AppEvent::Refused(app.message.clone())));
+            }
+        }
+        _ => {}
+    }
     match attempt {
         Attempt::Open(o) => Some(Live { conn: Conn::Ws(o.ws), opened: o.at, last_in: o.at, last_out: o.at }),
         Attempt::Rejected(_) | Attempt::Failed(_) => None,
@@ -218,24 +229,40 @@ async fn hold_idle(
     last_in: &mut Instant,
     token: &CancellationToken,
 ) -> HoldEnd {
-    loop {
+    let (mut pings, mut messages) = (Flood::default(), Flood::default());
+    let traffic = |n: u32| EventKind::Traffic { sent: 0, received: n, round_trips: Vec::new() };
+    let end = loop {
         tokio::select! {
-            _ = token.cancelled() => return HoldEnd::Disrupt,
-            item = ws.next() => match interpret(item) {
+            _ = token.cancelled() => break HoldEnd::Disrupt,
+            item = ws.next() => match interpret_wire(ws, item) {
                 Read::Frame(msg) => {
                     *last_in = Instant::now();
                     match msg {
-                        Message::Ping(_) => ctx.emit(id, EventKind::ServerPing),
+                        Message::Ping(_) => match pings.admit(*last_in) {
+                            Some(held) if held > 0 => ctx.emit(id, EventKind::ServerPings(held + 1)),
+                            Some(_) => ctx.emit(id, EventKind::ServerPing),
+                            None => {}
+                        },
                         Message::Text(_) | Message::Binary(_) => {
-                            ctx.emit(id, EventKind::Traffic { sent: 0, received: 1, round_trips: Vec::new() })
+                            if let Some(held) = messages.admit(*last_in) {
+                                ctx.emit(id, traffic(held + 1))
+                            }
                         }
                         _ => {}
                     }
                 }
-                Read::Ended(close) => return HoldEnd::Dropped(close),
+                Read::Ended(close) => break HoldEnd::Dropped(close),
             },
         }
+    };
+    let (held_pings, held_messages) = (pings.take(), messages.take());
+    if held_pings > 0 {
+        ctx.emit(id, EventKind::ServerPings(held_pings));
     }
+    if held_messages > 0 {
+        ctx.emit(id, traffic(held_messages));
+    }
+    end
 }
 
 async fn hold_tcp(token: &CancellationToken, stream: &mut TcpStream) -> HoldEnd {

@@ -6,14 +6,15 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{FutureExt, StreamExt};
 use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{Conn, Ctx, HoldEnd, Live};
 use crate::event::EventKind;
-use crate::net::session::{interpret, Read};
+use crate::net::connect::ClientWs;
+use crate::net::session::{interpret_wire, write_within, Read, WriteOp, Written};
 use crate::units::ClientId;
 
 /// Round trips are paired with the sends they answer, in order; at most this
@@ -39,29 +40,21 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
         tokio::select! {
             _ = token.cancelled() => break HoldEnd::Disrupt,
             due = ticker.tick() => {
-                let mut due = Some(due);
-                while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
-                    intended.push_back(at.into_std());
-                    if ws.feed(Message::text(text.as_str())).await.is_err() {
-                        intended.pop_back();
-                        break; // the flush below reports how the connection ended
-                    }
-                    traffic.sent += 1;
-                    due = ticker.tick().now_or_never();
-                }
-                live.last_out = Instant::now();
-                if let Err(e) = ws.flush().await {
-                    break HoldEnd::Dropped(crate::net::session::close_from_error(&e));
+                match send_due(ctx, ws, &text, (due, &mut ticker), &mut intended, &mut traffic, token).await {
+                    Written::Done => live.last_out = Instant::now(),
+                    Written::Stopped => break HoldEnd::Disrupt,
+                    Written::Ended(close) => break HoldEnd::Dropped(close),
                 }
             }
             item = ws.next() => {
                 let mut item = Some(item);
                 while let Some(next) = item.take() {
-                    match interpret(next) {
+                    match interpret_wire(ws, next) {
                         Read::Frame(msg) => {
                             live.last_in = Instant::now();
                             if matches!(msg, Message::Text(_) | Message::Binary(_)) {
                                 let sent = intended.pop_front();
+                                traffic.last_received = Some(live.last_in);
                                 traffic.received(ctx, id, sent.map(|s| live.last_in.saturating_duration_since(s)));
                             }
                         }
@@ -79,6 +72,33 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
     end
 }
 
+/// Sends every tick that is due (one feed each, one flush for the batch),
+/// each under the write deadline, recording the intended send times.
+async fn send_due(
+    ctx: &Ctx,
+    ws: &mut ClientWs,
+    text: &str,
+    (first, ticker): (tokio::time::Instant, &mut tokio::time::Interval),
+    intended: &mut VecDeque<Instant>,
+    traffic: &mut Traffic,
+    token: &CancellationToken,
+) -> Written {
+    let limit = ctx.endpoint.write_timeout;
+    let mut due = Some(first);
+    while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
+        intended.push_back(at.into_std());
+        traffic.first_sent.get_or_insert(at.into_std());
+        let written = write_within(ws, WriteOp::Feed(Message::text(text)), limit, token).await;
+        if !matches!(written, Written::Done) {
+            intended.pop_back();
+            return written;
+        }
+        traffic.sent += 1;
+        due = ticker.tick().now_or_never();
+    }
+    write_within(ws, WriteOp::Flush, limit, token).await
+}
+
 /// Message counts and round-trip samples gathered per client and sent in
 /// batches, so an echo flood does not cost a channel message per message.
 #[derive(Default)]
@@ -86,6 +106,10 @@ struct Traffic {
     sent: u32,
     received: u32,
     round_trips: Vec<u32>,
+    /// Intended time of the first message of the batch.
+    first_sent: Option<Instant>,
+    /// When the last echo of the batch arrived.
+    last_received: Option<Instant>,
 }
 
 impl Traffic {
@@ -106,6 +130,9 @@ impl Traffic {
                 id,
                 EventKind::Traffic { sent: batch.sent, received: batch.received, round_trips: batch.round_trips },
             );
+            if let (Some(first_sent), Some(last_received)) = (batch.first_sent, batch.last_received) {
+                ctx.emit(id, EventKind::MessageSpan { first_sent, last_received });
+            }
         }
     }
 }

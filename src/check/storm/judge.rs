@@ -10,9 +10,11 @@ use crate::net::attempt::{FailureKind, Outcome};
 use crate::report::Finding;
 
 /// Findings, diagnosis and (for an unreachable target) the error.
-pub fn judge(d: &StormDetails) -> Observation {
+/// `interrupted`: Ctrl-C cut the run short, so a wave that did not finish
+/// is not the server's failure.
+pub fn judge(d: &StormDetails, interrupted: bool) -> Observation {
     let mut obs = Observation::default();
-    findings(d, &mut obs);
+    findings(d, interrupted, &mut obs);
     diagnosis(d, &mut obs);
     obs.error = unreachable(d);
     obs
@@ -34,7 +36,7 @@ fn unreachable(d: &StormDetails) -> Option<String> {
     })
 }
 
-fn findings(d: &StormDetails, obs: &mut Observation) {
+fn findings(d: &StormDetails, interrupted: bool, obs: &mut Observation) {
     let first_ok = d.connected == u64::from(d.clients);
     let mut detail = format!("{}/{} clients connected", d.connected, d.clients);
     if let Some(rate) = d.connections_per_s {
@@ -43,28 +45,61 @@ fn findings(d: &StormDetails, obs: &mut Observation) {
     if !first_ok && !d.rejections.is_empty() {
         detail.push_str(&format!("; failed attempts: {}", crate::report::counts(&d.rejections)));
     }
-    obs.add(Finding::new("first-wave", first_ok, detail));
+    // Ctrl-C before a wave finished is not the server's failure: the wave
+    // gets no finding, and the verdict step calls the run interrupted.
+    if first_ok || !interrupted || d.reconnected.is_some() {
+        obs.add(Finding::new("first-wave", first_ok, detail));
+    }
     if let Some(back) = d.reconnected {
-        let (wanted, w1) = (d.connected, &d.waves[1]);
-        let ok = back >= wanted && w1.gave_up == 0;
-        let detail = match d.recovery_s {
-            Some(r) if ok => {
-                format!("{back}/{wanted} clients back {r:.2} s after the disruption ({} attempts)", w1.attempts)
-            }
-            _ => format!("{back}/{wanted} clients back; {} gave up after {} attempts each", w1.gave_up, d.max_attempts),
-        };
-        obs.add(Finding::new("reconnect-wave", ok, detail));
+        let wanted = d.connected;
+        let ok = back >= wanted && d.waves[1].gave_up == 0;
+        if !ok && interrupted {
+            obs.diagnosis.push(format!(
+                "Interrupted during the reconnect wave: {back}/{wanted} clients were back; the rest were still waiting out their backoff."
+            ));
+        } else {
+            obs.add(Finding::new("reconnect-wave", ok, reconnect_detail(d, ok, back, wanted)));
+        }
     }
     if d.disrupt != Disrupt::Server {
-        let unexpected: u64 = d.drops.values().sum();
-        let ok = unexpected == 0;
-        let detail = if ok {
-            "no connection was dropped by the server".to_string()
-        } else {
-            format!("the server dropped {unexpected} connections on its own (codes {:?})", d.drops)
-        };
-        obs.add(Finding::new("server-drops", ok, detail));
+        drops_finding(d, obs);
     }
+    echo_finding(d, obs);
+}
+
+fn reconnect_detail(d: &StormDetails, ok: bool, back: u64, wanted: u64) -> String {
+    let w1 = &d.waves[1];
+    match d.recovery_s {
+        Some(r) if ok => {
+            format!("{back}/{wanted} clients back {r:.2} s after the disruption ({} attempts)", w1.attempts)
+        }
+        _ => format!("{back}/{wanted} clients back; {} gave up after {} attempts each", w1.gave_up, d.max_attempts),
+    }
+}
+
+/// With `--message`, the echoes: none at all is a failure of its own.
+fn echo_finding(d: &StormDetails, obs: &mut Observation) {
+    let (sent, got) = (d.messages.sent, d.messages.received);
+    if sent == 0 {
+        return;
+    }
+    let detail = if got == 0 {
+        format!("no echo came back for any of the {sent} messages sent: the server does not echo, or it drops them")
+    } else {
+        format!("{got}/{sent} messages echoed")
+    };
+    obs.add(Finding::new("echo", got > 0, detail));
+}
+
+fn drops_finding(d: &StormDetails, obs: &mut Observation) {
+    let unexpected: u64 = d.drops.values().sum();
+    let ok = unexpected == 0;
+    let detail = if ok {
+        "no connection was dropped by the server".to_string()
+    } else {
+        format!("the server dropped {unexpected} connections on its own (codes {:?})", d.drops)
+    };
+    obs.add(Finding::new("server-drops", ok, detail));
 }
 
 fn diagnosis(d: &StormDetails, obs: &mut Observation) {
@@ -80,10 +115,9 @@ fn diagnosis(d: &StormDetails, obs: &mut Observation) {
         } else {
             ""
         };
-        obs.diagnosis.push(format!(
-            "Reconnect wave: {} attempts, peaking at {} attempts/s.{herd}",
-            d.waves[1].attempts, d.peak_attempts_per_s
-        ));
+        let peak = d.reconnect_peak_attempts_per_s.unwrap_or(0);
+        obs.diagnosis
+            .push(format!("Reconnect wave: {} attempts, peaking at {peak} attempts/s.{herd}", d.waves[1].attempts));
     }
     let reasons: Vec<&str> = d.rejections.keys().filter_map(|k| why(*k)).collect();
     if !reasons.is_empty() {
@@ -92,6 +126,10 @@ fn diagnosis(d: &StormDetails, obs: &mut Observation) {
             crate::report::counts(&d.rejections),
             reasons.join("; ")
         ));
+    }
+    if let Some(message) = &d.app_refusal {
+        obs.diagnosis
+            .push(format!("The application protocol refused connections after the upgrade; the first: {message}."));
     }
 }
 
@@ -104,6 +142,7 @@ fn why(k: Outcome) -> Option<&'static str> {
         Outcome::Failed(FailureKind::Timeout) => "timeout: connects or upgrades took longer than --connect-timeout",
         Outcome::Failed(FailureKind::Reset) => "reset: the server (or a proxy) reset connections",
         Outcome::Failed(FailureKind::LocalLimit) => "local-limit: this machine ran out of open files or ports",
+        Outcome::AppRefused => "app-refused: the application protocol refused after the upgrade (credentials?)",
         _ => return None,
     })
 }

@@ -2,8 +2,11 @@
 //! percentiles and the chart are taken from the sums, never averaged),
 //! rates are taken over the union of the shards' windows (and, steady,
 //! over the whole seconds every shard was connecting), phase times are the
-//! earliest or latest of the shards', and the result is judged by the
-//! same [`super::judge`] as a single run.
+//! earliest or latest of the shards', the reconnect wave's peak is the sum
+//! of the shards' (they disrupt at one instant), the first application
+//! refusal is the first shard's that saw one, and the result is judged by
+//! the same [`super::judge`] as a single run (interrupted when any shard
+//! was).
 
 use super::report::{Messages, StormDetails, StormTimes, WaveCounts};
 use super::Disrupt;
@@ -21,7 +24,8 @@ fn merge(parts: &[Part<'_>], ctx: &Context<'_>) -> Result<Observation, String> {
     let shards: Vec<Shard<'_>> =
         parts.iter().map(|p| Ok((*p, details::<StormDetails>(p)?))).collect::<Result<_, String>>()?;
     let merged = combine(&shards, ctx)?;
-    let mut obs = super::judge::judge(&merged);
+    let interrupted = parts.iter().any(|p| p.interrupted);
+    let mut obs = super::judge::judge(&merged, interrupted);
     obs.warnings.extend(lost_seconds(ctx));
     Ok(obs.with_details(merged))
 }
@@ -36,13 +40,13 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
         sum_histograms(each(), "histograms.reconnect_handshake", |d: &StormDetails| &d.histograms.reconnect_handshake)?;
     let tcp = sum_histograms(each(), "histograms.tcp_connect", |d: &StormDetails| &d.histograms.tcp_connect)?;
     let round_trip = sum_histograms(each(), "histograms.round_trip", |d: &StormDetails| &d.histograms.round_trip)?;
+    let app_ready = sum_histograms(each(), "histograms.app_ready", |d: &StormDetails| &d.histograms.app_ready)?;
     let sum = |f: fn(&StormDetails) -> u64| shards.iter().map(|(_, d)| f(d)).sum::<u64>();
     let times = times(shards);
     let connected = sum(|d| d.connected);
     let reconnected = shards.iter().any(|(_, d)| d.reconnected.is_some()).then(|| sum(|d| d.reconnected.unwrap_or(0)));
     let per_second: Vec<u64> = ctx.timeline.iter().map(|s| s.attempts).collect();
     let peak_open = ctx.timeline.iter().map(|s| s.open).max().unwrap_or(0);
-    let received = sum(|d| d.messages.received);
     Ok(StormDetails {
         mode: first.mode.clone(),
         clients: shards.iter().map(|(_, d)| d.clients).sum(),
@@ -53,6 +57,7 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
         connections_per_s: rate(connected, ctx.started, &times.connected_at),
         steady_connections_per_s: steady(shards, ctx),
         peak_attempts_per_s: per_second.iter().copied().max().unwrap_or(0),
+        reconnect_peak_attempts_per_s: reconnected.and(reconnect_peak(shards)),
         attempts_per_s: per_second,
         recovery_s: recovery(first.disrupt, connected, reconnected, &times),
         peak_concurrent: shards.iter().map(|(_, d)| d.peak_concurrent).max().unwrap_or(0).max(peak_open),
@@ -60,14 +65,10 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
         reconnect_handshake_ms: reconnect.percentiles(),
         tcp_connect_ms: tcp.percentiles(),
         round_trip_ms: round_trip.percentiles(),
-        messages: Messages {
-            sent: sum(|d| d.messages.sent),
-            received,
-            per_s: span(&times.first_message_at, &times.last_message_at)
-                .filter(|s| *s > 0.1)
-                .map(|s| (received as f64 / s).round()),
-        },
+        app_ready_ms: app_ready.percentiles(),
+        messages: messages(shards, &times),
         rejections: add_counts(shards.iter().map(|(_, d)| &d.rejections)),
+        app_refusal: shards.iter().find_map(|(_, d)| d.app_refusal.clone()),
         drops: add_counts(shards.iter().map(|(_, d)| &d.drops)),
         histogram: handshake.to_base64(),
         histograms: super::Histograms {
@@ -75,6 +76,7 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
             reconnect_handshake: reconnect.to_base64(),
             tcp_connect: tcp.to_base64(),
             round_trip: round_trip.to_base64(),
+            app_ready: app_ready.to_base64(),
         },
         handshake_buckets: handshake.buckets(),
         disrupt: first.disrupt,
@@ -83,6 +85,30 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
         waves: [wave(shards, 0), wave(shards, 1)],
         times,
     })
+}
+
+/// Messages sent and echoed, the rate over the union of the shards'
+/// windows (the first intended send to the last echo).
+fn messages(shards: &[Shard<'_>], times: &StormTimes) -> Messages {
+    let sum = |f: fn(&Messages) -> u64| shards.iter().map(|(_, d)| f(&d.messages)).sum::<u64>();
+    let received = sum(|m| m.received);
+    Messages {
+        sent: sum(|m| m.sent),
+        received,
+        per_s: span(&times.first_message_at, &times.last_message_at)
+            .filter(|s| *s > 0.1)
+            .map(|s| (received as f64 / s).round()),
+    }
+}
+
+/// The reconnect wave's peak over all shards: the sum of the shards' own
+/// peaks, at most the wave's attempts. The shards disrupt at the shared
+/// instant, so their peaks coincide; the sum is never below the true peak
+/// (the timeline's whole seconds would mix in the first wave's attempts).
+fn reconnect_peak(shards: &[Shard<'_>]) -> Option<u64> {
+    let peaks: Vec<u64> = shards.iter().filter_map(|(_, d)| d.reconnect_peak_attempts_per_s).collect();
+    let attempts: u64 = shards.iter().map(|(_, d)| d.waves[1].attempts).sum();
+    (!peaks.is_empty()).then(|| peaks.iter().sum::<u64>().min(attempts))
 }
 
 fn wave(shards: &[Shard<'_>], i: usize) -> WaveCounts {

@@ -163,6 +163,11 @@ impl StormPlan {
         }
         crate::plan::positive("--wave-timeout", self.wave_timeout)?;
         self.shard.check(self.clients, matches!(self.client.target, Target::Embedded(_)))?;
+        if self.tcp_only && self.client.app.is_some() {
+            return Err(PlanError::new(
+                "--tcp-only opens bare TCP connections: drop --protocol, --init, --ready and --reply",
+            ));
+        }
         Ok(())
     }
 
@@ -263,13 +268,7 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     obs.run.origin = Some(start.origin.wall);
     obs.run.start = start.record(u64::from(plan.local_clients() - arrivals));
     obs.run.timeline = Some(stats.timeline.seconds(Instant::now()));
-    if stats.timeline.truncated > 0 {
-        obs.warnings.push(format!(
-            "the timeline keeps {} s; {} later events are counted in the totals only",
-            crate::stats::timeline::MAX_SECONDS,
-            stats.timeline.truncated
-        ));
-    }
+    obs.warnings.extend(stats.timeline.truncation_warning());
     obs
 }
 
@@ -286,6 +285,9 @@ pub struct Phases {
     pub wave0_connected: u32,
     /// True when a wave hit --wave-timeout.
     pub timed_out: bool,
+    /// True when Ctrl-C cut the run short: what did not finish is not the
+    /// server's failure.
+    pub interrupted: bool,
 }
 
 /// The phases: the first wave of `arrivals` clients, the hold, the
@@ -312,7 +314,7 @@ async fn drive(plan: &StormPlan, ctx: &client::Ctx, arrivals: u32, stop: &Cancel
             _ = stop.cancelled() => {}
         }
     }
-    Phases { t0, connected_at, disrupt_at, wave0_connected, timed_out }
+    Phases { t0, connected_at, disrupt_at, wave0_connected, timed_out, interrupted: stop.is_cancelled() }
 }
 
 /// Waits until `count` clients settled `wave` (→ true), or `limit` passes

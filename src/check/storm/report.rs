@@ -41,6 +41,8 @@ pub struct Histograms {
     pub tcp_connect: String,
     /// Echo round trips (µs).
     pub round_trip: String,
+    /// The application handshake, "app ready" (µs), both waves.
+    pub app_ready: String,
 }
 
 /// One wave's counts (0: first connect, 1: reconnect).
@@ -66,9 +68,9 @@ pub struct StormTimes {
     pub first_drop_at: Option<String>,
     /// The last reconnection.
     pub reconnected_at: Option<String>,
-    /// The first echoed message.
+    /// The intended send time of the first message.
     pub first_message_at: Option<String>,
-    /// The last echoed message.
+    /// The arrival of the last echo.
     pub last_message_at: Option<String>,
 }
 
@@ -94,6 +96,9 @@ pub struct StormDetails {
     pub steady_connections_per_s: Option<f64>,
     /// Most attempts in any one-second window.
     pub peak_attempts_per_s: u64,
+    /// The reconnect wave's own peak: most attempts in any one-second
+    /// window from its first attempt on; null without a disruption.
+    pub reconnect_peak_attempts_per_s: Option<u64>,
     /// Attempts in each second of the run.
     pub attempts_per_s: Vec<u64>,
     /// Seconds from the disruption until every client was back.
@@ -108,10 +113,16 @@ pub struct StormDetails {
     pub tcp_connect_ms: Option<Percentiles>,
     /// Echo round trip from the intended send time, ms.
     pub round_trip_ms: Option<Percentiles>,
+    /// The application handshake ("app ready", after the upgrade), ms;
+    /// null without an application layer.
+    pub app_ready_ms: Option<Percentiles>,
     /// Messages.
     pub messages: Messages,
     /// Failed attempts by outcome.
     pub rejections: BTreeMap<Outcome, u64>,
+    /// The application protocol's first refusal message after the
+    /// upgrade; null without one.
+    pub app_refusal: Option<String>,
     /// Closes the server caused, by code.
     pub drops: BTreeMap<String, u64>,
     /// First-wave handshake histogram (V2 + base64).
@@ -142,7 +153,7 @@ impl Details for StormDetails {
 /// plus warnings about wsprobe's own limits.
 pub fn build(plan: &StormPlan, stats: &StormStats, phases: &Phases, samples: &[Sample]) -> Observation {
     let details = details(plan, stats, phases);
-    let mut obs = super::judge::judge(&details);
+    let mut obs = super::judge::judge(&details, phases.interrupted);
     warnings(stats, phases, samples, &mut obs);
     obs.with_details(details)
 }
@@ -175,6 +186,7 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
         connections_per_s: stats.connections_per_s().map(|r| r.round()),
         steady_connections_per_s: steady.map(f64::round),
         peak_attempts_per_s: stats.peak_attempts_per_s(),
+        reconnect_peak_attempts_per_s: phases.disrupt_at.map(|_| reconnect_peak(stats)),
         attempts_per_s: stats.attempts_per_second(),
         recovery_s,
         peak_concurrent: stats.peak_concurrent,
@@ -182,26 +194,35 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
         reconnect_handshake_ms: w1.handshake.percentiles(),
         tcp_connect_ms: tcp.percentiles(),
         round_trip_ms: stats.round_trip.percentiles(),
+        app_ready_ms: stats.app_ready.percentiles(),
         messages: Messages {
             sent: stats.messages_out,
             received: stats.messages_in,
             per_s: stats.messages_per_s().map(f64::round),
         },
         rejections: stats.rejections(),
+        app_refusal: stats.app_refusal.clone(),
         drops: stats.drops.iter().map(|(code, n)| (code.to_string(), *n)).collect(),
         histogram: w0.handshake.to_base64(),
-        histograms: Histograms {
-            handshake: w0.handshake.to_base64(),
-            reconnect_handshake: w1.handshake.to_base64(),
-            tcp_connect: tcp.to_base64(),
-            round_trip: stats.round_trip.to_base64(),
-        },
+        histograms: histograms(stats, &tcp),
         handshake_buckets: w0.handshake.buckets(),
         disrupt: plan.disrupt,
         backoff: format!("{} (jitter {})", plan.backoff, plan.jitter),
         max_attempts: plan.max_attempts,
         waves: [counts(w0), counts(w1)],
         times,
+    }
+}
+
+/// Every histogram of the run, encoded; `tcp` is both waves' TCP connects.
+fn histograms(stats: &StormStats, tcp: &crate::stats::latency::Latency) -> Histograms {
+    let [w0, w1] = &stats.waves;
+    Histograms {
+        handshake: w0.handshake.to_base64(),
+        reconnect_handshake: w1.handshake.to_base64(),
+        tcp_connect: tcp.to_base64(),
+        round_trip: stats.round_trip.to_base64(),
+        app_ready: stats.app_ready.to_base64(),
     }
 }
 
@@ -216,6 +237,11 @@ fn times(stats: &StormStats, phases: &Phases, origin: Origin) -> StormTimes {
         first_message_at: at(stats.first_message),
         last_message_at: at(stats.last_message),
     }
+}
+
+/// The reconnect wave's own peak rate (from its first attempt on).
+fn reconnect_peak(stats: &StormStats) -> u64 {
+    stats.waves[1].first_attempt.map_or(0, |first| stats.peak_attempts_per_s_since(first))
 }
 
 fn counts(w: &WaveStats) -> WaveCounts {

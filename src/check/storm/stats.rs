@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::event::{Event, EventKind};
+use crate::event::{AppEvent, Event, EventKind};
 use crate::net::attempt::Outcome;
 use crate::stats::latency::Latency;
 use crate::stats::timeline::Timeline;
@@ -60,12 +60,16 @@ pub struct StormStats {
     pub drops: BTreeMap<u16, u64>,
     /// First close the server caused.
     pub first_drop: Option<Instant>,
-    /// First batch of received messages.
+    /// Intended send time of the first message.
     pub first_message: Option<Instant>,
-    /// Last batch of received messages.
+    /// Arrival of the last echo.
     pub last_message: Option<Instant>,
     /// The per-second timeline on absolute seconds.
     pub timeline: Timeline,
+    /// The application handshake ("app ready") of accepted attempts, both waves.
+    pub app_ready: Latency,
+    /// The first refusal message of the application protocol.
+    pub app_refusal: Option<String>,
 }
 
 impl StormStats {
@@ -87,6 +91,8 @@ impl StormStats {
             first_message: None,
             last_message: None,
             timeline: Timeline::new(crate::clock::Origin::at(t0)),
+            app_ready: Latency::new(),
+            app_refusal: None,
         }
     }
 
@@ -119,12 +125,14 @@ impl StormStats {
 
     /// The most attempts in any one-second window (sliding by 100 ms).
     pub fn peak_attempts_per_s(&self) -> u64 {
-        let per_window = (Duration::from_secs(1).as_millis() / BUCKET.as_millis()) as usize;
-        self.per_bucket
-            .windows(per_window.min(self.per_bucket.len()).max(1))
-            .map(|w| w.iter().map(|&n| u64::from(n)).sum())
-            .max()
-            .unwrap_or(0)
+        peak(&self.per_bucket)
+    }
+
+    /// The most attempts in any one-second window from `at` on (the
+    /// reconnect wave's own peak, not the first wave's).
+    pub fn peak_attempts_per_s_since(&self, at: Instant) -> u64 {
+        let from = (at.saturating_duration_since(self.t0).as_millis() / BUCKET.as_millis()) as usize;
+        peak(self.per_bucket.get(from..).unwrap_or_default())
     }
 
     /// Attempts per whole second since the start.
@@ -138,7 +146,8 @@ impl StormStats {
         self.outcomes.iter().filter(|(k, _)| !k.is_accepted()).map(|(k, v)| (*k, *v)).collect()
     }
 
-    /// Messages received per second between the first and last batch.
+    /// Echoes received per second, from the first message's send time to
+    /// the last echo's arrival (the wire's clock, not the collector's).
     pub fn messages_per_s(&self) -> Option<f64> {
         let span = self.last_message?.saturating_duration_since(self.first_message?).as_secs_f64();
         (span > 0.1).then(|| self.messages_in as f64 / span)
@@ -150,6 +159,16 @@ impl StormStats {
         let span = w.last_accept?.saturating_duration_since(self.t0).as_secs_f64();
         (span > 0.0 && w.accepted > 0).then(|| w.accepted as f64 / span)
     }
+}
+
+/// The most attempts in any one-second window of `buckets` (sliding by 100 ms).
+fn peak(buckets: &[u32]) -> u64 {
+    let per_window = (Duration::from_secs(1).as_millis() / BUCKET.as_millis()) as usize;
+    buckets
+        .windows(per_window.min(buckets.len()).max(1))
+        .map(|w| w.iter().map(|&n| u64::from(n)).sum())
+        .max()
+        .unwrap_or(0)
 }
 
 impl crate::stats::Fold for StormStats {
@@ -169,13 +188,19 @@ impl crate::stats::Fold for StormStats {
                 self.messages_out += u64::from(*sent);
                 self.messages_in += u64::from(*received);
                 round_trips.iter().for_each(|us| self.round_trip.record_us(u64::from(*us)));
-                if *received > 0 {
-                    self.first_message.get_or_insert(e.at);
-                    self.last_message = Some(e.at);
-                }
+            }
+            EventKind::MessageSpan { first_sent, last_received } => {
+                self.first_message = Some(self.first_message.map_or(*first_sent, |f| f.min(*first_sent)));
+                self.last_message = Some(self.last_message.map_or(*last_received, |l| l.max(*last_received)));
             }
             EventKind::ServerPing => self.server_pings += 1,
+            EventKind::ServerPings(n) => self.server_pings += u64::from(*n),
             EventKind::Pong(_) => {}
+            EventKind::App(AppEvent::Ready { took, .. }) => self.app_ready.record(*took),
+            EventKind::App(AppEvent::Refused(message)) => {
+                self.app_refusal.get_or_insert_with(|| message.clone());
+            }
+            EventKind::App(_) => {}
         }
     }
 }
@@ -233,5 +258,38 @@ mod tests {
         }
         assert_eq!(s.peak_attempts_per_s(), 20, "20 attempts within 0.5..1.3 s fit one sliding second");
         assert_eq!(s.attempts_per_second().iter().max(), Some(&13));
+    }
+
+    #[test]
+    fn the_reconnect_peak_is_the_reconnect_waves_own() {
+        let t0 = Instant::now();
+        let mut s = StormStats::new(t0);
+        for _ in 0..300 {
+            s.apply(&ev(t0 + Duration::from_millis(50), attempt(0, "accepted")));
+        }
+        assert_eq!(s.peak_attempts_per_s(), 300);
+        assert_eq!(s.peak_attempts_per_s_since(t0 + Duration::from_secs(2)), 0, "no reconnect attempt, no peak");
+        s.apply(&ev(t0 + Duration::from_millis(2500), attempt(1, "accepted")));
+        assert_eq!(s.peak_attempts_per_s_since(t0 + Duration::from_secs(2)), 1);
+    }
+
+    #[test]
+    fn message_rate_comes_from_send_and_receive_times_not_batch_arrival() {
+        let t0 = Instant::now();
+        let mut s = StormStats::new(t0);
+        // 5,000 echoes over 1 s on the wire, reported in batches that all
+        // reach the collector within the same millisecond.
+        let arrival = t0 + Duration::from_secs(2);
+        for i in 0..20u64 {
+            let traffic = EventKind::Traffic { sent: 250, received: 250, round_trips: Vec::new() };
+            s.apply(&ev(arrival, traffic));
+            let span = EventKind::MessageSpan {
+                first_sent: t0 + Duration::from_millis(i * 50),
+                last_received: t0 + Duration::from_millis(i * 50 + 50),
+            };
+            s.apply(&ev(arrival, span));
+        }
+        let rate = s.messages_per_s().expect("a rate");
+        assert!((rate - 5000.0).abs() < 1.0, "{rate}");
     }
 }

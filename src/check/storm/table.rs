@@ -40,7 +40,7 @@ pub fn render(d: &StormDetails, style: Style) -> String {
     let mut tcp = vec![Cell::new("tcp connect"), Cell::new("")];
     tcp.extend(latency_cells(d.tcp_connect_ms));
     t.add_row(tcp);
-    if d.round_trip_ms.is_some() {
+    if d.round_trip_ms.is_some() || d.messages.sent > 0 {
         let mut rt =
             vec![Cell::new("echo round trip"), Cell::new(format!("{}/{} msgs", d.messages.received, d.messages.sent))];
         rt.extend(latency_cells(d.round_trip_ms));

@@ -23,13 +23,72 @@ report! {
         #[serde(default, deserialize_with = "omittable")]
         pub tls: Option<String>,
         pub messages: Vec<Traffic>,
+        #[serde(default, deserialize_with = "omittable")]
+        pub messages_omitted: Option<u64>,
         #[serde(deserialize_with = "nullable")]
         pub close: Option<CloseInfo>,
+        /// Only with an application layer (--protocol, --init, --ready, --reply).
+        #[serde(default, deserialize_with = "omittable")]
+        pub app: Option<AppHandshake>,
     }
 }
 
 impl Contract for ConnectReport {
-    const OMITTABLE: &'static [&'static str] = &["body", "retry_after", "tls", "close.detail"];
+    const OMITTABLE: &'static [&'static str] =
+        &["body", "retry_after", "tls", "messages_omitted", "close.detail", "app"];
+    fn rules(&self) -> Result<(), String> {
+        let app_step = self.steps.iter().any(|s| s.phase == StepPhase::App);
+        if app_step != self.app.is_some() {
+            return Err(format!("an `app` step is there exactly with `app`: step {app_step}, app {:?}", self.app));
+        }
+        Ok(())
+    }
+}
+
+/// An application protocol by name (`--protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    Socketio,
+    GraphqlWs,
+    Actioncable,
+    Phoenix,
+    Signalr,
+}
+
+/// Heartbeat settings a server announced.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Announced {
+    #[serde(deserialize_with = "nullable")]
+    pub ping_interval_s: Option<f64>,
+    #[serde(deserialize_with = "nullable")]
+    pub ping_timeout_s: Option<f64>,
+    #[serde(deserialize_with = "nullable")]
+    pub max_payload: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppLine {
+    pub at_ms: f64,
+    pub direction: Direction,
+    pub text: String,
+}
+
+/// `connect`'s application handshake.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppHandshake {
+    #[serde(deserialize_with = "nullable")]
+    pub protocol: Option<Protocol>,
+    #[serde(deserialize_with = "nullable")]
+    pub ready_ms: Option<f64>,
+    pub exchange: Vec<AppLine>,
+    #[serde(deserialize_with = "nullable")]
+    pub announced: Option<Announced>,
+    #[serde(deserialize_with = "nullable")]
+    pub refusal: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -39,6 +98,7 @@ pub enum StepPhase {
     Tcp,
     Tls,
     Upgrade,
+    App,
     Close,
 }
 
@@ -86,6 +146,7 @@ pub enum EndHow {
     Eof,
     Reset,
     ProtocolError,
+    Stalled,
     Ours,
 }
 

@@ -30,6 +30,10 @@ report! {
         #[serde(deserialize_with = "nullable")]
         pub delivery_ratio: Option<f64>,
         #[serde(deserialize_with = "nullable")]
+        pub delivery_window_s: Option<f64>,
+        #[serde(deserialize_with = "nullable")]
+        pub deliveries_per_s: Option<f64>,
+        #[serde(deserialize_with = "nullable")]
         pub latency_ms: Option<Percentiles>,
         #[serde(deserialize_with = "nullable")]
         pub spread_ms: Option<Percentiles>,
@@ -54,12 +58,15 @@ report! {
         /// Shards of a broadcast only: per round, first and last receipt (µs).
         #[serde(default, deserialize_with = "omittable")]
         pub round_spans: Option<Vec<Option<[u64; 2]>>>,
+        /// Shards only: this shard's first publish and last receipt (µs).
+        #[serde(default, deserialize_with = "omittable")]
+        pub delivery_times: Option<DeliveryTimes>,
     }
 }
 
 impl Contract for FanoutReport {
     const OMITTABLE: &'static [&'static str] =
-        &["groups", "clean_partition", "connect_failures.*", "heard", "heard.*", "round_spans"];
+        &["groups", "clean_partition", "connect_failures.*", "heard", "heard.*", "round_spans", "delivery_times"];
 
     fn rules(&self) -> Result<(), String> {
         let sum = |f: fn(&ClientDelivery) -> u64| self.per_client.iter().map(f).sum::<u64>();
@@ -85,6 +92,18 @@ impl Contract for FanoutReport {
             return Err(format!("clients {} of all_clients {}", self.clients, self.all_clients));
         }
         super::meta::sharded(&super::Common::facts(self))?;
+        if self.started_at.is_some() && self.timeline.is_none() {
+            return Err("a fan-out run has a timeline".into());
+        }
+        if let Some(t) = &self.timeline {
+            let accepted: u64 = t.iter().map(|s| s.accepted).sum();
+            if accepted != u64::from(self.connected) {
+                return Err(format!(
+                    "the timeline counts {accepted} accepted, the report {} connected",
+                    self.connected
+                ));
+            }
+        }
         if let Some(groups) = &self.groups {
             let firsts: Vec<u32> = groups.iter().map(|g| g[0]).collect();
             let sorted =
@@ -137,4 +156,14 @@ pub struct Drop {
     pub code: u16,
     pub reason: String,
     pub abnormal: bool,
+}
+
+/// A fan-out shard's delivery times, µs since the shared start.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryTimes {
+    #[serde(deserialize_with = "nullable")]
+    pub first_publish_us: Option<u64>,
+    #[serde(deserialize_with = "nullable")]
+    pub last_receipt_us: Option<u64>,
 }

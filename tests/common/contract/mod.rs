@@ -51,7 +51,7 @@ pub struct Finding {
 }
 
 /// An attempt's outcome label: `accepted`, `http-<status>`,
-/// `closed-<code>`, or a failure kind (`refused`, `timeout`...).
+/// `closed-<code>`, `app-refused`, or a failure kind (`refused`, `timeout`...).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Outcome(pub String);
 
@@ -63,7 +63,8 @@ impl<'de> Deserialize<'de> for Outcome {
         let text = String::deserialize(d)?;
         let code = |prefix: &str| text.strip_prefix(prefix).and_then(|n| n.parse::<u16>().ok());
         let http = code("http-").is_some_and(|s| (100..600).contains(&s));
-        if text == "accepted" || http || code("closed-").is_some() || FAILURE_KINDS.contains(&text.as_str()) {
+        let app = text == "app-refused";
+        if text == "accepted" || app || http || code("closed-").is_some() || FAILURE_KINDS.contains(&text.as_str()) {
             Ok(Outcome(text))
         } else {
             Err(serde::de::Error::custom(format!("`{text}` is not an outcome label")))

@@ -24,6 +24,9 @@ report! {
         #[serde(deserialize_with = "nullable")]
         pub steady_connections_per_s: Option<f64>,
         pub peak_attempts_per_s: u64,
+        /// The reconnect wave's own peak; null without a disruption.
+        #[serde(deserialize_with = "nullable")]
+        pub reconnect_peak_attempts_per_s: Option<u64>,
         pub attempts_per_s: Vec<u64>,
         #[serde(deserialize_with = "nullable")]
         pub recovery_s: Option<f64>,
@@ -36,8 +39,14 @@ report! {
         pub tcp_connect_ms: Option<Percentiles>,
         #[serde(deserialize_with = "nullable")]
         pub round_trip_ms: Option<Percentiles>,
+        /// The application handshake; null without an application layer.
+        #[serde(deserialize_with = "nullable")]
+        pub app_ready_ms: Option<Percentiles>,
         pub messages: Messages,
         pub rejections: BTreeMap<Outcome, u64>,
+        /// The application's first refusal message; null without one.
+        #[serde(deserialize_with = "nullable")]
+        pub app_refusal: Option<String>,
         /// Server-caused closes by close code.
         pub drops: BTreeMap<u16, u64>,
         /// First-wave handshake, HdrHistogram V2 + base64 (µs).
@@ -90,6 +99,7 @@ impl Contract for StormReport {
             ("histograms.reconnect_handshake", &h.reconnect_handshake),
             ("histograms.tcp_connect", &h.tcp_connect),
             ("histograms.round_trip", &h.round_trip),
+            ("histograms.app_ready", &h.app_ready),
         ] {
             if wsprobe::stats::latency::Latency::from_base64(text).is_none() {
                 return Err(format!("{name} is not an HdrHistogram V2 in base64: {text:?}"));
@@ -115,6 +125,9 @@ impl Contract for StormReport {
                 "waves {:?} do not add up to attempts {} / connected {}",
                 self.waves, self.attempts, self.connected
             ));
+        }
+        if self.reconnect_peak_attempts_per_s.is_some() != self.reconnected.is_some() {
+            return Err("reconnect_peak_attempts_per_s is there exactly with a reconnect wave".into());
         }
         super::meta::sharded(&super::Common::facts(self))?;
         if self.started_at.is_some() && self.timeline.is_none() {
@@ -162,6 +175,7 @@ pub struct Histograms {
     pub reconnect_handshake: String,
     pub tcp_connect: String,
     pub round_trip: String,
+    pub app_ready: String,
 }
 
 #[derive(Debug, Deserialize)]
