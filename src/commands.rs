@@ -170,7 +170,7 @@ fn init_logging(verbose: u8) {
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<Output> {
     let cfg = plan::server_config_from_serve(&args.behaviour)?;
-    let listener = crate::server::bind(args.addr).with_context(|| {
+    let listener = crate::server::bind(args.addr, cfg.backlog).with_context(|| {
         format!("cannot listen on {}: is another server using that port? choose another with --addr (port 0 picks a free one)", args.addr)
     })?;
     let addr = listener.local_addr().context("cannot read the bound address")?;

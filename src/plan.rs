@@ -197,6 +197,7 @@ macro_rules! server_config {
             require_init: $a.require_init.clone(),
             init_timeout: $a.init_timeout,
             max_handshakes: $a.max_handshakes,
+            backlog: $a.backlog,
         }
     };
 }

@@ -84,6 +84,7 @@ fn stability_table() {
     let details = StabilityDetails {
         clients: 1,
         duration_s: 3.0,
+        held_s: 3.0,
         survived: 0,
         connections: 3,
         heartbeat: Heartbeat::PingFrames,
@@ -329,8 +330,9 @@ fn pct(p50: f64, p99: f64, max: f64, count: u64) -> wsprobe::stats::latency::Per
 #[test]
 fn storm_table() {
     use wsprobe::check::storm::{Disrupt, Histograms, Messages, StormDetails, StormTimes, WaveCounts};
-    use wsprobe::net::attempt::Outcome;
+    use wsprobe::net::attempt::{FailureKind, Outcome, Phase};
     use wsprobe::stats::latency::Bucket;
+    use wsprobe::stats::listen_queue::ListenQueue;
     let details = StormDetails {
         mode: "websocket".into(),
         clients: 300,
@@ -350,8 +352,13 @@ fn storm_table() {
         tcp_connect_ms: Some(pct(0.3, 1.1, 1.6, 750)),
         round_trip_ms: None,
         app_ready_ms: None,
+        tls_ms: None,
+        upgrade_ms: Some(pct(1.9, 8.2, 10.3, 400)),
+        timeouts: BTreeMap::from([(Phase::Upgrade, 40)]),
+        listen_queue: Some(ListenQueue { overflows: 35, drops: 35 }),
+        interruption: None,
         messages: Messages { sent: 0, received: 0, per_s: None },
-        rejections: BTreeMap::from([(Outcome::Http(503), 550)]),
+        rejections: BTreeMap::from([(Outcome::Http(503), 510), (Outcome::Failed(FailureKind::Timeout), 40)]),
         app_refusal: None,
         drops: BTreeMap::new(),
         histogram: String::new(),
@@ -361,6 +368,8 @@ fn storm_table() {
             tcp_connect: String::new(),
             round_trip: String::new(),
             app_ready: String::new(),
+            tls: String::new(),
+            upgrade: String::new(),
         },
         handshake_buckets: vec![
             Bucket { le_ms: 2.0, count: 60 },
@@ -380,10 +389,10 @@ fn storm_table() {
         "storm",
         details,
         vec![
-            Finding::new("first-wave", false, "200/300 clients connected; 100 gave up (http-503 ×550)"),
+            Finding::new("first-wave", false, "200/300 clients connected; 100 gave up (http-503 ×510, timeout ×40)"),
             Finding::new("reconnect-wave", true, "200/200 clients back 1.25 s after the disruption"),
         ],
-        vec!["Failed attempts: http-503 ×550. 503: the server was full (a max-clients cap or overload)"],
+        vec!["Failed attempts: http-503 ×510, timeout ×40. 503: the server was full (a max-clients cap or overload)"],
     );
     insta::assert_snapshot!(render(&r, Style::default()));
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::server::config::{DropMode, DuplicatePolicy, Fault, IdentitySource, DEFAULT_MAX_QUEUE_BYTES};
+use crate::server::config::{
+    DropMode, DuplicatePolicy, Fault, IdentitySource, DEFAULT_BACKLOG, DEFAULT_MAX_QUEUE_BYTES,
+};
 use crate::units::{parse_duration, Rate};
 
 /// The reference server's behaviour flags, as `serve` spells them.
@@ -65,6 +67,12 @@ pub struct ServerBehaviourArgs {
     /// waiting is closed [default: half the open-file limit].
     #[arg(long, value_name = "N")]
     pub max_handshakes: Option<usize>,
+    /// The listen backlog: connections the kernel queues for the server to
+    /// accept (capped by net.core.somaxconn). A small one makes a herd of
+    /// connects overflow it, as an untuned server's does: SYNs are dropped
+    /// and clients retry them after 1 s and 3 s.
+    #[arg(long, default_value_t = DEFAULT_BACKLOG, value_name = "N")]
+    pub backlog: u32,
     /// Behave as K separate workers, each with its own registry (identities,
     /// slots, limits, routing, broadcast audience), connections dealt
     /// round-robin at accept, as several uvicorn/gunicorn workers do. Every
@@ -154,6 +162,9 @@ pub struct EmbeddedServerArgs {
     /// Embedded server: most connections waiting to upgrade at once.
     #[arg(long = "server-max-handshakes", id = "server-max-handshakes", value_name = "N")]
     pub max_handshakes: Option<usize>,
+    /// Embedded server: the listen backlog (capped by net.core.somaxconn).
+    #[arg(long = "server-backlog", id = "server-backlog", default_value_t = DEFAULT_BACKLOG, value_name = "N")]
+    pub backlog: u32,
     /// Embedded server: K workers with separate registries, round-robin.
     #[arg(long = "server-workers", id = "server-workers", default_value_t = 1, value_name = "K")]
     pub workers: usize,

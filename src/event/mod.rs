@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use app::{Announced, AppEvent};
-pub use outcome::{FailureKind, Outcome};
+pub use outcome::{FailureKind, Outcome, Phase, PhaseTimes};
 
 /// How the stream of a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -242,8 +242,9 @@ pub enum EventKind {
         wave: u8,
         /// `accepted`, `http-429`, `refused`...
         outcome: Outcome,
-        /// TCP connect time, when TCP connected.
-        tcp: Option<Duration>,
+        /// Each phase's time (only phases that completed) and the phase a
+        /// timeout cut short.
+        phases: PhaseTimes,
         /// Whole attempt.
         total: Duration,
     },

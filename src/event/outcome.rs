@@ -6,7 +6,9 @@
 
 use std::io;
 
-use serde::Serialize;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 /// Why a connection could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -79,6 +81,50 @@ impl FailureKind {
             _ => FailureKind::Other,
         }
     }
+}
+
+/// The phase of opening a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Name resolution.
+    Dns,
+    /// TCP connect.
+    Tcp,
+    /// TLS handshake.
+    Tls,
+    /// HTTP upgrade request and response.
+    Upgrade,
+    /// The application protocol's handshake, after the upgrade.
+    App,
+}
+
+impl Phase {
+    /// Name shown to users.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Dns => "DNS",
+            Phase::Tcp => "TCP",
+            Phase::Tls => "TLS",
+            Phase::Upgrade => "upgrade",
+            Phase::App => "app ready",
+        }
+    }
+}
+
+/// How long the phases of one attempt took, each only when it completed
+/// (a phase cut short by the connect timeout has no time: it did not take
+/// that long, it never finished), and the phase a timeout cut short.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseTimes {
+    /// TCP connect, when TCP connected.
+    pub tcp: Option<Duration>,
+    /// TLS handshake, when it completed (wss only).
+    pub tls: Option<Duration>,
+    /// Upgrade request to the response head, when the head came.
+    pub upgrade: Option<Duration>,
+    /// The phase the connect timeout cut short, if one did.
+    pub timed_out: Option<Phase>,
 }
 
 /// What one connection attempt came to, as a value: the key of every

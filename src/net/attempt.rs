@@ -7,41 +7,14 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use crate::event::{FailureKind, Outcome};
+pub use crate::event::{FailureKind, Outcome, Phase, PhaseTimes};
 
 use super::app::{AppReady, AppRefusal};
 use super::connect::ClientWs;
 
-/// The phase of opening a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    /// Name resolution.
-    Dns,
-    /// TCP connect.
-    Tcp,
-    /// TLS handshake.
-    Tls,
-    /// HTTP upgrade request and response.
-    Upgrade,
-    /// The application protocol's handshake, after the upgrade.
-    App,
-}
-
-impl Phase {
-    /// Name shown to users.
-    pub fn label(self) -> &'static str {
-        match self {
-            Phase::Dns => "DNS",
-            Phase::Tcp => "TCP",
-            Phase::Tls => "TLS",
-            Phase::Upgrade => "upgrade",
-            Phase::App => "app ready",
-        }
-    }
-}
-
-/// How long each phase took.
+/// How long each phase took: only phases that completed have a time (a
+/// TCP connect cut short by the connect timeout did not take 2 s, it never
+/// finished), so a timeout never reads as a slow phase.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Timings {
     /// Name resolution (absent when addresses were pinned).
@@ -184,5 +157,22 @@ impl Attempt {
             Attempt::Rejected(r) => &r.timings,
             Attempt::Failed(f) => &f.timings,
         }
+    }
+
+    /// The times of the phases that succeeded, for an event (a refused TCP
+    /// connect is no connect time), and the phase a timeout cut short.
+    pub fn phase_times(&self) -> PhaseTimes {
+        let t = self.timings();
+        let mut times = PhaseTimes { tcp: t.tcp, tls: t.tls, upgrade: t.upgrade, timed_out: None };
+        if let Attempt::Failed(f) = self {
+            match f.phase {
+                Phase::Tcp => times.tcp = None,
+                Phase::Tls => times.tls = None,
+                Phase::Upgrade => times.upgrade = None,
+                Phase::Dns | Phase::App => {}
+            }
+            times.timed_out = (f.kind == FailureKind::Timeout).then_some(f.phase);
+        }
+        times
     }
 }

@@ -82,7 +82,9 @@ impl Opening<'_> {
         let (host, port) = (&url.host, url.port);
         let t = Instant::now();
         let lookup = timeout_at(self.deadline, tokio::net::lookup_host((host.as_ref(), port))).await;
-        self.timings.dns = Some(t.elapsed());
+        if lookup.is_ok() {
+            self.timings.dns = Some(t.elapsed());
+        }
         let timed_out =
             || (Phase::Dns, FailureKind::Timeout, format!("resolving {host} took longer than the connect timeout"));
         let addrs: Vec<SocketAddr> = lookup
@@ -116,8 +118,11 @@ impl Opening<'_> {
                 }
             }
         }
-        self.timings.tcp = Some(t.elapsed());
         let (kind, detail) = last.unwrap_or((FailureKind::Other, "no address to connect to".into()));
+        // A refusal ended the phase; a timeout cut it short, so it has no time.
+        if kind != FailureKind::Timeout {
+            self.timings.tcp = Some(t.elapsed());
+        }
         Err((Phase::Tcp, kind, detail))
     }
 
@@ -135,7 +140,9 @@ impl Opening<'_> {
         let t = Instant::now();
         let connector = tokio_rustls::TlsConnector::from(config.clone());
         let result = timeout_at(self.deadline, connector.connect(name, tcp)).await;
-        self.timings.tls = Some(t.elapsed());
+        if result.is_ok() {
+            self.timings.tls = Some(t.elapsed());
+        }
         match result {
             Ok(Ok(tls)) => Ok(WsStream::new(Transport::Tls(Box::new(tls)))),
             Ok(Err(e)) => {

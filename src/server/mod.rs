@@ -203,10 +203,12 @@ impl From<SocketAddr> for Listen {
     }
 }
 
-/// Binds a listener with a deep accept backlog (4096), so a burst of
-/// thousands of simultaneous connects queues instead of being refused.
-/// Without `reuse_port` a port already in use is an error, as it should be.
-pub fn bind(listen: impl Into<Listen>) -> std::io::Result<TcpListener> {
+/// Binds a listener with an accept backlog of `backlog` (the default,
+/// [`config::DEFAULT_BACKLOG`], is deep, so a burst of thousands of
+/// simultaneous connects queues instead of being dropped; a small one
+/// reproduces an untuned server). Without `reuse_port` a port already in
+/// use is an error, as it should be.
+pub fn bind(listen: impl Into<Listen>, backlog: u32) -> std::io::Result<TcpListener> {
     let Listen { addr, reuse_port } = listen.into();
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
@@ -214,7 +216,7 @@ pub fn bind(listen: impl Into<Listen>) -> std::io::Result<TcpListener> {
         socket.set_reuseport(true)?;
     }
     socket.bind(addr)?;
-    socket.listen(4096)
+    socket.listen(backlog)
 }
 
 /// Runs a reference server on `listener` until `shutdown` is cancelled.
@@ -236,7 +238,7 @@ pub struct Embedded {
 impl Embedded {
     /// Binds `127.0.0.1:0` and starts serving on the current runtime.
     pub async fn start(cfg: ServerConfig) -> std::io::Result<Embedded> {
-        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)), cfg.backlog)?;
         let addr = listener.local_addr()?;
         let server = Server::new(cfg);
         let shutdown = CancellationToken::new();

@@ -123,6 +123,12 @@ impl Latency {
         self.hist.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()
     }
 
+    /// Samples from `low` to `high` µs (both included; within the
+    /// histogram's precision), to look for bumps at known times.
+    pub fn count_between_us(&self, low: u64, high: u64) -> u64 {
+        self.hist.count_between(low.clamp(1, MAX_US), high.clamp(1, MAX_US))
+    }
+
     /// Number of samples.
     pub fn count(&self) -> u64 {
         self.hist.len()

@@ -2,6 +2,7 @@
 //! produce statistics, so they are unit-tested with synthetic events.
 
 pub mod latency;
+pub mod listen_queue;
 pub mod selfwatch;
 pub mod timeline;
 

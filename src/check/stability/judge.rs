@@ -34,11 +34,13 @@ pub fn stats_of(d: &StabilityDetails) -> StabilityStats {
     s
 }
 
-/// What the soak did, as the diagnosis needs it.
-fn setup(d: &StabilityDetails) -> diagnose::Setup {
+/// What the soak did, as the diagnosis needs it: judged against the
+/// time it actually ran when Ctrl-C cut it short.
+fn setup(d: &StabilityDetails, interrupted: bool) -> diagnose::Setup {
+    let ran = if interrupted { d.held_s.min(d.duration_s) } else { d.duration_s };
     diagnose::Setup {
         clients: d.clients,
-        duration: Duration::from_secs_f64(d.duration_s.max(0.0)),
+        duration: Duration::from_secs_f64(ran.max(0.0)),
         ping_interval: d.ping_interval_s.map(|s| Duration::from_secs_f64(s.max(0.0))),
         app_ping_interval: d.app_ping_interval_s.map(|s| Duration::from_secs_f64(s.max(0.0))),
         no_pong: d.heartbeat == Heartbeat::NoPong,
@@ -46,13 +48,20 @@ fn setup(d: &StabilityDetails) -> diagnose::Setup {
     }
 }
 
-/// Findings and diagnosis.
-pub fn judge(d: &StabilityDetails) -> Observation {
+/// Findings and diagnosis. `interrupted`: Ctrl-C cut the soak short, so
+/// what survived survived for the time run, not the time planned.
+pub fn judge(d: &StabilityDetails, interrupted: bool) -> Observation {
     let stats = stats_of(d);
-    let setup = setup(d);
+    let setup = setup(d, interrupted);
     let mut obs = Observation::default();
+    let planned = format_duration(Duration::from_secs_f64(d.duration_s.max(0.0)));
+    let held_for = if interrupted {
+        format!("{:.1}s of the planned {planned} (interrupted)", d.held_s.min(d.duration_s))
+    } else {
+        planned
+    };
     let detail = match stats.closes.first() {
-        None => format!("{}/{} connections stayed open for {}", d.survived, d.clients, format_duration(setup.duration)),
+        None => format!("{}/{} connections stayed open for {held_for}", d.survived, d.clients),
         Some(first) => format!(
             "{} drop(s); first: client {} after {:.1} s with {}",
             stats.closes.len(),

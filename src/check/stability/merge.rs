@@ -5,7 +5,9 @@
 //! records and the drops by kind (counts and lifetimes add, so drops a
 //! shard counted but did not keep still count) by the same functions a
 //! single soak uses: a token TTL that every shard saw reads as one period.
-//! The application layers add up the same way (histograms add).
+//! The application layers add up the same way (histograms add). The time
+//! held is the shortest shard's, and the merge is interrupted when any
+//! shard was.
 
 use super::app::{median_s, AppDetails, AppHistograms, MAX_EXPLAINED};
 use super::closes::CloseRecord;
@@ -24,7 +26,8 @@ fn merge(parts: &[Part<'_>], ctx: &Context<'_>) -> Result<Observation, String> {
     let shards: Vec<Shard<'_>> =
         parts.iter().map(|p| Ok((*p, details::<StabilityDetails>(p)?))).collect::<Result<_, String>>()?;
     let merged = combine(&shards, ctx)?;
-    Ok(judge::judge(&merged).with_details(merged))
+    let interrupted = parts.iter().any(|p| p.interrupted);
+    Ok(judge::judge(&merged, interrupted).with_details(merged))
 }
 
 fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StabilityDetails, String> {
@@ -42,6 +45,8 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StabilityDetails, 
     let mut merged = StabilityDetails {
         clients: shards.iter().map(|(_, d)| d.clients).sum(),
         duration_s: first.duration_s,
+        // Every client was held this long, on whichever shard it ran.
+        held_s: shards.iter().map(|(_, d)| d.held_s).fold(f64::INFINITY, f64::min),
         survived: shards.iter().map(|(_, d)| d.survived).sum(),
         connections: sum(|d| d.connections),
         heartbeat: first.heartbeat,

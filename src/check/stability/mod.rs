@@ -212,6 +212,10 @@ pub struct StabilityDetails {
     pub clients: u32,
     /// Planned duration.
     pub duration_s: f64,
+    /// Seconds the soak actually ran: the planned duration, or less when
+    /// Ctrl-C (or every client gone) ended it early. Findings speak of
+    /// this time, never of a duration that was not run.
+    pub held_s: f64,
     /// Clients never dropped.
     pub survived: u32,
     /// Connections opened (reconnects included).
@@ -327,13 +331,14 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
         _ = stop.cancelled() => {}
         _ = session::all_gone(&tracker, plan.reconnect) => {}
     }
+    let held = t0.elapsed().min(plan.duration);
     end.cancel();
     let _ = tokio::time::timeout(plan.client.close_timeout + crate::check::FINISH_GRACE, tracker.wait()).await;
     progress.finish();
     drop(ctx);
     let _ = collector.await;
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone());
-    let mut obs = build(plan, &stats);
+    let mut obs = build(plan, &stats, held, stop.is_cancelled());
     obs.run.origin = Some(start.origin.wall);
     obs.run.start = start.record(0);
     obs.run.timeline = Some(stats.timeline.seconds(Instant::now()));
@@ -341,7 +346,9 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
     obs
 }
 
-fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
+/// The soak's details, judged; `held` is how long it ran, `interrupted`
+/// whether Ctrl-C ended it.
+fn build(plan: &StabilityPlan, stats: &StabilityStats, held: Duration, interrupted: bool) -> Observation {
     if stats.connections == 0 {
         let outcomes = crate::report::counts(&stats.failed_attempts);
         return Observation::failed(format!("no connection could be opened ({outcomes})"));
@@ -349,6 +356,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
     let details = StabilityDetails {
         clients: plan.shard.share(plan.clients),
         duration_s: plan.duration.as_secs_f64(),
+        held_s: crate::units::secs(held),
         survived: plan.shard.share(plan.clients).saturating_sub(stats.dropped_clients.len() as u32),
         connections: stats.connections,
         heartbeat: heartbeat(plan),
@@ -368,7 +376,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
         },
         app: app::details(plan, &stats.app),
     };
-    judge::judge(&details).with_details(details)
+    judge::judge(&details, interrupted).with_details(details)
 }
 
 /// The live line: elapsed / duration, open connections, drops so far.

@@ -66,10 +66,14 @@ pub async fn run(ctx: Arc<Ctx>, id: ClientId) {
             a = open(&ctx.endpoint, id) => a,
             _ = ctx.end.cancelled() => return,
         };
-        let t = *attempt.timings();
         ctx.emit(
             id.index,
-            EventKind::Attempt { wave: 0, outcome: attempt.outcome(), tcp: t.tcp, total: started.elapsed() },
+            EventKind::Attempt {
+                wave: 0,
+                outcome: attempt.outcome(),
+                phases: attempt.phase_times(),
+                total: started.elapsed(),
+            },
         );
         let Attempt::Open(opened) = attempt else {
             if !ctx.reconnect {

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::StormPlan;
 use super::{Disrupt, Jitter};
 use crate::event::{CloseInfo, EndHow, Event, EventKind, Flood};
-use crate::net::attempt::Outcome;
+use crate::net::attempt::{Outcome, Phase, PhaseTimes};
 use crate::net::connect::{open, Attempt, ClientWs, FailureKind};
 use crate::net::endpoint::Endpoint;
 use crate::net::session::{close_cleanly, interpret_wire, Read};
@@ -156,9 +156,9 @@ async fn attempt_once(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
         return tcp_attempt(ctx, id, wave, started).await;
     }
     let attempt = open(&ctx.endpoint, id).await;
-    let t = *attempt.timings();
-    ctx.emit(id, EventKind::Attempt { wave, outcome: attempt.outcome(), tcp: t.tcp, total: started.elapsed() });
-    match (&attempt, t.app) {
+    let (outcome, phases, total) = (attempt.outcome(), attempt.phase_times(), started.elapsed());
+    ctx.emit(id, EventKind::Attempt { wave, outcome, phases, total });
+    match (&attempt, attempt.timings().app) {
         (Attempt::Open(_), Some(took)) => {
             ctx.emit(id, EventKind::App(crate::event::AppEvent::Ready { took, announced: None }))
         }
@@ -190,8 +190,12 @@ async fn tcp_attempt(ctx: &Ctx, id: ClientId, wave: u8, started: Instant) -> Opt
         Ok(Err(e)) => (Outcome::Failed(FailureKind::from_io(&e)), None),
         Err(_) => (Outcome::Failed(FailureKind::Timeout), None),
     };
-    let tcp = stream.as_ref().map(|_| elapsed);
-    ctx.emit(id, EventKind::Attempt { wave, outcome, tcp, total: elapsed });
+    let phases = PhaseTimes {
+        tcp: stream.as_ref().map(|_| elapsed),
+        timed_out: (outcome == Outcome::Failed(FailureKind::Timeout)).then_some(Phase::Tcp),
+        ..PhaseTimes::default()
+    };
+    ctx.emit(id, EventKind::Attempt { wave, outcome, phases, total: elapsed });
     let now = Instant::now();
     stream.map(|s| Live { conn: Conn::Tcp(s), opened: now, last_in: now, last_out: now })
 }

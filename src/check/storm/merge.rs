@@ -4,15 +4,19 @@
 //! over the whole seconds every shard was connecting), phase times are the
 //! earliest or latest of the shards', the reconnect wave's peak is the sum
 //! of the shards' (they disrupt at one instant), the first application
-//! refusal is the first shard's that saw one, and the result is judged by
+//! refusal is the first shard's that saw one, timeouts by phase add, the
+//! kernel's listen-queue counts are the largest shard's (shards on the
+//! target's machine share them), the interruption is the earliest, and the
+//! result is judged by
 //! the same [`super::judge`] as a single run (interrupted when any shard
 //! was).
 
-use super::report::{Messages, StormDetails, StormTimes, WaveCounts};
+use super::report::{Interruption, Messages, StormDetails, StormTimes, WaveCounts};
 use super::Disrupt;
 use crate::check::mergeable::{add_counts, details, extreme, same, sum_histograms, Context, Merger, Part};
 use crate::check::Observation;
 use crate::clock::{rfc3339, seconds_between};
+use crate::stats::listen_queue::ListenQueue;
 use crate::stats::timeline::{steady_rate, Count};
 
 /// `storm`'s merge hook.
@@ -41,6 +45,8 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
     let tcp = sum_histograms(each(), "histograms.tcp_connect", |d: &StormDetails| &d.histograms.tcp_connect)?;
     let round_trip = sum_histograms(each(), "histograms.round_trip", |d: &StormDetails| &d.histograms.round_trip)?;
     let app_ready = sum_histograms(each(), "histograms.app_ready", |d: &StormDetails| &d.histograms.app_ready)?;
+    let tls = sum_histograms(each(), "histograms.tls", |d: &StormDetails| &d.histograms.tls)?;
+    let upgrade = sum_histograms(each(), "histograms.upgrade", |d: &StormDetails| &d.histograms.upgrade)?;
     let sum = |f: fn(&StormDetails) -> u64| shards.iter().map(|(_, d)| f(d)).sum::<u64>();
     let times = times(shards);
     let connected = sum(|d| d.connected);
@@ -66,6 +72,11 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
         tcp_connect_ms: tcp.percentiles(),
         round_trip_ms: round_trip.percentiles(),
         app_ready_ms: app_ready.percentiles(),
+        tls_ms: tls.percentiles(),
+        upgrade_ms: upgrade.percentiles(),
+        timeouts: add_counts(shards.iter().map(|(_, d)| &d.timeouts)),
+        listen_queue: listen_queue(shards),
+        interruption: shards.iter().filter_map(|(_, d)| d.interruption).min_by(earlier),
         messages: messages(shards, &times),
         rejections: add_counts(shards.iter().map(|(_, d)| &d.rejections)),
         app_refusal: shards.iter().find_map(|(_, d)| d.app_refusal.clone()),
@@ -77,6 +88,8 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
             tcp_connect: tcp.to_base64(),
             round_trip: round_trip.to_base64(),
             app_ready: app_ready.to_base64(),
+            tls: tls.to_base64(),
+            upgrade: upgrade.to_base64(),
         },
         handshake_buckets: handshake.buckets(),
         disrupt: first.disrupt,
@@ -131,7 +144,25 @@ fn times(shards: &[Shard<'_>]) -> StormTimes {
         reconnected_at: pick(|t| &t.reconnected_at, true),
         first_message_at: pick(|t| &t.first_message_at, false),
         last_message_at: pick(|t| &t.last_message_at, true),
+        reconnect_first_attempt_at: pick(|t| &t.reconnect_first_attempt_at, false),
+        reconnect_last_attempt_at: pick(|t| &t.reconnect_last_attempt_at, true),
     }
+}
+
+/// The kernel's listen-queue counts over the shards: the largest, not the
+/// sum, since shards that reach the target on loopback run on its machine
+/// and read the same counters over overlapping runs.
+fn listen_queue(shards: &[Shard<'_>]) -> Option<ListenQueue> {
+    shards
+        .iter()
+        .filter_map(|(_, d)| d.listen_queue)
+        .reduce(|a, b| ListenQueue { overflows: a.overflows.max(b.overflows), drops: a.drops.max(b.drops) })
+}
+
+/// The earlier of two interruptions: the earlier part, then the shorter
+/// time into it (when the first shard was cut short).
+fn earlier(a: &Interruption, b: &Interruption) -> std::cmp::Ordering {
+    (a.during as u8).cmp(&(b.during as u8)).then(a.after_s.total_cmp(&b.after_s))
 }
 
 fn span(from: &Option<String>, to: &Option<String>) -> Option<f64> {

@@ -5,16 +5,18 @@
 //! time to recover, and says when wsprobe's own limits shaped the result.
 
 mod args;
+mod backlog;
 mod client;
 mod echo;
 mod judge;
 pub mod merge;
+mod phases;
 mod report;
 pub mod stats;
 mod table;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +25,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use args::{Disrupt, Jitter, StormArgs};
-pub use report::{Histograms, Messages, StormDetails, StormTimes, WaveCounts};
+pub use phases::Phases;
+pub use report::{Histograms, Interruption, Messages, StormDetails, StormPart, StormTimes, WaveCounts};
 
 use self::stats::StormStats;
 use super::{Check, Observation};
@@ -32,12 +35,10 @@ use crate::exit::PlanError;
 use crate::net::limits;
 use crate::plan::{ClientPlan, Target};
 use crate::shard::{ShardInfo, ShardPlan};
+use crate::stats::listen_queue::ListenQueue;
 use crate::stats::selfwatch::SelfWatch;
 use crate::target::Resolved;
 use crate::units::{Backoff, ClientId, Rate};
-
-/// After the reconnect wave, time for the last events to arrive.
-const LATE_EVENTS: Duration = Duration::from_millis(200);
 
 /// The `storm` check: a herd, a disruption, a reconnect storm.
 #[derive(Debug)]
@@ -246,6 +247,8 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     });
     let watch = SelfWatch::start();
     let progress = report::progress(plan, stats.clone(), ctx.clone());
+    // Read before the first client can send its SYN.
+    let queue_before = on_this_machine(target).then(ListenQueue::read).flatten();
     let tracker = TaskTracker::new();
     let mut arrivals = 0;
     for i in plan.shard.clients(plan.clients) {
@@ -255,7 +258,8 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
             arrivals += 1;
         }
     }
-    let phases = drive(plan, &ctx, arrivals, stop).await;
+    let mut phases = phases::drive(plan, &ctx, arrivals, stop).await;
+    phases.listen_queue = queue_before.and_then(|before| Some(ListenQueue::read()?.since(before)));
     end.cancel();
     tracker.close();
     let _ = tokio::time::timeout(plan.close_timeout + crate::check::FINISH_GRACE, tracker.wait()).await;
@@ -272,68 +276,10 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     obs
 }
 
-/// When each phase happened.
-#[derive(Debug, Clone, Copy)]
-pub struct Phases {
-    /// Start of the run.
-    pub t0: Instant,
-    /// End of the first wave.
-    pub connected_at: Instant,
-    /// When the disruption started (None without one).
-    pub disrupt_at: Option<Instant>,
-    /// Clients connected after the first wave.
-    pub wave0_connected: u32,
-    /// True when a wave hit --wave-timeout.
-    pub timed_out: bool,
-    /// True when Ctrl-C cut the run short: what did not finish is not the
-    /// server's failure.
-    pub interrupted: bool,
-}
-
-/// The phases: the first wave of `arrivals` clients, the hold, the
-/// disruption and the reconnect wave.
-async fn drive(plan: &StormPlan, ctx: &client::Ctx, arrivals: u32, stop: &CancellationToken) -> Phases {
-    let t0 = Instant::now();
-    let wave0_limit = plan.ramp.unwrap_or_default()
-        + plan.connect_rate.map(|r| r.interval().saturating_mul(plan.clients)).unwrap_or_default()
-        + plan.wave_timeout;
-    let mut timed_out = !wait_for(ctx, 0, arrivals, wave0_limit, stop).await;
-    let connected_at = Instant::now();
-    let wave0_connected = ctx.connected[0].load(Ordering::SeqCst);
-    tokio::select! {
-        _ = tokio::time::sleep(plan.hold) => {}
-        _ = stop.cancelled() => {}
-    }
-    let mut disrupt_at = None;
-    if plan.disrupt != Disrupt::None && !stop.is_cancelled() {
-        disrupt_at = Some(Instant::now());
-        ctx.disrupt.cancel();
-        timed_out |= !wait_for(ctx, 1, wave0_connected, plan.wave_timeout, stop).await;
-        tokio::select! {
-            _ = tokio::time::sleep(LATE_EVENTS) => {}
-            _ = stop.cancelled() => {}
-        }
-    }
-    Phases { t0, connected_at, disrupt_at, wave0_connected, timed_out, interrupted: stop.is_cancelled() }
-}
-
-/// Waits until `count` clients settled `wave` (→ true), or `limit` passes
-/// or Ctrl-C (→ false). Woken by each client that settles, not polled.
-async fn wait_for(ctx: &client::Ctx, wave: usize, count: u32, limit: Duration, stop: &CancellationToken) -> bool {
-    let until = tokio::time::Instant::now() + limit;
-    loop {
-        let changed = ctx.settled_changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        if ctx.settled[wave].load(Ordering::SeqCst) >= count {
-            return true;
-        }
-        tokio::select! {
-            _ = &mut changed => {}
-            _ = tokio::time::sleep_until(until) => return ctx.settled[wave].load(Ordering::SeqCst) >= count,
-            _ = stop.cancelled() => return false,
-        }
-    }
+/// True when every address the clients connect to is on this machine
+/// (loopback), so the kernel's listen-queue counters are the server's.
+fn on_this_machine(target: &Resolved) -> bool {
+    target.endpoint.pinned.as_ref().is_some_and(|a| !a.is_empty() && a.iter().all(|a| a.ip().is_loopback()))
 }
 
 #[cfg(test)]

@@ -11,11 +11,12 @@ use super::stats::{StormStats, WaveStats};
 use super::{client::Ctx, Disrupt, Phases, StormPlan};
 use crate::check::Observation;
 use crate::clock::{rfc3339, Origin};
-use crate::net::attempt::{FailureKind, Outcome};
+use crate::net::attempt::{FailureKind, Outcome, Phase};
 use crate::report::progress::LiveProgress;
 use crate::report::table::Style;
 use crate::report::Details;
-use crate::stats::latency::{Bucket, Percentiles};
+use crate::stats::latency::{Bucket, Latency, Percentiles};
+use crate::stats::listen_queue::ListenQueue;
 use crate::stats::selfwatch::{self, Sample};
 use crate::units::secs;
 
@@ -43,6 +44,10 @@ pub struct Histograms {
     pub round_trip: String,
     /// The application handshake, "app ready" (µs), both waves.
     pub app_ready: String,
+    /// TLS handshakes that completed (µs), both waves.
+    pub tls: String,
+    /// Upgrades answered, request to response head (µs), both waves.
+    pub upgrade: String,
 }
 
 /// One wave's counts (0: first connect, 1: reconnect).
@@ -72,6 +77,42 @@ pub struct StormTimes {
     pub first_message_at: Option<String>,
     /// The arrival of the last echo.
     pub last_message_at: Option<String>,
+    /// The reconnect wave's first attempt.
+    pub reconnect_first_attempt_at: Option<String>,
+    /// The reconnect wave's last attempt.
+    pub reconnect_last_attempt_at: Option<String>,
+}
+
+/// The part of a storm that was running when Ctrl-C came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StormPart {
+    /// Clients were still connecting.
+    FirstWave,
+    /// Every client had settled; the storm was holding.
+    Hold,
+    /// Clients were still reconnecting.
+    ReconnectWave,
+}
+
+impl StormPart {
+    /// The part's name in sentences.
+    pub fn words(self) -> &'static str {
+        match self {
+            StormPart::FirstWave => "the first wave",
+            StormPart::Hold => "the hold",
+            StormPart::ReconnectWave => "the reconnect wave",
+        }
+    }
+}
+
+/// Where Ctrl-C cut a storm short: the part and how long it had run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// The part that was running.
+    pub during: StormPart,
+    /// Seconds that part had run.
+    pub after_s: f64,
 }
 
 /// `storm`'s JSON fields.
@@ -116,6 +157,19 @@ pub struct StormDetails {
     /// The application handshake ("app ready", after the upgrade), ms;
     /// null without an application layer.
     pub app_ready_ms: Option<Percentiles>,
+    /// TLS handshakes that completed, ms, both waves; null without TLS.
+    pub tls_ms: Option<Percentiles>,
+    /// Upgrades answered (request sent to response head), ms, both waves;
+    /// null with --tcp-only.
+    pub upgrade_ms: Option<Percentiles>,
+    /// Attempts the connect timeout cut short, by the phase it cut (`tcp`,
+    /// `tls`, `upgrade`, `app`); those attempts give that phase no time.
+    pub timeouts: BTreeMap<Phase, u64>,
+    /// The change in the kernel's listen-queue counters over the run, when
+    /// the target is on this machine (loopback); null otherwise.
+    pub listen_queue: Option<ListenQueue>,
+    /// Where Ctrl-C cut the run short; null when it ran to the end.
+    pub interruption: Option<Interruption>,
     /// Messages.
     pub messages: Messages,
     /// Failed attempts by outcome.
@@ -154,7 +208,7 @@ impl Details for StormDetails {
 pub fn build(plan: &StormPlan, stats: &StormStats, phases: &Phases, samples: &[Sample]) -> Observation {
     let details = details(plan, stats, phases);
     let mut obs = super::judge::judge(&details, phases.interrupted);
-    warnings(stats, phases, samples, &mut obs);
+    warnings(plan, stats, phases, samples, &mut obs);
     obs.with_details(details)
 }
 
@@ -195,6 +249,11 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
         tcp_connect_ms: tcp.percentiles(),
         round_trip_ms: stats.round_trip.percentiles(),
         app_ready_ms: stats.app_ready.percentiles(),
+        tls_ms: stats.tls.percentiles(),
+        upgrade_ms: stats.upgrade.percentiles(),
+        timeouts: stats.timeouts.clone(),
+        listen_queue: phases.listen_queue,
+        interruption: phases.interruption,
         messages: Messages {
             sent: stats.messages_out,
             received: stats.messages_in,
@@ -215,7 +274,7 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
 }
 
 /// Every histogram of the run, encoded; `tcp` is both waves' TCP connects.
-fn histograms(stats: &StormStats, tcp: &crate::stats::latency::Latency) -> Histograms {
+fn histograms(stats: &StormStats, tcp: &Latency) -> Histograms {
     let [w0, w1] = &stats.waves;
     Histograms {
         handshake: w0.handshake.to_base64(),
@@ -223,6 +282,8 @@ fn histograms(stats: &StormStats, tcp: &crate::stats::latency::Latency) -> Histo
         tcp_connect: tcp.to_base64(),
         round_trip: stats.round_trip.to_base64(),
         app_ready: stats.app_ready.to_base64(),
+        tls: stats.tls.to_base64(),
+        upgrade: stats.upgrade.to_base64(),
     }
 }
 
@@ -236,6 +297,8 @@ fn times(stats: &StormStats, phases: &Phases, origin: Origin) -> StormTimes {
         reconnected_at: at(stats.waves[1].last_accept),
         first_message_at: at(stats.first_message),
         last_message_at: at(stats.last_message),
+        reconnect_first_attempt_at: at(stats.waves[1].first_attempt),
+        reconnect_last_attempt_at: at(stats.waves[1].last_attempt),
     }
 }
 
@@ -248,7 +311,7 @@ fn counts(w: &WaveStats) -> WaveCounts {
     WaveCounts { attempts: w.attempts, accepted: w.accepted, gave_up: w.gave_up }
 }
 
-fn warnings(stats: &StormStats, phases: &Phases, samples: &[Sample], obs: &mut Observation) {
+fn warnings(plan: &StormPlan, stats: &StormStats, phases: &Phases, samples: &[Sample], obs: &mut Observation) {
     let mut w = selfwatch::warnings(samples, phases.t0, phases.connected_at, "the first wave");
     if let Some(at) = phases.disrupt_at {
         let end = stats.waves[1].last_accept.unwrap_or(at);
@@ -259,8 +322,16 @@ fn warnings(stats: &StormStats, phases: &Phases, samples: &[Sample], obs: &mut O
             "{n} attempts failed on a limit of this machine (open files or ephemeral ports), not of the server"
         ));
     }
-    if phases.timed_out {
-        w.push("a wave hit --wave-timeout before every client settled; the numbers cover what finished".into());
+    // A server that never dropped anyone is the judge's to say, not a
+    // wave that ran out of time.
+    let waited_for_drops = plan.disrupt == Disrupt::Server && stats.drops.is_empty();
+    let [first, reconnect] = phases.timed_out;
+    if first || (reconnect && !waited_for_drops) {
+        w.push(format!(
+            "{} hit --wave-timeout ({}) before every client settled; the numbers cover what finished",
+            if first { "the first wave" } else { "the reconnect wave" },
+            crate::units::format_duration(plan.wave_timeout)
+        ));
     }
     obs.warnings = w;
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::event::{AppEvent, Event, EventKind};
-use crate::net::attempt::Outcome;
+use crate::net::attempt::{Outcome, Phase, PhaseTimes};
 use crate::stats::latency::Latency;
 use crate::stats::timeline::Timeline;
 
@@ -25,10 +25,12 @@ pub struct WaveStats {
     pub gave_up: u64,
     /// Whole connect time (TCP + TLS + upgrade) of accepted attempts.
     pub handshake: Latency,
-    /// TCP connect time of attempts that got that far.
+    /// TCP connect time of attempts whose TCP connect completed.
     pub tcp: Latency,
     /// First attempt's end.
     pub first_attempt: Option<Instant>,
+    /// Last attempt's end.
+    pub last_attempt: Option<Instant>,
     /// Last accepted attempt.
     pub last_accept: Option<Instant>,
 }
@@ -68,6 +70,12 @@ pub struct StormStats {
     pub timeline: Timeline,
     /// The application handshake ("app ready") of accepted attempts, both waves.
     pub app_ready: Latency,
+    /// TLS handshakes that completed, both waves.
+    pub tls: Latency,
+    /// Upgrades answered (request to response head), both waves.
+    pub upgrade: Latency,
+    /// Attempts the connect timeout cut short, by the phase it cut.
+    pub timeouts: BTreeMap<Phase, u64>,
     /// The first refusal message of the application protocol.
     pub app_refusal: Option<String>,
 }
@@ -93,14 +101,27 @@ impl StormStats {
             timeline: Timeline::new(crate::clock::Origin::at(t0)),
             app_ready: Latency::new(),
             app_refusal: None,
+            tls: Latency::new(),
+            upgrade: Latency::new(),
+            timeouts: BTreeMap::new(),
         }
     }
 
-    fn attempt(&mut self, at: Instant, wave: u8, outcome: Outcome, tcp: Option<Duration>, total: Duration) {
+    fn attempt(&mut self, at: Instant, wave: u8, outcome: Outcome, phases: &PhaseTimes, total: Duration) {
+        if let Some(d) = phases.tls {
+            self.tls.record(d);
+        }
+        if let Some(d) = phases.upgrade {
+            self.upgrade.record(d);
+        }
+        if let Some(phase) = phases.timed_out {
+            *self.timeouts.entry(phase).or_default() += 1;
+        }
         let w = &mut self.waves[usize::from(wave.min(1))];
         w.attempts += 1;
         w.first_attempt.get_or_insert(at);
-        if let Some(tcp) = tcp {
+        w.last_attempt = Some(at);
+        if let Some(tcp) = phases.tcp {
             w.tcp.record(tcp);
         }
         if outcome.is_accepted() {
@@ -175,7 +196,7 @@ impl crate::stats::Fold for StormStats {
     fn apply(&mut self, e: &Event) {
         self.timeline.apply(e);
         match &e.kind {
-            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, *outcome, *tcp, *total),
+            EventKind::Attempt { wave, outcome, phases, total } => self.attempt(e.at, *wave, *outcome, phases, *total),
             EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
             EventKind::Closed { close, .. } => {
                 self.concurrent -= 1;
@@ -219,7 +240,7 @@ mod tests {
         EventKind::Attempt {
             wave,
             outcome: outcome.parse().expect("test outcome"),
-            tcp: Some(Duration::from_micros(100)),
+            phases: PhaseTimes { tcp: Some(Duration::from_micros(100)), ..PhaseTimes::default() },
             total: Duration::from_millis(2),
         }
     }

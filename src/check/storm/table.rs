@@ -37,9 +37,15 @@ pub fn render(d: &StormDetails, style: Style) -> String {
         row.extend(latency_cells(d.reconnect_handshake_ms));
         t.add_row(row);
     }
-    let mut tcp = vec![Cell::new("tcp connect"), Cell::new("")];
-    tcp.extend(latency_cells(d.tcp_connect_ms));
-    t.add_row(tcp);
+    // Each phase's row times only the attempts that finished it.
+    let phases = [("tcp connect", d.tcp_connect_ms), ("tls handshake", d.tls_ms), ("upgrade", d.upgrade_ms)];
+    for (name, p) in phases.into_iter().chain([("app ready", d.app_ready_ms)]) {
+        if p.is_some() || name == "tcp connect" {
+            let mut row = vec![Cell::new(name), Cell::new("")];
+            row.extend(latency_cells(p));
+            t.add_row(row);
+        }
+    }
     if d.round_trip_ms.is_some() || d.messages.sent > 0 {
         let mut rt =
             vec![Cell::new("echo round trip"), Cell::new(format!("{}/{} msgs", d.messages.received, d.messages.sent))];
@@ -62,6 +68,13 @@ pub fn render(d: &StormDetails, style: Style) -> String {
     if !d.rejections.is_empty() {
         let parts: Vec<String> = d.rejections.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.push_str(&format!("failed attempts: {}\n", parts.join(", ")));
+    }
+    if !d.timeouts.is_empty() {
+        let parts: Vec<String> = d.timeouts.iter().map(|(phase, n)| format!("{} {n}", phase.label())).collect();
+        out.push_str(&format!("timeouts by phase: {}\n", parts.join(", ")));
+    }
+    if let Some(q) = d.listen_queue.filter(|q| q.any()) {
+        out.push_str(&format!("kernel listen queue: {} overflows, {} drops during the run\n", q.overflows, q.drops));
     }
     out.push_str(&chart(&d.handshake_buckets));
     out.push('\n');

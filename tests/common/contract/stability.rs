@@ -12,6 +12,8 @@ report! {
     pub struct StabilityReport {
         pub clients: u32,
         pub duration_s: f64,
+        /// Seconds actually run (less than planned when interrupted).
+        pub held_s: f64,
         pub survived: u32,
         pub connections: u64,
         pub heartbeat: Heartbeat,
@@ -53,6 +55,9 @@ impl Contract for StabilityReport {
     fn rules(&self) -> Result<(), String> {
         if self.survived > self.clients {
             return Err(format!("survived {} > clients {}", self.survived, self.clients));
+        }
+        if !(0.0..=self.duration_s).contains(&self.held_s) {
+            return Err(format!("held_s {} is not within the planned {} s", self.held_s, self.duration_s));
         }
         if (self.heartbeat == Heartbeat::App) != self.app_ping.is_some() {
             return Err(format!("app_ping is there exactly with heartbeat app, heartbeat is {:?}", self.heartbeat));

@@ -42,6 +42,21 @@ report! {
         /// The application handshake; null without an application layer.
         #[serde(deserialize_with = "nullable")]
         pub app_ready_ms: Option<Percentiles>,
+        /// TLS handshakes that completed; null without TLS.
+        #[serde(deserialize_with = "nullable")]
+        pub tls_ms: Option<Percentiles>,
+        /// Upgrades answered (request to response head); null with --tcp-only.
+        #[serde(deserialize_with = "nullable")]
+        pub upgrade_ms: Option<Percentiles>,
+        /// Attempts the connect timeout cut short, by phase.
+        pub timeouts: BTreeMap<TimedOutPhase, u64>,
+        /// The kernel's listen-queue counters over the run (target on
+        /// loopback); null otherwise.
+        #[serde(deserialize_with = "nullable")]
+        pub listen_queue: Option<ListenQueue>,
+        /// Where Ctrl-C cut the run; null when it ran to the end.
+        #[serde(deserialize_with = "nullable")]
+        pub interruption: Option<Interruption>,
         pub messages: Messages,
         pub rejections: BTreeMap<Outcome, u64>,
         /// The application's first refusal message; null without one.
@@ -87,10 +102,49 @@ pub struct Times {
     pub first_message_at: Option<String>,
     #[serde(deserialize_with = "nullable")]
     pub last_message_at: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub reconnect_first_attempt_at: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub reconnect_last_attempt_at: Option<String>,
+}
+
+/// A phase of opening a connection, as `timeouts` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimedOutPhase {
+    Dns,
+    Tcp,
+    Tls,
+    Upgrade,
+    App,
+}
+
+/// `TcpExtListenOverflows` and `TcpExtListenDrops`, the change over the run.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenQueue {
+    pub overflows: u64,
+    pub drops: u64,
+}
+
+/// The part of the storm Ctrl-C cut, and how long it had run.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interruption {
+    pub during: StormPart,
+    pub after_s: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StormPart {
+    FirstWave,
+    Hold,
+    ReconnectWave,
 }
 
 impl Contract for StormReport {
-    const OMITTABLE: &'static [&'static str] = &["rejections.*", "drops.*"];
+    const OMITTABLE: &'static [&'static str] = &["rejections.*", "drops.*", "timeouts.*"];
     fn rules(&self) -> Result<(), String> {
         let h = &self.histograms;
         for (name, text) in [
@@ -100,6 +154,8 @@ impl Contract for StormReport {
             ("histograms.tcp_connect", &h.tcp_connect),
             ("histograms.round_trip", &h.round_trip),
             ("histograms.app_ready", &h.app_ready),
+            ("histograms.tls", &h.tls),
+            ("histograms.upgrade", &h.upgrade),
         ] {
             if wsprobe::stats::latency::Latency::from_base64(text).is_none() {
                 return Err(format!("{name} is not an HdrHistogram V2 in base64: {text:?}"));
@@ -115,6 +171,20 @@ impl Contract for StormReport {
             return Err(format!(
                 "first-wave handshakes: {recorded} in the histogram, {counted} in handshake_ms, {charted} charted"
             ));
+        }
+        for (name, text, p) in [("tls", &h.tls, &self.tls_ms), ("upgrade", &h.upgrade, &self.upgrade_ms)] {
+            let recorded = wsprobe::stats::latency::Latency::from_base64(text).map_or(0, |l| l.count());
+            if recorded != p.as_ref().map_or(0, |p| p.count) {
+                return Err(format!("histograms.{name} holds {recorded} samples, {name}_ms counts {p:?}"));
+            }
+        }
+        let timed_out: u64 = self.timeouts.values().sum();
+        let timeouts = self.rejections.iter().find(|(k, _)| k.0 == "timeout").map_or(0, |(_, n)| *n);
+        if timed_out != timeouts {
+            return Err(format!("timeouts by phase add to {timed_out}, the report has {timeouts} timeout rejections"));
+        }
+        if self.interruption.is_some() && self.interrupted != Some(true) {
+            return Err("an interruption is only there when the run was interrupted".into());
         }
         if self.connected > u64::from(self.clients) {
             return Err(format!("connected {} > clients {}", self.connected, self.clients));
@@ -176,6 +246,8 @@ pub struct Histograms {
     pub tcp_connect: String,
     pub round_trip: String,
     pub app_ready: String,
+    pub tls: String,
+    pub upgrade: String,
 }
 
 #[derive(Debug, Deserialize)]
