@@ -116,6 +116,74 @@ fn ctrl_c_during_a_soak_prints_the_partial_report_as_json() {
     assert_eq!(report.verdict, contract::Verdict::Error, "a run cut short does not pass");
     assert!(report.server_pings.count >= 5, "what was seen is kept: {}", out.stdout);
     assert!(report.closes.is_empty(), "our own close at Ctrl-C is not a drop: {:?}", report.closes);
+    assert!(report.held_s < 60.0, "it held for the time it ran, not the 60 s planned: {}", report.held_s);
+    let survival = report.findings.iter().find(|f| f.check == "survival").expect("a survival finding");
+    assert!(survival.detail.ends_with("of the planned 60s (interrupted)"), "{}", survival.detail);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Ctrl-C a few seconds into a 20 s soak: the survival line speaks of the
+/// time run ("for 0.4s of the planned 20s (interrupted)"), never of the
+/// 20 s that were not.
+#[test]
+fn ctrl_c_during_a_soak_speaks_of_the_time_it_ran() {
+    let pinger = Pinger::start();
+    let url = format!("ws://{}/ws", pinger.addr);
+    let child = ChildGuard::wsprobe(&["stability", &url, "--duration", "20s"]);
+    pinger.wait_for_pongs(5, READY_BOUND);
+    child.interrupt();
+    let out = child.finish(EXIT_BOUND);
+    let line = out.stdout.lines().find(|l| l.contains("survival")).unwrap_or_else(|| panic!("{}", out.stdout));
+    assert!(
+        line.contains("1/1 connections stayed open for ") && line.contains("s of the planned 20s (interrupted)"),
+        "{line}"
+    );
+    assert!(!out.stdout.contains("stayed open for 20s"), "{}", out.stdout);
+    assert_eq!(out.status.code(), Some(2), "an interrupted soak does not pass");
+}
+
+/// A server that accepts TCP and never answers the upgrade, reporting
+/// each connection it accepted: the first wave of a storm can never
+/// finish, so the test knows it is in the first wave when all arrived.
+fn silent_listener() -> (std::net::SocketAddr, mpsc::Receiver<std::net::TcpStream>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            if tx.send(stream).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, rx)
+}
+
+/// Ctrl-C while the first wave is still waiting for its upgrades: the
+/// wave was interrupted after the time it ran, not timed out (no
+/// --wave-timeout warning), and the report says how far it had got.
+#[test]
+fn ctrl_c_during_the_first_wave_is_an_interruption_not_a_wave_timeout() {
+    let (addr, accepted) = silent_listener();
+    let url = format!("ws://{addr}/ws");
+    let child = ChildGuard::wsprobe(&["storm", &url, "--clients", "5", "--connect-timeout", "60s", "--json"]);
+    let held: Vec<_> =
+        (0..5).map(|_| accepted.recv_timeout(READY_BOUND).expect("all 5 clients connected TCP")).collect();
+    child.interrupt();
+    let out = child.finish(EXIT_BOUND);
+    drop(held);
+    let report: contract::StormReport = contract::parse(&out.stdout);
+    assert_eq!(report.interrupted, Some(true));
+    let cut = report.interruption.expect("where Ctrl-C cut the run");
+    assert_eq!(cut.during, contract::StormPart::FirstWave, "{cut:?}");
+    assert!(cut.after_s > 0.0 && cut.after_s < READY_BOUND.as_secs_f64(), "{cut:?}");
+    let warnings = report.warnings.unwrap_or_default().join("\n");
+    assert!(!warnings.contains("--wave-timeout"), "Ctrl-C is not a wave timeout: {warnings}");
+    let words = report.diagnosis.join("\n");
+    assert!(
+        words.contains("Interrupted after ") && words.contains("s of the first wave: 0/5 clients had connected"),
+        "{words}"
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 

@@ -129,3 +129,93 @@ fn unreachable_first_attempts_fail_the_wave() {
     assert_eq!(json["verdict"], "error", "nothing ever answered: wsprobe could not do its job");
     assert!(json["error"].as_str().unwrap().contains("refused"));
 }
+
+fn diagnosis(json: &serde_json::Value) -> String {
+    json["diagnosis"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|l| l.as_str()).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
+}
+
+/// The reference server with a listen backlog of 1 (`--server-backlog`,
+/// as the selftest row runs it): a herd of 100 overflows it, and the
+/// report says so in the words that matter, with the kernel's own count
+/// (the target is on loopback).
+#[test]
+fn a_small_listen_backlog_is_named_with_the_kernels_count() {
+    let json = run_json(&[
+        "storm",
+        "--clients",
+        "100",
+        "--server-backlog",
+        "1",
+        "--connect-timeout",
+        "2s",
+        "--hold",
+        "0s",
+        "--disrupt",
+        "none",
+    ]);
+    let words = diagnosis(&json);
+    assert!(
+        words.contains("TCP connects waited for a SYN retransmit (") && words.contains("after about 1 s"),
+        "{words}"
+    );
+    assert!(
+        words.contains("The server's listen backlog overflowed: raise its backlog (somaxconn) or ramp the clients"),
+        "{words}"
+    );
+    assert!(json["listen_queue"]["overflows"].as_u64().unwrap_or(0) > 0, "{:#}", json["listen_queue"]);
+    assert!(json["tcp_connect_ms"]["max"].as_f64().unwrap() >= 900.0, "a connect waited for the retransmit");
+}
+
+/// `--disrupt server` against a server that never drops anyone: nothing
+/// was disrupted, so the reconnect wave is not judged ("0/5 clients back"
+/// would blame the clients); the run is an error that says why.
+#[test]
+fn a_server_that_never_drops_anyone_leaves_the_reconnect_wave_unjudged() {
+    let json = run_json(&["storm", "--clients", "5", "--disrupt", "server", "--wave-timeout", "1s", "--hold", "0s"]);
+    assert_eq!(json["verdict"], "error", "{json:#}");
+    let error = json["error"].as_str().unwrap_or_default();
+    assert!(error.contains("the server never dropped the clients"), "{error}");
+    let findings = json["findings"].as_array().unwrap();
+    assert!(findings.iter().all(|f| f["check"] != "reconnect-wave"), "{findings:#?}");
+    assert!(!json["warnings"].to_string().contains("--wave-timeout ("), "not a wave timeout: {:#}", json["warnings"]);
+}
+
+/// No client got in, so there was nobody to reconnect: no passing
+/// "0/0 clients back"; the first wave's failure is the verdict.
+#[test]
+fn a_reconnect_wave_with_nobody_to_reconnect_is_not_judged() {
+    let json = run_json(&[
+        "storm",
+        "--clients",
+        "5",
+        "--server-require-init",
+        "^hello$",
+        "--init",
+        "nope",
+        "--ready",
+        "^hello$",
+        "--max-attempts",
+        "1",
+        "--hold",
+        "0s",
+    ]);
+    assert_eq!(json["reconnected"], 0, "a disruption was planned: {json:#}");
+    let findings = json["findings"].as_array().unwrap();
+    assert!(findings.iter().all(|f| f["check"] != "reconnect-wave"), "{findings:#?}");
+    assert!(diagnosis(&json).contains("Reconnect wave not judged: no client connected in the first wave"));
+    assert_eq!(json["verdict"], "fail", "the first wave failed: {findings:#?}");
+}
+
+/// A reconnect wave shorter than a second is worded by its attempts and
+/// its span, never as a per-second peak above the attempts made.
+#[test]
+fn a_short_reconnect_wave_is_worded_from_its_span() {
+    let json = run_json(&["storm", "--clients", "40", "--hold", "100ms", "--backoff", "none"]);
+    let words = diagnosis(&json);
+    assert!(words.contains("Reconnect wave: 40 attempts within "), "{words}");
+    assert!(!words.contains("attempts/s"), "{words}");
+    assert_eq!(json["verdict"], "pass");
+}

@@ -22,8 +22,9 @@ const LATER_RETRANSMITS_US: [u64; 7] = [2_000_000, 3_000_000, 4_000_000, 5_000_0
 /// it (a loaded server or client machine adds its own delay).
 const SLACK_US: u64 = 500_000;
 
-/// Connects faster than this show the path itself is fast, so a pile-up
-/// at 1 s is the retransmission, not the path.
+/// A TCP connect or an upgrade (each at least one round trip) faster than
+/// this shows the path itself is fast, so a pile-up at 1 s is the
+/// retransmission, not the path.
 const FAST_US: u64 = 500_000;
 
 /// TCP connects that waited for SYN retransmissions.
@@ -36,16 +37,17 @@ pub struct Retransmitted {
 }
 
 /// The connects that piled up just after the SYN retransmission marks,
-/// when they stand out: the fastest connect is fast, and the half second
-/// before the 1 s mark holds at most half as many as the half second
-/// after it (a slow path smears connects over every time; a dropped SYN
-/// jumps to 1 s).
-pub fn syn_retransmits(tcp: &Latency) -> Option<Retransmitted> {
+/// when they stand out: the path is fast (some TCP connect or `upgrade`
+/// took under half a second: every first SYN of a herd may have been
+/// dropped), and the half second before the 1 s mark holds at most half
+/// as many connects as the half second after it (a slow path smears
+/// connects over every time; a dropped SYN jumps to 1 s).
+pub fn syn_retransmits(tcp: &Latency, upgrade: &Latency) -> Option<Retransmitted> {
     let window = |at: u64| tcp.count_between_us(at, at + SLACK_US - 1);
     let once = window(FIRST_RETRANSMIT_US);
     let more: u64 = LATER_RETRANSMITS_US.iter().map(|&at| window(at)).sum();
     let before = tcp.count_between_us(FIRST_RETRANSMIT_US - SLACK_US, FIRST_RETRANSMIT_US - 1);
-    let fast = tcp.count_between_us(1, FAST_US) > 0;
+    let fast = tcp.count_between_us(1, FAST_US) + upgrade.count_between_us(1, FAST_US) > 0;
     (fast && once > 0 && once >= 2 * before).then_some(Retransmitted { once, more })
 }
 
@@ -55,10 +57,11 @@ pub fn syn_retransmits(tcp: &Latency) -> Option<Retransmitted> {
 /// reported as such.
 pub fn diagnosis(d: &StormDetails) -> Option<String> {
     let tcp = Latency::from_base64(&d.histograms.tcp_connect).unwrap_or_default();
+    let upgrade = Latency::from_base64(&d.histograms.upgrade).unwrap_or_default();
     let kernel = d.listen_queue.filter(|q| q.any()).map(|ListenQueue { overflows, drops }| {
         format!("the kernel counted {overflows} listen-queue overflows and {drops} listen drops on this machine during the run")
     });
-    let Some(r) = syn_retransmits(&tcp) else {
+    let Some(r) = syn_retransmits(&tcp, &upgrade) else {
         return kernel.map(|k| {
             format!("Listen backlog: {k}, though no TCP connect waited for a SYN retransmit: if they were this server's, raise its backlog (somaxconn) or ramp the clients (--ramp, --connect-rate).")
         });
@@ -98,15 +101,21 @@ mod tests {
 
     #[test]
     fn a_pile_up_after_one_and_three_seconds_is_a_dropped_syn() {
-        let r = syn_retransmits(&hist(&[(0, 900), (1, 60), (1013, 300), (1040, 20), (2010, 5), (3020, 40)]));
+        let none = Latency::new();
+        let r = syn_retransmits(&hist(&[(0, 900), (1, 60), (1013, 300), (1040, 20), (2010, 5), (3020, 40)]), &none);
         assert_eq!(r, Some(Retransmitted { once: 320, more: 45 }));
+        let every_first_syn_dropped = hist(&[(1012, 120)]);
+        assert_eq!(syn_retransmits(&every_first_syn_dropped, &none), None, "a path that may be 1 s long");
+        let r = syn_retransmits(&every_first_syn_dropped, &hist(&[(2, 10)]));
+        assert_eq!(r, Some(Retransmitted { once: 120, more: 0 }), "upgrades in 2 ms: the path is fast");
     }
 
     #[test]
     fn a_slow_server_is_not_a_dropped_syn() {
         let smear: Vec<(u64, u64)> = (0..40).map(|i| (i * 50, 10)).collect();
-        assert_eq!(syn_retransmits(&hist(&smear)), None, "connects spread evenly over 0-2 s");
-        assert_eq!(syn_retransmits(&hist(&[(0, 100), (5, 100)])), None, "all fast");
-        assert_eq!(syn_retransmits(&hist(&[(1010, 100)])), None, "a path that is 1 s long");
+        let none = Latency::new();
+        assert_eq!(syn_retransmits(&hist(&smear), &none), None, "connects spread evenly over 0-2 s");
+        assert_eq!(syn_retransmits(&hist(&[(0, 100), (5, 100)]), &none), None, "all fast");
+        assert_eq!(syn_retransmits(&hist(&[(1010, 100)]), &hist(&[(1010, 100)])), None, "a path that is 1 s long");
     }
 }

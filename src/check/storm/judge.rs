@@ -184,7 +184,10 @@ fn reconnect_words(d: &StormDetails) -> String {
         (Some(s), Some(peak)) if s >= 1.0 => {
             format!("Reconnect wave: {attempts} attempts over {s:.1} s, peaking at {peak} attempts/s.{herd}")
         }
-        (Some(s), _) => format!("Reconnect wave: {attempts} attempts within {s:.2} s.{herd}"),
+        (Some(s), _) => format!(
+            "Reconnect wave: {attempts} attempts within {}.{herd}",
+            crate::units::format_duration(std::time::Duration::from_secs_f64(s))
+        ),
         (None, _) => format!("Reconnect wave: {attempts} attempts.{herd}"),
     }
 }
