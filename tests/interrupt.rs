@@ -240,6 +240,7 @@ fn ctrl_c_during_a_storm_shows_the_tables() {
     let out = child.finish(EXIT_BOUND);
     assert!(out.stdout.contains("first wave") && out.stdout.contains("20/20"), "{}", out.stdout);
     assert!(out.stdout.contains("interrupted"), "{}", out.stdout);
+    assert!(!out.stdout.contains("--wave-timeout"), "Ctrl-C in the hold is no wave timeout: {}", out.stdout);
     assert_eq!(out.status.code(), Some(2), "an interrupted run is not a pass");
 }
 

@@ -170,7 +170,8 @@ fn diagnosis(d: &StormDetails, obs: &mut Observation) {
 /// The reconnect wave in words, from what was measured: over a wave
 /// shorter than a second, a per-second peak would be a rate nobody saw.
 fn reconnect_words(d: &StormDetails) -> String {
-    let herd = if d.backoff.split_whitespace().next() == Some("none") {
+    let retried = d.waves[1].attempts > d.waves[1].accepted;
+    let herd = if retried && d.backoff.split_whitespace().next() == Some("none") {
         " With no backoff every refused client retried at once: that is the thundering herd."
     } else {
         ""
