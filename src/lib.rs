@@ -34,7 +34,9 @@
 //!   wire in ([`net::wire`]: read sizes, fragments, the close as sent) and
 //!   out ([`net::nopong`]: pongs coalesced, a bounded queue), our own limits.
 //! - [`event`]: what client tasks report; [`stats`]: generic folding of
-//!   events, latency histograms, self-watch.
+//!   events, latency histograms, self-watch; [`metrics`]: the same events
+//!   as live Prometheus/OpenMetrics metrics, served over HTTP while a soak
+//!   runs (`--metrics-addr`).
 //! - [`mod@report`]: the [`report::Report`] (command-specific fields are a boxed
 //!   [`report::Details`], so this module names no check) and its pure
 //!   renderers (table, JSON, progress; server text made safe for a
@@ -57,6 +59,7 @@ pub mod check;
 pub mod cli;
 pub mod event;
 pub mod exit;
+pub mod metrics;
 pub mod net;
 pub mod plan;
 pub mod redact;

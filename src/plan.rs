@@ -50,6 +50,8 @@ pub struct ClientPlan {
     pub max_message_size: usize,
     /// Skip certificate checks.
     pub insecure: bool,
+    /// Offer permessage-deflate.
+    pub deflate: bool,
     /// Local addresses to spread clients over (`--source-ip`).
     pub source_ips: Vec<IpAddr>,
     /// Never answer the server's pings (`stability --no-pong`).
@@ -87,6 +89,7 @@ impl ClientPlan {
             write_timeout: crate::plan::positive("--write-timeout", args.write_timeout)?,
             max_message_size: args.max_message_size,
             insecure: args.insecure,
+            deflate: args.deflate,
             source_ips: Vec::new(),
             withhold_pongs: false,
             capture_headers: true,
@@ -107,6 +110,7 @@ impl ClientPlan {
             write_timeout: default_duration(DEFAULT_WRITE_TIMEOUT),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             insecure: false,
+            deflate: false,
             source_ips: Vec::new(),
             withhold_pongs: false,
             capture_headers: true,
@@ -131,6 +135,7 @@ impl ClientPlan {
         endpoint.ws_config = ws_config(self.max_message_size, CLIENT_READ_BUFFER);
         endpoint.source_ips = self.source_ips.clone();
         endpoint.withhold_pongs = self.withhold_pongs;
+        endpoint.deflate = self.deflate;
         endpoint.capture = self.capture_headers;
         if let Some(sub) = self.app.as_ref().and_then(|a| a.subprotocol) {
             if !endpoint.subprotocols.iter().any(|s| s == sub) {
@@ -197,6 +202,7 @@ macro_rules! server_config {
             require_init: $a.require_init.clone(),
             init_timeout: $a.init_timeout,
             max_handshakes: $a.max_handshakes,
+            deflate: $a.deflate,
         }
     };
 }

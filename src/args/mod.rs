@@ -77,6 +77,12 @@ pub struct ClientArgs {
     /// wss:// without certificate checks (self-signed test servers).
     #[arg(long)]
     pub insecure: bool,
+    /// Offer permessage-deflate (RFC 7692, with client_max_window_bits):
+    /// compressed messages from the server are inflated, each within
+    /// --max-message-size (a decompression bomb is refused with 1009).
+    /// What wsprobe sends stays uncompressed, as RFC 7692 allows.
+    #[arg(long)]
+    pub deflate: bool,
     /// The application protocol spoken after the upgrade.
     #[command(flatten)]
     pub app: AppArgs,

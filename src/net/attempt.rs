@@ -69,6 +69,8 @@ pub struct Handshake {
     pub subprotocol: Option<String>,
     /// Extensions the server enabled.
     pub extensions: Option<String>,
+    /// permessage-deflate's parameters, when negotiated.
+    pub deflate: Option<crate::net::deflate::DeflateParams>,
     /// TLS version and cipher, for wss.
     pub tls: Option<String>,
 }

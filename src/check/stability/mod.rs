@@ -76,6 +76,7 @@ impl Check for Stability {
             jitter: a.jitter,
             find_idle_timeout: a.find_idle_timeout,
             max_idle: a.max_idle,
+            metrics_addr: a.metrics_addr,
             progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
         };
         plan.validate()?;
@@ -126,6 +127,8 @@ pub struct StabilityPlan {
     pub find_idle_timeout: bool,
     /// Longest idle time the search tries.
     pub max_idle: Duration,
+    /// Serve live metrics here while the soak runs.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Draw live progress.
     pub progress: bool,
 }
@@ -254,7 +257,11 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
     let t0 = Instant::now();
     let (tx, rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Mutex::new(StabilityStats::new(t0)));
-    let collector = tokio::spawn(crate::stats::collect(rx, stats.clone()));
+    let mut live = match crate::metrics::Live::start(plan.metrics_addr, stop).await {
+        Ok(live) => live,
+        Err(why) => return Observation::failed(why),
+    };
+    let collector = tokio::spawn(crate::stats::collect_tapped(rx, stats.clone(), live.tap()));
     let endpoint = target.endpoint.clone();
     let end = stop.child_token();
     let ctx = Arc::new(session::Ctx {
@@ -285,6 +292,7 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
     progress.finish();
     drop(ctx);
     let _ = collector.await;
+    live.stop().await;
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone());
     build(plan, &stats)
 }
