@@ -31,8 +31,11 @@
 //!   protocols noticed when nobody named one), typed attempt outcomes
 //!   ([`net::attempt::Outcome`]), open connections and how they end
 //!   ([`net::session`]: every write under a deadline), the frames on the
-//!   wire in ([`net::wire`]: read sizes, fragments, the close as sent) and
-//!   out ([`net::nopong`]: pongs coalesced, a bounded queue), our own limits.
+//!   wire in ([`net::wire`]: read sizes, fragments, the close as sent,
+//!   compressed messages inflated by [`net::inflate`] within the message
+//!   limit) and out ([`net::nopong`]: pongs coalesced, a bounded queue),
+//!   permessage-deflate's negotiation on both sides ([`net::deflate`]),
+//!   our own limits.
 //! - [`event`]: what client tasks report; [`stats`]: generic folding of
 //!   events, latency histograms, self-watch; [`metrics`]: the same events
 //!   as live Prometheus/OpenMetrics metrics, served over HTTP while a soak

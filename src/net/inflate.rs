@@ -192,12 +192,10 @@ impl Inflating {
     /// Inflates compressed payload bytes (already unmasked); returns how
     /// many it took (fewer when the fragment filled up).
     pub fn feed(&mut self, input: &[u8]) -> Result<usize, InflateError> {
-        let taken = self.inflate(input, FlushDecompress::None)?;
-        let m = self.message.as_mut().ok_or(InflateError::Protocol("compressed bytes outside a message"))?;
-        m.compressed += taken as u64;
-        self.stats.compressed_bytes += taken as u64;
-        if m.compressed > self.limit + self.limit / 64 + 1024 {
-            return Err(InflateError::TooBig { limit: self.limit, compressed: m.compressed });
+        let taken = self.inflate(input, FlushDecompress::None, true)?;
+        let compressed = self.message.as_ref().map_or(0, |m| m.compressed);
+        if compressed > self.limit + self.limit / 64 + 1024 {
+            return Err(InflateError::TooBig { limit: self.limit, compressed });
         }
         Ok(taken)
     }
@@ -206,7 +204,7 @@ impl Inflating {
     /// fragment then waits in [`Inflating::next_fragment`]).
     pub fn finish(&mut self) -> Result<bool, InflateError> {
         let left = self.message.as_ref().map_or(0, |m| m.tail_left);
-        let taken = self.inflate(&TAIL[TAIL.len() - left..], FlushDecompress::Sync)?;
+        let taken = self.inflate(&TAIL[TAIL.len() - left..], FlushDecompress::Sync, false)?;
         let still = left - taken;
         if let Some(m) = self.message.as_mut() {
             m.tail_left = still;
@@ -219,10 +217,15 @@ impl Inflating {
     /// Inflates into the fragment being filled, never past [`FRAGMENT`]
     /// bytes; returns the input bytes taken. After a final deflate block
     /// the rest of the message is ignored (the next one starts afresh).
-    fn inflate(&mut self, input: &[u8], flush: FlushDecompress) -> Result<usize, InflateError> {
+    /// `wire`: the input came off the wire (not the trailer), and counts.
+    fn inflate(&mut self, input: &[u8], flush: FlushDecompress, wire: bool) -> Result<usize, InflateError> {
         let outside = InflateError::Protocol("compressed bytes outside a message");
         let m = self.message.as_mut().ok_or(outside)?;
         if m.ended {
+            if wire {
+                m.compressed += input.len() as u64;
+                self.stats.compressed_bytes += input.len() as u64;
+            }
             return Ok(input.len());
         }
         let z = self.z.get_or_insert_with(|| Box::new(Decompress::new(false)));
@@ -232,11 +235,15 @@ impl Inflating {
         let status = z.decompress(input, &mut self.out[start..], flush);
         let (taken, made) = ((z.total_in() - before_in) as usize, (z.total_out() - before_out) as usize);
         self.out.truncate(start + made);
+        if wire {
+            m.compressed += taken as u64;
+            self.stats.compressed_bytes += taken as u64;
+        }
         let status = status.map_err(|e| InflateError::Corrupt(e.to_string()))?;
         m.ended = status == Status::StreamEnd;
         m.inflated += made as u64;
         if m.inflated > self.limit {
-            return Err(InflateError::TooBig { limit: self.limit, compressed: m.compressed + taken as u64 });
+            return Err(InflateError::TooBig { limit: self.limit, compressed: m.compressed });
         }
         if taken == 0 && made == 0 && !input.is_empty() && !m.ended && self.out.len() < FRAGMENT {
             return Err(InflateError::Corrupt("the inflater took no input".into()));
