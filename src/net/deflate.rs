@@ -177,9 +177,12 @@ pub fn choose_offer<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Def
 
 /// The reference server's compressor: one per connection, its window
 /// kept across messages unless the client asked for
-/// `server_no_context_takeover`.
+/// `server_no_context_takeover`. Its state (about 256 KiB with a 2^15
+/// window) is allocated with the first message, and let go after each one
+/// when the context is not kept, so idle connections cost nothing.
 pub struct Deflater {
-    z: Compress,
+    z: Option<Box<Compress>>,
+    bits: u8,
     reset_each: bool,
 }
 
@@ -193,10 +196,7 @@ impl Deflater {
     /// A compressor for the negotiated parameters.
     pub fn new(params: &DeflateParams) -> Deflater {
         let bits = params.server_max_window_bits.unwrap_or(15).max(MIN_SERVER_BITS);
-        Deflater {
-            z: Compress::new_with_window_bits(Compression::default(), false, bits),
-            reset_each: params.server_no_context_takeover,
-        }
+        Deflater { z: None, bits, reset_each: params.server_no_context_takeover }
     }
 
     /// A text or binary message as one compressed frame (RSV1 set), for
@@ -215,18 +215,21 @@ impl Deflater {
     /// One message's payload, compressed and ended with a sync flush whose
     /// trailer (`00 00 ff ff`) is removed, as RFC 7692 7.2.1 says.
     pub fn compress(&mut self, data: &[u8]) -> Vec<u8> {
+        let bits = self.bits;
+        let z =
+            self.z.get_or_insert_with(|| Box::new(Compress::new_with_window_bits(Compression::default(), false, bits)));
         let mut out = Vec::with_capacity(data.len() / 2 + 64);
-        let start_in = self.z.total_in();
+        let start_in = z.total_in();
         loop {
-            let fed = (self.z.total_in() - start_in) as usize;
+            let fed = (z.total_in() - start_in) as usize;
             if out.capacity() - out.len() < 64 {
                 out.reserve(out.capacity().max(1024));
             }
-            if self.z.compress_vec(&data[fed..], &mut out, FlushCompress::Sync).is_err() {
+            if z.compress_vec(&data[fed..], &mut out, FlushCompress::Sync).is_err() {
                 break;
             }
             // Done once all input is in and the flush fit with room to spare.
-            if (self.z.total_in() - start_in) as usize == data.len() && out.capacity() - out.len() >= 64 {
+            if (z.total_in() - start_in) as usize == data.len() && out.capacity() - out.len() >= 64 {
                 break;
             }
         }
@@ -234,7 +237,7 @@ impl Deflater {
             out.truncate(out.len() - TAIL.len());
         }
         if self.reset_each {
-            self.z.reset();
+            self.z = None;
         }
         out
     }

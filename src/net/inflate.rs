@@ -14,7 +14,8 @@
 //! decompression bomb is refused (1009) after at most one fragment past
 //! the limit, whatever it would have grown to; the compressed bytes of one
 //! message are bounded too. The inflater is allocated on the first
-//! compressed message, so connections that never see one cost nothing.
+//! compressed message (and let go after each one when the sender keeps no
+//! context), so connections that never see one cost nothing.
 
 use flate2::{Decompress, FlushDecompress, Status};
 use serde::Serialize;
@@ -265,10 +266,11 @@ impl Inflating {
             self.stats.messages += 1;
             self.stats.inflated_bytes += m.inflated;
             let ended = self.message.take().is_some_and(|m| m.ended);
-            if self.reset_each || ended {
-                if let Some(z) = self.z.as_mut() {
-                    z.reset(false);
-                }
+            if self.reset_each {
+                // No context to keep: the state goes until the next message.
+                self.z = None;
+            } else if let (true, Some(z)) = (ended, self.z.as_mut()) {
+                z.reset(false);
             }
         }
         header
