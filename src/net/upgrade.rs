@@ -62,7 +62,10 @@ impl Response {
 
     pub(crate) fn into_rejection(self, body: String, timings: Timings) -> Rejection {
         let retry_after = self.get("retry-after").map(str::to_string);
+        let location = self.get("location").map(str::to_string);
         Rejection {
+            location,
+            route: Default::default(),
             status: self.status,
             reason: self.reason,
             retry_after,

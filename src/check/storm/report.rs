@@ -42,6 +42,8 @@ pub struct Histograms {
     pub round_trip: String,
     /// The application handshake, "app ready" (µs), both waves.
     pub app_ready: String,
+    /// The proxy's tunnel (µs), both waves.
+    pub proxy_connect: String,
 }
 
 /// `storm`'s JSON fields.
@@ -75,6 +77,8 @@ pub struct StormDetails {
     pub reconnect_handshake_ms: Option<Percentiles>,
     /// TCP connect time, ms.
     pub tcp_connect_ms: Option<Percentiles>,
+    /// The proxy's tunnel, ms; null without a proxy.
+    pub proxy_connect_ms: Option<Percentiles>,
     /// Echo round trip from the intended send time, ms.
     pub round_trip_ms: Option<Percentiles>,
     /// The application handshake ("app ready", after the upgrade), ms;
@@ -121,8 +125,13 @@ pub fn build(plan: &StormPlan, stats: &StormStats, phases: &Phases, samples: &[S
 /// unresolvable): that is wsprobe not able to do its job, not a result.
 fn unreachable(stats: &StormStats) -> Option<String> {
     let w0 = &stats.waves[0];
-    let silent =
-        |k: &Outcome| matches!(k, Outcome::Failed(FailureKind::Refused | FailureKind::Dns | FailureKind::Unreachable));
+    let silent = |k: &Outcome| {
+        matches!(
+            k,
+            Outcome::Failed(FailureKind::Refused | FailureKind::Dns | FailureKind::Unreachable | FailureKind::Proxy)
+                | Outcome::Proxy(_)
+        )
+    };
     let all_silent = w0.attempts > 0 && w0.accepted == 0 && stats.outcomes.keys().all(silent);
     all_silent.then(|| {
         format!(
@@ -158,6 +167,7 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
         handshake_ms: w0.handshake.percentiles(),
         reconnect_handshake_ms: w1.handshake.percentiles(),
         tcp_connect_ms: tcp.percentiles(),
+        proxy_connect_ms: stats.proxy.percentiles(),
         round_trip_ms: stats.round_trip.percentiles(),
         app_ready_ms: stats.app_ready.percentiles(),
         messages: Messages {
@@ -174,6 +184,7 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
             tcp_connect: tcp.to_base64(),
             round_trip: stats.round_trip.to_base64(),
             app_ready: stats.app_ready.to_base64(),
+            proxy_connect: stats.proxy.to_base64(),
         },
         handshake_buckets: w0.handshake.buckets(),
         disrupt: plan.disrupt,
@@ -288,6 +299,9 @@ fn diagnosis(plan: &StormPlan, stats: &StormStats, d: &StormDetails, obs: &mut O
                 Outcome::Failed(FailureKind::Reset) => "reset: the server (or a proxy) reset connections",
                 Outcome::Failed(FailureKind::LocalLimit) => "local-limit: this machine ran out of open files or ports",
                 Outcome::AppRefused => "app-refused: the application protocol refused after the upgrade (credentials?)",
+                Outcome::Proxy(_) | Outcome::Failed(FailureKind::Proxy) => {
+                    "proxy: the proxy refused the tunnel, not the server (see `wsprobe connect` through it for why)"
+                }
                 _ => continue,
             };
             reasons.push(why);

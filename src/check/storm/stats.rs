@@ -65,6 +65,8 @@ pub struct StormStats {
     pub last_message: Option<Instant>,
     /// The application handshake ("app ready") of accepted attempts, both waves.
     pub app_ready: Latency,
+    /// The proxy's tunnel (CONNECT or SOCKS5 to its answer), both waves.
+    pub proxy: Latency,
     /// The first refusal message of the application protocol.
     pub app_refusal: Option<String>,
 }
@@ -88,6 +90,7 @@ impl StormStats {
             first_message: None,
             last_message: None,
             app_ready: Latency::new(),
+            proxy: Latency::new(),
             app_refusal: None,
         }
     }
@@ -170,7 +173,12 @@ fn peak(buckets: &[u32]) -> u64 {
 impl crate::stats::Fold for StormStats {
     fn apply(&mut self, e: &Event) {
         match &e.kind {
-            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, *outcome, *tcp, *total),
+            EventKind::Attempt { wave, outcome, tcp, proxy, total } => {
+                if let Some(proxy) = proxy {
+                    self.proxy.record(*proxy);
+                }
+                self.attempt(e.at, *wave, *outcome, *tcp, *total)
+            }
             EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
             EventKind::Closed { close, .. } => {
                 self.concurrent -= 1;
@@ -215,6 +223,7 @@ mod tests {
             wave,
             outcome: outcome.parse().expect("test outcome"),
             tcp: Some(Duration::from_micros(100)),
+            proxy: None,
             total: Duration::from_millis(2),
         }
     }
