@@ -201,3 +201,18 @@ fn wss_connect_keeps_the_json_contract_strictly() {
     let loose = contract::mutations_fail::<contract::ConnectReport>(&json);
     assert!(loose.is_empty(), "the contract accepted this output changed so: {loose:#?}");
 }
+
+/// SNI is the URL's host: nginx echoes the name it received (none for an
+/// IP address, as TLS says) on a path that does not upgrade.
+#[test]
+fn sni_is_the_urls_host() {
+    let ca = TestCa::new("wsprobe test CA");
+    let cert = ca.server("server", &["localhost", "127.0.0.1"], Validity::Good);
+    let (_server, nginx) = nginx_with(&cert, "location /sni { return 200 \"sni=[$ssl_server_name]\"; }");
+    for (host, seen) in [("localhost", "sni=[localhost]"), ("127.0.0.1", "sni=[]")] {
+        let (code, json, _) =
+            connect(&[&format!("wss://{host}:{}/sni", nginx.port), "--cacert", arg(&ca.ca.cert)], &[]);
+        assert_eq!((code, json["http_status"].as_u64()), (1, Some(200)), "{json}");
+        assert_eq!(json["body"], seen, "{json}");
+    }
+}

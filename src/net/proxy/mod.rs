@@ -54,9 +54,11 @@ impl ProxyUrl {
             "http" => ProxyKind::Http,
             "socks5" => ProxyKind::Socks5,
             "socks5h" => ProxyKind::Socks5h,
-            "https" => return Err(format!(
+            "https" => {
+                return Err(format!(
                 "'{shown}': TLS to the proxy itself (https://) is not supported; use http://, socks5:// or socks5h://"
-            )),
+            ))
+            }
             other => {
                 return Err(format!("'{shown}': unknown proxy scheme '{other}'; use http://, socks5:// or socks5h://"))
             }

@@ -110,10 +110,11 @@ fn parse_answer(head: &[u8]) -> Result<(u16, String, Option<String>), String> {
 
 fn http_refusal(proxy: &Sourced, status: u16, line: &str, authenticate: Option<&str>, target: &str) -> String {
     let what = match status {
-        407 if proxy.url.has_credentials() => {
+        // tinyproxy answers wrong credentials with 401, missing ones with 407.
+        401 | 407 if proxy.url.has_credentials() => {
             "it did not accept the credentials in the proxy URL: check user and password".to_string()
         }
-        407 => format!(
+        401 | 407 => format!(
             "it wants credentials ({}): put them in the proxy URL, http://user:password@host:port",
             authenticate.unwrap_or("Proxy-Authenticate not given")
         ),
@@ -152,6 +153,11 @@ async fn socks5(proxy: &Sourced, tcp: TcpStream, to: TunnelTo<'_>) -> Result<(Tc
             };
             Ok((stream.into_inner(), format!("{via}: succeeded")))
         }
+        Err(tokio_socks::Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(refused(
+            proxy,
+            None,
+            "it closed the connection during the SOCKS5 handshake: does it want a user and password (socks5://user:password@host:port), or other ones?",
+        )),
         Err(tokio_socks::Error::Io(e)) => Err(ProxyError {
             kind: FailureKind::from_io(&e),
             status: None,

@@ -52,7 +52,7 @@ pub fn rustls_error(e: &rustls::Error, cx: Context<'_>) -> String {
         rustls::Error::InvalidCertificate(cert) => certificate_error(cert, cx),
         rustls::Error::AlertReceived(alert) => alert_received(*alert, cx),
         rustls::Error::InvalidMessage(_) => format!(
-            "{} answered with something that is not TLS ({e}): this port speaks plain TCP (a ws:// server?), not wss://: use ws://",
+            "{} answered the TLS ClientHello with something that is not TLS: this port speaks plain TCP (a ws:// server?), not TLS: use ws://, not wss://",
             cx.host
         ),
         other => format!("TLS handshake with {} failed: {other}", cx.host),
