@@ -6,6 +6,7 @@
 mod app;
 mod net;
 mod server;
+pub mod shard;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use clap::Args;
 pub use app::{AppArgs, DEFAULT_READY_TIMEOUT};
 pub use net::NetArgs;
 pub use server::{EmbeddedServerArgs, ServeArgs, ServerBehaviourArgs};
+pub use shard::ShardArgs;
 
 use crate::units::{parse_duration, Header};
 

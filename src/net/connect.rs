@@ -143,8 +143,7 @@ impl Opening<'_> {
     }
 
     fn source_ip(&self) -> Option<IpAddr> {
-        let ips = &self.endpoint.source_ips;
-        (!ips.is_empty()).then(|| ips[self.client.index as usize % ips.len()])
+        self.endpoint.source_ip(self.client.index)
     }
 
     async fn upgrade(&mut self, url: &Dest<'_>, mut stream: WsStream) -> Result<Result<Opened, Rejection>, StepError> {
