@@ -237,7 +237,8 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let mut tap = Tap::new(metrics.clone());
         let t0 = Instant::now();
-        let attempt = EventKind::Attempt { wave: 0, outcome: Outcome::Accepted, tcp: None, total: Duration::ZERO };
+        let attempt =
+            EventKind::Attempt { wave: 0, outcome: Outcome::Accepted, tcp: None, proxy: None, total: Duration::ZERO };
         tap.observe(&event(0, t0, attempt.clone()));
         tap.observe(&event(1, t0, attempt));
         tap.observe(&event(0, t0, EventKind::ServerPing));
