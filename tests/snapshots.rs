@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use wsprobe::check::connect::{ConnectDetails, Step, Traffic};
+use wsprobe::check::connect::{ConnectDetails, DeflateReport, Step, Traffic};
 use wsprobe::check::ratelimit::infer::{AttemptRecord, Purpose};
 use wsprobe::check::ratelimit::{Inferred, RatelimitDetails, RatelimitMode};
 use wsprobe::check::single::{ConnOutcome, ConnState, Distinct, Policy, SingleDetails};
@@ -12,6 +12,8 @@ use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails, Stabil
 use wsprobe::check::Observation;
 use wsprobe::event::{CloseInfo, EndHow};
 use wsprobe::exit::Verdict;
+use wsprobe::net::deflate::DeflateParams;
+use wsprobe::net::inflate::InflateStats;
 use wsprobe::report::table::{render, Style};
 use wsprobe::report::{Details, Finding, Report};
 use wsprobe::scenario::run::{CheckResult, FileResult, RunDetails};
@@ -175,10 +177,18 @@ fn connect_table() {
         ]),
         subprotocol: Some("chat.v1".into()),
         messages: vec![
-            Traffic { at_ms: 0.1, direction: "out", kind: "text", data: "hello".into() },
-            Traffic { at_ms: 0.6, direction: "in", kind: "text", data: "hello".into() },
-            Traffic { at_ms: 250.0, direction: "in", kind: "ping", data: "0 bytes (answered)".into() },
+            Traffic { at_ms: 0.1, direction: "out", kind: "text", data: "hello".into(), bytes: None },
+            Traffic { at_ms: 0.6, direction: "in", kind: "text", data: "hello".into(), bytes: None },
+            Traffic { at_ms: 0.7, direction: "out", kind: "binary", data: "3q2+7w==".into(), bytes: Some(4) },
+            Traffic { at_ms: 0.9, direction: "in", kind: "binary", data: "3q2+7w==".into(), bytes: Some(4) },
+            Traffic { at_ms: 250.0, direction: "in", kind: "ping", data: "0 bytes (answered)".into(), bytes: None },
         ],
+        extensions: Some("permessage-deflate; server_no_context_takeover".into()),
+        deflate: Some(DeflateReport {
+            offered: "permessage-deflate; client_max_window_bits".into(),
+            negotiated: Some(DeflateParams { server_no_context_takeover: true, ..DeflateParams::default() }),
+            inflated: InflateStats { messages: 2, compressed_bytes: 13, inflated_bytes: 9 },
+        }),
         close: Some(CloseInfo::ours(1000, "wsprobe done")),
         ..ConnectDetails::default()
     };
@@ -192,6 +202,41 @@ fn connect_table() {
         vec![],
     );
     assert_eq!(r.verdict, Verdict::Pass);
+    insta::assert_snapshot!(render(&r, Style::default()));
+}
+
+/// wss through a proxy: the proxy's step, the TLS session and the
+/// server's certificate, with the warning for one that expires soon.
+#[test]
+fn connect_tls_proxy_table() {
+    use wsprobe::net::tls::info::{CertInfo, TlsInfo};
+    let details = ConnectDetails {
+        steps: vec![
+            step("dns", true, Some(0.01), "resolved"),
+            step("tcp", true, Some(0.2), "connected 127.0.0.1:50000 → 127.0.0.1:3128"),
+            step("proxy", true, Some(0.9), "http://user:***@127.0.0.1:3128 (from HTTPS_PROXY): CONNECT localhost:8443: HTTP/1.1 200 Connection established"),
+            step("tls", true, Some(2.1), "TLS 1.3, TLS13_AES_256_GCM_SHA384, ALPN http/1.1; certificate CN=localhost"),
+            step("upgrade", true, Some(0.5), "HTTP/1.1 101 Switching Protocols"),
+        ],
+        http_status: Some(101),
+        tls: Some(TlsInfo {
+            version: "TLS 1.3".into(),
+            cipher_suite: "TLS13_AES_256_GCM_SHA384".into(),
+            alpn: Some("http/1.1".into()),
+            certificate: Some(CertInfo {
+                subject: "CN=localhost".into(),
+                issuer: "CN=wsprobe test CA".into(),
+                sans: vec!["localhost".into(), "127.0.0.1".into()],
+                not_before: "2026-01-01T00:00:00Z".into(),
+                not_after: "2026-01-06T00:00:00Z".into(),
+                expires_in_days: 5.0,
+            }),
+        }),
+        ..ConnectDetails::default()
+    };
+    let warning = "the server's certificate (CN=localhost) expires on 2026-01-06T00:00:00Z, in 5.0 days: renew it before clients start failing";
+    let mut r = report("connect", details, vec![Finding::new("upgrade", true, "upgraded in 3.7 ms")], vec![]);
+    r.warnings.push(warning.into());
     insta::assert_snapshot!(render(&r, Style::default()));
 }
 
@@ -350,6 +395,7 @@ fn storm_table() {
         handshake_ms: Some(pct(2.5, 9.8, 12.1, 200)),
         reconnect_handshake_ms: Some(pct(0.4, 1.9, 2.2, 200)),
         tcp_connect_ms: Some(pct(0.3, 1.1, 1.6, 750)),
+        proxy_connect_ms: None,
         round_trip_ms: None,
         app_ready_ms: None,
         tls_ms: None,
@@ -368,6 +414,7 @@ fn storm_table() {
             tcp_connect: String::new(),
             round_trip: String::new(),
             app_ready: String::new(),
+            proxy_connect: String::new(),
             tls: String::new(),
             upgrade: String::new(),
         },

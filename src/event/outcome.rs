@@ -32,13 +32,15 @@ pub enum FailureKind {
     Unreachable,
     /// A limit on our side: open files, ephemeral ports.
     LocalLimit,
+    /// The proxy refused or failed to open the tunnel (not the server's doing).
+    Proxy,
     /// Anything else.
     Other,
 }
 
 impl FailureKind {
     /// Every kind, for reading labels back.
-    pub const ALL: [FailureKind; 10] = [
+    pub const ALL: [FailureKind; 11] = [
         FailureKind::Dns,
         FailureKind::Refused,
         FailureKind::Reset,
@@ -48,6 +50,7 @@ impl FailureKind {
         FailureKind::Eof,
         FailureKind::Unreachable,
         FailureKind::LocalLimit,
+        FailureKind::Proxy,
         FailureKind::Other,
     ];
 
@@ -63,6 +66,7 @@ impl FailureKind {
             FailureKind::Eof => "eof",
             FailureKind::Unreachable => "unreachable",
             FailureKind::LocalLimit => "local-limit",
+            FailureKind::Proxy => "proxy",
             FailureKind::Other => "error",
         }
     }
@@ -91,6 +95,8 @@ pub enum Phase {
     Dns,
     /// TCP connect.
     Tcp,
+    /// The tunnel through a proxy (HTTP CONNECT or SOCKS5).
+    Proxy,
     /// TLS handshake.
     Tls,
     /// HTTP upgrade request and response.
@@ -105,6 +111,7 @@ impl Phase {
         match self {
             Phase::Dns => "DNS",
             Phase::Tcp => "TCP",
+            Phase::Proxy => "proxy",
             Phase::Tls => "TLS",
             Phase::Upgrade => "upgrade",
             Phase::App => "app ready",
@@ -117,8 +124,10 @@ impl Phase {
 /// that long, it never finished), and the phase a timeout cut short.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PhaseTimes {
-    /// TCP connect, when TCP connected.
+    /// TCP connect (to the proxy, when there is one), when TCP connected.
     pub tcp: Option<Duration>,
+    /// The proxy's tunnel (CONNECT or SOCKS5 to its answer), when opened.
+    pub proxy: Option<Duration>,
     /// TLS handshake, when it completed (wss only).
     pub tls: Option<Duration>,
     /// Upgrade request to the response head, when the head came.
@@ -144,6 +153,9 @@ pub enum Outcome {
     /// Upgraded, then refused by the application protocol with a message
     /// (Socket.IO's `44`, ActionCable's `reject_subscription`...).
     AppRefused,
+    /// The HTTP proxy answered CONNECT with this status (407, 403, 502...):
+    /// the proxy's refusal; the server was never reached.
+    Proxy(u16),
 }
 
 impl Outcome {
@@ -166,6 +178,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Closed(code) => write!(f, "closed-{code}"),
             Outcome::Failed(kind) => f.write_str(kind.label()),
             Outcome::AppRefused => f.write_str("app-refused"),
+            Outcome::Proxy(status) => write!(f, "proxy-{status}"),
         }
     }
 }
@@ -186,6 +199,9 @@ impl std::str::FromStr for Outcome {
         }
         if let Some(close) = text.strip_prefix("closed-") {
             return Ok(Outcome::Closed(code(close)?));
+        }
+        if let Some(status) = text.strip_prefix("proxy-") {
+            return Ok(Outcome::Proxy(code(status)?));
         }
         FailureKind::ALL
             .into_iter()
@@ -232,12 +248,16 @@ mod tests {
         assert_eq!(serde_json::to_value(Outcome::Http(503)).unwrap(), "http-503");
         assert!(Outcome::Closed(4000).is_refusal() && !Outcome::Failed(FailureKind::Reset).is_refusal());
         assert!(Outcome::AppRefused.is_refusal() && Outcome::AppRefused.to_string() == "app-refused");
+        assert!(!Outcome::Proxy(407).is_refusal(), "the proxy's refusal is not the server's");
+        assert_eq!(Outcome::Proxy(407).to_string(), "proxy-407");
         for o in [
             Outcome::Accepted,
             Outcome::Http(409),
             Outcome::Closed(4001),
             Outcome::Failed(FailureKind::Eof),
             Outcome::AppRefused,
+            Outcome::Proxy(407),
+            Outcome::Failed(FailureKind::Proxy),
         ] {
             assert_eq!(o.to_string().parse::<Outcome>(), Ok(o));
         }

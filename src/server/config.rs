@@ -180,6 +180,9 @@ pub struct ServerConfig {
     pub max_handshakes: Option<usize>,
     /// The listen backlog (the kernel caps it at net.core.somaxconn).
     pub backlog: u32,
+    /// Accept permessage-deflate offers: compress outbound messages and
+    /// inflate inbound ones (within `max_message_size`).
+    pub deflate: bool,
 }
 
 impl Default for ServerConfig {
@@ -210,6 +213,7 @@ impl Default for ServerConfig {
             init_timeout: Duration::from_secs(3),
             max_handshakes: None,
             backlog: DEFAULT_BACKLOG,
+            deflate: false,
         }
     }
 }
@@ -332,6 +336,9 @@ impl ServerConfig {
         }
         if let Some(regex) = &self.require_init {
             parts.push(format!("init /{regex}/ within {}", d(self.init_timeout)));
+        }
+        if self.deflate {
+            parts.push("permessage-deflate".into());
         }
         for f in &self.faults {
             parts.push(format!("fault {}", f.name()));

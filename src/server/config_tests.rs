@@ -1,5 +1,4 @@
-//! Unit tests of the reference server's configuration: parsing and the
-//! combinations `validate` refuses.
+//! Tests of [`super::ServerConfig`]: flags that depend on each other, regexes, names.
 
 use super::*;
 

@@ -28,8 +28,14 @@ pub fn judge(d: &StormDetails, interrupted: bool) -> Observation {
 /// unresolvable): that is wsprobe not able to do its job, not a result.
 fn unreachable(d: &StormDetails) -> Option<String> {
     let w0 = &d.waves[0];
-    let silent =
-        |k: &Outcome| matches!(k, Outcome::Failed(FailureKind::Refused | FailureKind::Dns | FailureKind::Unreachable));
+    // A proxy that refused every tunnel kept wsprobe from the server too.
+    let silent = |k: &Outcome| {
+        matches!(
+            k,
+            Outcome::Failed(FailureKind::Refused | FailureKind::Dns | FailureKind::Unreachable | FailureKind::Proxy)
+                | Outcome::Proxy(_)
+        )
+    };
     let all_silent = w0.attempts > 0 && w0.accepted == 0 && d.rejections.keys().all(silent);
     all_silent.then(|| {
         format!(
@@ -207,6 +213,9 @@ fn why(d: &StormDetails, k: Outcome) -> Option<String> {
         Outcome::Failed(FailureKind::Reset) => "reset: the server (or a proxy) reset connections".into(),
         Outcome::Failed(FailureKind::LocalLimit) => "local-limit: this machine ran out of open files or ports".into(),
         Outcome::AppRefused => "app-refused: the application protocol refused after the upgrade (credentials?)".into(),
+        Outcome::Proxy(_) | Outcome::Failed(FailureKind::Proxy) => {
+            "proxy: the proxy refused the tunnel, not the server (`wsprobe connect` through it says why)".into()
+        }
         _ => return None,
     })
 }
@@ -220,6 +229,7 @@ fn timeout_words(d: &StormDetails) -> String {
             let meaning = match phase {
                 Phase::Dns => "in DNS (the resolver did not answer)",
                 Phase::Tcp => "in TCP connect (no SYN-ACK in time: a full listen backlog dropping SYNs, or a firewall)",
+                Phase::Proxy => "in the proxy's tunnel (the proxy did not answer CONNECT or SOCKS5 in time)",
                 Phase::Tls => "in the TLS handshake (TCP connected, TLS did not finish)",
                 Phase::Upgrade => "in the upgrade (TCP connected, no HTTP answer in time: a queue in front of the application, such as a proxy's maxconn, or an overloaded server)",
                 Phase::App => "in the application handshake (upgraded, the application never said ready)",

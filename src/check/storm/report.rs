@@ -44,9 +44,16 @@ pub struct Histograms {
     pub round_trip: String,
     /// The application handshake, "app ready" (µs), both waves.
     pub app_ready: String,
-    /// TLS handshakes that completed (µs), both waves.
+    /// The proxy's tunnel (µs), both waves; empty in a report saved
+    /// before proxies were timed.
+    #[serde(default = "empty_histogram")]
+    pub proxy_connect: String,
+    /// TLS handshakes that completed (µs), both waves; empty in a report
+    /// saved before phases were timed apart.
+    #[serde(default = "empty_histogram")]
     pub tls: String,
     /// Upgrades answered, request to response head (µs), both waves.
+    #[serde(default = "empty_histogram")]
     pub upgrade: String,
 }
 
@@ -78,8 +85,10 @@ pub struct StormTimes {
     /// The arrival of the last echo.
     pub last_message_at: Option<String>,
     /// The reconnect wave's first attempt.
+    #[serde(default)]
     pub reconnect_first_attempt_at: Option<String>,
     /// The reconnect wave's last attempt.
+    #[serde(default)]
     pub reconnect_last_attempt_at: Option<String>,
 }
 
@@ -113,6 +122,11 @@ pub struct Interruption {
     pub during: StormPart,
     /// Seconds that part had run.
     pub after_s: f64,
+}
+
+/// An empty histogram, for reports that carry none of a kind.
+fn empty_histogram() -> String {
+    crate::stats::latency::Latency::new().to_base64()
 }
 
 /// `storm`'s JSON fields.
@@ -152,23 +166,31 @@ pub struct StormDetails {
     pub reconnect_handshake_ms: Option<Percentiles>,
     /// TCP connect time, ms.
     pub tcp_connect_ms: Option<Percentiles>,
+    /// The proxy's tunnel, ms; null without a proxy.
+    #[serde(default)]
+    pub proxy_connect_ms: Option<Percentiles>,
     /// Echo round trip from the intended send time, ms.
     pub round_trip_ms: Option<Percentiles>,
     /// The application handshake ("app ready", after the upgrade), ms;
     /// null without an application layer.
     pub app_ready_ms: Option<Percentiles>,
     /// TLS handshakes that completed, ms, both waves; null without TLS.
+    #[serde(default)]
     pub tls_ms: Option<Percentiles>,
     /// Upgrades answered (request sent to response head), ms, both waves;
     /// null with --tcp-only.
+    #[serde(default)]
     pub upgrade_ms: Option<Percentiles>,
     /// Attempts the connect timeout cut short, by the phase it cut (`tcp`,
     /// `tls`, `upgrade`, `app`); those attempts give that phase no time.
+    #[serde(default)]
     pub timeouts: BTreeMap<Phase, u64>,
     /// The change in the kernel's listen-queue counters over the run, when
     /// the target is on this machine (loopback); null otherwise.
+    #[serde(default)]
     pub listen_queue: Option<ListenQueue>,
     /// Where Ctrl-C cut the run short; null when it ran to the end.
+    #[serde(default)]
     pub interruption: Option<Interruption>,
     /// Messages.
     pub messages: Messages,
@@ -247,6 +269,7 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
         handshake_ms: w0.handshake.percentiles(),
         reconnect_handshake_ms: w1.handshake.percentiles(),
         tcp_connect_ms: tcp.percentiles(),
+        proxy_connect_ms: stats.proxy.percentiles(),
         round_trip_ms: stats.round_trip.percentiles(),
         app_ready_ms: stats.app_ready.percentiles(),
         tls_ms: stats.tls.percentiles(),
@@ -282,6 +305,7 @@ fn histograms(stats: &StormStats, tcp: &Latency) -> Histograms {
         tcp_connect: tcp.to_base64(),
         round_trip: stats.round_trip.to_base64(),
         app_ready: stats.app_ready.to_base64(),
+        proxy_connect: stats.proxy.to_base64(),
         tls: stats.tls.to_base64(),
         upgrade: stats.upgrade.to_base64(),
     }

@@ -70,6 +70,8 @@ pub struct StormStats {
     pub timeline: Timeline,
     /// The application handshake ("app ready") of accepted attempts, both waves.
     pub app_ready: Latency,
+    /// The proxy's tunnel (CONNECT or SOCKS5 to its answer), both waves.
+    pub proxy: Latency,
     /// TLS handshakes that completed, both waves.
     pub tls: Latency,
     /// Upgrades answered (request to response head), both waves.
@@ -100,6 +102,7 @@ impl StormStats {
             last_message: None,
             timeline: Timeline::new(crate::clock::Origin::at(t0)),
             app_ready: Latency::new(),
+            proxy: Latency::new(),
             app_refusal: None,
             tls: Latency::new(),
             upgrade: Latency::new(),
@@ -108,6 +111,9 @@ impl StormStats {
     }
 
     fn attempt(&mut self, at: Instant, wave: u8, outcome: Outcome, phases: &PhaseTimes, total: Duration) {
+        if let Some(d) = phases.proxy {
+            self.proxy.record(d);
+        }
         if let Some(d) = phases.tls {
             self.tls.record(d);
         }

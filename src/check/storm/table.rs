@@ -38,7 +38,12 @@ pub fn render(d: &StormDetails, style: Style) -> String {
         t.add_row(row);
     }
     // Each phase's row times only the attempts that finished it.
-    let phases = [("tcp connect", d.tcp_connect_ms), ("tls handshake", d.tls_ms), ("upgrade", d.upgrade_ms)];
+    let phases = [
+        ("tcp connect", d.tcp_connect_ms),
+        ("proxy tunnel", d.proxy_connect_ms),
+        ("tls handshake", d.tls_ms),
+        ("upgrade", d.upgrade_ms),
+    ];
     for (name, p) in phases.into_iter().chain([("app ready", d.app_ready_ms)]) {
         if p.is_some() || name == "tcp connect" {
             let mut row = vec![Cell::new(name), Cell::new("")];
