@@ -8,6 +8,7 @@ mod app;
 mod args;
 pub mod closes;
 mod diagnose;
+mod heartbeat;
 mod idle;
 mod judge;
 mod kept;
@@ -28,6 +29,7 @@ use tokio_util::task::TaskTracker;
 pub use app::{AppDetails, AppHistograms};
 pub use args::StabilityArgs;
 pub use closes::{CloseRecord, Period};
+pub use heartbeat::Heartbeat;
 pub use idle::{IdleDetails, IdleMethod, IdleSearch};
 pub use judge::stats_of;
 pub use kept::{DropKind, Lifetimes};
@@ -257,44 +259,6 @@ pub struct StabilityDetails {
     pub app: Option<AppDetails>,
 }
 
-/// The heartbeat a soak ran with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Heartbeat {
-    /// Protocol ping frames, pong round trips measured.
-    PingFrames,
-    /// An application-level heartbeat message.
-    App,
-    /// The server's pings left unanswered.
-    NoPong,
-    /// The application protocol's own heartbeat (`--protocol`, `--reply`).
-    Protocol,
-    /// Nothing: shows idle timeouts.
-    Silent,
-}
-
-impl std::fmt::Display for Heartbeat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Heartbeat::PingFrames => "ping-frames",
-            Heartbeat::App => "app",
-            Heartbeat::NoPong => "no-pong",
-            Heartbeat::Protocol => "protocol",
-            Heartbeat::Silent => "silent",
-        })
-    }
-}
-
-fn heartbeat(plan: &StabilityPlan) -> Heartbeat {
-    match (plan.no_pong, plan.ping_interval, &plan.app_ping) {
-        (true, _, _) => Heartbeat::NoPong,
-        (_, Some(_), _) => Heartbeat::PingFrames,
-        (_, None, Some(_)) => Heartbeat::App,
-        _ if plan.client.app.as_ref().is_some_and(|a| a.has_heartbeat()) => Heartbeat::Protocol,
-        _ => Heartbeat::Silent,
-    }
-}
-
 /// Runs `stability`.
 pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationToken) -> Observation {
     if plan.find_idle_timeout {
@@ -367,7 +331,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats, held: Duration, interrupt
         held_s: crate::units::secs(held),
         survived: plan.shard.share(plan.clients).saturating_sub(stats.dropped_clients.len() as u32),
         connections: stats.connections,
-        heartbeat: heartbeat(plan),
+        heartbeat: heartbeat::of(plan),
         closes: stats.closes.records(),
         closes_omitted: Some(stats.closes.omitted()).filter(|&n| n > 0),
         drop_kinds: stats.closes.kind_list(),

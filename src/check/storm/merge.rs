@@ -16,6 +16,7 @@ use super::Disrupt;
 use crate::check::mergeable::{add_counts, details, extreme, same, sum_histograms, Context, Merger, Part};
 use crate::check::Observation;
 use crate::clock::{rfc3339, seconds_between};
+use crate::stats::latency::Latency;
 use crate::stats::listen_queue::ListenQueue;
 use crate::stats::timeline::{steady_rate, Count};
 
@@ -39,15 +40,7 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
     let first = &shards.first().ok_or("no storm shard to merge")?.1;
     same(each().map(|(p, d)| (p, &d.mode)), "mode")?;
     same(each().map(|(p, d)| (p, &d.disrupt)), "disrupt")?;
-    let handshake = sum_histograms(each(), "histograms.handshake", |d: &StormDetails| &d.histograms.handshake)?;
-    let reconnect =
-        sum_histograms(each(), "histograms.reconnect_handshake", |d: &StormDetails| &d.histograms.reconnect_handshake)?;
-    let tcp = sum_histograms(each(), "histograms.tcp_connect", |d: &StormDetails| &d.histograms.tcp_connect)?;
-    let round_trip = sum_histograms(each(), "histograms.round_trip", |d: &StormDetails| &d.histograms.round_trip)?;
-    let app_ready = sum_histograms(each(), "histograms.app_ready", |d: &StormDetails| &d.histograms.app_ready)?;
-    let proxy = sum_histograms(each(), "histograms.proxy_connect", |d: &StormDetails| &d.histograms.proxy_connect)?;
-    let tls = sum_histograms(each(), "histograms.tls", |d: &StormDetails| &d.histograms.tls)?;
-    let upgrade = sum_histograms(each(), "histograms.upgrade", |d: &StormDetails| &d.histograms.upgrade)?;
+    let h = Sums::of(shards)?;
     let sum = |f: fn(&StormDetails) -> u64| shards.iter().map(|(_, d)| f(d)).sum::<u64>();
     let times = times(shards);
     let connected = sum(|d| d.connected);
@@ -68,14 +61,14 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
         attempts_per_s: per_second,
         recovery_s: recovery(first.disrupt, connected, reconnected, &times),
         peak_concurrent: shards.iter().map(|(_, d)| d.peak_concurrent).max().unwrap_or(0).max(peak_open),
-        handshake_ms: handshake.percentiles(),
-        reconnect_handshake_ms: reconnect.percentiles(),
-        tcp_connect_ms: tcp.percentiles(),
-        proxy_connect_ms: proxy.percentiles(),
-        round_trip_ms: round_trip.percentiles(),
-        app_ready_ms: app_ready.percentiles(),
-        tls_ms: tls.percentiles(),
-        upgrade_ms: upgrade.percentiles(),
+        handshake_ms: h.handshake.percentiles(),
+        reconnect_handshake_ms: h.reconnect.percentiles(),
+        tcp_connect_ms: h.tcp.percentiles(),
+        proxy_connect_ms: h.proxy.percentiles(),
+        round_trip_ms: h.round_trip.percentiles(),
+        app_ready_ms: h.app_ready.percentiles(),
+        tls_ms: h.tls.percentiles(),
+        upgrade_ms: h.upgrade.percentiles(),
         timeouts: add_counts(shards.iter().map(|(_, d)| &d.timeouts)),
         listen_queue: listen_queue(shards),
         interruption: shards.iter().filter_map(|(_, d)| d.interruption).min_by(earlier),
@@ -83,24 +76,60 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
         rejections: add_counts(shards.iter().map(|(_, d)| &d.rejections)),
         app_refusal: shards.iter().find_map(|(_, d)| d.app_refusal.clone()),
         drops: add_counts(shards.iter().map(|(_, d)| &d.drops)),
-        histogram: handshake.to_base64(),
-        histograms: super::Histograms {
-            handshake: handshake.to_base64(),
-            reconnect_handshake: reconnect.to_base64(),
-            tcp_connect: tcp.to_base64(),
-            round_trip: round_trip.to_base64(),
-            app_ready: app_ready.to_base64(),
-            proxy_connect: proxy.to_base64(),
-            tls: tls.to_base64(),
-            upgrade: upgrade.to_base64(),
-        },
-        handshake_buckets: handshake.buckets(),
+        histogram: h.handshake.to_base64(),
+        histograms: h.encoded(),
+        handshake_buckets: h.handshake.buckets(),
         disrupt: first.disrupt,
         backoff: first.backoff.clone(),
         max_attempts: first.max_attempts,
         waves: [wave(shards, 0), wave(shards, 1)],
         times,
     })
+}
+
+/// Every histogram of the shards, added up.
+struct Sums {
+    handshake: Latency,
+    reconnect: Latency,
+    tcp: Latency,
+    round_trip: Latency,
+    app_ready: Latency,
+    proxy: Latency,
+    tls: Latency,
+    upgrade: Latency,
+}
+
+impl Sums {
+    fn of(shards: &[Shard<'_>]) -> Result<Sums, String> {
+        let each = || shards.iter().map(|(p, d)| (p, d));
+        let add = |field: &str, get: fn(&super::Histograms) -> &String| {
+            sum_histograms(each(), &format!("histograms.{field}"), |d: &StormDetails| get(&d.histograms).as_str())
+        };
+        Ok(Sums {
+            handshake: add("handshake", |h| &h.handshake)?,
+            reconnect: add("reconnect_handshake", |h| &h.reconnect_handshake)?,
+            tcp: add("tcp_connect", |h| &h.tcp_connect)?,
+            round_trip: add("round_trip", |h| &h.round_trip)?,
+            app_ready: add("app_ready", |h| &h.app_ready)?,
+            proxy: add("proxy_connect", |h| &h.proxy_connect)?,
+            tls: add("tls", |h| &h.tls)?,
+            upgrade: add("upgrade", |h| &h.upgrade)?,
+        })
+    }
+
+    /// The sums, encoded for the merged report.
+    fn encoded(&self) -> super::Histograms {
+        super::Histograms {
+            handshake: self.handshake.to_base64(),
+            reconnect_handshake: self.reconnect.to_base64(),
+            tcp_connect: self.tcp.to_base64(),
+            round_trip: self.round_trip.to_base64(),
+            app_ready: self.app_ready.to_base64(),
+            proxy_connect: self.proxy.to_base64(),
+            tls: self.tls.to_base64(),
+            upgrade: self.upgrade.to_base64(),
+        }
+    }
 }
 
 /// Messages sent and echoed, the rate over the union of the shards'

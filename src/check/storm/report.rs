@@ -241,12 +241,7 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
     if let Err(e) = tcp.merge(&w1.tcp) {
         tracing::warn!("tcp connect histogram: {e}");
     }
-    let recovery_s = phases.disrupt_at.and_then(|at| {
-        let start = if plan.disrupt == Disrupt::Server { stats.first_drop? } else { at };
-        let all_back = w1.accepted >= u64::from(phases.wave0_connected) && phases.wave0_connected > 0;
-        let back_at = w1.last_accept?;
-        all_back.then(|| secs(back_at.saturating_duration_since(start)))
-    });
+    let recovery_s = recovery(plan, stats, phases);
     let origin = Origin::at(stats.t0);
     let times = times(stats, phases, origin);
     let steady = w0.last_accept.and_then(|end| {
@@ -294,6 +289,17 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
         waves: [counts(w0), counts(w1)],
         times,
     }
+}
+
+/// Seconds from the disruption (the server's first drop, with `--disrupt
+/// server`) until every client was back; `None` when not all came back.
+fn recovery(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> Option<f64> {
+    let w1 = &stats.waves[1];
+    let at = phases.disrupt_at?;
+    let start = if plan.disrupt == Disrupt::Server { stats.first_drop? } else { at };
+    let all_back = w1.accepted >= u64::from(phases.wave0_connected) && phases.wave0_connected > 0;
+    let back_at = w1.last_accept?;
+    all_back.then(|| secs(back_at.saturating_duration_since(start)))
 }
 
 /// Every histogram of the run, encoded; `tcp` is both waves' TCP connects.
