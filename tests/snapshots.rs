@@ -231,6 +231,7 @@ fn attempt(n: u32, at_s: f64, outcome: &str, purpose: Purpose) -> AttemptRecord 
         retry_after: http_status.filter(|s| *s == 429).map(|_| "2".into()),
         close_code: outcome.strip_prefix("closed-").and_then(|s| s.parse().ok()),
         purpose,
+        hint: None,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod endpoint;
 pub mod http;
 pub mod limits;
 pub mod nopong;
+pub mod refusal;
 pub mod session;
 pub mod stream;
 pub mod tls;

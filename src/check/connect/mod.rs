@@ -198,6 +198,7 @@ fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
     if let Some(refusal) = &r.app {
         return app::refused(&r, refusal, obs, details);
     }
+    let advice = crate::net::refusal::auth_advice(r.status, &r.body);
     let mut detail = format!("HTTP {} {}", r.status, r.reason);
     if !r.body.is_empty() {
         detail.push_str(&format!(": {}", r.body));
@@ -214,14 +215,14 @@ fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
     details.retry_after = r.retry_after.clone();
     let retry = r.retry_after.map(|s| format!(" (Retry-After: {s})")).unwrap_or_default();
     obs.add(Finding::new("upgrade", false, format!("the server refused the upgrade: {detail}{retry}")));
-    obs.diagnosis.push(explain_status(r.status).to_string());
+    obs.diagnosis.push(advice.unwrap_or_else(|| explain_status(r.status)).to_string());
 }
 
 /// What an HTTP status on the upgrade usually means.
 pub fn explain_status(status: u16) -> &'static str {
     match status {
         400 => "400: the server did not like the upgrade request (headers, version, or path).",
-        401 | 403 => "401/403: authentication failed; pass credentials with -H \"Authorization: Bearer ...\" or a token in the URL.",
+        401 | 403 => crate::net::refusal::auth_advice(status, "").unwrap_or_default(),
         404 => "404: nothing serves WebSockets at this path; check the URL path.",
         409 => "409: this identity is already connected and the server refuses a second connection.",
         426 => "426: the server wants a different protocol or WebSocket version.",

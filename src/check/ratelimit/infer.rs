@@ -37,6 +37,10 @@ pub struct AttemptRecord {
     pub close_code: Option<u16>,
     /// Why it was made.
     pub purpose: Purpose,
+    /// What to do about a 401/403, read from its body (`--origin` when the
+    /// body names the Origin check); not in the report.
+    #[serde(skip)]
+    pub hint: Option<&'static str>,
 }
 
 impl AttemptRecord {
@@ -93,6 +97,7 @@ mod tests {
             retry_after: None,
             close_code: None,
             purpose,
+            hint: None,
         }
     }
 

@@ -17,12 +17,12 @@ pub(super) fn unreachable(records: &[AttemptRecord]) -> Option<String> {
         return None;
     }
     let outcomes = count_outcomes(records);
-    let hint = if outcomes.keys().any(|k| matches!(k, Outcome::Http(401 | 403))) {
-        "; pass credentials with -H"
+    let hint = if let Some(hint) = records.iter().find_map(|r| r.hint) {
+        format!("; {}", hint.trim().trim_matches(['(', ')']))
     } else if outcomes.keys().all(|k| matches!(k, Outcome::Http(_))) {
-        "; the limit may already be used up by earlier connections: wait for its window and run again"
+        "; the limit may already be used up by earlier connections: wait for its window and run again".into()
     } else {
-        ""
+        String::new()
     };
     Some(format!("no attempt was accepted ({}){hint}", crate::report::counts(&outcomes)))
 }

@@ -39,6 +39,7 @@ impl Probe<'_> {
             retry_after: None,
             close_code: None,
             purpose,
+            hint: None,
         };
         match open(self.endpoint, ClientId::new(n)).await {
             Attempt::Open(o) => {
@@ -67,6 +68,7 @@ impl Probe<'_> {
                 record.outcome = r.outcome();
                 record.http_status = r.http_status();
                 record.close_code = r.close_code();
+                record.hint = crate::net::refusal::auth_hint(r.status, &r.body);
                 record.retry_after = r.retry_after;
                 (record, None)
             }
