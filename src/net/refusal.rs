@@ -17,16 +17,20 @@ pub fn names_origin(body: &str) -> bool {
     ORIGIN_WORDS.iter().any(|w| lower.contains(w))
 }
 
+/// The advice for a 401/403 whose body says nothing more.
+pub const CREDENTIALS_ADVICE: &str =
+    "401/403: authentication failed; pass credentials with -H \"Authorization: Bearer ...\" or a token in the URL.";
+
 /// The diagnosis line for an authentication-like refusal (401/403), or
 /// `None` for other statuses.
-pub fn auth_advice(status: u16, body: &str) -> Option<&'static str> {
+pub fn auth_advice(status: u16, body: &str) -> Option<String> {
     if !matches!(status, 401 | 403) {
         return None;
     }
     Some(if names_origin(body) {
-        "401/403 naming the Origin: the server checks the Origin header (browsers send the page's origin; wsprobe sends none unless asked): pass the origin the app is served from with --origin https://app.example.com."
+        format!("{status} naming the Origin: the server checks the Origin header, which browsers always send and wsprobe sends only when asked; pass the origin the app is served from, such as --origin https://app.example.com.")
     } else {
-        "401/403: authentication failed; pass credentials with -H \"Authorization: Bearer ...\" or a token in the URL."
+        CREDENTIALS_ADVICE.to_string()
     })
 }
 

@@ -215,14 +215,14 @@ fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
     details.retry_after = r.retry_after.clone();
     let retry = r.retry_after.map(|s| format!(" (Retry-After: {s})")).unwrap_or_default();
     obs.add(Finding::new("upgrade", false, format!("the server refused the upgrade: {detail}{retry}")));
-    obs.diagnosis.push(advice.unwrap_or_else(|| explain_status(r.status)).to_string());
+    obs.diagnosis.push(advice.unwrap_or_else(|| explain_status(r.status).to_string()));
 }
 
 /// What an HTTP status on the upgrade usually means.
 pub fn explain_status(status: u16) -> &'static str {
     match status {
         400 => "400: the server did not like the upgrade request (headers, version, or path).",
-        401 | 403 => crate::net::refusal::auth_advice(status, "").unwrap_or_default(),
+        401 | 403 => crate::net::refusal::CREDENTIALS_ADVICE,
         404 => "404: nothing serves WebSockets at this path; check the URL path.",
         409 => "409: this identity is already connected and the server refuses a second connection.",
         426 => "426: the server wants a different protocol or WebSocket version.",
