@@ -32,7 +32,8 @@
 //!   ([`net::attempt::Outcome`]), open connections and how they end
 //!   ([`net::session`]: every write under a deadline), the frames on the
 //!   wire in ([`net::wire`]: read sizes, fragments, the close as sent) and
-//!   out ([`net::nopong`]: pongs coalesced, a bounded queue), our own limits.
+//!   out ([`net::nopong`]: pongs coalesced, a bounded queue), what a
+//!   refusal's status and body advise ([`net::refusal`]), our own limits.
 //! - [`event`]: what client tasks report; [`stats`]: generic folding of
 //!   events, latency histograms, self-watch.
 //! - [`mod@report`]: the [`report::Report`] (command-specific fields are a boxed
@@ -43,12 +44,14 @@
 //! - [`render`]: HTML (inline SVG charts) and Markdown, pure functions of a
 //!   report's JSON, so saved, merged and fresh reports render alike;
 //!   [`saved`]: reading saved reports back.
-//! - [`scenario`]: scenario files, `run` and its JUnit XML; [`selftest`] runs the checks'
-//!   built-in scenario files through the same runner.
+//! - [`scenario`]: scenario files (`${VAR}` from the environment, `run`'s
+//!   options for every check merged in), `run` and its JUnit XML;
+//!   [`selftest`] runs the checks' built-in scenario files through the same runner.
 //! - [`server`]: the reference server: `run(listener, config, shutdown)`.
 //! - [`units`]: durations, rates, backoff, headers, templates; [`redact`]:
-//!   secrets out of every output; [`exit`]: exit codes; [`shutdown`]: the
-//!   Ctrl-C cancellation tree.
+//!   secrets out of every output (by name, and values registered from the
+//!   environment); [`exit`]: exit codes; [`shutdown`]: the cancellation
+//!   tree that Ctrl-C and SIGTERM cancel.
 
 #![warn(missing_docs)]
 
