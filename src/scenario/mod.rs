@@ -18,7 +18,7 @@
 //! checked by the same definitions as the command line when the file is
 //! loaded, so a file and a command line mean the same thing. Every error
 //! names the file and line. String values may read the environment,
-//! `${NAME}` or `${NAME:-default}` (see [`env`]); what they read is masked
+//! `${NAME}` or `${NAME:-default}` (see [`mod@env`]); what they read is masked
 //! in every output.
 
 pub mod defaults;
