@@ -44,6 +44,13 @@
 //! - [`render`]: HTML (inline SVG charts) and Markdown, pure functions of a
 //!   report's JSON, so saved, merged and fresh reports render alike;
 //!   [`saved`]: reading saved reports back.
+//! - [`shard`]: one command as N shards (`--shard I/N`, `--shards N`,
+//!   `--start-at`): which clients are whose, the shared start, the plan
+//!   hash; [`clock`]: absolute times (µs, RFC 3339) that line up across
+//!   machines; [`merge`]: `wsprobe merge`, which checks shard reports
+//!   belong together, aligns their timelines and hands them to the
+//!   check's own merge hook ([`check::mergeable`], one `merge.rs` next to
+//!   each mergeable check), judged like a single run.
 //! - [`scenario`]: scenario files (`${VAR}` from the environment, `run`'s
 //!   options for every check merged in), `run` and its JUnit XML;
 //!   [`selftest`] runs the checks' built-in scenario files through the same runner.
@@ -58,8 +65,10 @@
 pub mod args;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod event;
 pub mod exit;
+pub mod merge;
 pub mod net;
 pub mod plan;
 pub mod redact;
@@ -69,6 +78,7 @@ pub mod saved;
 pub mod scenario;
 pub mod selftest;
 pub mod server;
+pub mod shard;
 pub mod shutdown;
 pub mod stats;
 pub mod target;

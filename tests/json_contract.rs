@@ -38,7 +38,9 @@ fn run_case<T: Contract>(args: &[&str], exit: i32) -> T {
     assert_eq!(out.status.code(), Some(exit), "wsprobe {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let report: T = contract::parse(&stdout);
-    assert_eq!(contract::Common::command(&report), args[0], "`command` names the command run");
+    if args[0] != "merge" {
+        assert_eq!(contract::Common::command(&report), args[0], "`command` names the command run");
+    }
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     let loose = contract::mutations_fail::<T>(&json);
     assert!(loose.is_empty(), "the contract accepted this output changed so: {loose:#?}");
@@ -186,6 +188,29 @@ cases! {
     ] => exit 0, |r| {
         assert!(r.round_trip_ms.is_some() && r.reconnect_handshake_ms.is_some());
         assert_eq!(r.connected, 5);
+    }
+
+    /// `merge` of two storm shards: a storm report with `merged_from`
+    /// (and no `shard`), its counts the shards' sums.
+    merge_storm_shards: contract::StormReport = [
+        "merge", "tests/fixtures/shards/storm-0.json", "tests/fixtures/shards/storm-1.json",
+    ] => exit 0, |r| {
+        assert_eq!(r.command, "storm", "a merged report keeps the shards' command");
+        assert_eq!((r.clients, r.connected), (6, 6));
+        assert_eq!(r.merged_from.as_ref().map(Vec::len), Some(2));
+    }
+
+    /// `merge` of one shard of two: the merged verdict is an error that names the missing shard.
+    merge_with_a_missing_shard: contract::StormReport = ["merge", "tests/fixtures/shards/storm-1.json"] => exit 2, |r| {
+        assert!(r.error.as_deref().is_some_and(|e| e.contains("shard 0 of 2 missing")), "{:?}", r.error);
+    }
+
+    /// `merge` of reports of different plans: refused, exit 2, one error object naming the files.
+    merge_refuses_different_commands: contract::ErrorReport = [
+        "merge", "tests/fixtures/shards/storm-0.json", "tests/fixtures/shards/stability-1.json",
+    ] => exit 2, |r| {
+        let e = r.error.as_deref().unwrap_or_default();
+        assert!(e.contains("storm-0.json") && e.contains("stability-1.json"), "{e}");
     }
 
     /// A storm through an application handshake: `app_ready_ms` is filled.

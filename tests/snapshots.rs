@@ -8,7 +8,7 @@ use wsprobe::check::ratelimit::infer::{AttemptRecord, Purpose};
 use wsprobe::check::ratelimit::{Inferred, RatelimitDetails, RatelimitMode};
 use wsprobe::check::single::{ConnOutcome, ConnState, Distinct, Policy, SingleDetails};
 use wsprobe::check::stability::{CloseRecord, Period};
-use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails};
+use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails, StabilityHistograms};
 use wsprobe::check::Observation;
 use wsprobe::event::{CloseInfo, EndHow};
 use wsprobe::exit::Verdict;
@@ -89,11 +89,15 @@ fn stability_table() {
         heartbeat: Heartbeat::PingFrames,
         closes: vec![close.clone(), CloseRecord { at_s: 2.0, ..close }],
         closes_omitted: None,
+        drop_kinds: Vec::new(),
         server_pings: ServerPings { count: 4, median_interval_s: Some(0.5) },
         pong_rtt_ms: None,
         app_ping: None,
         period: Some(Period { seconds: 1.0, code: 4001, drops: 2 }),
         failed_attempts: Default::default(),
+        ping_interval_s: Some(0.5),
+        app_ping_interval_s: None,
+        histograms: StabilityHistograms { ping_intervals: String::new(), pong_rtt: String::new() },
         app: None,
     };
     let r =
@@ -325,18 +329,20 @@ fn pct(p50: f64, p99: f64, max: f64, count: u64) -> wsprobe::stats::latency::Per
 
 #[test]
 fn storm_table() {
-    use wsprobe::check::storm::{Disrupt, Histograms, Messages, StormDetails};
+    use wsprobe::check::storm::{Disrupt, Histograms, Messages, StormDetails, StormTimes, WaveCounts};
     use wsprobe::net::attempt::Outcome;
     use wsprobe::stats::latency::Bucket;
     let details = StormDetails {
-        mode: "websocket",
+        mode: "websocket".into(),
         clients: 300,
         connected: 200,
         reconnected: Some(200),
         gave_up: 100,
         attempts: 750,
         connections_per_s: Some(4100.0),
+        steady_connections_per_s: None,
         peak_attempts_per_s: 420,
+        reconnect_peak_attempts_per_s: Some(250),
         attempts_per_s: vec![420, 250, 80],
         recovery_s: Some(1.25),
         peak_concurrent: 200,
@@ -347,6 +353,7 @@ fn storm_table() {
         app_ready_ms: None,
         messages: Messages { sent: 0, received: 0, per_s: None },
         rejections: BTreeMap::from([(Outcome::Http(503), 550)]),
+        app_refusal: None,
         drops: BTreeMap::new(),
         histogram: String::new(),
         histograms: Histograms {
@@ -363,6 +370,12 @@ fn storm_table() {
         ],
         disrupt: Disrupt::Abrupt,
         backoff: "exp:50ms..1s (jitter full)".into(),
+        max_attempts: 10,
+        waves: [
+            WaveCounts { attempts: 300, accepted: 200, gave_up: 100 },
+            WaveCounts { attempts: 450, accepted: 200, gave_up: 0 },
+        ],
+        times: StormTimes::default(),
     };
     let r = report(
         "storm",
@@ -385,6 +398,7 @@ fn fanout_partition_table() {
         mode: Mode::Broadcast,
         audience: Audience::All,
         clients: 4,
+        all_clients: 4,
         connected: 4,
         messages: 4,
         published: 4,
@@ -410,6 +424,12 @@ fn fanout_partition_table() {
         per_client: (0..4).map(client).collect(),
         drops: Vec::new(),
         connect_failures: BTreeMap::new(),
+        expect_ratio: None,
+        unconnected: Vec::new(),
+        unpublished_rounds: Vec::new(),
+        heard: None,
+        round_spans: None,
+        delivery_times: None,
     };
     let r = report(
         "fanout",

@@ -5,6 +5,7 @@
 
 mod app;
 mod server;
+pub mod shard;
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use clap::Args;
 
 pub use app::{AppArgs, DEFAULT_READY_TIMEOUT};
 pub use server::{EmbeddedServerArgs, ServeArgs, ServerBehaviourArgs};
+pub use shard::ShardArgs;
 
 use crate::units::{parse_duration, Header};
 

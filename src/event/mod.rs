@@ -16,7 +16,7 @@ pub use app::{Announced, AppEvent};
 pub use outcome::{FailureKind, Outcome};
 
 /// How the stream of a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EndHow {
     /// A close frame arrived (a clean close).

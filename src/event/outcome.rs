@@ -155,6 +155,14 @@ impl Serialize for Outcome {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Outcome {
+    /// Reads the words back from a saved report (`merge`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

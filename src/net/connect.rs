@@ -122,8 +122,7 @@ impl Opening<'_> {
     }
 
     fn source_ip(&self) -> Option<IpAddr> {
-        let ips = &self.endpoint.source_ips;
-        (!ips.is_empty()).then(|| ips[self.client.index as usize % ips.len()])
+        self.endpoint.source_ip(self.client.index)
     }
 
     async fn tls(&mut self, url: &Dest<'_>, tcp: TcpStream) -> Result<WsStream, StepError> {

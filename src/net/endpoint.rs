@@ -36,6 +36,10 @@ pub struct Endpoint {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Local addresses to spread clients over.
     pub source_ips: Vec<IpAddr>,
+    /// Clients k of one process are k = i, i + stride, i + 2 × stride...
+    /// (a shard's); addresses are spread over k / stride, so every
+    /// address gets its share.
+    pub source_stride: u32,
     /// Addresses resolved once for the whole run (storms skip per-client DNS).
     pub pinned: Option<Vec<SocketAddr>>,
     /// Never answer the server's pings (`stability --no-pong`).
@@ -134,6 +138,12 @@ pub fn ws_config(max_message_size: usize, read_buffer: usize) -> WebSocketConfig
 }
 
 impl Endpoint {
+    /// The local address client `index` connects from (`--source-ip`).
+    pub fn source_ip(&self, index: u32) -> Option<IpAddr> {
+        let ips = &self.source_ips;
+        (!ips.is_empty()).then(|| ips[(index / self.source_stride.max(1)) as usize % ips.len()])
+    }
+
     /// An endpoint for a URL template with default options: validates the
     /// URL and builds the TLS settings. `plan::ClientPlan::endpoint` is the
     /// one place that sets the rest from a plan.
@@ -160,6 +170,7 @@ impl Endpoint {
             ws_config: ws_config(16 << 20, CLIENT_READ_BUFFER),
             tls,
             source_ips: Vec::new(),
+            source_stride: 1,
             pinned: None,
             withhold_pongs: false,
             capture: true,
@@ -254,6 +265,15 @@ pub fn host_port(url: &Url) -> (String, u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shards_clients_spread_over_every_source_address() {
+        let mut e = Endpoint::new("ws://127.0.0.1:9/".into(), false, Duration::from_secs(1)).unwrap();
+        e.source_ips = vec![[127, 0, 0, 2].into(), [127, 0, 0, 3].into()];
+        e.source_stride = 6;
+        let used: Vec<_> = [1u32, 7, 13, 19].iter().filter_map(|&k| e.source_ip(k)).collect();
+        assert_eq!(used, [e.source_ips[0], e.source_ips[1], e.source_ips[0], e.source_ips[1]]);
+    }
 
     #[test]
     fn urls_are_checked_with_a_fix() {

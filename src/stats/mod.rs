@@ -3,6 +3,7 @@
 
 pub mod latency;
 pub mod selfwatch;
+pub mod timeline;
 
 use std::sync::{Arc, Mutex};
 

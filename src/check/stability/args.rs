@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::args::ClientArgs;
+use crate::args::{ClientArgs, ShardArgs};
 use crate::units::Jitter;
 use crate::units::{parse_duration, Backoff};
 
@@ -15,7 +15,7 @@ pub struct StabilityArgs {
     /// Common client options.
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Connections to hold.
+    /// Connections to hold (the total over all shards).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub clients: u32,
     /// How long to hold them.
@@ -52,4 +52,7 @@ pub struct StabilityArgs {
     /// Longest idle time --find-idle-timeout tries.
     #[arg(long = "max", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub max_idle: Duration,
+    /// Running as one of several shards.
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }

@@ -244,3 +244,11 @@ async fn tick(t: &mut Option<tokio::time::Interval>) {
         None => std::future::pending().await,
     }
 }
+
+/// Without --reconnect, the soak is over once every client has ended.
+pub async fn all_gone(tracker: &tokio_util::task::TaskTracker, reconnect: bool) {
+    if reconnect {
+        std::future::pending::<()>().await;
+    }
+    tracker.wait().await;
+}

@@ -177,8 +177,7 @@ async fn attempt_once(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
 
 async fn tcp_attempt(ctx: &Ctx, id: ClientId, wave: u8, started: Instant) -> Option<Live> {
     let addrs = ctx.endpoint.pinned.as_deref().unwrap_or_default();
-    let ips = &ctx.endpoint.source_ips;
-    let source = (!ips.is_empty()).then(|| ips[id.index as usize % ips.len()]);
+    let source = ctx.endpoint.source_ip(id.index);
     let result = match addrs.first() {
         Some(addr) => {
             tokio::time::timeout(ctx.endpoint.connect_timeout, crate::net::connect::connect_tcp(*addr, source)).await

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::event::{AppEvent, Event, EventKind};
 use crate::net::attempt::Outcome;
 use crate::stats::latency::Latency;
+use crate::stats::timeline::Timeline;
 
 /// Width of one rate bucket.
 pub const BUCKET: Duration = Duration::from_millis(100);
@@ -63,6 +64,8 @@ pub struct StormStats {
     pub first_message: Option<Instant>,
     /// Arrival of the last echo.
     pub last_message: Option<Instant>,
+    /// The per-second timeline on absolute seconds.
+    pub timeline: Timeline,
     /// The application handshake ("app ready") of accepted attempts, both waves.
     pub app_ready: Latency,
     /// The first refusal message of the application protocol.
@@ -87,6 +90,7 @@ impl StormStats {
             first_drop: None,
             first_message: None,
             last_message: None,
+            timeline: Timeline::new(crate::clock::Origin::at(t0)),
             app_ready: Latency::new(),
             app_refusal: None,
         }
@@ -169,6 +173,7 @@ fn peak(buckets: &[u32]) -> u64 {
 
 impl crate::stats::Fold for StormStats {
     fn apply(&mut self, e: &Event) {
+        self.timeline.apply(e);
         match &e.kind {
             EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, *outcome, *tcp, *total),
             EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
