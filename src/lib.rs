@@ -23,8 +23,11 @@
 //!   [`args`]: the arguments every check shares, as typed; [`plan`]: the validated [`plan::ClientPlan`]
 //!   every check's plan embeds; [`target`] resolves it (starting the
 //!   embedded server on `127.0.0.1:0` when there is no URL).
-//! - [`net`]: the fixed axis under every check: DNS, TCP, TLS and the
-//!   upgrade timed apart ([`net::connect`]), then the application
+//! - [`net`]: the fixed axis under every check: DNS, TCP, the proxy's
+//!   tunnel ([`net::proxy`]: `--proxy` or the environment as curl reads
+//!   it), TLS ([`net::tls`]: roots, client certificates, the session and
+//!   certificate shown, failures in words) and the upgrade timed apart
+//!   ([`net::connect`], redirects followed by [`net::redirect`]), then the application
 //!   protocol as one more layer ([`net::app`]: `--protocol` profiles as data
 //!   over `--init`/`--ready`/`--reply`, its own "app ready" phase and
 //!   refusals, heartbeats answered inside [`net::connect::ClientWs`], and

@@ -203,6 +203,8 @@ fn each_commands_own_options_have_their_own_section_above_the_embedded_server() 
                 sections.iter().filter(|(_, flags)| flags.contains(flag)).map(|(t, _)| t.as_str()).collect();
             assert_eq!(under, ["Options"], "{name} --{flag} is listed under {under:?}");
         }
+        let shared_in_options: Vec<&String> = sections[options].1.iter().filter(|f| shared.contains(f)).collect();
+        assert!(shared_in_options.is_empty(), "{name}: shared options under Options: {shared_in_options:?}");
         let stray: Vec<&String> = sections[embedded].1.iter().filter(|f| !f.starts_with("server-")).collect();
         assert!(stray.is_empty(), "{name}: not the embedded server's: {stray:?}");
         let connection = position("Connection").expect("a Connection section");

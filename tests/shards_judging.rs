@@ -83,7 +83,11 @@ fn a_drop_storm_in_shards_counts_every_drop_and_keeps_the_records_bounded() {
     if let Some(period) = m["period"].as_object() {
         assert_eq!(period["drops"].as_u64(), Some(total), "a period counts every drop, kept or not");
     }
-    assert_eq!(server.health().accepted_total, u(&m, "/connections"), "the server's own count");
+    // The server's own count, give or take the one reconnect per client
+    // that may be in flight when the soak ends: the server has sent its 101,
+    // the client stops before it reads it (seen once in a loaded suite run).
+    let (accepted, counted) = (server.health().accepted_total, u(&m, "/connections"));
+    assert!((counted..=counted + 4).contains(&accepted), "the server's own count: {accepted}, merged {counted}");
 }
 
 /// Shards of a soak whose server sends an application heartbeat ("2",

@@ -194,6 +194,41 @@ fn connect_table() {
     insta::assert_snapshot!(render(&r, Style::default()));
 }
 
+/// wss through a proxy: the proxy's step, the TLS session and the
+/// server's certificate, with the warning for one that expires soon.
+#[test]
+fn connect_tls_proxy_table() {
+    use wsprobe::net::tls::info::{CertInfo, TlsInfo};
+    let details = ConnectDetails {
+        steps: vec![
+            step("dns", true, Some(0.01), "resolved"),
+            step("tcp", true, Some(0.2), "connected 127.0.0.1:50000 → 127.0.0.1:3128"),
+            step("proxy", true, Some(0.9), "http://user:***@127.0.0.1:3128 (from HTTPS_PROXY): CONNECT localhost:8443: HTTP/1.1 200 Connection established"),
+            step("tls", true, Some(2.1), "TLS 1.3, TLS13_AES_256_GCM_SHA384, ALPN http/1.1; certificate CN=localhost"),
+            step("upgrade", true, Some(0.5), "HTTP/1.1 101 Switching Protocols"),
+        ],
+        http_status: Some(101),
+        tls: Some(TlsInfo {
+            version: "TLS 1.3".into(),
+            cipher_suite: "TLS13_AES_256_GCM_SHA384".into(),
+            alpn: Some("http/1.1".into()),
+            certificate: Some(CertInfo {
+                subject: "CN=localhost".into(),
+                issuer: "CN=wsprobe test CA".into(),
+                sans: vec!["localhost".into(), "127.0.0.1".into()],
+                not_before: "2026-01-01T00:00:00Z".into(),
+                not_after: "2026-01-06T00:00:00Z".into(),
+                expires_in_days: 5.0,
+            }),
+        }),
+        ..ConnectDetails::default()
+    };
+    let warning = "the server's certificate (CN=localhost) expires on 2026-01-06T00:00:00Z, in 5.0 days: renew it before clients start failing";
+    let mut r = report("connect", details, vec![Finding::new("upgrade", true, "upgraded in 3.7 ms")], vec![]);
+    r.warnings.push(warning.into());
+    insta::assert_snapshot!(render(&r, Style::default()));
+}
+
 #[test]
 fn connect_refused_table() {
     let details = ConnectDetails {
@@ -349,6 +384,7 @@ fn storm_table() {
         handshake_ms: Some(pct(2.5, 9.8, 12.1, 200)),
         reconnect_handshake_ms: Some(pct(0.4, 1.9, 2.2, 200)),
         tcp_connect_ms: Some(pct(0.3, 1.1, 1.6, 750)),
+        proxy_connect_ms: None,
         round_trip_ms: None,
         app_ready_ms: None,
         messages: Messages { sent: 0, received: 0, per_s: None },
@@ -362,6 +398,7 @@ fn storm_table() {
             tcp_connect: String::new(),
             round_trip: String::new(),
             app_ready: String::new(),
+            proxy_connect: String::new(),
         },
         handshake_buckets: vec![
             Bucket { le_ms: 2.0, count: 60 },

@@ -4,6 +4,7 @@
 //! runners never see clap types. Each default has its one home here.
 
 mod app;
+mod net;
 mod server;
 pub mod shard;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use clap::Args;
 
 pub use app::{AppArgs, DEFAULT_READY_TIMEOUT};
+pub use net::NetArgs;
 pub use server::{EmbeddedServerArgs, ServeArgs, ServerBehaviourArgs};
 pub use shard::ShardArgs;
 
@@ -79,9 +81,13 @@ pub struct ClientArgs {
     /// Largest message or frame accepted from the server, in bytes (1009 beyond).
     #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_SIZE, value_name = "BYTES", help_heading = CONNECTION)]
     pub max_message_size: usize,
-    /// wss:// without certificate checks (self-signed test servers).
+    /// wss:// without certificate checks (self-signed test servers); also
+    /// lets --follow-redirects go from wss:// to ws://.
     #[arg(long, help_heading = CONNECTION)]
     pub insecure: bool,
+    /// TLS roots and client certificate, proxy, redirects.
+    #[command(flatten, next_help_heading = "TLS, proxy and redirects")]
+    pub net: NetArgs,
     /// The application protocol spoken after the upgrade.
     #[command(flatten)]
     pub app: AppArgs,

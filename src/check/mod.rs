@@ -132,6 +132,8 @@ pub async fn run_planned(planned: &dyn Planned, stop: &CancellationToken) -> any
     let start = observation.run.start.take();
     // A protocol nobody named, noticed by the transport: a hint, never a verdict.
     observation.diagnosis.extend(target.endpoint.detections.lines());
+    // What the proxy settings leave out (a variable curl ignores): said once per run.
+    observation.warnings.extend(target.endpoint.proxy.notes.iter().cloned());
     let display = target.display.clone();
     target.finish().await;
     let mut report = Report::judge(planned.command(), display, observation, stop.is_cancelled());

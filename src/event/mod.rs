@@ -244,6 +244,8 @@ pub enum EventKind {
         outcome: Outcome,
         /// TCP connect time, when TCP connected.
         tcp: Option<Duration>,
+        /// The proxy's tunnel, with a proxy that opened one.
+        proxy: Option<Duration>,
         /// Whole attempt.
         total: Duration,
     },

@@ -1,4 +1,5 @@
-//! The client side of the wire: opening connections phase by phase,
+//! The client side of the wire: opening connections phase by phase
+//! (DNS, TCP, the proxy's tunnel, TLS, the upgrade and its redirects),
 //! living with them, and knowing wsprobe's own limits.
 
 pub mod app;
@@ -8,6 +9,9 @@ pub mod endpoint;
 pub mod http;
 pub mod limits;
 pub mod nopong;
+mod phases;
+pub mod proxy;
+pub mod redirect;
 pub mod refusal;
 pub mod session;
 pub mod stream;

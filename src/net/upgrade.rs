@@ -86,7 +86,10 @@ impl Response {
 
     pub(crate) fn into_rejection(self, body: String, timings: Timings) -> Rejection {
         let retry_after = self.get("retry-after").map(str::to_string);
+        let location = self.get("location").map(str::to_string);
         Rejection {
+            location,
+            route: Default::default(),
             status: self.status,
             reason: self.reason,
             retry_after,
@@ -118,8 +121,7 @@ pub(crate) fn parse_response(head: &[u8], capture: bool) -> Result<Response, Ste
     let content_length = header(parsed.headers, "content-length").and_then(|v| v.parse().ok());
     let upgrade_ok = header_has_token(parsed.headers, "upgrade", "websocket")
         && header_has_token(parsed.headers, "connection", "upgrade");
-    let shown =
-        if capture { raw.iter().map(|(n, v)| (n.clone(), redact_header_value(n, v))).collect() } else { Vec::new() };
+    let shown = if capture { raw.iter().map(|(n, v)| (n.clone(), shown_header(n, v))).collect() } else { Vec::new() };
     let mut response = Response {
         version: parsed.version.unwrap_or(1),
         status: parsed.code.unwrap_or(0),
@@ -136,6 +138,15 @@ pub(crate) fn parse_response(head: &[u8], capture: bool) -> Result<Response, Ste
         )));
     }
     Ok(response)
+}
+
+/// A response header as reports show it: secrets redacted, and a URL
+/// (a redirect's Location) with its token-like parameters redacted.
+fn shown_header(name: &str, value: &str) -> String {
+    if name.eq_ignore_ascii_case("location") || name.eq_ignore_ascii_case("content-location") {
+        return crate::redact::redact_url(value);
+    }
+    redact_header_value(name, value)
 }
 
 fn preview(bytes: &[u8]) -> String {

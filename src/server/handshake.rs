@@ -39,6 +39,13 @@ pub async fn accept(mut stream: TcpStream, peer: SocketAddr, worker: usize, shar
             return refuse(stream, shared, worker, plain(RejectReason::HeadTooLarge, 431, "request head too large"))
                 .await
         }
+        Ok(Err(HeadError::NotHttp(0x16))) => {
+            let why = "this port speaks plain HTTP and WebSocket (ws://), not TLS: a TLS ClientHello arrived";
+            return refuse(stream, shared, worker, plain(RejectReason::BadRequest, 400, why)).await;
+        }
+        Ok(Err(HeadError::NotHttp(_))) => {
+            return refuse(stream, shared, worker, plain(RejectReason::BadRequest, 400, "malformed HTTP request")).await
+        }
         Ok(Err(_)) => return Upgrade::Done,
         Err(_) => {
             return refuse(

@@ -257,7 +257,7 @@ mod tests {
         Event {
             client: 0,
             at,
-            kind: EventKind::Attempt { wave: 0, outcome, tcp: None, total: Duration::from_millis(ms) },
+            kind: EventKind::Attempt { wave: 0, outcome, tcp: None, proxy: None, total: Duration::from_millis(ms) },
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod app;
 mod args;
+mod route;
 mod table;
 mod transcript;
 
@@ -22,8 +23,9 @@ use super::{Check, Observation};
 use crate::args::ClientArgs;
 use crate::event::CloseInfo;
 use crate::exit::PlanError;
-use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection, Timings};
+use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection};
 use crate::net::session::{close_cleanly, interpret_wire, write_within, CloseReply, Read, WriteOp, Written};
+use crate::net::tls::info::TlsInfo;
 use crate::plan::ClientPlan;
 use crate::report::table::Style;
 use crate::report::{Details, Finding};
@@ -87,9 +89,15 @@ pub struct ConnectDetails {
     pub subprotocol: Option<String>,
     /// Negotiated extensions.
     pub extensions: Option<String>,
-    /// TLS version and cipher.
+    /// The TLS session and the server's certificate, for wss.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<String>,
+    pub tls: Option<TlsInfo>,
+    /// Where a redirect that was not followed points (redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Redirects followed (`--follow-redirects`), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<route::Redirect>,
     /// Messages sent and received: the first and last 100 when there were more.
     pub messages: Vec<Traffic>,
     /// Messages between the first and the last 100 that were not kept.
@@ -164,19 +172,8 @@ fn with_details(mut obs: Observation, details: ConnectDetails) -> Observation {
     obs
 }
 
-fn phase_steps(t: &Timings, details: &mut ConnectDetails) {
-    let mut push = |phase: &str, d: Option<Duration>, detail: String| {
-        if let Some(d) = d {
-            details.steps.push(Step { phase: phase.into(), ok: true, ms: Some(millis(d)), detail });
-        }
-    };
-    push("dns", t.dns, "resolved".into());
-    push("tcp", t.tcp, "connected".into());
-    push("tls", t.tls, "handshake done".into());
-}
-
 fn failed(failure: Failure, obs: &mut Observation, details: &mut ConnectDetails) {
-    phase_steps(&failure.timings, details);
+    route::steps(&failure.timings, &failure.route, None, details);
     let after_upgrade = app::failed(&failure, details);
     let phase = if after_upgrade { app::PHASE.to_string() } else { failure.phase.label().to_lowercase() };
     // The failed phase's time is on its failure line, not on a success line.
@@ -194,12 +191,16 @@ fn failed(failure: Failure, obs: &mut Observation, details: &mut ConnectDetails)
 }
 
 fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
-    phase_steps(&r.timings, details);
+    route::steps(&r.timings, &r.route, None, details);
     if let Some(refusal) = &r.app {
         return app::refused(&r, refusal, obs, details);
     }
     let advice = crate::net::refusal::auth_advice(r.status, &r.body);
     let mut detail = format!("HTTP {} {}", r.status, r.reason);
+    let location = r.redirect_to();
+    if let Some(to) = &location {
+        detail.push_str(&format!(" → {to}"));
+    }
     if !r.body.is_empty() {
         detail.push_str(&format!(": {}", r.body));
     }
@@ -215,7 +216,11 @@ fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
     details.retry_after = r.retry_after.clone();
     let retry = r.retry_after.map(|s| format!(" (Retry-After: {s})")).unwrap_or_default();
     obs.add(Finding::new("upgrade", false, format!("the server refused the upgrade: {detail}{retry}")));
-    obs.diagnosis.push(advice.unwrap_or_else(|| explain_status(r.status).to_string()));
+    match &location {
+        Some(to) => obs.diagnosis.push(route::redirect_diagnosis(r.status, to)),
+        None => obs.diagnosis.push(advice.unwrap_or_else(|| explain_status(r.status).to_string())),
+    }
+    details.location = location;
 }
 
 /// What an HTTP status on the upgrade usually means.
@@ -239,7 +244,8 @@ async fn converse(
     details: &mut ConnectDetails,
     stop: &CancellationToken,
 ) {
-    phase_steps(&opened.timings, details);
+    route::steps(&opened.timings, &opened.route, opened.handshake.tls.as_ref(), details);
+    route::expiry_warning(opened.handshake.tls.as_ref(), obs);
     let tcp = opened.ws.get_ref().tcp();
     if let (Ok(local), Ok(peer)) = (tcp.local_addr(), tcp.peer_addr()) {
         if let Some(step) = details.steps.iter_mut().find(|s| s.phase == "tcp") {

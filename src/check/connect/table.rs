@@ -4,6 +4,7 @@
 use comfy_table::Cell;
 
 use super::ConnectDetails;
+use crate::net::tls::info::TlsInfo;
 use crate::report::safe::{clip, line};
 use crate::report::table::{table, Style};
 
@@ -30,11 +31,13 @@ pub fn render(d: &ConnectDetails, style: Style) -> String {
     }
     if d.http_status == Some(101) {
         out.push_str(&format!(
-            "\nSubprotocol: {}   Extensions: {}{}\n",
+            "\nSubprotocol: {}   Extensions: {}\n",
             line(d.subprotocol.as_deref().unwrap_or("none")),
             line(d.extensions.as_deref().unwrap_or("none")),
-            d.tls.as_ref().map(|t| format!("   TLS: {t}")).unwrap_or_default()
         ));
+    }
+    if let Some(tls) = &d.tls {
+        out.push_str(&tls_block(tls));
     }
     if let Some(app) = d.app.as_ref().filter(|a| !a.exchange.is_empty()) {
         let mut m = table(style, &["at", "", "application handshake"]);
@@ -68,6 +71,25 @@ pub fn render(d: &ConnectDetails, style: Style) -> String {
         out.push_str(&format!("\n{m}\n"));
     }
     out.push('\n');
+    out
+}
+
+/// The TLS session and the server's certificate.
+fn tls_block(tls: &TlsInfo) -> String {
+    let mut out = format!("\nTLS: {}\n", line(&tls.summary()));
+    if let Some(c) = &tls.certificate {
+        let names = if c.sans.is_empty() { "none (no subjectAltName)".to_string() } else { c.sans.join(", ") };
+        let warn = if c.expires_soon() { " ⚠" } else { "" };
+        out.push_str(&format!(
+            "Certificate: {}\n  issuer:  {}\n  names:   {}\n  valid:   {} → {} (expires in {:.1} days{warn})\n",
+            line(&c.subject),
+            line(&c.issuer),
+            line(&names),
+            c.not_before,
+            c.not_after,
+            c.expires_in_days
+        ));
+    }
     out
 }
 

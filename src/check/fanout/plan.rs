@@ -73,7 +73,7 @@ impl FanoutPlan {
             http: self.publish_http.as_ref().map(|url| HttpPublisher {
                 url: url.clone(),
                 headers: self.client.headers.clone(),
-                tls: target.endpoint.tls.clone().or_else(|| crate::net::tls::client_config(self.client.insecure).ok()),
+                tls: target.endpoint.tls.clone().or_else(|| crate::net::tls::client_config(&self.client.net.tls).ok()),
                 timeout: self.client.connect_timeout,
             }),
             interval: self.interval,

@@ -69,7 +69,13 @@ pub async fn run(ctx: Arc<Ctx>, id: ClientId) {
         let t = *attempt.timings();
         ctx.emit(
             id.index,
-            EventKind::Attempt { wave: 0, outcome: attempt.outcome(), tcp: t.tcp, total: started.elapsed() },
+            EventKind::Attempt {
+                wave: 0,
+                outcome: attempt.outcome(),
+                tcp: t.tcp,
+                proxy: t.proxy,
+                total: started.elapsed(),
+            },
         );
         let Attempt::Open(opened) = attempt else {
             if !ctx.reconnect {

@@ -24,8 +24,14 @@ pub fn judge(d: &StormDetails, interrupted: bool) -> Observation {
 /// unresolvable): that is wsprobe not able to do its job, not a result.
 fn unreachable(d: &StormDetails) -> Option<String> {
     let w0 = &d.waves[0];
-    let silent =
-        |k: &Outcome| matches!(k, Outcome::Failed(FailureKind::Refused | FailureKind::Dns | FailureKind::Unreachable));
+    // A proxy that refused every tunnel kept wsprobe from the server too.
+    let silent = |k: &Outcome| {
+        matches!(
+            k,
+            Outcome::Failed(FailureKind::Refused | FailureKind::Dns | FailureKind::Unreachable | FailureKind::Proxy)
+                | Outcome::Proxy(_)
+        )
+    };
     let all_silent = w0.attempts > 0 && w0.accepted == 0 && d.rejections.keys().all(silent);
     all_silent.then(|| {
         format!(
@@ -143,6 +149,9 @@ fn why(k: Outcome) -> Option<&'static str> {
         Outcome::Failed(FailureKind::Reset) => "reset: the server (or a proxy) reset connections",
         Outcome::Failed(FailureKind::LocalLimit) => "local-limit: this machine ran out of open files or ports",
         Outcome::AppRefused => "app-refused: the application protocol refused after the upgrade (credentials?)",
+        Outcome::Proxy(_) | Outcome::Failed(FailureKind::Proxy) => {
+            "proxy: the proxy refused the tunnel, not the server (`wsprobe connect` through it says why)"
+        }
         _ => return None,
     })
 }

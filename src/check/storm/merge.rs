@@ -41,6 +41,7 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
     let tcp = sum_histograms(each(), "histograms.tcp_connect", |d: &StormDetails| &d.histograms.tcp_connect)?;
     let round_trip = sum_histograms(each(), "histograms.round_trip", |d: &StormDetails| &d.histograms.round_trip)?;
     let app_ready = sum_histograms(each(), "histograms.app_ready", |d: &StormDetails| &d.histograms.app_ready)?;
+    let proxy = sum_histograms(each(), "histograms.proxy_connect", |d: &StormDetails| &d.histograms.proxy_connect)?;
     let sum = |f: fn(&StormDetails) -> u64| shards.iter().map(|(_, d)| f(d)).sum::<u64>();
     let times = times(shards);
     let connected = sum(|d| d.connected);
@@ -64,6 +65,7 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
         handshake_ms: handshake.percentiles(),
         reconnect_handshake_ms: reconnect.percentiles(),
         tcp_connect_ms: tcp.percentiles(),
+        proxy_connect_ms: proxy.percentiles(),
         round_trip_ms: round_trip.percentiles(),
         app_ready_ms: app_ready.percentiles(),
         messages: messages(shards, &times),
@@ -77,6 +79,7 @@ fn combine(shards: &[Shard<'_>], ctx: &Context<'_>) -> Result<StormDetails, Stri
             tcp_connect: tcp.to_base64(),
             round_trip: round_trip.to_base64(),
             app_ready: app_ready.to_base64(),
+            proxy_connect: proxy.to_base64(),
         },
         handshake_buckets: handshake.buckets(),
         disrupt: first.disrupt,

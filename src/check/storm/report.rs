@@ -43,6 +43,10 @@ pub struct Histograms {
     pub round_trip: String,
     /// The application handshake, "app ready" (µs), both waves.
     pub app_ready: String,
+    /// The proxy's tunnel (µs), both waves; empty in a report saved
+    /// before proxies were timed.
+    #[serde(default = "empty_histogram")]
+    pub proxy_connect: String,
 }
 
 /// One wave's counts (0: first connect, 1: reconnect).
@@ -72,6 +76,11 @@ pub struct StormTimes {
     pub first_message_at: Option<String>,
     /// The arrival of the last echo.
     pub last_message_at: Option<String>,
+}
+
+/// An empty histogram, for reports that carry none of a kind.
+fn empty_histogram() -> String {
+    crate::stats::latency::Latency::new().to_base64()
 }
 
 /// `storm`'s JSON fields.
@@ -111,6 +120,9 @@ pub struct StormDetails {
     pub reconnect_handshake_ms: Option<Percentiles>,
     /// TCP connect time, ms.
     pub tcp_connect_ms: Option<Percentiles>,
+    /// The proxy's tunnel, ms; null without a proxy.
+    #[serde(default)]
+    pub proxy_connect_ms: Option<Percentiles>,
     /// Echo round trip from the intended send time, ms.
     pub round_trip_ms: Option<Percentiles>,
     /// The application handshake ("app ready", after the upgrade), ms;
@@ -193,6 +205,7 @@ fn details(plan: &StormPlan, stats: &StormStats, phases: &Phases) -> StormDetail
         handshake_ms: w0.handshake.percentiles(),
         reconnect_handshake_ms: w1.handshake.percentiles(),
         tcp_connect_ms: tcp.percentiles(),
+        proxy_connect_ms: stats.proxy.percentiles(),
         round_trip_ms: stats.round_trip.percentiles(),
         app_ready_ms: stats.app_ready.percentiles(),
         messages: Messages {
@@ -223,6 +236,7 @@ fn histograms(stats: &StormStats, tcp: &crate::stats::latency::Latency) -> Histo
         tcp_connect: tcp.to_base64(),
         round_trip: stats.round_trip.to_base64(),
         app_ready: stats.app_ready.to_base64(),
+        proxy_connect: stats.proxy.to_base64(),
     }
 }
 

@@ -68,6 +68,8 @@ pub struct StormStats {
     pub timeline: Timeline,
     /// The application handshake ("app ready") of accepted attempts, both waves.
     pub app_ready: Latency,
+    /// The proxy's tunnel (CONNECT or SOCKS5 to its answer), both waves.
+    pub proxy: Latency,
     /// The first refusal message of the application protocol.
     pub app_refusal: Option<String>,
 }
@@ -92,6 +94,7 @@ impl StormStats {
             last_message: None,
             timeline: Timeline::new(crate::clock::Origin::at(t0)),
             app_ready: Latency::new(),
+            proxy: Latency::new(),
             app_refusal: None,
         }
     }
@@ -175,7 +178,12 @@ impl crate::stats::Fold for StormStats {
     fn apply(&mut self, e: &Event) {
         self.timeline.apply(e);
         match &e.kind {
-            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, *outcome, *tcp, *total),
+            EventKind::Attempt { wave, outcome, tcp, proxy, total } => {
+                if let Some(proxy) = proxy {
+                    self.proxy.record(*proxy);
+                }
+                self.attempt(e.at, *wave, *outcome, *tcp, *total)
+            }
             EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
             EventKind::Closed { close, .. } => {
                 self.concurrent -= 1;
@@ -220,6 +228,7 @@ mod tests {
             wave,
             outcome: outcome.parse().expect("test outcome"),
             tcp: Some(Duration::from_micros(100)),
+            proxy: None,
             total: Duration::from_millis(2),
         }
     }

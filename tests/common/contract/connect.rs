@@ -20,8 +20,15 @@ report! {
         pub subprotocol: Option<String>,
         #[serde(deserialize_with = "nullable")]
         pub extensions: Option<String>,
+        /// wss only.
         #[serde(default, deserialize_with = "omittable")]
-        pub tls: Option<String>,
+        pub tls: Option<Tls>,
+        /// Only for a redirect that was not followed.
+        #[serde(default, deserialize_with = "omittable")]
+        pub location: Option<String>,
+        /// Only with redirects followed (--follow-redirects).
+        #[serde(default, deserialize_with = "omittable")]
+        pub redirects: Option<Vec<Redirect>>,
         pub messages: Vec<Traffic>,
         #[serde(default, deserialize_with = "omittable")]
         pub messages_omitted: Option<u64>,
@@ -35,11 +42,24 @@ report! {
 
 impl Contract for ConnectReport {
     const OMITTABLE: &'static [&'static str] =
-        &["body", "retry_after", "tls", "messages_omitted", "close.detail", "app"];
+        &["body", "retry_after", "tls", "location", "redirects", "messages_omitted", "close.detail", "app"];
     fn rules(&self) -> Result<(), String> {
         let app_step = self.steps.iter().any(|s| s.phase == StepPhase::App);
         if app_step != self.app.is_some() {
             return Err(format!("an `app` step is there exactly with `app`: step {app_step}, app {:?}", self.app));
+        }
+        let hops = self.steps.iter().filter(|s| s.phase == StepPhase::Redirect).count();
+        if hops != self.redirects.as_ref().map_or(0, Vec::len) {
+            return Err(format!("one `redirect` step per entry of `redirects`: {hops} steps, {:?}", self.redirects));
+        }
+        if self.redirects.as_ref().is_some_and(Vec::is_empty) {
+            return Err("`redirects` is left out when empty".into());
+        }
+        if let Some(tls) = &self.tls {
+            let tls_step = self.steps.iter().any(|s| s.phase == StepPhase::Tls && s.ok);
+            if !tls_step || !tls.version.starts_with("TLS 1.") || tls.cipher_suite.is_empty() {
+                return Err(format!("`tls` comes with a tls step, a TLS 1.x version and a cipher suite: {tls:?}"));
+            }
         }
         Ok(())
     }
@@ -91,11 +111,49 @@ pub struct AppHandshake {
     pub refusal: Option<String>,
 }
 
+/// The TLS session of a wss connection.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// `TLS 1.3` or `TLS 1.2`.
+    pub version: String,
+    pub cipher_suite: String,
+    #[serde(deserialize_with = "nullable")]
+    pub alpn: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub certificate: Option<Certificate>,
+}
+
+/// The server's certificate.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    /// RFC 3339 UTC.
+    pub not_before: String,
+    pub not_after: String,
+    pub expires_in_days: f64,
+}
+
+/// A redirect followed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    pub from: String,
+    pub status: u16,
+    pub to: String,
+    pub ms: f64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepPhase {
+    Redirect,
     Dns,
     Tcp,
+    Proxy,
     Tls,
     Upgrade,
     App,

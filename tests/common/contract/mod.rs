@@ -51,12 +51,13 @@ pub struct Finding {
 }
 
 /// An attempt's outcome label: `accepted`, `http-<status>`,
-/// `closed-<code>`, `app-refused`, or a failure kind (`refused`, `timeout`...).
+/// `closed-<code>`, `app-refused`, `proxy-<status>` (the proxy refused the
+/// tunnel), or a failure kind (`refused`, `timeout`, `proxy`...).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Outcome(pub String);
 
 const FAILURE_KINDS: &[&str] =
-    &["dns", "refused", "reset", "timeout", "tls", "protocol", "eof", "unreachable", "local-limit", "error"];
+    &["dns", "refused", "reset", "timeout", "tls", "protocol", "eof", "unreachable", "local-limit", "proxy", "error"];
 
 impl<'de> Deserialize<'de> for Outcome {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -64,7 +65,9 @@ impl<'de> Deserialize<'de> for Outcome {
         let code = |prefix: &str| text.strip_prefix(prefix).and_then(|n| n.parse::<u16>().ok());
         let http = code("http-").is_some_and(|s| (100..600).contains(&s));
         let app = text == "app-refused";
-        if text == "accepted" || app || http || code("closed-").is_some() || FAILURE_KINDS.contains(&text.as_str()) {
+        let proxy = code("proxy-").is_some_and(|s| (100..600).contains(&s));
+        let closed = code("closed-").is_some();
+        if text == "accepted" || app || http || proxy || closed || FAILURE_KINDS.contains(&text.as_str()) {
             Ok(Outcome(text))
         } else {
             Err(serde::de::Error::custom(format!("`{text}` is not an outcome label")))

@@ -37,6 +37,9 @@ report! {
         pub reconnect_handshake_ms: Option<Percentiles>,
         #[serde(deserialize_with = "nullable")]
         pub tcp_connect_ms: Option<Percentiles>,
+        /// Null without a proxy.
+        #[serde(deserialize_with = "nullable")]
+        pub proxy_connect_ms: Option<Percentiles>,
         #[serde(deserialize_with = "nullable")]
         pub round_trip_ms: Option<Percentiles>,
         /// The application handshake; null without an application layer.
@@ -100,6 +103,7 @@ impl Contract for StormReport {
             ("histograms.tcp_connect", &h.tcp_connect),
             ("histograms.round_trip", &h.round_trip),
             ("histograms.app_ready", &h.app_ready),
+            ("histograms.proxy_connect", &h.proxy_connect),
         ] {
             if wsprobe::stats::latency::Latency::from_base64(text).is_none() {
                 return Err(format!("{name} is not an HdrHistogram V2 in base64: {text:?}"));
@@ -176,6 +180,7 @@ pub struct Histograms {
     pub tcp_connect: String,
     pub round_trip: String,
     pub app_ready: String,
+    pub proxy_connect: String,
 }
 
 #[derive(Debug, Deserialize)]
