@@ -34,11 +34,16 @@
 //!   protocols noticed when nobody named one), typed attempt outcomes
 //!   ([`net::attempt::Outcome`]), open connections and how they end
 //!   ([`net::session`]: every write under a deadline), the frames on the
-//!   wire in ([`net::wire`]: read sizes, fragments, the close as sent) and
-//!   out ([`net::nopong`]: pongs coalesced, a bounded queue), what a
-//!   refusal's status and body advise ([`net::refusal`]), our own limits.
+//!   wire in ([`net::wire`]: read sizes, fragments, the close as sent,
+//!   compressed messages inflated by [`net::inflate`] within the message
+//!   limit) and out ([`net::nopong`]: pongs coalesced, a bounded queue),
+//!   permessage-deflate's negotiation on both sides ([`net::deflate`]),
+//!   what a refusal's status and body advise ([`net::refusal`]), our own
+//!   limits.
 //! - [`event`]: what client tasks report; [`stats`]: generic folding of
-//!   events, latency histograms, self-watch.
+//!   events, latency histograms, self-watch; [`metrics`]: the same events
+//!   as live Prometheus/OpenMetrics metrics, served over HTTP while a soak
+//!   runs (`--metrics-addr`).
 //! - [`mod@report`]: the [`report::Report`] (command-specific fields are a boxed
 //!   [`report::Details`], so this module names no check) and its pure
 //!   renderers (table, JSON, progress; server text made safe for a
@@ -72,6 +77,7 @@ pub mod clock;
 pub mod event;
 pub mod exit;
 pub mod merge;
+pub mod metrics;
 pub mod net;
 pub mod plan;
 pub mod redact;

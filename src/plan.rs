@@ -52,6 +52,8 @@ pub struct ClientPlan {
     pub max_message_size: usize,
     /// TLS (`--insecure`, `--cacert`, `--cert`/`--key`), proxy and redirects.
     pub net: NetOptions,
+    /// Offer permessage-deflate.
+    pub deflate: bool,
     /// Local addresses to spread clients over (`--source-ip`).
     pub source_ips: Vec<IpAddr>,
     /// Never answer the server's pings (`stability --no-pong`).
@@ -89,6 +91,7 @@ impl ClientPlan {
             write_timeout: crate::plan::positive("--write-timeout", args.write_timeout)?,
             max_message_size: args.max_message_size,
             net: net_options(args)?,
+            deflate: args.deflate,
             source_ips: Vec::new(),
             withhold_pongs: false,
             capture_headers: true,
@@ -109,6 +112,7 @@ impl ClientPlan {
             write_timeout: default_duration(DEFAULT_WRITE_TIMEOUT),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             net: NetOptions::default(),
+            deflate: false,
             source_ips: Vec::new(),
             withhold_pongs: false,
             capture_headers: true,
@@ -133,6 +137,7 @@ impl ClientPlan {
         endpoint.ws_config = ws_config(self.max_message_size, CLIENT_READ_BUFFER);
         endpoint.source_ips = self.source_ips.clone();
         endpoint.withhold_pongs = self.withhold_pongs;
+        endpoint.deflate = self.deflate;
         endpoint.capture = self.capture_headers;
         if let Some(sub) = self.app.as_ref().and_then(|a| a.subprotocol) {
             if !endpoint.subprotocols.iter().any(|s| s == sub) {
@@ -217,6 +222,7 @@ macro_rules! server_config {
             require_init: $a.require_init.clone(),
             init_timeout: $a.init_timeout,
             max_handshakes: $a.max_handshakes,
+            deflate: $a.deflate,
         }
     };
 }

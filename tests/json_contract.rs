@@ -70,6 +70,23 @@ cases! {
         assert!(r.close.is_some());
     }
 
+    /// `connect --deflate` against `--server-deflate`: the agreed
+    /// parameters, what was inflated, and binary messages in base64 with
+    /// their length.
+    connect_deflate_binary: contract::ConnectReport = [
+        "connect", "--deflate", "--server-deflate", "--send", "hello", "--send-binary", "de ad be ef", "--listen", "200ms",
+    ] => exit 0, |r| {
+        let d = r.deflate.expect("deflate, offered");
+        assert_eq!(d.offered, "permessage-deflate; client_max_window_bits");
+        let p = d.negotiated.expect("negotiated");
+        assert!(!p.server_no_context_takeover && !p.client_no_context_takeover);
+        assert_eq!((p.server_max_window_bits, p.client_max_window_bits), (None, None));
+        assert_eq!((d.inflated.messages, d.inflated.inflated_bytes), (2, 9), "both echoes came compressed");
+        let binary: Vec<_> = r.messages.iter().filter(|m| m.kind == contract::TrafficKind::Binary).collect();
+        assert_eq!(binary.len(), 2, "{:?}", r.messages);
+        assert!(binary.iter().all(|m| m.data == "3q2+7w==" && m.bytes == Some(4)), "{binary:?}");
+    }
+
     /// `connect` to a port where nothing listens: exit 2, one object with
     /// the reason; the target is shown redacted.
     connect_unreachable: contract::ConnectReport = ["connect", "ws://127.0.0.1:1/ws?access_token=abc"] => exit 2, |r| {

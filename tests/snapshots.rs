@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use wsprobe::check::connect::{ConnectDetails, Step, Traffic};
+use wsprobe::check::connect::{ConnectDetails, DeflateReport, Step, Traffic};
 use wsprobe::check::ratelimit::infer::{AttemptRecord, Purpose};
 use wsprobe::check::ratelimit::{Inferred, RatelimitDetails, RatelimitMode};
 use wsprobe::check::single::{ConnOutcome, ConnState, Distinct, Policy, SingleDetails};
@@ -12,6 +12,8 @@ use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails, Stabil
 use wsprobe::check::Observation;
 use wsprobe::event::{CloseInfo, EndHow};
 use wsprobe::exit::Verdict;
+use wsprobe::net::deflate::DeflateParams;
+use wsprobe::net::inflate::InflateStats;
 use wsprobe::report::table::{render, Style};
 use wsprobe::report::{Details, Finding, Report};
 use wsprobe::scenario::run::{CheckResult, FileResult, RunDetails};
@@ -174,10 +176,18 @@ fn connect_table() {
         ]),
         subprotocol: Some("chat.v1".into()),
         messages: vec![
-            Traffic { at_ms: 0.1, direction: "out", kind: "text", data: "hello".into() },
-            Traffic { at_ms: 0.6, direction: "in", kind: "text", data: "hello".into() },
-            Traffic { at_ms: 250.0, direction: "in", kind: "ping", data: "0 bytes (answered)".into() },
+            Traffic { at_ms: 0.1, direction: "out", kind: "text", data: "hello".into(), bytes: None },
+            Traffic { at_ms: 0.6, direction: "in", kind: "text", data: "hello".into(), bytes: None },
+            Traffic { at_ms: 0.7, direction: "out", kind: "binary", data: "3q2+7w==".into(), bytes: Some(4) },
+            Traffic { at_ms: 0.9, direction: "in", kind: "binary", data: "3q2+7w==".into(), bytes: Some(4) },
+            Traffic { at_ms: 250.0, direction: "in", kind: "ping", data: "0 bytes (answered)".into(), bytes: None },
         ],
+        extensions: Some("permessage-deflate; server_no_context_takeover".into()),
+        deflate: Some(DeflateReport {
+            offered: "permessage-deflate; client_max_window_bits".into(),
+            negotiated: Some(DeflateParams { server_no_context_takeover: true, ..DeflateParams::default() }),
+            inflated: InflateStats { messages: 2, compressed_bytes: 13, inflated_bytes: 9 },
+        }),
         close: Some(CloseInfo::ours(1000, "wsprobe done")),
         ..ConnectDetails::default()
     };

@@ -85,6 +85,12 @@ pub struct ClientArgs {
     /// lets --follow-redirects go from wss:// to ws://.
     #[arg(long, help_heading = CONNECTION)]
     pub insecure: bool,
+    /// Offer permessage-deflate (RFC 7692, with client_max_window_bits):
+    /// compressed messages from the server are inflated, each within
+    /// --max-message-size (a decompression bomb is refused with 1009).
+    /// What wsprobe sends stays uncompressed, as RFC 7692 allows.
+    #[arg(long, help_heading = CONNECTION)]
+    pub deflate: bool,
     /// TLS roots and client certificate, proxy, redirects.
     #[command(flatten, next_help_heading = "TLS, proxy and redirects")]
     pub net: NetArgs,

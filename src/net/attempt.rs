@@ -75,6 +75,8 @@ pub struct Handshake {
     pub subprotocol: Option<String>,
     /// Extensions the server enabled.
     pub extensions: Option<String>,
+    /// permessage-deflate's parameters, when negotiated.
+    pub deflate: Option<crate::net::deflate::DeflateParams>,
     /// The TLS session and the server's certificate, for wss (only when
     /// the endpoint keeps details: a storm does not).
     pub tls: Option<TlsInfo>,

@@ -23,7 +23,7 @@ use crate::net::http::{read_head, HeadError};
 use crate::net::proxy::Sourced;
 use crate::net::stream::WsStream;
 use crate::net::tls::info::TlsInfo;
-use crate::net::upgrade::{build_request, parse_response, validate_upgrade, Response};
+use crate::net::upgrade::{build_request, offers_deflate, parse_response, validate_upgrade, Agreed, Response};
 use crate::units::ClientId;
 
 /// An open client WebSocket, with its application layer.
@@ -173,18 +173,28 @@ impl Opening<'_> {
             }
             return Ok(Err(response.into_rejection(body, self.timings)));
         }
-        let (subprotocol, extensions) = validate_upgrade(&response, &key, &self.endpoint.subprotocols)?;
+        let agreed = validate_upgrade(&response, &key, &self.endpoint.subprotocols, offers_deflate(self.endpoint))?;
         let tls = if self.endpoint.capture { stream.tls().map(TlsInfo::of) } else { None };
         let max_frame = self.endpoint.ws_config.max_frame_size.unwrap_or(usize::MAX);
         stream.frames_from_now(max_frame, buf[head_len..].to_vec());
+        if let Some(params) = &agreed.deflate {
+            stream.inflate(params, self.endpoint.ws_config.max_message_size.unwrap_or(usize::MAX));
+        }
         if self.endpoint.withhold_pongs {
             stream.withhold_pongs();
         }
         drop(buf);
         let ws = WebSocketStream::from_raw_socket(stream, Role::Client, Some(self.endpoint.ws_config)).await;
         self.timings.total = self.started.elapsed();
-        let handshake =
-            Handshake { status_line: response.status_line(), headers: response.headers, subprotocol, extensions, tls };
+        let Agreed { subprotocol, extensions, deflate } = agreed;
+        let handshake = Handshake {
+            status_line: response.status_line(),
+            headers: response.headers,
+            subprotocol,
+            extensions,
+            deflate,
+            tls,
+        };
         let route = Route::default();
         Ok(Ok(Opened { ws: ClientWs::new(ws), handshake, timings: self.timings, at: Instant::now(), app: None, route }))
     }

@@ -55,6 +55,8 @@ pub struct Endpoint {
     pub capture: bool,
     /// The application protocol every connection speaks after the upgrade.
     pub app: Option<Arc<crate::net::app::AppSpec>>,
+    /// Offer permessage-deflate (`--deflate`).
+    pub deflate: bool,
     /// Protocols noticed on connections that were not told to speak one.
     pub detections: Arc<crate::net::app::Detections>,
     fixed: Option<FixedAuthority>,
@@ -199,6 +201,7 @@ impl Endpoint {
             withhold_pongs: false,
             capture: true,
             app: None,
+            deflate: false,
             detections: Arc::default(),
             fixed: FixedAuthority::of(&url),
             url_template: url,

@@ -5,8 +5,10 @@
 pub mod app;
 pub mod attempt;
 pub mod connect;
+pub mod deflate;
 pub mod endpoint;
 pub mod http;
+pub mod inflate;
 pub mod limits;
 pub mod nopong;
 mod phases;

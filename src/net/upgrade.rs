@@ -2,7 +2,8 @@
 //! (templated headers, subprotocols, origin), and the checks on the answer
 //! RFC 6455 4.1 asks a client to make: a 101 with `Upgrade: websocket`,
 //! `Connection: upgrade`, the right `Sec-WebSocket-Accept`, and no
-//! subprotocol or extension that was not offered.
+//! subprotocol or extension that was not offered (permessage-deflate, when
+//! offered, is checked as RFC 7692 asks, in [`crate::net::deflate`]).
 
 use std::fmt::Write as _;
 
@@ -27,6 +28,9 @@ pub(crate) fn build_request(endpoint: &Endpoint, dest: &Dest<'_>, client: Client
     );
     if !endpoint.subprotocols.is_empty() {
         let _ = write!(req, "Sec-WebSocket-Protocol: {}\r\n", endpoint.subprotocols.join(", "));
+    }
+    if endpoint.deflate && !user_has("sec-websocket-extensions") {
+        let _ = write!(req, "Sec-WebSocket-Extensions: {}\r\n", crate::net::deflate::OFFER);
     }
     if let Some(origin) = endpoint.origin.as_ref().filter(|_| !user_has("origin")) {
         let _ = write!(req, "Origin: {origin}\r\n");
@@ -153,12 +157,34 @@ fn preview(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned()
 }
 
-/// Checks a 101 as RFC 6455 4.1 asks; returns the subprotocol and extensions.
+/// What a valid 101 agreed to.
+#[derive(Debug)]
+pub(crate) struct Agreed {
+    /// The subprotocol the server picked.
+    pub(crate) subprotocol: Option<String>,
+    /// The Sec-WebSocket-Extensions answer, as sent.
+    pub(crate) extensions: Option<String>,
+    /// permessage-deflate's parameters, when it was negotiated.
+    pub(crate) deflate: Option<crate::net::deflate::DeflateParams>,
+}
+
+/// True when the request offers permessage-deflate (`--deflate`, or the
+/// user's own `Sec-WebSocket-Extensions` header naming it).
+pub(crate) fn offers_deflate(endpoint: &Endpoint) -> bool {
+    endpoint.deflate
+        || endpoint.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("sec-websocket-extensions")
+                && h.value.to_ascii_lowercase().contains("permessage-deflate")
+        })
+}
+
+/// Checks a 101 as RFC 6455 4.1 asks; returns what it agreed to.
 pub(crate) fn validate_upgrade(
     response: &Response,
     key: &str,
     offered: &[String],
-) -> Result<(Option<String>, Option<String>), StepError> {
+    deflate_offered: bool,
+) -> Result<Agreed, StepError> {
     let bad = |why: String| (Phase::Upgrade, FailureKind::Protocol, why);
     let expected = derive_accept_key(key.as_bytes());
     match response.get("sec-websocket-accept") {
@@ -173,10 +199,12 @@ pub(crate) fn validate_upgrade(
         }
     }
     let extensions = response.get("sec-websocket-extensions").map(str::to_string);
-    if let Some(ext) = &extensions {
-        return Err(bad(format!("the server enabled extension '{ext}', which wsprobe did not offer")));
-    }
-    Ok((subprotocol, extensions))
+    let deflate = match &extensions {
+        Some(ext) if deflate_offered => Some(crate::net::deflate::accept_answer(ext).map_err(bad)?),
+        Some(ext) => return Err(bad(format!("the server enabled extension '{ext}', which wsprobe did not offer"))),
+        None => None,
+    };
+    Ok(Agreed { subprotocol, extensions, deflate })
 }
 
 #[cfg(test)]
@@ -187,7 +215,7 @@ mod tests {
     fn wrong_accept_key_is_a_protocol_failure() {
         let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n";
         let response = parse_response(head, true).unwrap();
-        let err = validate_upgrade(&response, "dGhlIHNhbXBsZSBub25jZQ==", &[]).unwrap_err();
+        let err = validate_upgrade(&response, "dGhlIHNhbXBsZSBub25jZQ==", &[], false).unwrap_err();
         assert_eq!(err.1, FailureKind::Protocol);
         assert!(err.2.contains("wrong Sec-WebSocket-Accept"));
     }

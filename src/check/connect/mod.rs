@@ -4,6 +4,8 @@
 
 mod app;
 mod args;
+mod deflate;
+mod payload;
 mod route;
 mod table;
 mod transcript;
@@ -13,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde::Serialize;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 pub use app::AppHandshake;
-pub use args::ConnectArgs;
+pub use args::{ConnectArgs, SendArg, Sends};
+pub use deflate::DeflateReport;
+pub use payload::Payload;
 
 use super::{Check, Observation};
 use crate::args::ClientArgs;
@@ -38,8 +41,8 @@ use crate::units::ClientId;
 pub struct ConnectPlan {
     /// How to connect.
     pub client: ClientPlan,
-    /// Messages to send once open.
-    pub send: Vec<String>,
+    /// Messages to send once open, in order.
+    pub send: Vec<Payload>,
     /// How long to listen before closing.
     pub listen: Duration,
 }
@@ -66,8 +69,13 @@ pub struct Traffic {
     pub direction: &'static str,
     /// text, binary, ping, pong.
     pub kind: &'static str,
-    /// The text, or a size for binary frames.
+    /// The text; for binary, its bytes in base64 (standard, padded; past
+    /// the transcript's budget only the first 3072 bytes); for ping and
+    /// pong, their size.
     pub data: String,
+    /// A binary message's length in bytes (binary only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 /// `connect`'s JSON fields.
@@ -98,6 +106,10 @@ pub struct ConnectDetails {
     /// Redirects followed (`--follow-redirects`), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub redirects: Vec<route::Redirect>,
+    /// permessage-deflate: what was offered, agreed and inflated (only
+    /// when offered, with --deflate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deflate: Option<DeflateReport>,
     /// Messages sent and received: the first and last 100 when there were more.
     pub messages: Vec<Traffic>,
     /// Messages between the first and the last 100 that were not kept.
@@ -126,7 +138,8 @@ impl Check for Connect {
     }
 
     fn plan(args: &ConnectArgs) -> Result<ConnectPlan, PlanError> {
-        Ok(ConnectPlan { client: ClientPlan::from_args(&args.client)?, send: args.send.clone(), listen: args.listen })
+        let send = args.send.0.iter().map(Payload::read).collect::<Result<_, _>>()?;
+        Ok(ConnectPlan { client: ClientPlan::from_args(&args.client)?, send, listen: args.listen })
     }
 
     fn client(plan: &ConnectPlan) -> &ClientPlan {
@@ -264,6 +277,7 @@ async fn converse(
     details.subprotocol = hs.subprotocol.clone();
     details.extensions = hs.extensions.clone();
     details.tls = hs.tls.clone();
+    details.deflate = deflate::offered(&plan.client, hs.deflate);
     let upgraded = opened.timings.total.saturating_sub(opened.timings.app.unwrap_or_default());
     obs.add(Finding::new("upgrade", true, format!("upgraded in {:.1} ms", millis(upgraded))));
     if let Some(ready) = &opened.app {
@@ -273,6 +287,7 @@ async fn converse(
     let start = opened.at;
     let ended = exchange(plan, &mut opened, start, details, stop).await;
     app::merge_transcript(&mut opened.ws, start, details);
+    deflate::inflated(&opened.ws, details);
     match ended {
         Some(close) => {
             let ok = !close.abnormal && close.code != 1002 && close.code != 1007 && close.code != 1009;
@@ -305,10 +320,11 @@ async fn talk(
     details: &mut transcript::Transcript,
     stop: &CancellationToken,
 ) -> Option<CloseInfo> {
-    for text in &plan.send {
-        details.push(Traffic { at_ms: millis(start.elapsed()), direction: "out", kind: "text", data: text.clone() });
+    for payload in &plan.send {
+        let msg = payload.message();
+        details.push(payload::traffic("out", &msg, start));
         let limit = plan.client.write_timeout;
-        match write_within(&mut opened.ws, WriteOp::Send(Message::text(text.clone())), limit, stop).await {
+        match write_within(&mut opened.ws, WriteOp::Send(msg), limit, stop).await {
             Written::Done => {}
             Written::Stopped => return None,
             Written::Ended(close) => return Some(close),
@@ -323,24 +339,13 @@ async fn talk(
             item = opened.ws.next() => item,
         };
         match interpret_wire(&opened.ws, item) {
-            Read::Frame(msg) => details.push(traffic_in(&msg, start)),
+            Read::Frame(msg) => details.push(payload::traffic("in", &msg, start)),
             Read::Ended(close) => {
                 crate::net::session::conclude(&mut opened.ws, &close, plan.client.close_timeout).await;
                 return Some(close);
             }
         }
     }
-}
-
-fn traffic_in(msg: &Message, start: Instant) -> Traffic {
-    let (kind, data) = match msg {
-        Message::Text(t) => ("text", t.to_string()),
-        Message::Binary(b) => ("binary", format!("{} bytes", b.len())),
-        Message::Ping(p) => ("ping", format!("{} bytes (answered)", p.len())),
-        Message::Pong(p) => ("pong", format!("{} bytes", p.len())),
-        Message::Close(_) | Message::Frame(_) => ("frame", String::new()),
-    };
-    Traffic { at_ms: millis(start.elapsed()), direction: "in", kind, data }
 }
 
 async fn close_at_end(plan: &ConnectPlan, opened: &mut Opened, obs: &mut Observation, details: &mut ConnectDetails) {

@@ -35,6 +35,9 @@ pub fn render(d: &ConnectDetails, style: Style) -> String {
             line(d.subprotocol.as_deref().unwrap_or("none")),
             line(d.extensions.as_deref().unwrap_or("none")),
         ));
+        if let Some(deflate) = &d.deflate {
+            out.push_str(&super::deflate::line(deflate));
+        }
     }
     if let Some(tls) = &d.tls {
         out.push_str(&tls_block(tls));
@@ -48,30 +51,39 @@ pub fn render(d: &ConnectDetails, style: Style) -> String {
         out.push_str(&format!("\n{m}\n"));
     }
     if !d.messages.is_empty() {
-        let mut m = table(style, &["at", "", "kind", "data"]);
-        for (i, msg) in d.messages.iter().enumerate() {
-            if i == super::transcript::KEEP {
-                if let Some(n) = d.messages_omitted {
-                    m.add_row(vec![
-                        Cell::new("…"),
-                        Cell::new(""),
-                        Cell::new(""),
-                        Cell::new(format!("{n} more messages not kept")),
-                    ]);
-                }
-            }
-            let arrow = if msg.direction == "out" { "→" } else { "←" };
-            m.add_row(vec![
-                Cell::new(format!("{:.1} ms", msg.at_ms)),
-                Cell::new(arrow),
-                Cell::new(msg.kind),
-                Cell::new(clip(&msg.data, SHOWN)),
-            ]);
-        }
-        out.push_str(&format!("\n{m}\n"));
+        out.push_str(&format!("\n{}\n", messages(d, style)));
     }
     out.push('\n');
     out
+}
+
+/// The conversation: each message with its time and direction; binary
+/// ones as their length and first bytes in hex.
+fn messages(d: &ConnectDetails, style: Style) -> comfy_table::Table {
+    let mut m = table(style, &["at", "", "kind", "data"]);
+    for (i, msg) in d.messages.iter().enumerate() {
+        if i == super::transcript::KEEP {
+            if let Some(n) = d.messages_omitted {
+                m.add_row(vec![
+                    Cell::new("…"),
+                    Cell::new(""),
+                    Cell::new(""),
+                    Cell::new(format!("{n} more messages not kept")),
+                ]);
+            }
+        }
+        let arrow = if msg.direction == "out" { "→" } else { "←" };
+        m.add_row(vec![
+            Cell::new(format!("{:.1} ms", msg.at_ms)),
+            Cell::new(arrow),
+            Cell::new(msg.kind),
+            Cell::new(match msg.bytes {
+                Some(n) => super::payload::hex_preview(&msg.data, n),
+                None => clip(&msg.data, SHOWN),
+            }),
+        ]);
+    }
+    m
 }
 
 /// The TLS session and the server's certificate.
@@ -101,7 +113,8 @@ mod tests {
     #[test]
     fn twenty_one_mib_messages_render_fast_and_small() {
         let big = "m".repeat(1 << 20);
-        let messages = (0..20).map(|i| Traffic { at_ms: i as f64, direction: "in", kind: "text", data: big.clone() });
+        let messages =
+            (0..20).map(|i| Traffic { at_ms: i as f64, direction: "in", kind: "text", data: big.clone(), bytes: None });
         let d = ConnectDetails { http_status: Some(101), messages: messages.collect(), ..ConnectDetails::default() };
         let started = std::time::Instant::now();
         let out = render(&d, Style::default());

@@ -52,6 +52,13 @@ pub struct StabilityArgs {
     /// Longest idle time --find-idle-timeout tries.
     #[arg(long = "max", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub max_idle: Duration,
+    /// Serve live Prometheus/OpenMetrics metrics at http://ADDR/metrics
+    /// while the soak runs (open connections, closes by code and cause,
+    /// pong and app heartbeat round trips, server ping interval). A port
+    /// alone (9464) means loopback; listening beyond it needs an explicit
+    /// IP address (0.0.0.0:9464).
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::addr::parse, conflicts_with = "find_idle_timeout")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Running as one of several shards.
     #[command(flatten)]
     pub shard: ShardArgs,
