@@ -80,6 +80,10 @@ fn stability_table() {
         at_s: 1.0,
         server_pings: 2,
         pongs_withheld: 0,
+        since_ping_s: Some(0.5),
+        idle_data_in_s: 1.0,
+        idle_data_out_s: 1.0,
+        cause: wsprobe::check::stability::cause::Cause::TokenTtl,
     };
     let details = StabilityDetails {
         clients: 1,

@@ -68,13 +68,20 @@ pub async fn accept(mut stream: TcpStream, peer: SocketAddr, worker: usize, shar
     }
     let assigned = shared.worker(worker);
     let admission = assigned.registry().admit(&shared.cfg, peer.ip(), request.identity.clone(), Instant::now());
+    let admission = match admission {
+        Err(refusal) if super::queue::queues(&shared.cfg, &refusal) => {
+            super::queue::wait(&mut stream, peer, request.identity.clone(), assigned, shared).await
+        }
+        other => other.map_err(Some),
+    };
     let ticket = match admission {
         Ok(t) => t,
-        Err(refusal) => return write_refusal(stream, refusal).await,
+        Err(Some(refusal)) => return write_refusal(stream, refusal).await,
+        Err(None) => return Upgrade::Done,
     };
     let response = request.switching_protocols();
     if !matches!(tokio::time::timeout(ANSWER_TIMEOUT, stream.write_all(response.as_bytes())).await, Ok(Ok(()))) {
-        assigned.registry().release(&shared.cfg, &ticket);
+        assigned.release(&shared.cfg, &ticket);
         return Upgrade::Done;
     }
     Upgrade::Accepted(stream, buf.split_off(head_len), ticket)

@@ -7,6 +7,7 @@
 
 pub mod contract;
 pub mod hostile;
+pub mod peers;
 pub mod process;
 pub mod scripted;
 pub mod ws;

@@ -6,6 +6,7 @@
 
 mod app;
 mod args;
+pub mod cause;
 pub mod closes;
 mod diagnose;
 mod idle;
@@ -337,13 +338,15 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
     };
     obs.diagnosis = diagnose::diagnose(&setup, stats);
     obs.diagnosis.extend(app::diagnosis(plan, &stats.app));
+    let mut closes = stats.closes.records();
+    diagnose::read_causes(&setup, stats, &mut closes);
     obs.with_details(StabilityDetails {
         clients: plan.clients,
         duration_s: plan.duration.as_secs_f64(),
         survived,
         connections: stats.connections,
         heartbeat: heartbeat(plan),
-        closes: stats.closes.records(),
+        closes,
         closes_omitted: Some(stats.closes.omitted()).filter(|&n| n > 0),
         server_pings: ServerPings { count: stats.server_pings, median_interval_s: stats.median_ping_interval_s() },
         pong_rtt_ms: stats.pong_rtt.percentiles(),
