@@ -2,8 +2,8 @@
 //! limiters take, so `ratelimit` can prove it tells them apart: a sliding
 //! window of accepted connections (the default), a token bucket that holds
 //! N and refills N per W (nginx `limit_req` with `burst` and `nodelay`),
-//! and a window that counts refused attempts too (HAProxy's `conn_rate`,
-//! where a client that keeps retrying keeps itself locked out). Also how a
+//! and a period counter that counts refused attempts too (HAProxy's
+//! `conn_rate`, where a client that keeps retrying keeps itself locked out). Also how a
 //! full server treats the next client ([`CapMode`]). Memory per IP is
 //! bounded by the limit's count.
 
@@ -25,8 +25,10 @@ pub enum LimiterModel {
     /// A token bucket of N, refilled at N per W: a burst of N, then one
     /// every W/N (nginx limit_req burst=N-1 nodelay).
     Bucket,
-    /// At most N attempts in any W, refused ones included (HAProxy's
-    /// conn_rate): retrying too often keeps the window shut.
+    /// At most N attempts per W, refused ones included, counted as HAProxy's
+    /// conn_rate does (this period's attempts plus the last period's
+    /// weighted by the share still in the window): retrying too often
+    /// keeps the window shut.
     Counting,
 }
 
@@ -49,6 +51,9 @@ enum IpState {
     Log(VecDeque<Instant>),
     /// Tokens left as of an instant.
     Tokens(f64, Instant),
+    /// A period counter: when the current period started, the attempts in
+    /// it and in the one before.
+    Counter { start: Instant, current: u32, previous: u32 },
 }
 
 /// Per-IP limiter state of one worker.
@@ -65,21 +70,24 @@ impl RateLimiter {
     pub fn attempt(&mut self, model: LimiterModel, rate: Rate, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         let count = rate.count.max(1) as usize;
         match self.state(model, rate, ip, now) {
+            IpState::Log(log) if log.len() < count => Ok(()),
             IpState::Log(log) => {
-                let open = log.len() < count;
                 let oldest = log.front().copied().unwrap_or(now);
-                if model == LimiterModel::Counting {
-                    push_bounded(log, now, count);
-                }
-                if open {
-                    Ok(())
-                } else {
-                    Err((oldest + rate.per).saturating_duration_since(now))
-                }
+                Err((oldest + rate.per).saturating_duration_since(now))
             }
             IpState::Tokens(tokens, _) if *tokens >= 1.0 => Ok(()),
             IpState::Tokens(tokens, _) => {
                 Err(Duration::from_secs_f64((1.0 - *tokens) * rate.per.as_secs_f64() / count as f64))
+            }
+            IpState::Counter { start, current, previous } => {
+                *current += 1;
+                let remain = (*start + rate.per).saturating_duration_since(now).as_secs_f64();
+                let weighted = (f64::from(*previous) * remain / rate.per.as_secs_f64()).floor() as usize;
+                if *current as usize + weighted <= count {
+                    Ok(())
+                } else {
+                    Err((*start + rate.per).saturating_duration_since(now))
+                }
             }
         }
     }
@@ -88,9 +96,9 @@ impl RateLimiter {
     pub fn admitted(&mut self, model: LimiterModel, rate: Rate, ip: IpAddr, now: Instant) {
         let count = rate.count.max(1) as usize;
         match self.state(model, rate, ip, now) {
-            IpState::Log(_) if model == LimiterModel::Counting => {}
             IpState::Log(log) => push_bounded(log, now, count),
             IpState::Tokens(tokens, _) => *tokens = (*tokens - 1.0).max(0.0),
+            IpState::Counter { .. } => {}
         }
     }
 
@@ -100,7 +108,8 @@ impl RateLimiter {
         let full = f64::from(rate.count.max(1));
         let fresh = || match model {
             LimiterModel::Bucket => IpState::Tokens(full, now),
-            LimiterModel::Window | LimiterModel::Counting => IpState::Log(VecDeque::new()),
+            LimiterModel::Window => IpState::Log(VecDeque::new()),
+            LimiterModel::Counting => IpState::Counter { start: now, current: 0, previous: 0 },
         };
         let state = self.by_ip.entry(ip).or_insert_with(fresh);
         match state {
@@ -114,6 +123,15 @@ impl RateLimiter {
                 *tokens = (*tokens + refill).min(full);
                 *at = now;
             }
+            IpState::Counter { start, current, previous } => {
+                if now.duration_since(*start) >= rate.per {
+                    (*previous, *current) = (*current, 0);
+                    *start += rate.per;
+                    if now.duration_since(*start) >= rate.per {
+                        (*previous, *start) = (0, now);
+                    }
+                }
+            }
         }
         state
     }
@@ -124,6 +142,7 @@ impl RateLimiter {
         self.by_ip.retain(|_, s| match s {
             IpState::Log(log) => log.back().is_some_and(|t| now.duration_since(*t) < window),
             IpState::Tokens(_, at) => now.duration_since(*at) < window,
+            IpState::Counter { start, .. } => now.duration_since(*start) < window * 2,
         });
     }
 }

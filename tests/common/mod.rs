@@ -9,6 +9,7 @@ pub mod contract;
 pub mod hostile;
 pub mod peers;
 pub mod process;
+pub mod proxies;
 pub mod scripted;
 pub mod ws;
 

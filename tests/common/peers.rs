@@ -43,7 +43,7 @@ impl Peer {
 
     /// The gorilla server: `MODE PING_PERIOD PONG_WAIT [abrupt]`.
     pub fn gorilla(args: &[&str]) -> Peer {
-        Peer::start(&mut Command::new(gorilla_binary()).args(args), "the gorilla/websocket server")
+        Peer::start(Command::new(gorilla_binary()).args(args), "the gorilla/websocket server")
     }
 
     /// `node tests/third_party/node/SCRIPT ARGS`.
