@@ -12,18 +12,7 @@ pub fn render(d: &StabilityDetails, style: Style) -> String {
     if !d.closes.is_empty() {
         let mut t = table(
             style,
-            &[
-                "client",
-                "code",
-                "reason",
-                "how",
-                "after",
-                "idle in",
-                "idle out",
-                "server pings",
-                "since ping",
-                "read as",
-            ],
+            &["client", "code", "reason", "how", "after", "idle in/out", "pings", "since ping", "read as"],
         );
         for c in &d.closes {
             t.add_row(vec![
@@ -32,7 +21,7 @@ pub fn render(d: &StabilityDetails, style: Style) -> String {
                 Cell::new(&c.reason),
                 Cell::new(c.how.label()),
                 Cell::new(format!("{:.2} s", c.after_s)),
-                Cell::new(format!("{:.2} / {:.2} s", c.idle_in_s, c.idle_out_s)),
+                Cell::new(format!("{:.2}/{:.2} s", c.idle_in_s, c.idle_out_s)),
                 Cell::new(c.server_pings),
                 Cell::new(c.since_ping_s.map(|s| format!("{s:.2} s")).unwrap_or_else(|| "-".into())),
                 Cell::new(c.cause.label()),
