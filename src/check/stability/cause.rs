@@ -125,6 +125,16 @@ fn is_pong_deadline(setup: &Setup, interval: Option<f64>, c: &CloseRecord) -> bo
     since <= 1.5 * gap + 0.3
 }
 
+/// The close in a few words: `1006 (no close frame)`, `1005 (no status
+/// code)`, `4001 "token expired"`.
+pub fn short(c: &CloseRecord) -> String {
+    match (c.abnormal, c.reason.is_empty()) {
+        (true, _) if c.code == 1006 => "1006 (no close frame)".to_string(),
+        (_, true) => format!("{} ({})", c.code, code_name(c.code)),
+        (_, false) => format!("{} \"{}\"", c.code, c.reason),
+    }
+}
+
 /// How the connection ended, as the start of a sentence.
 pub fn ending(c: &CloseRecord) -> String {
     match (c.how, c.code, c.reason.is_empty()) {

@@ -313,11 +313,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
             stats.closes.len(),
             first.client,
             first.after_s,
-            if first.abnormal {
-                "1006 (no close frame)".to_string()
-            } else {
-                format!("{} \"{}\"", first.code, first.reason)
-            }
+            cause::short(first)
         ),
     };
     obs.add(Finding::new("survival", stats.closes.is_empty(), detail));
