@@ -11,8 +11,8 @@
 
 mod common;
 
-use common::peers::Peer;
 use common::run_json;
+use common::stacks::Peer;
 use serde_json::Value;
 
 fn first_close(json: &Value) -> &Value {

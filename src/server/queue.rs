@@ -21,10 +21,27 @@ pub fn queues(cfg: &ServerConfig, refusal: &Refusal) -> bool {
     cfg.max_clients_mode == CapMode::Queue && refusal.reason == RejectReason::MaxClients
 }
 
+/// Admits a connection, or queues it when the server is full and queues:
+/// the ticket, `Err(Some(refusal))` to write, `Err(None)` when a queued
+/// client hung up.
+pub async fn admit(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    identity: Option<String>,
+    worker: &Worker,
+    shared: &Arc<Shared>,
+) -> Result<Ticket, Option<Refusal>> {
+    let first = worker.registry().admit(&shared.cfg, peer.ip(), identity.clone(), Instant::now());
+    match first {
+        Err(refusal) if queues(&shared.cfg, &refusal) => wait(stream, peer, identity, worker, shared).await,
+        other => other.map_err(Some),
+    }
+}
+
 /// Waits for a slot: the ticket once admitted, `Err(Some(refusal))` to
 /// write (the wait ran out, or another check refused), `Err(None)` when the
 /// client hung up while queued.
-pub async fn wait(
+async fn wait(
     stream: &mut TcpStream,
     peer: SocketAddr,
     identity: Option<String>,

@@ -51,6 +51,9 @@ impl ServerConfig {
         if let Some(regex) = &self.require_init {
             parts.push(format!("init /{regex}/ within {}", d(self.init_timeout)));
         }
+        if self.deflate {
+            parts.push("permessage-deflate".into());
+        }
         for f in &self.faults {
             parts.push(format!("fault {}", f.name()));
         }

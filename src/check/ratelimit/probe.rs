@@ -76,7 +76,7 @@ impl Probe<'_> {
                 Begun::Done(record)
             }
             Attempt::Failed(f) => {
-                record.outcome = Outcome::Failed(f.kind);
+                record.outcome = f.outcome();
                 record.failed_in = Some(f.phase);
                 Begun::Done(record)
             }

@@ -6,14 +6,14 @@
 //! the close came before the server's next ping was due. The words for the
 //! heartbeat causes live here too; `diagnose` strings them together.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::closes::CloseRecord;
 use super::diagnose::Setup;
 use crate::event::{code_name, EndHow};
 
 /// What a drop is read as.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cause {
     /// wsprobe withheld pongs and the server closed before its next ping

@@ -15,7 +15,7 @@ use crate::stats::latency::Latency;
 use crate::units::secs;
 
 /// One drop: a connection the server (or the path) ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CloseRecord {
     /// Client index.
     pub client: u32,
@@ -28,7 +28,7 @@ pub struct CloseRecord {
     /// What happened on the wire.
     pub how: EndHow,
     /// Error text, for resets and protocol errors.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
     /// Seconds the connection had been open.
     pub after_s: f64,
@@ -44,20 +44,26 @@ pub struct CloseRecord {
     pub pongs_withheld: u64,
     /// Seconds from the server's last ping on this connection to the close
     /// (`None`: it sent none): a pong deadline shows as a close about one
-    /// deadline after an unanswered ping, whatever the close code.
+    /// deadline after an unanswered ping, whatever the close code. (The
+    /// four fields from here default when a report saved before them is
+    /// read back.)
+    #[serde(default)]
     pub since_ping_s: Option<f64>,
     /// Seconds since the last data message (text or binary, application
     /// heartbeats included) from the server, or since opening: pings and
     /// pongs do not count, so an idle timeout that only data resets shows.
+    #[serde(default)]
     pub idle_data_in_s: f64,
     /// Seconds since wsprobe's last data message, or since opening.
+    #[serde(default)]
     pub idle_data_out_s: f64,
     /// What the diagnosis reads the drop as (set when the soak is judged).
+    #[serde(default)]
     pub cause: super::cause::Cause,
 }
 
 /// A regular drop period found in repeated drops.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Period {
     /// Mean connection lifetime before the drop, in seconds.
     pub seconds: f64,
@@ -97,6 +103,8 @@ pub struct StabilityStats {
     last_ping: HashMap<u32, Instant>,
     pings_on_conn: HashMap<u32, u32>,
     last_data: HashMap<u32, LastData>,
+    /// The per-second timeline on absolute seconds.
+    pub timeline: crate::stats::timeline::Timeline,
 }
 
 /// The last data message each way on one connection.
@@ -125,6 +133,7 @@ impl StabilityStats {
             last_ping: HashMap::new(),
             pings_on_conn: HashMap::new(),
             last_data: HashMap::new(),
+            timeline: crate::stats::timeline::Timeline::new(crate::clock::Origin::at(t0)),
         }
     }
 
@@ -189,6 +198,7 @@ pub fn seconds(d: Duration) -> String {
 
 impl crate::stats::Fold for StabilityStats {
     fn apply(&mut self, e: &Event) {
+        self.timeline.apply(e);
         match &e.kind {
             EventKind::Attempt { outcome, .. } if outcome.is_accepted() => {
                 self.connections += 1;

@@ -27,14 +27,6 @@ pub struct Setup {
     pub app_heartbeat: Option<&'static str>,
 }
 
-/// Reads every kept drop (its `cause`), as the diagnosis does.
-pub fn read_causes(setup: &Setup, stats: &StabilityStats, records: &mut [CloseRecord]) {
-    let interval = stats.median_ping_interval_s();
-    for r in records {
-        r.cause = cause::classify(setup, interval, r);
-    }
-}
-
 /// Explains the soak in a few sentences.
 pub fn diagnose(setup: &Setup, stats: &StabilityStats) -> Vec<String> {
     let mut out = Vec::new();
