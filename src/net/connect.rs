@@ -15,8 +15,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout_at;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 
 use crate::net::endpoint::{Dest, Endpoint};
 use crate::net::http::{read_head, HeadError};
@@ -177,17 +175,13 @@ impl Opening<'_> {
         }
         let (subprotocol, extensions) = validate_upgrade(&response, &key, &self.endpoint.subprotocols)?;
         let tls = tls_summary(&stream);
-        let max_frame = self.endpoint.ws_config.max_frame_size.unwrap_or(usize::MAX);
-        stream.frames_from_now(max_frame, buf[head_len..].to_vec());
-        if self.endpoint.withhold_pongs {
-            stream.withhold_pongs();
-        }
+        let already = buf[head_len..].to_vec();
         drop(buf);
-        let ws = WebSocketStream::from_raw_socket(stream, Role::Client, Some(self.endpoint.ws_config)).await;
+        let ws = ClientWs::framed(stream, self.endpoint, already).await;
         self.timings.total = self.started.elapsed();
         let handshake =
             Handshake { status_line: response.status_line(), headers: response.headers, subprotocol, extensions, tls };
-        Ok(Ok(Opened { ws: ClientWs::new(ws), handshake, timings: self.timings, at: Instant::now(), app: None }))
+        Ok(Ok(Opened { ws, handshake, timings: self.timings, at: Instant::now(), app: None }))
     }
 
     /// Reads the answer to the upgrade request, skipping interim 1xx

@@ -47,9 +47,14 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     reason: String,
     pub(crate) headers: Vec<(String, String)>,
-    raw_headers: Vec<(String, String)>,
+    /// The headers the checks read, copied once (not every header: a
+    /// storm parses thousands of these a second).
+    wanted: [Option<String>; WANTED.len()],
     pub(crate) content_length: Option<usize>,
 }
+
+/// The response headers [`Response::get`] answers for.
+const WANTED: [&str; 4] = ["sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions", "retry-after"];
 
 impl Response {
     pub(crate) fn status_line(&self) -> String {
@@ -57,7 +62,8 @@ impl Response {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.raw_headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        let i = WANTED.iter().position(|w| *w == name)?;
+        self.wanted[i].as_deref()
     }
 
     pub(crate) fn into_rejection(self, body: String, timings: Timings) -> Rejection {
@@ -86,22 +92,22 @@ pub(crate) fn parse_response(head: &[u8], capture: bool) -> Result<Response, Ste
             return Err(bad(format!("the server's answer is not valid HTTP ({e}): first bytes {:?}", preview(head))))
         }
     }
-    let raw: Vec<(String, String)> = parsed
-        .headers
-        .iter()
-        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string()))
-        .collect();
+    let value = |h: &httparse::Header<'_>| String::from_utf8_lossy(h.value).trim().to_string();
+    let wanted = WANTED.map(|w| parsed.headers.iter().find(|h| h.name.eq_ignore_ascii_case(w)).map(value));
     let content_length = header(parsed.headers, "content-length").and_then(|v| v.parse().ok());
     let upgrade_ok = header_has_token(parsed.headers, "upgrade", "websocket")
         && header_has_token(parsed.headers, "connection", "upgrade");
-    let shown =
-        if capture { raw.iter().map(|(n, v)| (n.clone(), redact_header_value(n, v))).collect() } else { Vec::new() };
+    let shown = if capture {
+        parsed.headers.iter().map(|h| (h.name.to_string(), redact_header_value(h.name, &value(h)))).collect()
+    } else {
+        Vec::new()
+    };
     let mut response = Response {
         version: parsed.version.unwrap_or(1),
         status: parsed.code.unwrap_or(0),
         reason: parsed.reason.unwrap_or("").to_string(),
         headers: shown,
-        raw_headers: raw,
+        wanted,
         content_length,
     };
     if response.status == 101 && !upgrade_ok {

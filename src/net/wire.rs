@@ -61,6 +61,8 @@ pub struct FrameReader {
     max_frame: u64,
     close: Vec<u8>,
     last_close: Option<WireClose>,
+    /// Nothing has been asked of this reader yet.
+    fresh: bool,
 }
 
 impl FrameReader {
@@ -84,7 +86,15 @@ impl FrameReader {
             max_frame: max_frame as u64,
             close: Vec::new(),
             last_close: None,
+            fresh: true,
         }
+    }
+
+    /// True while nothing has been read through this reader and no byte
+    /// is buffered: the WebSocket above it has seen nothing, so it can be
+    /// dropped and built again without losing a byte.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh && self.pos == self.input.len()
     }
 
     /// The last close frame received, as it was on the wire.
@@ -100,6 +110,7 @@ impl FrameReader {
         cx: &mut Context<'_>,
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        self.fresh = false;
         let start = out.filled().len();
         loop {
             self.drain_emit(out);

@@ -7,6 +7,9 @@
 mod args;
 mod client;
 mod echo;
+mod hold;
+mod launch;
+mod park;
 mod report;
 pub mod stats;
 mod table;
@@ -31,7 +34,7 @@ use crate::net::limits;
 use crate::plan::{ClientPlan, Target};
 use crate::stats::selfwatch::SelfWatch;
 use crate::target::Resolved;
-use crate::units::{Backoff, ClientId, Rate};
+use crate::units::{Backoff, Rate};
 
 /// After the reconnect wave, time for the last events to arrive.
 const LATE_EVENTS: Duration = Duration::from_millis(200);
@@ -201,6 +204,8 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     let stats = Arc::new(Mutex::new(StormStats::new(t0)));
     let collector = tokio::spawn(crate::stats::collect(rx, stats.clone()));
     let end = stop.child_token();
+    let tracker = TaskTracker::new();
+    let (parked, parked_rx) = mpsc::unbounded_channel();
     let ctx = Arc::new(client::Ctx {
         endpoint,
         plan: plan.clone(),
@@ -211,14 +216,13 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
         settled_changed: tokio::sync::Notify::new(),
         connected: [AtomicU32::new(0), AtomicU32::new(0)],
         pending: tokio::sync::Semaphore::new(plan.max_pending as usize),
+        parked,
+        tracker: tracker.clone(),
     });
     let watch = SelfWatch::start();
     let progress = report::progress(plan, stats.clone(), ctx.clone());
-    let tracker = TaskTracker::new();
-    let start = tokio::time::Instant::now();
-    for i in 0..plan.clients {
-        tracker.spawn(client::run(ctx.clone(), ClientId::new(i), start + plan.start_offset(i)));
-    }
+    tracker.spawn(park::holder(ctx.clone(), parked_rx));
+    tracker.spawn(launch::launch(ctx.clone(), tokio::time::Instant::now()));
     let phases = drive(plan, &ctx, stop).await;
     end.cancel();
     tracker.close();
