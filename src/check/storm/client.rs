@@ -101,7 +101,7 @@ pub async fn run(ctx: Arc<Ctx>, id: ClientId, slot: Slot) {
 async fn from_wave(ctx: Arc<Ctx>, id: ClientId, first: u8, mut slot: Option<Slot>) {
     for wave in first..=1u8 {
         let Some(live) = Box::pin(connect_wave(&ctx, id, wave, slot.take())).await else { return };
-        let Some(live) = super::park::park(&ctx, id, wave, live).await else { return };
+        let Some(live) = Box::pin(super::park::park(&ctx, id, wave, live)).await else { return };
         if !Box::pin(held(&ctx, id, wave, live)).await {
             return;
         }
