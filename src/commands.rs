@@ -61,6 +61,7 @@ pub async fn execute(command: &Command, stop: &CancellationToken) -> anyhow::Res
     match command {
         Command::Selftest(args) => Ok(crate::selftest::run(args.filter.as_deref(), stop).await),
         Command::Run(args) => crate::scenario::run::run(args, stop).await,
+        Command::Merge(args) => crate::merge::merge(&crate::saved::read(&args.files)?),
         Command::Check(check) => crate::check::run_planned(check.plan()?.as_ref(), stop).await,
         other => anyhow::bail!("`wsprobe {}` does not produce a report", other.name()),
     }
@@ -109,14 +110,12 @@ fn console_size() -> Option<(u16, u16)> {
 /// rendered, whatever the report's verdict.
 fn view(args: &crate::cli::ReportArgs) -> anyhow::Result<Output> {
     let mut saved = crate::saved::read(&args.files)?;
-    if saved.len() > 1 {
-        anyhow::bail!(
-            "{} reports given ({}): render one at a time, or merge shard reports first with `wsprobe merge`",
-            saved.len(),
-            saved.iter().map(|s| s.source.as_str()).collect::<Vec<_>>().join(", ")
-        );
-    }
-    let report = saved.remove(0).report;
+    let report = if saved.len() > 1 {
+        let merged = crate::merge::merge(&saved).context("several reports are rendered as one merged report")?;
+        serde_json::to_value(&merged).context("cannot serialize the merged report")?
+    } else {
+        saved.remove(0).report
+    };
     let text = if args.markdown { crate::render::markdown(&report) } else { crate::render::html(&report) };
     match &args.output {
         Some(path) => {

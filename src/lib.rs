@@ -23,18 +23,26 @@
 //!   [`args`]: the arguments every check shares, as typed; [`plan`]: the validated [`plan::ClientPlan`]
 //!   every check's plan embeds; [`target`] resolves it (starting the
 //!   embedded server on `127.0.0.1:0` when there is no URL).
-//! - [`net`]: the fixed axis under every check: DNS, TCP, TLS and the
-//!   upgrade timed apart ([`net::connect`]), then the application
+//! - [`net`]: the fixed axis under every check: DNS, TCP, the proxy's
+//!   tunnel ([`net::proxy`]: `--proxy` or the environment as curl reads
+//!   it), TLS ([`net::tls`]: roots, client certificates, the session and
+//!   certificate shown, failures in words) and the upgrade timed apart
+//!   ([`net::connect`], redirects followed by [`net::redirect`]), then the application
 //!   protocol as one more layer ([`net::app`]: `--protocol` profiles as data
 //!   over `--init`/`--ready`/`--reply`, its own "app ready" phase and
 //!   refusals, heartbeats answered inside [`net::connect::ClientWs`], and
 //!   protocols noticed when nobody named one), typed attempt outcomes
 //!   ([`net::attempt::Outcome`]), open connections and how they end
 //!   ([`net::session`]: every write under a deadline), the frames on the
-//!   wire in ([`net::wire`]: read sizes, fragments, the close as sent) and
-//!   out ([`net::nopong`]: pongs coalesced, a bounded queue), our own limits.
+//!   wire in ([`net::wire`]: read sizes, fragments, the close as sent,
+//!   compressed messages inflated by [`net::inflate`] within the message
+//!   limit) and out ([`net::nopong`]: pongs coalesced, a bounded queue),
+//!   permessage-deflate's negotiation on both sides ([`net::deflate`]),
+//!   our own limits.
 //! - [`event`]: what client tasks report; [`stats`]: generic folding of
-//!   events, latency histograms, self-watch.
+//!   events, latency histograms, self-watch; [`metrics`]: the same events
+//!   as live Prometheus/OpenMetrics metrics, served over HTTP while a soak
+//!   runs (`--metrics-addr`).
 //! - [`mod@report`]: the [`report::Report`] (command-specific fields are a boxed
 //!   [`report::Details`], so this module names no check) and its pure
 //!   renderers (table, JSON, progress; server text made safe for a
@@ -43,6 +51,13 @@
 //! - [`render`]: HTML (inline SVG charts) and Markdown, pure functions of a
 //!   report's JSON, so saved, merged and fresh reports render alike;
 //!   [`saved`]: reading saved reports back.
+//! - [`shard`]: one command as N shards (`--shard I/N`, `--shards N`,
+//!   `--start-at`): which clients are whose, the shared start, the plan
+//!   hash; [`clock`]: absolute times (µs, RFC 3339) that line up across
+//!   machines; [`merge`]: `wsprobe merge`, which checks shard reports
+//!   belong together, aligns their timelines and hands them to the
+//!   check's own merge hook ([`check::mergeable`], one `merge.rs` next to
+//!   each mergeable check), judged like a single run.
 //! - [`scenario`]: scenario files, `run` and its JUnit XML; [`selftest`] runs the checks'
 //!   built-in scenario files through the same runner.
 //! - [`server`]: the reference server: `run(listener, config, shutdown)`.
@@ -55,8 +70,11 @@
 pub mod args;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod event;
 pub mod exit;
+pub mod merge;
+pub mod metrics;
 pub mod net;
 pub mod plan;
 pub mod redact;
@@ -66,6 +84,7 @@ pub mod saved;
 pub mod scenario;
 pub mod selftest;
 pub mod server;
+pub mod shard;
 pub mod shutdown;
 pub mod stats;
 pub mod target;

@@ -13,7 +13,9 @@ use crate::args::{
 };
 use crate::exit::PlanError;
 use crate::net::app::{AppOptions, AppSpec};
-use crate::net::endpoint::{ws_config, Endpoint, CLIENT_READ_BUFFER};
+use crate::net::endpoint::{ws_config, Endpoint, NetOptions, CLIENT_READ_BUFFER};
+use crate::net::proxy::{ProxySettings, ProxyUrl};
+use crate::net::tls::TlsOptions;
 use crate::server::config::ServerConfig;
 use crate::units::Header;
 
@@ -48,8 +50,10 @@ pub struct ClientPlan {
     pub write_timeout: Duration,
     /// Largest message accepted from the server.
     pub max_message_size: usize,
-    /// Skip certificate checks.
-    pub insecure: bool,
+    /// TLS (`--insecure`, `--cacert`, `--cert`/`--key`), proxy and redirects.
+    pub net: NetOptions,
+    /// Offer permessage-deflate.
+    pub deflate: bool,
     /// Local addresses to spread clients over (`--source-ip`).
     pub source_ips: Vec<IpAddr>,
     /// Never answer the server's pings (`stability --no-pong`).
@@ -86,7 +90,8 @@ impl ClientPlan {
             close_timeout: args.close_timeout,
             write_timeout: crate::plan::positive("--write-timeout", args.write_timeout)?,
             max_message_size: args.max_message_size,
-            insecure: args.insecure,
+            net: net_options(args)?,
+            deflate: args.deflate,
             source_ips: Vec::new(),
             withhold_pongs: false,
             capture_headers: true,
@@ -106,7 +111,8 @@ impl ClientPlan {
             close_timeout: default_duration(DEFAULT_CLOSE_TIMEOUT),
             write_timeout: default_duration(DEFAULT_WRITE_TIMEOUT),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            insecure: false,
+            net: NetOptions::default(),
+            deflate: false,
             source_ips: Vec::new(),
             withhold_pongs: false,
             capture_headers: true,
@@ -121,7 +127,7 @@ impl ClientPlan {
             Some(app) => app.rewrite_url(&url),
             None => url,
         };
-        let mut endpoint = Endpoint::new(url, self.insecure, self.connect_timeout)?;
+        let mut endpoint = Endpoint::new(url, &self.net, self.connect_timeout)?;
         endpoint.headers = extra_headers;
         endpoint.close_timeout = self.close_timeout;
         endpoint.write_timeout = self.write_timeout;
@@ -131,6 +137,7 @@ impl ClientPlan {
         endpoint.ws_config = ws_config(self.max_message_size, CLIENT_READ_BUFFER);
         endpoint.source_ips = self.source_ips.clone();
         endpoint.withhold_pongs = self.withhold_pongs;
+        endpoint.deflate = self.deflate;
         endpoint.capture = self.capture_headers;
         if let Some(sub) = self.app.as_ref().and_then(|a| a.subprotocol) {
             if !endpoint.subprotocols.iter().any(|s| s == sub) {
@@ -160,6 +167,24 @@ fn app_spec(args: &AppArgs, target: &Target) -> Result<Option<Arc<AppSpec>>, Pla
         )));
     }
     Ok(AppSpec::build(&opts).map_err(PlanError::new)?.map(Arc::new))
+}
+
+/// TLS, proxy and redirect options; the proxy environment is read here,
+/// once, so a bad proxy variable is refused before any connection.
+fn net_options(args: &ClientArgs) -> Result<NetOptions, PlanError> {
+    let n = &args.net;
+    let tls =
+        TlsOptions { insecure: args.insecure, cacert: n.cacert.clone(), cert: n.cert.clone(), key: n.key.clone() };
+    let env = |name: &str| std::env::var(name).ok();
+    let proxy = match (&n.proxy, n.no_proxy) {
+        (_, true) => ProxySettings::default(),
+        (Some(url), false) => {
+            let url = ProxyUrl::parse(url).map_err(|e| PlanError::new(format!("--proxy {e}")))?;
+            ProxySettings::fixed(url, crate::net::proxy::env::no_proxy_from(&env))
+        }
+        (None, false) => ProxySettings::from_env(&env).map_err(PlanError::new)?,
+    };
+    Ok(NetOptions { tls, proxy, follow_redirects: n.follow_redirects })
 }
 
 fn default_duration(text: &str) -> Duration {
@@ -197,6 +222,7 @@ macro_rules! server_config {
             require_init: $a.require_init.clone(),
             init_timeout: $a.init_timeout,
             max_handshakes: $a.max_handshakes,
+            deflate: $a.deflate,
         }
     };
 }

@@ -112,7 +112,7 @@ fn help_lists_every_command() {
     assert_eq!(out.status.code(), Some(0));
     let listed = help_commands(&String::from_utf8_lossy(&out.stdout));
     let mut expected: Vec<String> = wsprobe::check::NAMES.iter().map(|n| n.to_string()).collect();
-    expected.extend(["serve", "selftest", "run", "report", "completions", "man", "help"].map(String::from));
+    expected.extend(["serve", "selftest", "run", "merge", "report", "completions", "man", "help"].map(String::from));
     assert_eq!(listed, expected, "the checks in registry order, then the other commands");
     for cmd in listed.iter().filter(|c| *c != "help") {
         wsprobe().args([cmd.as_str(), "--help"]).assert().code(0).stdout(predicate::str::contains("Usage: wsprobe"));

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{endpoint, run, run_json, runtime, TestServer};
+use serde_json::Value;
 use wsprobe::exit::Verdict;
 use wsprobe::net::connect::{open, Attempt};
 use wsprobe::server::config::ServerConfig;
@@ -86,4 +87,62 @@ fn secrets_in_the_url_and_headers_are_redacted() {
     );
     assert!(!all.contains("SECRET"), "{all}");
     assert!(all.contains("token=***"));
+}
+
+/// Binary messages both ways against the reference server, in the order
+/// given: `--send-binary HEX`, `--send @FILE` (not UTF-8: sent as binary,
+/// a UTF-8 file as text); JSON carries base64 and the length, the table
+/// a hex preview.
+#[test]
+fn binary_messages_go_out_in_order_and_their_echoes_are_shown_as_base64_and_hex() {
+    let server = TestServer::start(ServerConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (bin, text) = (dir.path().join("frame.bin"), dir.path().join("hello.txt"));
+    let bytes: Vec<u8> = (0..=255u8).rev().collect();
+    std::fs::write(&bin, &bytes).unwrap();
+    std::fs::write(&text, "hello from a file").unwrap();
+    let (bin_arg, text_arg) = (format!("@{}", bin.display()), format!("@{}", text.display()));
+    let args = [
+        "connect",
+        &server.url(),
+        "--send-binary",
+        "CAFE babe",
+        "--send",
+        &bin_arg,
+        "--send",
+        &text_arg,
+        "--listen",
+        "300ms",
+    ];
+    let json = run_json(&args);
+    assert_eq!(json["verdict"], "pass");
+    let messages = json["messages"].as_array().unwrap();
+    let out: Vec<(&str, &str)> = messages
+        .iter()
+        .filter(|m| m["direction"] == "out")
+        .map(|m| (m["kind"].as_str().unwrap(), m["data"].as_str().unwrap()))
+        .collect();
+    use base64::Engine as _;
+    let bin64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    assert_eq!(out, [("binary", "yv66vg=="), ("binary", bin64.as_str()), ("text", "hello from a file")]);
+    let echoed: Vec<&Value> = messages.iter().filter(|m| m["direction"] == "in").collect();
+    assert_eq!(echoed.len(), 3, "{messages:?}");
+    assert_eq!(
+        (echoed[1]["kind"].as_str(), echoed[1]["data"].as_str(), echoed[1]["bytes"].as_u64()),
+        (Some("binary"), Some(bin64.as_str()), Some(256))
+    );
+    assert!(echoed[2].get("bytes").is_none(), "text has no `bytes`");
+
+    let table = common::wsprobe_output(&args);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("4 bytes: ca fe ba be"), "{table}");
+    assert!(table.contains("256 bytes: ff fe fd fc"), "{table}");
+}
+
+#[test]
+fn bad_hex_is_refused_before_connecting() {
+    let out = common::wsprobe_output(&["connect", "--send-binary", "abc", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let json = common::json_stdout(&out);
+    assert!(json["error"].as_str().unwrap_or("").contains("odd count"), "{json}");
 }

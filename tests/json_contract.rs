@@ -38,7 +38,9 @@ fn run_case<T: Contract>(args: &[&str], exit: i32) -> T {
     assert_eq!(out.status.code(), Some(exit), "wsprobe {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let report: T = contract::parse(&stdout);
-    assert_eq!(contract::Common::command(&report), args[0], "`command` names the command run");
+    if args[0] != "merge" {
+        assert_eq!(contract::Common::command(&report), args[0], "`command` names the command run");
+    }
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     let loose = contract::mutations_fail::<T>(&json);
     assert!(loose.is_empty(), "the contract accepted this output changed so: {loose:#?}");
@@ -66,6 +68,23 @@ cases! {
         assert_eq!(r.http_status, Some(101));
         assert!(r.messages.len() >= 2, "a message out and its echo: {:?}", r.messages);
         assert!(r.close.is_some());
+    }
+
+    /// `connect --deflate` against `--server-deflate`: the agreed
+    /// parameters, what was inflated, and binary messages in base64 with
+    /// their length.
+    connect_deflate_binary: contract::ConnectReport = [
+        "connect", "--deflate", "--server-deflate", "--send", "hello", "--send-binary", "de ad be ef", "--listen", "200ms",
+    ] => exit 0, |r| {
+        let d = r.deflate.expect("deflate, offered");
+        assert_eq!(d.offered, "permessage-deflate; client_max_window_bits");
+        let p = d.negotiated.expect("negotiated");
+        assert!(!p.server_no_context_takeover && !p.client_no_context_takeover);
+        assert_eq!((p.server_max_window_bits, p.client_max_window_bits), (None, None));
+        assert_eq!((d.inflated.messages, d.inflated.inflated_bytes), (2, 9), "both echoes came compressed");
+        let binary: Vec<_> = r.messages.iter().filter(|m| m.kind == contract::TrafficKind::Binary).collect();
+        assert_eq!(binary.len(), 2, "{:?}", r.messages);
+        assert!(binary.iter().all(|m| m.data == "3q2+7w==" && m.bytes == Some(4)), "{binary:?}");
     }
 
     /// `connect` to a port where nothing listens: exit 2, one object with
@@ -186,6 +205,29 @@ cases! {
     ] => exit 0, |r| {
         assert!(r.round_trip_ms.is_some() && r.reconnect_handshake_ms.is_some());
         assert_eq!(r.connected, 5);
+    }
+
+    /// `merge` of two storm shards: a storm report with `merged_from`
+    /// (and no `shard`), its counts the shards' sums.
+    merge_storm_shards: contract::StormReport = [
+        "merge", "tests/fixtures/shards/storm-0.json", "tests/fixtures/shards/storm-1.json",
+    ] => exit 0, |r| {
+        assert_eq!(r.command, "storm", "a merged report keeps the shards' command");
+        assert_eq!((r.clients, r.connected), (6, 6));
+        assert_eq!(r.merged_from.as_ref().map(Vec::len), Some(2));
+    }
+
+    /// `merge` of one shard of two: the merged verdict is an error that names the missing shard.
+    merge_with_a_missing_shard: contract::StormReport = ["merge", "tests/fixtures/shards/storm-1.json"] => exit 2, |r| {
+        assert!(r.error.as_deref().is_some_and(|e| e.contains("shard 0 of 2 missing")), "{:?}", r.error);
+    }
+
+    /// `merge` of reports of different plans: refused, exit 2, one error object naming the files.
+    merge_refuses_different_commands: contract::ErrorReport = [
+        "merge", "tests/fixtures/shards/storm-0.json", "tests/fixtures/shards/stability-1.json",
+    ] => exit 2, |r| {
+        let e = r.error.as_deref().unwrap_or_default();
+        assert!(e.contains("storm-0.json") && e.contains("stability-1.json"), "{e}");
     }
 
     /// A storm through an application handshake: `app_ready_ms` is filled.

@@ -120,3 +120,84 @@ fn screenshot_script_renders_light_and_dark_pngs() {
     }
     assert_ne!(light, dark, "the dark scheme renders differently");
 }
+
+/// The bars of the "Attempts per second" panel as an HTML parser reads
+/// them: each `<rect>`'s `<title>` "t0–t1: N series" → (t0, N, series).
+fn attempt_bars(html: &str) -> Vec<(f64, f64, String)> {
+    let page = scraper::Html::parse_document(html);
+    let svg = scraper::Selector::parse(r#"svg[aria-label="Attempts per second"]"#).expect("selector");
+    let bar = scraper::Selector::parse("rect > title").expect("selector");
+    let svg = page.select(&svg).next().expect("an attempts-per-second panel");
+    svg.select(&bar)
+        .filter_map(|t| {
+            let text = t.text().collect::<String>();
+            let (span, rest) = text.split_once(": ")?;
+            let (from, _) = span.split_once('–')?;
+            let (n, series) = rest.split_once(' ')?;
+            Some((from.parse().ok()?, n.parse().ok()?, series.to_string()))
+        })
+        .collect()
+}
+
+/// Runs a check against the embedded server with `--json --out FILE`,
+/// renders FILE with `wsprobe report`, and checks that every bar of the
+/// attempts panel is one value of the report's own per-second timeline
+/// (accepted and each rejection outcome, by second) and that no value of
+/// the timeline is left undrawn. Returns the timeline.
+fn plotted_timeline_of(args: &[&str], exit: i32) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, page) = (dir.path().join("r.json"), dir.path().join("r.html"));
+    let out = wsprobe().args(args).args(["--json", "--out"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(exit), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let timeline = report["timeline"].as_array().unwrap_or_else(|| panic!("{args:?}: no timeline")).clone();
+    let out = wsprobe().arg("report").arg(&file).arg("-o").arg(&page).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let bars = attempt_bars(&std::fs::read_to_string(&page).unwrap());
+    let at0 = timeline[0]["at"].as_i64().unwrap();
+    let mut want: Vec<(f64, f64, String)> = Vec::new();
+    for second in &timeline {
+        let t = (second["at"].as_i64().unwrap() - at0) as f64;
+        let rejected = second["rejected"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_f64().unwrap()));
+        let series = std::iter::once(("accepted".to_string(), second["accepted"].as_f64().unwrap())).chain(rejected);
+        want.extend(series.filter(|(_, n)| *n > 0.0).map(|(name, n)| (t, n, name)));
+    }
+    let key = |b: &(f64, f64, String)| (b.0 as i64, b.2.clone(), b.1 as i64);
+    let (mut got, mut want): (Vec<_>, Vec<_>) = (bars.iter().map(key).collect(), want.iter().map(key).collect());
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "{args:?}: the bars are the timeline's (second, series, count)");
+    assert!(!want.is_empty(), "{args:?}: something was plotted");
+    timeline
+}
+
+/// A real storm that the server partly refuses (503 past 20 clients),
+/// spread over seconds by --ramp: the attempts panel plots its timeline
+/// bar for bar, 503s included; and a soak and a fan-out run have
+/// timelines that plot the same way.
+#[test]
+fn real_reports_plot_their_own_timeline_bar_for_bar() {
+    let storm = [
+        "storm",
+        "--clients",
+        "30",
+        "--ramp",
+        "2s",
+        "--hold",
+        "300ms",
+        "--server-max-clients",
+        "20",
+        "--backoff",
+        "fixed:400ms",
+        "--max-attempts",
+        "2",
+    ];
+    let timeline = plotted_timeline_of(&storm, 1);
+    assert!(timeline.len() >= 2, "a ramp of 2 s spans seconds: {timeline:?}");
+    let refused: u64 = timeline.iter().filter_map(|s| s["rejected"]["http-503"].as_u64()).sum();
+    assert!(refused >= 10, "the 503s are in the timeline: {timeline:?}");
+    let soak = plotted_timeline_of(&["stability", "--clients", "3", "--duration", "1s"], 0);
+    assert_eq!(soak.iter().filter_map(|s| s["accepted"].as_u64()).sum::<u64>(), 3);
+    let fanout = plotted_timeline_of(&["fanout", "--clients", "4", "--settle", "100ms", "--wait", "300ms"], 0);
+    assert_eq!(fanout.iter().filter_map(|s| s["accepted"].as_u64()).sum::<u64>(), 4);
+}

@@ -3,15 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use wsprobe::check::connect::{ConnectDetails, Step, Traffic};
+use wsprobe::check::connect::{ConnectDetails, DeflateReport, Step, Traffic};
 use wsprobe::check::ratelimit::infer::{AttemptRecord, Purpose};
 use wsprobe::check::ratelimit::{Inferred, RatelimitDetails, RatelimitMode};
 use wsprobe::check::single::{ConnOutcome, ConnState, Distinct, Policy, SingleDetails};
 use wsprobe::check::stability::{CloseRecord, Period};
-use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails};
+use wsprobe::check::stability::{Heartbeat, ServerPings, StabilityDetails, StabilityHistograms};
 use wsprobe::check::Observation;
 use wsprobe::event::{CloseInfo, EndHow};
 use wsprobe::exit::Verdict;
+use wsprobe::net::deflate::DeflateParams;
+use wsprobe::net::inflate::InflateStats;
 use wsprobe::report::table::{render, Style};
 use wsprobe::report::{Details, Finding, Report};
 use wsprobe::scenario::run::{CheckResult, FileResult, RunDetails};
@@ -89,11 +91,15 @@ fn stability_table() {
         heartbeat: Heartbeat::PingFrames,
         closes: vec![close.clone(), CloseRecord { at_s: 2.0, ..close }],
         closes_omitted: None,
+        drop_kinds: Vec::new(),
         server_pings: ServerPings { count: 4, median_interval_s: Some(0.5) },
         pong_rtt_ms: None,
         app_ping: None,
         period: Some(Period { seconds: 1.0, code: 4001, drops: 2 }),
         failed_attempts: Default::default(),
+        ping_interval_s: Some(0.5),
+        app_ping_interval_s: None,
+        histograms: StabilityHistograms { ping_intervals: String::new(), pong_rtt: String::new() },
         app: None,
     };
     let r =
@@ -170,10 +176,18 @@ fn connect_table() {
         ]),
         subprotocol: Some("chat.v1".into()),
         messages: vec![
-            Traffic { at_ms: 0.1, direction: "out", kind: "text", data: "hello".into() },
-            Traffic { at_ms: 0.6, direction: "in", kind: "text", data: "hello".into() },
-            Traffic { at_ms: 250.0, direction: "in", kind: "ping", data: "0 bytes (answered)".into() },
+            Traffic { at_ms: 0.1, direction: "out", kind: "text", data: "hello".into(), bytes: None },
+            Traffic { at_ms: 0.6, direction: "in", kind: "text", data: "hello".into(), bytes: None },
+            Traffic { at_ms: 0.7, direction: "out", kind: "binary", data: "3q2+7w==".into(), bytes: Some(4) },
+            Traffic { at_ms: 0.9, direction: "in", kind: "binary", data: "3q2+7w==".into(), bytes: Some(4) },
+            Traffic { at_ms: 250.0, direction: "in", kind: "ping", data: "0 bytes (answered)".into(), bytes: None },
         ],
+        extensions: Some("permessage-deflate; server_no_context_takeover".into()),
+        deflate: Some(DeflateReport {
+            offered: "permessage-deflate; client_max_window_bits".into(),
+            negotiated: Some(DeflateParams { server_no_context_takeover: true, ..DeflateParams::default() }),
+            inflated: InflateStats { messages: 2, compressed_bytes: 13, inflated_bytes: 9 },
+        }),
         close: Some(CloseInfo::ours(1000, "wsprobe done")),
         ..ConnectDetails::default()
     };
@@ -187,6 +201,41 @@ fn connect_table() {
         vec![],
     );
     assert_eq!(r.verdict, Verdict::Pass);
+    insta::assert_snapshot!(render(&r, Style::default()));
+}
+
+/// wss through a proxy: the proxy's step, the TLS session and the
+/// server's certificate, with the warning for one that expires soon.
+#[test]
+fn connect_tls_proxy_table() {
+    use wsprobe::net::tls::info::{CertInfo, TlsInfo};
+    let details = ConnectDetails {
+        steps: vec![
+            step("dns", true, Some(0.01), "resolved"),
+            step("tcp", true, Some(0.2), "connected 127.0.0.1:50000 → 127.0.0.1:3128"),
+            step("proxy", true, Some(0.9), "http://user:***@127.0.0.1:3128 (from HTTPS_PROXY): CONNECT localhost:8443: HTTP/1.1 200 Connection established"),
+            step("tls", true, Some(2.1), "TLS 1.3, TLS13_AES_256_GCM_SHA384, ALPN http/1.1; certificate CN=localhost"),
+            step("upgrade", true, Some(0.5), "HTTP/1.1 101 Switching Protocols"),
+        ],
+        http_status: Some(101),
+        tls: Some(TlsInfo {
+            version: "TLS 1.3".into(),
+            cipher_suite: "TLS13_AES_256_GCM_SHA384".into(),
+            alpn: Some("http/1.1".into()),
+            certificate: Some(CertInfo {
+                subject: "CN=localhost".into(),
+                issuer: "CN=wsprobe test CA".into(),
+                sans: vec!["localhost".into(), "127.0.0.1".into()],
+                not_before: "2026-01-01T00:00:00Z".into(),
+                not_after: "2026-01-06T00:00:00Z".into(),
+                expires_in_days: 5.0,
+            }),
+        }),
+        ..ConnectDetails::default()
+    };
+    let warning = "the server's certificate (CN=localhost) expires on 2026-01-06T00:00:00Z, in 5.0 days: renew it before clients start failing";
+    let mut r = report("connect", details, vec![Finding::new("upgrade", true, "upgraded in 3.7 ms")], vec![]);
+    r.warnings.push(warning.into());
     insta::assert_snapshot!(render(&r, Style::default()));
 }
 
@@ -324,28 +373,32 @@ fn pct(p50: f64, p99: f64, max: f64, count: u64) -> wsprobe::stats::latency::Per
 
 #[test]
 fn storm_table() {
-    use wsprobe::check::storm::{Disrupt, Histograms, Messages, StormDetails};
+    use wsprobe::check::storm::{Disrupt, Histograms, Messages, StormDetails, StormTimes, WaveCounts};
     use wsprobe::net::attempt::Outcome;
     use wsprobe::stats::latency::Bucket;
     let details = StormDetails {
-        mode: "websocket",
+        mode: "websocket".into(),
         clients: 300,
         connected: 200,
         reconnected: Some(200),
         gave_up: 100,
         attempts: 750,
         connections_per_s: Some(4100.0),
+        steady_connections_per_s: None,
         peak_attempts_per_s: 420,
+        reconnect_peak_attempts_per_s: Some(250),
         attempts_per_s: vec![420, 250, 80],
         recovery_s: Some(1.25),
         peak_concurrent: 200,
         handshake_ms: Some(pct(2.5, 9.8, 12.1, 200)),
         reconnect_handshake_ms: Some(pct(0.4, 1.9, 2.2, 200)),
         tcp_connect_ms: Some(pct(0.3, 1.1, 1.6, 750)),
+        proxy_connect_ms: None,
         round_trip_ms: None,
         app_ready_ms: None,
         messages: Messages { sent: 0, received: 0, per_s: None },
         rejections: BTreeMap::from([(Outcome::Http(503), 550)]),
+        app_refusal: None,
         drops: BTreeMap::new(),
         histogram: String::new(),
         histograms: Histograms {
@@ -354,6 +407,7 @@ fn storm_table() {
             tcp_connect: String::new(),
             round_trip: String::new(),
             app_ready: String::new(),
+            proxy_connect: String::new(),
         },
         handshake_buckets: vec![
             Bucket { le_ms: 2.0, count: 60 },
@@ -362,6 +416,12 @@ fn storm_table() {
         ],
         disrupt: Disrupt::Abrupt,
         backoff: "exp:50ms..1s (jitter full)".into(),
+        max_attempts: 10,
+        waves: [
+            WaveCounts { attempts: 300, accepted: 200, gave_up: 100 },
+            WaveCounts { attempts: 450, accepted: 200, gave_up: 0 },
+        ],
+        times: StormTimes::default(),
     };
     let r = report(
         "storm",
@@ -384,6 +444,7 @@ fn fanout_partition_table() {
         mode: Mode::Broadcast,
         audience: Audience::All,
         clients: 4,
+        all_clients: 4,
         connected: 4,
         messages: 4,
         published: 4,
@@ -409,6 +470,12 @@ fn fanout_partition_table() {
         per_client: (0..4).map(client).collect(),
         drops: Vec::new(),
         connect_failures: BTreeMap::new(),
+        expect_ratio: None,
+        unconnected: Vec::new(),
+        unpublished_rounds: Vec::new(),
+        heard: None,
+        round_spans: None,
+        delivery_times: None,
     };
     let r = report(
         "fanout",

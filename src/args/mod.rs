@@ -4,14 +4,18 @@
 //! runners never see clap types. Each default has its one home here.
 
 mod app;
+mod net;
 mod server;
+pub mod shard;
 
 use std::time::Duration;
 
 use clap::Args;
 
 pub use app::{AppArgs, DEFAULT_READY_TIMEOUT};
+pub use net::NetArgs;
 pub use server::{EmbeddedServerArgs, ServeArgs, ServerBehaviourArgs};
+pub use shard::ShardArgs;
 
 use crate::units::{parse_duration, Header};
 
@@ -74,9 +78,19 @@ pub struct ClientArgs {
     /// Largest message or frame accepted from the server, in bytes (1009 beyond).
     #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_SIZE, value_name = "BYTES")]
     pub max_message_size: usize,
-    /// wss:// without certificate checks (self-signed test servers).
+    /// wss:// without certificate checks (self-signed test servers); also
+    /// lets --follow-redirects go from wss:// to ws://.
     #[arg(long)]
     pub insecure: bool,
+    /// Offer permessage-deflate (RFC 7692, with client_max_window_bits):
+    /// compressed messages from the server are inflated, each within
+    /// --max-message-size (a decompression bomb is refused with 1009).
+    /// What wsprobe sends stays uncompressed, as RFC 7692 allows.
+    #[arg(long)]
+    pub deflate: bool,
+    /// TLS roots and client certificate, proxy, redirects.
+    #[command(flatten)]
+    pub net: NetArgs,
     /// The application protocol spoken after the upgrade.
     #[command(flatten)]
     pub app: AppArgs,

@@ -101,6 +101,12 @@ pub struct ServerBehaviourArgs {
     /// Time the first message gets to arrive with --require-init.
     #[arg(long, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
     pub init_timeout: Duration,
+    /// Accept a client's permessage-deflate offer (RFC 7692): compress
+    /// every message the server sends, inflate compressed ones it receives
+    /// (each within --max-message-size: a decompression bomb is closed
+    /// with 1009). Offers asking for a window under 2^9 are declined.
+    #[arg(long)]
+    pub deflate: bool,
 }
 
 /// The same behaviour flags for the embedded server, prefixed `--server-`
@@ -178,6 +184,9 @@ pub struct EmbeddedServerArgs {
     /// Embedded server: time the first message gets with --server-require-init.
     #[arg(long = "server-init-timeout", id = "server-init-timeout", default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
     pub init_timeout: Duration,
+    /// Embedded server: accept permessage-deflate (compress what it sends).
+    #[arg(long = "server-deflate", id = "server-deflate")]
+    pub deflate: bool,
 }
 
 /// Where `serve` listens: the address and the socket options that go with

@@ -15,6 +15,7 @@
 
 pub mod connect;
 pub mod fanout;
+pub mod mergeable;
 pub mod ratelimit;
 pub mod single;
 pub mod stability;
@@ -29,7 +30,9 @@ use tokio_util::sync::CancellationToken;
 use crate::args::ClientArgs;
 use crate::exit::PlanError;
 use crate::plan::ClientPlan;
+use crate::report::meta::RunMeta;
 pub use crate::report::{Observation, Report};
+use crate::shard::ShardInfo;
 use crate::target::Resolved;
 
 /// Beyond the close timeout, how long a check waits for its client tasks
@@ -60,6 +63,15 @@ pub trait Check: 'static {
         target: &'a Resolved,
         stop: &'a CancellationToken,
     ) -> impl Future<Output = Observation> + Send + 'a;
+    /// Which shard the plan runs, for checks that can be sharded.
+    fn shard(_plan: &Self::Plan) -> Option<ShardInfo> {
+        None
+    }
+    /// The plan's fingerprint; checks that can be sharded blank the
+    /// fields shards of one command line differ in first.
+    fn plan_hash(plan: &Self::Plan) -> String {
+        crate::shard::hash::of(plan)
+    }
 }
 
 /// A validated plan of some check, type-erased so the dispatch, scenario
@@ -75,6 +87,10 @@ pub trait Planned: Debug + Send + Sync {
         target: &'a Resolved,
         stop: &'a CancellationToken,
     ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>>;
+    /// Which shard it runs, if the check can be sharded.
+    fn shard(&self) -> Option<ShardInfo>;
+    /// Its fingerprint.
+    fn plan_hash(&self) -> String;
 }
 
 /// The plan of check `C`.
@@ -95,6 +111,12 @@ impl<C: Check + Debug + Send + Sync> Planned for PlanOf<C> {
     ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>> {
         Box::pin(C::run(&self.0, target, stop))
     }
+    fn shard(&self) -> Option<ShardInfo> {
+        C::shard(&self.0)
+    }
+    fn plan_hash(&self) -> String {
+        C::plan_hash(&self.0)
+    }
 }
 
 /// Runs a validated plan: resolves its target (starting the embedded
@@ -102,14 +124,23 @@ impl<C: Check + Debug + Send + Sync> Planned for PlanOf<C> {
 /// was observed.
 pub async fn run_planned(planned: &dyn Planned, stop: &CancellationToken) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
+    let started_at = std::time::SystemTime::now();
     let target = crate::target::resolve(planned.client()).await?;
     let mut observation = planned.run(&target, stop).await;
+    let ended_at = std::time::SystemTime::now();
+    let origin = observation.run.origin.unwrap_or(started_at);
+    let start = observation.run.start.take();
     // A protocol nobody named, noticed by the transport: a hint, never a verdict.
     observation.diagnosis.extend(target.endpoint.detections.lines());
+    // What the proxy settings leave out (a variable curl ignores): said once per run.
+    observation.warnings.extend(target.endpoint.proxy.notes.iter().cloned());
     let display = target.display.clone();
     target.finish().await;
     let mut report = Report::judge(planned.command(), display, observation, stop.is_cancelled());
     report.elapsed_s = crate::units::secs(started.elapsed());
+    let mut meta = RunMeta::new(origin, ended_at, planned.plan_hash(), planned.shard());
+    meta.start = start;
+    report.meta = Some(meta);
     Ok(report)
 }
 

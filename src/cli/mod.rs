@@ -35,6 +35,8 @@ pub enum Command {
     Selftest(SelftestArgs),
     /// Run scenario files (TOML) with expectations, for CI.
     Run(RunArgs),
+    /// Merge shard reports (JSON) into one report, as one machine would have measured it.
+    Merge(MergeArgs),
     /// Render saved JSON reports as an HTML page with charts, or Markdown.
     Report(ReportArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -51,6 +53,7 @@ impl Command {
             Command::Serve(_) => "serve",
             Command::Selftest(_) => "selftest",
             Command::Run(_) => "run",
+            Command::Merge(_) => "merge",
             Command::Report(_) => "report",
             Command::Completions(_) => "completions",
             Command::Man => "man",
@@ -63,6 +66,7 @@ impl Command {
             Command::Check(c) => Some(&c.client_args().output),
             Command::Selftest(a) => Some(&a.output),
             Command::Run(a) => Some(&a.output),
+            Command::Merge(a) => Some(&a.output),
             Command::Serve(_) | Command::Report(_) | Command::Completions(_) | Command::Man => None,
         }
     }
@@ -96,10 +100,25 @@ pub struct RunArgs {
     pub output: OutputArgs,
 }
 
+/// `wsprobe merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Shard reports (`--json` or `--out` output of storm, stability or
+    /// fanout run with --shard); `-` reads them from stdin, several JSON
+    /// objects one after another (as `kubectl logs` of several pods gives).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 /// `wsprobe report`.
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     /// JSON reports (`--json` or `--out` output); `-` reads them from stdin.
+    /// Several shard reports of one run are merged first, as `wsprobe
+    /// merge` does.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Markdown (verdict, findings, main figures) instead of HTML, for a CI

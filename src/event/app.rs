@@ -40,7 +40,7 @@ pub enum AppEvent {
 
 /// Heartbeat settings a server announced in its handshake (Socket.IO's
 /// open packet).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Announced {
     /// How often the server pings, in seconds.
     pub ping_interval_s: Option<f64>,

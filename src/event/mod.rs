@@ -16,7 +16,7 @@ pub use app::{Announced, AppEvent};
 pub use outcome::{FailureKind, Outcome};
 
 /// How the stream of a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EndHow {
     /// A close frame arrived (a clean close).
@@ -244,6 +244,8 @@ pub enum EventKind {
         outcome: Outcome,
         /// TCP connect time, when TCP connected.
         tcp: Option<Duration>,
+        /// The proxy's tunnel, with a proxy that opened one.
+        proxy: Option<Duration>,
         /// Whole attempt.
         total: Duration,
     },

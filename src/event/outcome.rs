@@ -30,13 +30,15 @@ pub enum FailureKind {
     Unreachable,
     /// A limit on our side: open files, ephemeral ports.
     LocalLimit,
+    /// The proxy refused or failed to open the tunnel (not the server's doing).
+    Proxy,
     /// Anything else.
     Other,
 }
 
 impl FailureKind {
     /// Every kind, for reading labels back.
-    pub const ALL: [FailureKind; 10] = [
+    pub const ALL: [FailureKind; 11] = [
         FailureKind::Dns,
         FailureKind::Refused,
         FailureKind::Reset,
@@ -46,6 +48,7 @@ impl FailureKind {
         FailureKind::Eof,
         FailureKind::Unreachable,
         FailureKind::LocalLimit,
+        FailureKind::Proxy,
         FailureKind::Other,
     ];
 
@@ -61,6 +64,7 @@ impl FailureKind {
             FailureKind::Eof => "eof",
             FailureKind::Unreachable => "unreachable",
             FailureKind::LocalLimit => "local-limit",
+            FailureKind::Proxy => "proxy",
             FailureKind::Other => "error",
         }
     }
@@ -98,6 +102,9 @@ pub enum Outcome {
     /// Upgraded, then refused by the application protocol with a message
     /// (Socket.IO's `44`, ActionCable's `reject_subscription`...).
     AppRefused,
+    /// The HTTP proxy answered CONNECT with this status (407, 403, 502...):
+    /// the proxy's refusal; the server was never reached.
+    Proxy(u16),
 }
 
 impl Outcome {
@@ -120,6 +127,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Closed(code) => write!(f, "closed-{code}"),
             Outcome::Failed(kind) => f.write_str(kind.label()),
             Outcome::AppRefused => f.write_str("app-refused"),
+            Outcome::Proxy(status) => write!(f, "proxy-{status}"),
         }
     }
 }
@@ -141,6 +149,9 @@ impl std::str::FromStr for Outcome {
         if let Some(close) = text.strip_prefix("closed-") {
             return Ok(Outcome::Closed(code(close)?));
         }
+        if let Some(status) = text.strip_prefix("proxy-") {
+            return Ok(Outcome::Proxy(code(status)?));
+        }
         FailureKind::ALL
             .into_iter()
             .find(|k| k.label() == text)
@@ -152,6 +163,14 @@ impl std::str::FromStr for Outcome {
 impl Serialize for Outcome {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Outcome {
+    /// Reads the words back from a saved report (`merge`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -178,12 +197,16 @@ mod tests {
         assert_eq!(serde_json::to_value(Outcome::Http(503)).unwrap(), "http-503");
         assert!(Outcome::Closed(4000).is_refusal() && !Outcome::Failed(FailureKind::Reset).is_refusal());
         assert!(Outcome::AppRefused.is_refusal() && Outcome::AppRefused.to_string() == "app-refused");
+        assert!(!Outcome::Proxy(407).is_refusal(), "the proxy's refusal is not the server's");
+        assert_eq!(Outcome::Proxy(407).to_string(), "proxy-407");
         for o in [
             Outcome::Accepted,
             Outcome::Http(409),
             Outcome::Closed(4001),
             Outcome::Failed(FailureKind::Eof),
             Outcome::AppRefused,
+            Outcome::Proxy(407),
+            Outcome::Failed(FailureKind::Proxy),
         ] {
             assert_eq!(o.to_string().parse::<Outcome>(), Ok(o));
         }

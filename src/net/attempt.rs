@@ -11,6 +11,7 @@ pub use crate::event::{FailureKind, Outcome};
 
 use super::app::{AppReady, AppRefusal};
 use super::connect::ClientWs;
+use super::tls::info::TlsInfo;
 
 /// The phase of opening a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -20,6 +21,8 @@ pub enum Phase {
     Dns,
     /// TCP connect.
     Tcp,
+    /// The tunnel through a proxy (HTTP CONNECT or SOCKS5).
+    Proxy,
     /// TLS handshake.
     Tls,
     /// HTTP upgrade request and response.
@@ -34,6 +37,7 @@ impl Phase {
         match self {
             Phase::Dns => "DNS",
             Phase::Tcp => "TCP",
+            Phase::Proxy => "proxy",
             Phase::Tls => "TLS",
             Phase::Upgrade => "upgrade",
             Phase::App => "app ready",
@@ -46,8 +50,10 @@ impl Phase {
 pub struct Timings {
     /// Name resolution (absent when addresses were pinned).
     pub dns: Option<Duration>,
-    /// TCP connect.
+    /// TCP connect (to the proxy, when there is one).
     pub tcp: Option<Duration>,
+    /// The proxy's tunnel, CONNECT to its answer (with a proxy only).
+    pub proxy: Option<Duration>,
     /// TLS handshake (wss only).
     pub tls: Option<Duration>,
     /// Upgrade request to response head.
@@ -69,8 +75,36 @@ pub struct Handshake {
     pub subprotocol: Option<String>,
     /// Extensions the server enabled.
     pub extensions: Option<String>,
-    /// TLS version and cipher, for wss.
-    pub tls: Option<String>,
+    /// permessage-deflate's parameters, when negotiated.
+    pub deflate: Option<crate::net::deflate::DeflateParams>,
+    /// The TLS session and the server's certificate, for wss (only when
+    /// the endpoint keeps details: a storm does not).
+    pub tls: Option<TlsInfo>,
+}
+
+/// How a connection got to its server: the proxy it went through, and
+/// the redirects it followed on the way (`--follow-redirects`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Route {
+    /// The proxy and its answer, in words (credentials redacted).
+    pub proxy: Option<String>,
+    /// Each redirect followed, in order.
+    pub redirects: Vec<Hop>,
+}
+
+/// One redirect answer to the upgrade that was followed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hop {
+    /// The URL that answered (redacted).
+    pub from: String,
+    /// 301, 302, 307 or 308.
+    pub status: u16,
+    /// Its reason phrase.
+    pub reason: String,
+    /// Where it sent wsprobe (redacted).
+    pub to: String,
+    /// That attempt, from its DNS to the redirect's head.
+    pub took: Duration,
 }
 
 /// A connection that completed the upgrade.
@@ -85,6 +119,8 @@ pub struct Opened {
     pub at: Instant,
     /// The application handshake, with an app layer.
     pub app: Option<AppReady>,
+    /// The proxy and redirects on the way.
+    pub route: Route,
 }
 
 /// The server answered the upgrade with something other than 101.
@@ -105,13 +141,29 @@ pub struct Rejection {
     /// Set when the upgrade succeeded but the application protocol refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app: Option<AppRefusal>,
+    /// Location of a redirect (301, 302, 307, 308), as sent.
+    #[serde(skip)]
+    pub location: Option<String>,
+    /// The proxy and redirects on the way.
+    #[serde(skip)]
+    pub route: Route,
 }
 
 impl Rejection {
     /// An upgrade the application protocol refused afterwards.
     pub fn app(headers: Vec<(String, String)>, timings: Timings, app: AppRefusal) -> Rejection {
         let reason = "Switching Protocols".to_string();
-        Rejection { status: 101, reason, retry_after: None, headers, body: String::new(), timings, app: Some(app) }
+        Rejection {
+            status: 101,
+            reason,
+            retry_after: None,
+            headers,
+            body: String::new(),
+            timings,
+            app: Some(app),
+            location: None,
+            route: Route::default(),
+        }
     }
 
     /// `http-<status>`, or the application's refusal (`closed-<code>`, `app-refused`).
@@ -138,9 +190,18 @@ impl Rejection {
             Some(app) => format!("refused by the application after the upgrade: {}", app.message),
             None => {
                 let body = if self.body.is_empty() { String::new() } else { format!(" ({})", self.body) };
-                format!("refused at the handshake: HTTP {} {}{body}", self.status, self.reason)
+                let to = self.redirect_to().map(|l| format!(" → {l}")).unwrap_or_default();
+                format!("refused at the handshake: HTTP {} {}{to}{body}", self.status, self.reason)
             }
         }
+    }
+}
+
+impl Rejection {
+    /// Where a redirect sends the client (redacted), for 301/302/307/308.
+    pub fn redirect_to(&self) -> Option<String> {
+        let location = self.location.as_deref().filter(|_| crate::net::redirect::is_redirect(self.status))?;
+        Some(crate::redact::redact_url(location))
     }
 }
 
@@ -155,6 +216,20 @@ pub struct Failure {
     pub detail: String,
     /// Phase timings up to the failure.
     pub timings: Timings,
+    /// The HTTP proxy's status when it refused the tunnel.
+    pub proxy_status: Option<u16>,
+    /// The proxy and redirects on the way.
+    pub route: Route,
+}
+
+impl Failure {
+    /// The failure kind, or the proxy's refusal with its status.
+    pub fn outcome(&self) -> Outcome {
+        match self.proxy_status {
+            Some(status) => Outcome::Proxy(status),
+            None => Outcome::Failed(self.kind),
+        }
+    }
 }
 
 /// The result of one connection attempt.
@@ -173,7 +248,7 @@ impl Attempt {
         match self {
             Attempt::Open(_) => Outcome::Accepted,
             Attempt::Rejected(r) => r.outcome(),
-            Attempt::Failed(f) => Outcome::Failed(f.kind),
+            Attempt::Failed(f) => f.outcome(),
         }
     }
 

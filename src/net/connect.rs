@@ -10,16 +10,20 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout_at;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
 
+use crate::net::attempt::Route;
 use crate::net::endpoint::{Dest, Endpoint};
 use crate::net::http::{read_head, HeadError};
-use crate::net::stream::{Transport, WsStream};
-use crate::net::upgrade::{build_request, parse_response, validate_upgrade, Response};
+use crate::net::proxy::Sourced;
+use crate::net::stream::WsStream;
+use crate::net::tls::info::TlsInfo;
+use crate::net::upgrade::{build_request, offers_deflate, parse_response, validate_upgrade, Agreed, Response};
 use crate::units::ClientId;
 
 /// An open client WebSocket, with its application layer.
@@ -37,14 +41,29 @@ const REJECTION_BODY_WAIT: Duration = Duration::from_millis(500);
 pub async fn open(endpoint: &Endpoint, client: ClientId) -> Attempt {
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + endpoint.connect_timeout);
-    let mut run = Opening { endpoint, client, started, deadline, timings: Timings::default() };
+    let mut run = Opening {
+        endpoint,
+        client,
+        started,
+        deadline,
+        timings: Timings::default(),
+        route: Route::default(),
+        proxy_status: None,
+    };
     match run.steps().await {
-        Ok(Ok(opened)) => Attempt::Open(Box::new(opened)),
-        Ok(Err(rejection)) => Attempt::Rejected(Box::new(rejection)),
+        Ok(Ok(mut opened)) => {
+            opened.route = run.route;
+            Attempt::Open(Box::new(opened))
+        }
+        Ok(Err(mut rejection)) => {
+            rejection.route = run.route;
+            Attempt::Rejected(Box::new(rejection))
+        }
         Err((phase, kind, detail)) => {
             let mut timings = run.timings;
             timings.total = started.elapsed();
-            Attempt::Failed(Box::new(Failure { phase, kind, detail, timings }))
+            let (proxy_status, route) = (run.proxy_status, run.route);
+            Attempt::Failed(Box::new(Failure { phase, kind, detail, timings, proxy_status, route }))
         }
     }
 }
@@ -52,48 +71,52 @@ pub async fn open(endpoint: &Endpoint, client: ClientId) -> Attempt {
 /// Where an opening failed, how, and a sentence for the user.
 pub(crate) type StepError = (Phase, FailureKind, String);
 
-struct Opening<'a> {
-    endpoint: &'a Endpoint,
-    client: ClientId,
-    started: Instant,
-    deadline: tokio::time::Instant,
-    timings: Timings,
+/// One opening in progress: its deadline, the phase times so far, and the
+/// way it took (proxy, redirects).
+pub(crate) struct Opening<'a> {
+    pub(crate) endpoint: &'a Endpoint,
+    pub(crate) client: ClientId,
+    pub(crate) started: Instant,
+    pub(crate) deadline: tokio::time::Instant,
+    pub(crate) timings: Timings,
+    pub(crate) route: Route,
+    pub(crate) proxy_status: Option<u16>,
 }
 
 impl Opening<'_> {
     async fn steps(&mut self) -> Result<Result<Opened, Rejection>, StepError> {
         let endpoint = self.endpoint;
-        let url = endpoint.dest_for(self.client).map_err(|e| (Phase::Dns, FailureKind::Other, e.to_string()))?;
-        let addrs = self.resolve(&url).await?;
-        let tcp = self.tcp(&addrs).await?;
-        let stream = self.tls(&url, tcp).await?;
-        match self.upgrade(&url, stream).await? {
+        let first = endpoint.dest_for(self.client).map_err(|e| (Phase::Dns, FailureKind::Other, e.to_string()))?;
+        let answer = self.connect_once(&first, true).await?;
+        match answer {
+            Err(rejection) if endpoint.follow_redirects && rejection.redirect_to().is_some() => {
+                self.follow(rejection).await
+            }
+            answer => Ok(answer),
+        }
+    }
+
+    /// One connection to `dest`: DNS, TCP, the proxy, TLS, the upgrade and
+    /// the application's ready. `first` allows the pinned addresses.
+    pub(crate) async fn connect_once(
+        &mut self,
+        dest: &Dest<'_>,
+        first: bool,
+    ) -> Result<Result<Opened, Rejection>, StepError> {
+        let proxy = self.endpoint.proxy.for_dest(dest.tls, &dest.host);
+        let (addrs, target) = self.resolve(dest, proxy, first).await?;
+        let mut tcp = self.tcp(&addrs, proxy).await?;
+        if let Some(proxy) = proxy {
+            tcp = self.tunnel(dest, proxy, tcp, target).await?;
+        }
+        let stream = self.tls(dest, tcp).await?;
+        match self.upgrade(dest, stream).await? {
             Ok(opened) => crate::net::app::ready(self.endpoint, opened, &mut self.timings, self.started).await,
             rejected => Ok(rejected),
         }
     }
 
-    async fn resolve(&mut self, url: &Dest<'_>) -> Result<Vec<SocketAddr>, StepError> {
-        if let Some(pinned) = &self.endpoint.pinned {
-            return Ok(pinned.clone());
-        }
-        let (host, port) = (&url.host, url.port);
-        let t = Instant::now();
-        let lookup = timeout_at(self.deadline, tokio::net::lookup_host((host.as_ref(), port))).await;
-        self.timings.dns = Some(t.elapsed());
-        let timed_out =
-            || (Phase::Dns, FailureKind::Timeout, format!("resolving {host} took longer than the connect timeout"));
-        let addrs: Vec<SocketAddr> = lookup
-            .map_err(|_| timed_out())?
-            .map_err(|e| (Phase::Dns, FailureKind::Dns, format!("cannot resolve {host}: {e}")))?
-            .collect();
-        if addrs.is_empty() {
-            return Err((Phase::Dns, FailureKind::Dns, format!("{host} has no address")));
-        }
-        Ok(addrs)
-    }
-
-    async fn tcp(&mut self, addrs: &[SocketAddr]) -> Result<TcpStream, StepError> {
+    async fn tcp(&mut self, addrs: &[SocketAddr], proxy: Option<&Sourced>) -> Result<TcpStream, StepError> {
         let t = Instant::now();
         let mut last = None;
         for addr in addrs {
@@ -102,7 +125,7 @@ impl Opening<'_> {
                     self.timings.tcp = Some(t.elapsed());
                     return Ok(stream);
                 }
-                Ok(Err(e)) => last = Some((FailureKind::from_io(&e), tcp_error_text(*addr, &e))),
+                Ok(Err(e)) => last = Some((FailureKind::from_io(&e), tcp_error_text(*addr, &e, proxy))),
                 Err(_) => {
                     last = Some((
                         FailureKind::Timeout,
@@ -120,40 +143,14 @@ impl Opening<'_> {
     }
 
     fn source_ip(&self) -> Option<IpAddr> {
-        let ips = &self.endpoint.source_ips;
-        (!ips.is_empty()).then(|| ips[self.client.index as usize % ips.len()])
-    }
-
-    async fn tls(&mut self, url: &Dest<'_>, tcp: TcpStream) -> Result<WsStream, StepError> {
-        let Some(config) = &self.endpoint.tls else {
-            return Ok(WsStream::new(Transport::Plain(tcp)));
-        };
-        let host = url.host.to_string();
-        let name = ServerName::try_from(host.clone())
-            .map_err(|e| (Phase::Tls, FailureKind::Tls, format!("'{host}' is not a valid TLS server name: {e}")))?;
-        let t = Instant::now();
-        let connector = tokio_rustls::TlsConnector::from(config.clone());
-        let result = timeout_at(self.deadline, connector.connect(name, tcp)).await;
-        self.timings.tls = Some(t.elapsed());
-        match result {
-            Ok(Ok(tls)) => Ok(WsStream::new(Transport::Tls(Box::new(tls)))),
-            Ok(Err(e)) => {
-                let kind =
-                    if e.kind() == io::ErrorKind::InvalidData { FailureKind::Tls } else { FailureKind::from_io(&e) };
-                let hint = if kind == FailureKind::Tls { " (a self-signed test server? add --insecure)" } else { "" };
-                Err((Phase::Tls, kind, format!("TLS handshake with {host} failed: {e}{hint}")))
-            }
-            Err(_) => {
-                Err((Phase::Tls, FailureKind::Timeout, "the TLS handshake took longer than the connect timeout".into()))
-            }
-        }
+        self.endpoint.source_ip(self.client.index)
     }
 
     async fn upgrade(&mut self, url: &Dest<'_>, mut stream: WsStream) -> Result<Result<Opened, Rejection>, StepError> {
         let key = generate_key();
         let request = build_request(self.endpoint, url, self.client, &key);
         let t = Instant::now();
-        let io_err = |e: io::Error| (Phase::Upgrade, FailureKind::from_io(&e), format!("the upgrade failed: {e}"));
+        let io_err = |e: io::Error| self.upgrade_io_error(url, e);
         let timed_out = || {
             (
                 Phase::Upgrade,
@@ -166,29 +163,52 @@ impl Opening<'_> {
             .map_err(|_| timed_out())?
             .map_err(io_err)?;
         let mut buf = Vec::with_capacity(256);
-        let (head_len, response) = self.read_response(&mut stream, &mut buf).await?;
+        let (head_len, response) = self.read_response(url, &mut stream, &mut buf).await?;
         self.timings.upgrade = Some(t.elapsed());
         if response.status != 101 {
             let body = self.read_body(&mut stream, &buf[head_len..], &response).await;
             self.timings.total = self.started.elapsed();
+            if let Some(why) = crate::net::tls::explain::tls_refusal(response.status, &body, &url.host) {
+                return Err((Phase::Upgrade, FailureKind::Tls, why));
+            }
             return Ok(Err(response.into_rejection(body, self.timings)));
         }
-        let (subprotocol, extensions) = validate_upgrade(&response, &key, &self.endpoint.subprotocols)?;
-        let tls = tls_summary(&stream);
-        let already = buf[head_len..].to_vec();
+        let agreed = validate_upgrade(&response, &key, &self.endpoint.subprotocols, offers_deflate(self.endpoint))?;
+        let tls = if self.endpoint.capture { stream.tls().map(TlsInfo::of) } else { None };
+        let max_frame = self.endpoint.ws_config.max_frame_size.unwrap_or(usize::MAX);
+        stream.frames_from_now(max_frame, buf[head_len..].to_vec());
+        if let Some(params) = &agreed.deflate {
+            stream.inflate(params, self.endpoint.ws_config.max_message_size.unwrap_or(usize::MAX));
+        }
+        if self.endpoint.withhold_pongs {
+            stream.withhold_pongs();
+        }
         drop(buf);
-        let ws = ClientWs::framed(stream, self.endpoint, already).await;
+        let ws = WebSocketStream::from_raw_socket(stream, Role::Client, Some(self.endpoint.ws_config)).await;
         self.timings.total = self.started.elapsed();
-        let handshake =
-            Handshake { status_line: response.status_line(), headers: response.headers, subprotocol, extensions, tls };
-        Ok(Ok(Opened { ws, handshake, timings: self.timings, at: Instant::now(), app: None }))
+        let Agreed { subprotocol, extensions, deflate } = agreed;
+        let handshake = Handshake {
+            status_line: response.status_line(),
+            headers: response.headers,
+            subprotocol,
+            extensions,
+            deflate,
+            tls,
+        };
+        let route = Route::default();
+        Ok(Ok(Opened { ws: ClientWs::new(ws), handshake, timings: self.timings, at: Instant::now(), app: None, route }))
     }
 
     /// Reads the answer to the upgrade request, skipping interim 1xx
     /// answers (`100 Continue`, `103 Early Hints`) as HTTP says a client
     /// must: they are neither the upgrade nor a refusal.
-    async fn read_response(&self, stream: &mut WsStream, buf: &mut Vec<u8>) -> Result<(usize, Response), StepError> {
-        let io_err = |e: io::Error| (Phase::Upgrade, FailureKind::from_io(&e), format!("the upgrade failed: {e}"));
+    async fn read_response(
+        &self,
+        url: &Dest<'_>,
+        stream: &mut WsStream,
+        buf: &mut Vec<u8>,
+    ) -> Result<(usize, Response), StepError> {
+        let io_err = |e: io::Error| self.upgrade_io_error(url, e);
         let timed_out = || {
             (
                 Phase::Upgrade,
@@ -207,6 +227,9 @@ impl Opening<'_> {
                             FailureKind::Eof,
                             "the server closed the connection without answering the upgrade request".into(),
                         ))
+                    }
+                    Err(HeadError::NotHttp(_) | HeadError::Eof(_)) if crate::net::tls::explain::looks_like_tls(buf) => {
+                        return Err(tls_port(url))
                     }
                     Err(e) => {
                         return Err((
@@ -259,21 +282,41 @@ pub async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> io::Result
     Ok(stream)
 }
 
-fn tcp_error_text(addr: SocketAddr, e: &io::Error) -> String {
-    match FailureKind::from_io(e) {
-        FailureKind::Refused => format!(
+fn tcp_error_text(addr: SocketAddr, e: &io::Error, proxy: Option<&Sourced>) -> String {
+    match (FailureKind::from_io(e), proxy) {
+        (FailureKind::Refused, Some(p)) => format!(
+            "connection refused by the proxy {} at {addr} (from {}): is the proxy running and the port right?",
+            p.url, p.from
+        ),
+        (FailureKind::Refused, None) => format!(
             "connection refused by {addr}: nothing is listening there; is the server running and the port right?"
         ),
-        FailureKind::LocalLimit => {
+        (FailureKind::LocalLimit, _) => {
             format!("cannot open a connection to {addr}: {e} (a limit on this machine: open files or ephemeral ports)")
         }
         _ => format!("TCP connect to {addr} failed: {e}"),
     }
 }
 
-fn tls_summary(stream: &WsStream) -> Option<String> {
-    let conn = stream.tls()?;
-    let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
-    let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
-    Some(format!("{version} {suite}").trim().to_string())
+/// The answer to a plain HTTP upgrade was a TLS record.
+fn tls_port(url: &Dest<'_>) -> StepError {
+    let why = format!(
+        "{} answered the plain HTTP upgrade with TLS: this port speaks TLS, so the URL must be wss://, not ws://",
+        url.host
+    );
+    (Phase::Upgrade, FailureKind::Tls, why)
+}
+
+impl Opening<'_> {
+    /// A socket error during the upgrade; a TLS error that arrives only
+    /// now (a TLS 1.3 server refusing the client certificate after the
+    /// handshake) is named as TLS.
+    fn upgrade_io_error(&self, url: &Dest<'_>, e: io::Error) -> StepError {
+        if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+            let cx = crate::net::tls::explain::Context { host: &url.host, opts: &self.endpoint.tls_options };
+            let (kind, why) = crate::net::tls::explain::handshake_error(&e, cx);
+            return (Phase::Upgrade, kind, why);
+        }
+        (Phase::Upgrade, FailureKind::from_io(&e), format!("the upgrade failed: {e}"))
+    }
 }

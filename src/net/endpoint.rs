@@ -32,10 +32,21 @@ pub struct Endpoint {
     pub write_timeout: Duration,
     /// Frame and buffer limits of each connection.
     pub ws_config: WebSocketConfig,
-    /// TLS settings, present for wss://.
+    /// TLS settings, present for wss:// (and with `--follow-redirects`,
+    /// which may lead there).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The TLS options the settings came from (for the words of a failure).
+    pub tls_options: crate::net::tls::TlsOptions,
+    /// Which proxy each connection goes through.
+    pub proxy: crate::net::proxy::ProxySettings,
+    /// Follow redirects on the upgrade (`--follow-redirects`).
+    pub follow_redirects: bool,
     /// Local addresses to spread clients over.
     pub source_ips: Vec<IpAddr>,
+    /// Clients k of one process are k = i, i + stride, i + 2 × stride...
+    /// (a shard's); addresses are spread over k / stride, so every
+    /// address gets its share.
+    pub source_stride: u32,
     /// Addresses resolved once for the whole run (storms skip per-client DNS).
     pub pinned: Option<Vec<SocketAddr>>,
     /// Never answer the server's pings (`stability --no-pong`).
@@ -44,14 +55,29 @@ pub struct Endpoint {
     pub capture: bool,
     /// The application protocol every connection speaks after the upgrade.
     pub app: Option<Arc<crate::net::app::AppSpec>>,
+    /// Offer permessage-deflate (`--deflate`).
+    pub deflate: bool,
     /// Protocols noticed on connections that were not told to speak one.
     pub detections: Arc<crate::net::app::Detections>,
     fixed: Option<FixedAuthority>,
 }
 
+/// The network options of an endpoint: TLS, proxy, redirects.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetOptions {
+    /// Roots, client certificate, `--insecure`.
+    pub tls: crate::net::tls::TlsOptions,
+    /// Proxies from `--proxy`, `--no-proxy` or the environment.
+    pub proxy: crate::net::proxy::ProxySettings,
+    /// `--follow-redirects`.
+    pub follow_redirects: bool,
+}
+
 /// Where one client connects: host, port, Host header and request target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dest<'a> {
+    /// wss:// (TLS over the TCP connection).
+    pub tls: bool,
     /// Host name or address (no IPv6 brackets).
     pub host: Cow<'a, str>,
     /// Port (the scheme's default when absent).
@@ -63,7 +89,8 @@ pub struct Dest<'a> {
 }
 
 impl Dest<'static> {
-    fn from_url(url: &Url) -> Dest<'static> {
+    /// Where a URL points (a redirect's target, or a templated one).
+    pub fn from_url(url: &Url) -> Dest<'static> {
         let (host, port) = host_port(url);
         let host_header = match url.port() {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
@@ -74,7 +101,8 @@ impl Dest<'static> {
             path.push('?');
             path.push_str(q);
         }
-        Dest { host: Cow::Owned(host), port, host_header: Cow::Owned(host_header), path }
+        let tls = url.scheme() == "wss";
+        Dest { tls, host: Cow::Owned(host), port, host_header: Cow::Owned(host_header), path }
     }
 }
 
@@ -83,6 +111,7 @@ impl Dest<'static> {
 /// parsing a whole URL.
 #[derive(Debug, Clone)]
 struct FixedAuthority {
+    tls: bool,
     host: String,
     port: u16,
     host_header: String,
@@ -106,6 +135,7 @@ impl FixedAuthority {
         let probe = ClientId::new(0);
         let dest = Dest::from_url(&parse_ws_url(template, probe).ok()?);
         (expand(&path_template, probe) == dest.path).then(|| FixedAuthority {
+            tls: dest.tls,
             host: dest.host.into_owned(),
             port: dest.port,
             host_header: dest.host_header.into_owned(),
@@ -134,16 +164,19 @@ pub fn ws_config(max_message_size: usize, read_buffer: usize) -> WebSocketConfig
 }
 
 impl Endpoint {
+    /// The local address client `index` connects from (`--source-ip`).
+    pub fn source_ip(&self, index: u32) -> Option<IpAddr> {
+        let ips = &self.source_ips;
+        (!ips.is_empty()).then(|| ips[(index / self.source_stride.max(1)) as usize % ips.len()])
+    }
+
     /// An endpoint for a URL template with default options: validates the
     /// URL and builds the TLS settings. `plan::ClientPlan::endpoint` is the
     /// one place that sets the rest from a plan.
-    pub fn new(url: String, insecure: bool, connect_timeout: Duration) -> Result<Endpoint, PlanError> {
+    pub fn new(url: String, net: &NetOptions, connect_timeout: Duration) -> Result<Endpoint, PlanError> {
         let parsed = parse_ws_url(&url, ClientId::new(0))?;
-        let tls = if parsed.scheme() == "wss" {
-            Some(
-                crate::net::tls::client_config(insecure)
-                    .map_err(|e| PlanError::new(format!("TLS setup failed: {e}")))?,
-            )
+        let tls = if parsed.scheme() == "wss" || net.follow_redirects {
+            Some(crate::net::tls::client_config(&net.tls).map_err(PlanError::new)?)
         } else {
             None
         };
@@ -159,11 +192,16 @@ impl Endpoint {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             ws_config: ws_config(16 << 20, CLIENT_READ_BUFFER),
             tls,
+            tls_options: net.tls.clone(),
+            proxy: net.proxy.clone(),
+            follow_redirects: net.follow_redirects,
             source_ips: Vec::new(),
+            source_stride: 1,
             pinned: None,
             withhold_pongs: false,
             capture: true,
             app: None,
+            deflate: false,
             detections: Arc::default(),
             fixed: FixedAuthority::of(&url),
             url_template: url,
@@ -174,6 +212,7 @@ impl Endpoint {
     pub fn dest_for(&self, client: ClientId) -> Result<Dest<'_>, PlanError> {
         match &self.fixed {
             Some(f) => Ok(Dest {
+                tls: f.tls,
                 host: Cow::Borrowed(&f.host),
                 port: f.port,
                 host_header: Cow::Borrowed(&f.host_header),
@@ -199,10 +238,14 @@ impl Endpoint {
             || self.headers.iter().any(|h| crate::units::has_client_template(&h.value))
     }
 
-    /// Resolves the host once so a storm of clients does not each ask DNS.
+    /// Resolves the host once so a storm of clients does not each ask DNS:
+    /// the proxy's host when connections go through one.
     pub async fn pin_addresses(&mut self) -> Result<(), crate::exit::Unreachable> {
         let dest = self.dest_for(ClientId::new(0)).map_err(|e| crate::exit::Unreachable(e.to_string()))?;
-        let (host, port) = (dest.host.into_owned(), dest.port);
+        let (host, port) = match self.proxy.for_dest(dest.tls, &dest.host) {
+            Some(proxy) => (proxy.url.host.clone(), proxy.url.port),
+            None => (dest.host.into_owned(), dest.port),
+        };
         let lookup = tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host((host.as_str(), port)));
         let addrs: Vec<SocketAddr> = lookup
             .await
@@ -256,6 +299,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_shards_clients_spread_over_every_source_address() {
+        let mut e = Endpoint::new("ws://127.0.0.1:9/".into(), &NetOptions::default(), Duration::from_secs(1)).unwrap();
+        e.source_ips = vec![[127, 0, 0, 2].into(), [127, 0, 0, 3].into()];
+        e.source_stride = 6;
+        let used: Vec<_> = [1u32, 7, 13, 19].iter().filter_map(|&k| e.source_ip(k)).collect();
+        assert_eq!(used, [e.source_ips[0], e.source_ips[1], e.source_ips[0], e.source_ips[1]]);
+    }
+
+    #[test]
     fn urls_are_checked_with_a_fix() {
         let c = ClientId::new(0);
         assert!(parse_ws_url("ws://127.0.0.1:9001/ws?device=dev-{client}", c).is_ok());
@@ -269,7 +321,7 @@ mod tests {
     #[test]
     fn fixed_authority_expands_only_the_path() {
         let spec = |url: &str| url.to_string();
-        let new = |url: String| Endpoint::new(url, false, Duration::from_secs(1));
+        let new = |url: String| Endpoint::new(url, &NetOptions::default(), Duration::from_secs(1));
         let e = new(spec("ws://127.0.0.1:9001/ws?device=dev-{client}")).unwrap();
         assert!(e.fixed.is_some());
         let fast = e.dest_for(ClientId::new(42)).unwrap();

@@ -19,6 +19,11 @@ pub enum HeadError {
     /// The head grew past [`MAX_HEAD`].
     #[error("the HTTP head is over {MAX_HEAD} bytes")]
     TooLarge,
+    /// The first byte cannot start an HTTP message (a request starts with
+    /// a method, a response with `HTTP/`): a TLS record, say. Refused at
+    /// once instead of waiting for a blank line that never comes.
+    #[error("the first byte (0x{0:02x}) cannot start an HTTP message")]
+    NotHttp(u8),
     /// A socket error.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -45,6 +50,10 @@ pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) 
         buf.truncate(start + *n.as_ref().unwrap_or(&0));
         if n? == 0 {
             return Err(HeadError::Eof(buf.len()));
+        }
+        match buf.first() {
+            Some(&b) if !b.is_ascii_alphabetic() && b != b'\r' && b != b'\n' => return Err(HeadError::NotHttp(b)),
+            _ => {}
         }
     }
 }
@@ -100,6 +109,15 @@ mod tests {
         let mut buf = Vec::new();
         let end = read_head(&mut reader, &mut buf).await.unwrap();
         assert_eq!(&buf[end..], b"rest");
+    }
+
+    #[tokio::test]
+    async fn a_tls_record_is_not_http_at_once() {
+        let mut reader: &[u8] = &[0x16, 0x03, 0x01, 0x00, 0xa5, 0x01];
+        let mut buf = Vec::new();
+        assert!(matches!(read_head(&mut reader, &mut buf).await, Err(HeadError::NotHttp(0x16))));
+        let mut reader: &[u8] = b"\r\nGET / HTTP/1.1\r\n\r\n";
+        assert!(read_head(&mut reader, &mut Vec::new()).await.is_ok(), "a leading empty line is allowed");
     }
 
     #[tokio::test]

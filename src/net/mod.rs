@@ -1,13 +1,19 @@
-//! The client side of the wire: opening connections phase by phase,
+//! The client side of the wire: opening connections phase by phase
+//! (DNS, TCP, the proxy's tunnel, TLS, the upgrade and its redirects),
 //! living with them, and knowing wsprobe's own limits.
 
 pub mod app;
 pub mod attempt;
 pub mod connect;
+pub mod deflate;
 pub mod endpoint;
 pub mod http;
+pub mod inflate;
 pub mod limits;
 pub mod nopong;
+mod phases;
+pub mod proxy;
+pub mod redirect;
 pub mod session;
 pub mod stream;
 pub mod tls;

@@ -104,6 +104,9 @@ pub fn close_from_error(err: &WsError) -> CloseInfo {
 }
 
 fn close_from_io(e: &io::Error) -> CloseInfo {
+    if let Some(refused) = e.get_ref().and_then(|r| r.downcast_ref::<crate::net::inflate::InflateError>()) {
+        return CloseInfo::protocol(refused.code(), refused.to_string());
+    }
     match e.kind() {
         io::ErrorKind::UnexpectedEof => CloseInfo::abnormal(EndHow::Eof, "TCP closed (EOF) in the middle of a frame"),
         io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {

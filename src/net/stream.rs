@@ -59,6 +59,20 @@ impl WsStream {
         self.reader = Some(Box::new(FrameReader::new(max_frame, already)));
     }
 
+    /// From now on, inflate the server's compressed messages (permessage-
+    /// deflate was negotiated), each up to `limit` bytes. Call it after
+    /// [`WsStream::frames_from_now`].
+    pub fn inflate(&mut self, params: &crate::net::deflate::DeflateParams, limit: usize) {
+        if let Some(reader) = self.reader.as_mut() {
+            reader.inflate(params, false, limit);
+        }
+    }
+
+    /// What was inflated so far, when permessage-deflate is on.
+    pub fn inflate_stats(&self) -> Option<crate::net::inflate::InflateStats> {
+        self.reader.as_ref().and_then(|r| r.inflate_stats())
+    }
+
     /// The last close frame received, as it was on the wire.
     pub fn wire_close(&self) -> Option<crate::net::wire::WireClose> {
         self.reader.as_ref().and_then(|r| r.last_close())

@@ -2,7 +2,8 @@
 //! (templated headers, subprotocols, origin), and the checks on the answer
 //! RFC 6455 4.1 asks a client to make: a 101 with `Upgrade: websocket`,
 //! `Connection: upgrade`, the right `Sec-WebSocket-Accept`, and no
-//! subprotocol or extension that was not offered.
+//! subprotocol or extension that was not offered (permessage-deflate, when
+//! offered, is checked as RFC 7692 asks, in [`crate::net::deflate`]).
 
 use std::fmt::Write as _;
 
@@ -28,6 +29,9 @@ pub(crate) fn build_request(endpoint: &Endpoint, dest: &Dest<'_>, client: Client
     if !endpoint.subprotocols.is_empty() {
         let _ = write!(req, "Sec-WebSocket-Protocol: {}\r\n", endpoint.subprotocols.join(", "));
     }
+    if endpoint.deflate && !user_has("sec-websocket-extensions") {
+        let _ = write!(req, "Sec-WebSocket-Extensions: {}\r\n", crate::net::deflate::OFFER);
+    }
     if let Some(origin) = endpoint.origin.as_ref().filter(|_| !user_has("origin")) {
         let _ = write!(req, "Origin: {origin}\r\n");
     }
@@ -47,14 +51,9 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     reason: String,
     pub(crate) headers: Vec<(String, String)>,
-    /// The headers the checks read, copied once (not every header: a
-    /// storm parses thousands of these a second).
-    wanted: [Option<String>; WANTED.len()],
+    raw_headers: Vec<(String, String)>,
     pub(crate) content_length: Option<usize>,
 }
-
-/// The response headers [`Response::get`] answers for.
-const WANTED: [&str; 4] = ["sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions", "retry-after"];
 
 impl Response {
     pub(crate) fn status_line(&self) -> String {
@@ -62,13 +61,15 @@ impl Response {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        let i = WANTED.iter().position(|w| *w == name)?;
-        self.wanted[i].as_deref()
+        self.raw_headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn into_rejection(self, body: String, timings: Timings) -> Rejection {
         let retry_after = self.get("retry-after").map(str::to_string);
+        let location = self.get("location").map(str::to_string);
         Rejection {
+            location,
+            route: Default::default(),
             status: self.status,
             reason: self.reason,
             retry_after,
@@ -92,22 +93,21 @@ pub(crate) fn parse_response(head: &[u8], capture: bool) -> Result<Response, Ste
             return Err(bad(format!("the server's answer is not valid HTTP ({e}): first bytes {:?}", preview(head))))
         }
     }
-    let value = |h: &httparse::Header<'_>| String::from_utf8_lossy(h.value).trim().to_string();
-    let wanted = WANTED.map(|w| parsed.headers.iter().find(|h| h.name.eq_ignore_ascii_case(w)).map(value));
+    let raw: Vec<(String, String)> = parsed
+        .headers
+        .iter()
+        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string()))
+        .collect();
     let content_length = header(parsed.headers, "content-length").and_then(|v| v.parse().ok());
     let upgrade_ok = header_has_token(parsed.headers, "upgrade", "websocket")
         && header_has_token(parsed.headers, "connection", "upgrade");
-    let shown = if capture {
-        parsed.headers.iter().map(|h| (h.name.to_string(), redact_header_value(h.name, &value(h)))).collect()
-    } else {
-        Vec::new()
-    };
+    let shown = if capture { raw.iter().map(|(n, v)| (n.clone(), shown_header(n, v))).collect() } else { Vec::new() };
     let mut response = Response {
         version: parsed.version.unwrap_or(1),
         status: parsed.code.unwrap_or(0),
         reason: parsed.reason.unwrap_or("").to_string(),
         headers: shown,
-        wanted,
+        raw_headers: raw,
         content_length,
     };
     if response.status == 101 && !upgrade_ok {
@@ -120,16 +120,47 @@ pub(crate) fn parse_response(head: &[u8], capture: bool) -> Result<Response, Ste
     Ok(response)
 }
 
+/// A response header as reports show it: secrets redacted, and a URL
+/// (a redirect's Location) with its token-like parameters redacted.
+fn shown_header(name: &str, value: &str) -> String {
+    if name.eq_ignore_ascii_case("location") || name.eq_ignore_ascii_case("content-location") {
+        return crate::redact::redact_url(value);
+    }
+    redact_header_value(name, value)
+}
+
 fn preview(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned()
 }
 
-/// Checks a 101 as RFC 6455 4.1 asks; returns the subprotocol and extensions.
+/// What a valid 101 agreed to.
+#[derive(Debug)]
+pub(crate) struct Agreed {
+    /// The subprotocol the server picked.
+    pub(crate) subprotocol: Option<String>,
+    /// The Sec-WebSocket-Extensions answer, as sent.
+    pub(crate) extensions: Option<String>,
+    /// permessage-deflate's parameters, when it was negotiated.
+    pub(crate) deflate: Option<crate::net::deflate::DeflateParams>,
+}
+
+/// True when the request offers permessage-deflate (`--deflate`, or the
+/// user's own `Sec-WebSocket-Extensions` header naming it).
+pub(crate) fn offers_deflate(endpoint: &Endpoint) -> bool {
+    endpoint.deflate
+        || endpoint.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("sec-websocket-extensions")
+                && h.value.to_ascii_lowercase().contains("permessage-deflate")
+        })
+}
+
+/// Checks a 101 as RFC 6455 4.1 asks; returns what it agreed to.
 pub(crate) fn validate_upgrade(
     response: &Response,
     key: &str,
     offered: &[String],
-) -> Result<(Option<String>, Option<String>), StepError> {
+    deflate_offered: bool,
+) -> Result<Agreed, StepError> {
     let bad = |why: String| (Phase::Upgrade, FailureKind::Protocol, why);
     let expected = derive_accept_key(key.as_bytes());
     match response.get("sec-websocket-accept") {
@@ -144,10 +175,12 @@ pub(crate) fn validate_upgrade(
         }
     }
     let extensions = response.get("sec-websocket-extensions").map(str::to_string);
-    if let Some(ext) = &extensions {
-        return Err(bad(format!("the server enabled extension '{ext}', which wsprobe did not offer")));
-    }
-    Ok((subprotocol, extensions))
+    let deflate = match &extensions {
+        Some(ext) if deflate_offered => Some(crate::net::deflate::accept_answer(ext).map_err(bad)?),
+        Some(ext) => return Err(bad(format!("the server enabled extension '{ext}', which wsprobe did not offer"))),
+        None => None,
+    };
+    Ok(Agreed { subprotocol, extensions, deflate })
 }
 
 #[cfg(test)]
@@ -158,7 +191,7 @@ mod tests {
     fn wrong_accept_key_is_a_protocol_failure() {
         let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n";
         let response = parse_response(head, true).unwrap();
-        let err = validate_upgrade(&response, "dGhlIHNhbXBsZSBub25jZQ==", &[]).unwrap_err();
+        let err = validate_upgrade(&response, "dGhlIHNhbXBsZSBub25jZQ==", &[], false).unwrap_err();
         assert_eq!(err.1, FailureKind::Protocol);
         assert!(err.2.contains("wrong Sec-WebSocket-Accept"));
     }

@@ -12,12 +12,19 @@
 //! - What was on the wire: the code and reason of the last close frame, so
 //!   a code tungstenite replaces (1005, 1006, 1015 or out of range become
 //!   1002) or a reason that is not UTF-8 is reported as what it was.
+//! - permessage-deflate, once negotiated: compressed messages are consumed
+//!   and handed on inflated ([`crate::net::inflate`]); a refused one (a
+//!   decompression bomb, bad deflate data) is a read error carrying an
+//!   [`InflateError`], which [`crate::net::session`] turns into its close.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::net::deflate::DeflateParams;
+use crate::net::inflate::{InflateError, InflateStats, Inflating};
 
 /// Largest fragment handed to tungstenite (a multiple of 4, so a masking
 /// key stays aligned across fragments).
@@ -41,6 +48,10 @@ enum At {
     Header { have: u8 },
     /// Passing payload: of the frame and of the fragment being handed on.
     Payload { frame_left: u64, fragment_left: u64 },
+    /// Inflating a compressed frame's payload (`last`: the message's final frame).
+    Inflate { frame_left: u64, last: bool },
+    /// A compressed message's frames are in: the trailer, then its last fragment.
+    Finish,
 }
 
 /// The read side's state: raw input, the parser, the header to emit.
@@ -61,6 +72,9 @@ pub struct FrameReader {
     max_frame: u64,
     close: Vec<u8>,
     last_close: Option<WireClose>,
+    frame_len: u64,
+    inflate: Option<Box<Inflating>>,
+    failed: Option<InflateError>,
     /// Nothing has been asked of this reader yet.
     fresh: bool,
 }
@@ -86,15 +100,30 @@ impl FrameReader {
             max_frame: max_frame as u64,
             close: Vec::new(),
             last_close: None,
+            frame_len: 0,
+            inflate: None,
+            failed: None,
             fresh: true,
         }
     }
 
-    /// True while nothing has been read through this reader and no byte
-    /// is buffered: the WebSocket above it has seen nothing, so it can be
-    /// dropped and built again without losing a byte.
+    /// True while nothing has been read through this reader, no byte is
+    /// buffered and nothing is inflated: the WebSocket above it has seen
+    /// nothing, so it can be dropped and built again without losing a byte.
     pub fn is_fresh(&self) -> bool {
-        self.fresh && self.pos == self.input.len()
+        self.fresh && self.pos == self.input.len() && self.inflate.is_none()
+    }
+
+    /// From now on, inflate compressed messages (permessage-deflate was
+    /// negotiated): `server_side` when the peer is a client; `limit` is
+    /// the largest message, inflated.
+    pub fn inflate(&mut self, params: &DeflateParams, server_side: bool, limit: usize) {
+        self.inflate = Some(Box::new(Inflating::new(params, server_side, limit)));
+    }
+
+    /// What was inflated so far, when permessage-deflate is on.
+    pub fn inflate_stats(&self) -> Option<InflateStats> {
+        self.inflate.as_ref().map(|i| i.stats())
     }
 
     /// The last close frame received, as it was on the wire.
@@ -116,6 +145,16 @@ impl FrameReader {
             self.drain_emit(out);
             if out.remaining() == 0 {
                 return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = &self.failed {
+                if out.filled().len() > start {
+                    return Poll::Ready(Ok(()));
+                }
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e.clone())));
+            }
+            if self.inflated_ready() {
+                self.hand_on_inflated();
+                continue;
             }
             if self.pos == self.input.len() {
                 if out.filled().len() > start {
@@ -179,6 +218,11 @@ impl FrameReader {
         let n = pending.len().min(out.remaining());
         out.put_slice(&pending[..n]);
         self.emit_pos += n as u8;
+        if self.emit_pos == self.emit_len {
+            if let Some(inflate) = self.inflate.as_mut() {
+                inflate.hand_on(out);
+            }
+        }
     }
 
     /// Moves buffered input on by one state: header bytes into the header,
@@ -196,6 +240,8 @@ impl FrameReader {
                 self.pos += n;
                 self.payload_done(frame_left - n as u64, fragment_left - n as u64);
             }
+            At::Inflate { frame_left, last } => self.inflate_payload(frame_left, last),
+            At::Finish => {}
         }
     }
 
@@ -220,6 +266,9 @@ impl FrameReader {
         self.mask = masked.then(|| [h[len - 4], h[len - 3], h[len - 2], h[len - 1]]);
         self.opcode = h[0] & 0x0f;
         self.fin = h[0] & 0x80 != 0;
+        if self.compressed(h[0], masked, payload) {
+            return;
+        }
         let data = self.opcode <= 0x2 && h[0] & 0x70 == 0;
         self.split = data && payload > FRAGMENT as u64 && payload <= self.max_frame;
         self.close.clear();
@@ -288,6 +337,12 @@ impl<S> Framed<S> {
     pub fn new(inner: S, max_frame: usize, already: Vec<u8>) -> Framed<S> {
         Framed { inner, reader: Box::new(FrameReader::new(max_frame, already)) }
     }
+
+    /// Inflates the client's compressed messages (up to `limit` bytes each).
+    pub fn inflating(mut self, params: &DeflateParams, limit: usize) -> Framed<S> {
+        self.reader.inflate(params, true, limit);
+        self
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Framed<S> {
@@ -319,6 +374,9 @@ fn header_len(h: &[u8]) -> Option<usize> {
     };
     Some(2 + ext + if b1 & 0x80 != 0 { 4 } else { 0 })
 }
+
+#[path = "wire_inflate.rs"]
+mod inflating;
 
 #[cfg(test)]
 #[path = "wire_tests.rs"]

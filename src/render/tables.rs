@@ -209,7 +209,10 @@ pub(crate) fn messages(s: &mut String, report: &Value) {
         .take(MAX_ROWS)
         .map(|m| {
             let at = num(m, "at_ms").map_or("—".to_string(), fmt_num);
-            let data = format!("<code>{}</code>", cell(text(m, "data").unwrap_or("")));
+            let mut data = format!("<code>{}</code>", cell(text(m, "data").unwrap_or("")));
+            if let Some(bytes) = num(m, "bytes") {
+                data = format!("{bytes} bytes, base64 {data}");
+            }
             vec![at, cell(text(m, "direction").unwrap_or("")), cell(text(m, "kind").unwrap_or("")), data]
         })
         .collect();

@@ -4,6 +4,7 @@
 //! functions of it that return strings, and only `main` writes them.
 
 pub mod json;
+pub mod meta;
 pub mod progress;
 pub mod safe;
 pub mod table;
@@ -69,6 +70,8 @@ pub struct Observation {
     pub error: Option<String>,
     /// The command's own JSON fields and table.
     pub details: Option<Box<dyn Details>>,
+    /// The run's clock, shared start and per-second timeline.
+    pub run: meta::RunFacts,
 }
 
 impl Observation {
@@ -128,9 +131,18 @@ pub struct Report {
     pub interrupted: bool,
     /// Wall time of the run in seconds.
     pub elapsed_s: f64,
+    /// When, which wsprobe, which plan and shard (check runs and merges).
+    #[serde(flatten)]
+    pub meta: Option<meta::RunMeta>,
+    /// The shard reports a merged report was made from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<Vec<meta::MergedFrom>>,
     /// The command's own fields.
     #[serde(flatten)]
     pub details: Option<Box<dyn Details>>,
+    /// Per-second numbers on absolute seconds (checks that hold connections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<crate::stats::timeline::Second>>,
 }
 
 impl Report {
@@ -148,7 +160,10 @@ impl Report {
             warnings: obs.warnings,
             interrupted,
             elapsed_s: 0.0,
+            meta: None,
+            merged_from: None,
             details: obs.details,
+            timeline: obs.run.timeline,
         }
     }
 

@@ -29,6 +29,7 @@ use super::mailbox::Control;
 use super::registry::Ticket;
 use super::timers::{Clock, Timer};
 use super::Shared;
+use crate::net::deflate::{DeflateParams, Deflater};
 use crate::net::session::{close_cleanly, close_from_error};
 
 /// Time a client gets to answer our close frame.
@@ -60,21 +61,33 @@ fn written(result: Written) -> Option<Stop> {
     }
 }
 
+/// A connection the handshake upgraded.
+pub struct Upgraded {
+    /// The socket.
+    pub stream: TcpStream,
+    /// Bytes read past the upgrade request.
+    pub leftover: Vec<u8>,
+    /// Its place in the registry.
+    pub ticket: Ticket,
+    /// permessage-deflate's parameters, when negotiated.
+    pub deflate: Option<DeflateParams>,
+}
+
 /// Serves an upgraded connection until it ends, then releases its ticket.
-pub async fn serve(
-    stream: TcpStream,
-    leftover: Vec<u8>,
-    ticket: Ticket,
-    shared: Arc<Shared>,
-    shutdown: CancellationToken,
-) {
-    let config = crate::net::endpoint::ws_config(shared.cfg.max_message_size, SERVER_READ_BUFFER);
-    // Reads go through the frame reader: big reads for big frames, and no
-    // reservation of a frame's announced length before its bytes arrive.
-    let stream = crate::net::wire::Framed::new(stream, shared.cfg.max_message_size, leftover);
+pub async fn serve(up: Upgraded, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let max = shared.cfg.max_message_size;
+    let config = crate::net::endpoint::ws_config(max, SERVER_READ_BUFFER);
+    // Reads go through the frame reader: big reads for big frames, no
+    // reservation of a frame's announced length before its bytes arrive,
+    // and compressed messages inflated within the message size limit.
+    let mut stream = crate::net::wire::Framed::new(up.stream, max, up.leftover);
+    if let Some(params) = &up.deflate {
+        stream = stream.inflating(params, max);
+    }
     let ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
     let clock = Clock::new(&shared.cfg);
-    let mut conn = Conn { ws, ticket, shared, clock, released: false };
+    let deflater = up.deflate.as_ref().map(|p| Box::new(Deflater::new(p)));
+    let mut conn = Conn { ws, ticket: up.ticket, shared, clock, released: false, deflater };
     conn.run(&shutdown).await;
     conn.release();
 }
@@ -101,6 +114,8 @@ struct Conn {
     shared: Arc<Shared>,
     clock: Clock,
     released: bool,
+    /// Compresses what the server sends, with permessage-deflate.
+    deflater: Option<Box<Deflater>>,
 }
 
 impl Conn {
@@ -212,7 +227,7 @@ impl Conn {
         let info = close_from_error(e);
         match info.code {
             1002 => Stop::Close(1002, "protocol error"),
-            1007 => Stop::Close(1007, "invalid UTF-8"),
+            1007 => Stop::Close(1007, "invalid payload data"),
             1009 => Stop::Close(1009, "message too big"),
             _ => Stop::Done,
         }
@@ -275,6 +290,7 @@ impl Conn {
     // combinator around it), so the message is stored once in the
     // connection's state; callers pass the result to `written`.
     fn feed(&mut self, msg: Message) -> impl Future<Output = Written> + '_ {
+        let msg = self.outbound(msg);
         tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.feed(msg))
     }
 
@@ -283,7 +299,16 @@ impl Conn {
     }
 
     fn send(&mut self, msg: Message) -> impl Future<Output = Written> + '_ {
+        let msg = self.outbound(msg);
         tokio::time::timeout(self.shared.cfg.write_timeout, self.ws.send(msg))
+    }
+
+    /// A message as it goes out: compressed with permessage-deflate.
+    fn outbound(&mut self, msg: Message) -> Message {
+        match self.deflater.as_mut() {
+            Some(d) => d.message(msg),
+            None => msg,
+        }
     }
 
     async fn finish(&mut self, stop: Stop) {

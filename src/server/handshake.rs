@@ -1,7 +1,9 @@
 //! The server side of the HTTP upgrade: read the request head under the
 //! handshake timeout (a slowloris guard), answer `/health`, refuse what is
 //! not a WebSocket upgrade, find the identity, ask the registry, and write
-//! 101 or the refusal (409/429/503 with a body and Retry-After).
+//! 101 or the refusal (409/429/503 with a body and Retry-After). With
+//! `--deflate`, the 101 accepts the client's first permessage-deflate
+//! offer it can honour.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::config::IdentitySource;
 use super::registry::{Refusal, RejectReason, Ticket};
 use super::Shared;
+use crate::net::deflate::{choose_offer, DeflateParams};
 use crate::net::http::{header, header_has_token, read_head, HeadError};
 
 /// Time a client gets to take a plain HTTP answer (health, a refusal, the
@@ -22,8 +25,9 @@ const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the handshake produced.
 pub enum Upgrade {
-    /// Upgraded: the stream, bytes read past the request, the ticket.
-    Accepted(TcpStream, Vec<u8>, Ticket),
+    /// Upgraded: the stream, bytes read past the request, the ticket, and
+    /// permessage-deflate's parameters when it was negotiated.
+    Accepted(TcpStream, Vec<u8>, Ticket, Option<DeflateParams>),
     /// Answered with plain HTTP (health, refusal, bad request) and done.
     Done,
 }
@@ -38,6 +42,13 @@ pub async fn accept(mut stream: TcpStream, peer: SocketAddr, worker: usize, shar
         Ok(Err(HeadError::TooLarge)) => {
             return refuse(stream, shared, worker, plain(RejectReason::HeadTooLarge, 431, "request head too large"))
                 .await
+        }
+        Ok(Err(HeadError::NotHttp(0x16))) => {
+            let why = "this port speaks plain HTTP and WebSocket (ws://), not TLS: a TLS ClientHello arrived";
+            return refuse(stream, shared, worker, plain(RejectReason::BadRequest, 400, why)).await;
+        }
+        Ok(Err(HeadError::NotHttp(_))) => {
+            return refuse(stream, shared, worker, plain(RejectReason::BadRequest, 400, "malformed HTTP request")).await
         }
         Ok(Err(_)) => return Upgrade::Done,
         Err(_) => {
@@ -72,12 +83,13 @@ pub async fn accept(mut stream: TcpStream, peer: SocketAddr, worker: usize, shar
         Ok(t) => t,
         Err(refusal) => return write_refusal(stream, refusal).await,
     };
-    let response = request.switching_protocols();
+    let deflate = request.deflate.filter(|_| shared.cfg.deflate);
+    let response = request.switching_protocols(deflate.as_ref());
     if !matches!(tokio::time::timeout(ANSWER_TIMEOUT, stream.write_all(response.as_bytes())).await, Ok(Ok(()))) {
         assigned.registry().release(&shared.cfg, &ticket);
         return Upgrade::Done;
     }
-    Upgrade::Accepted(stream, buf.split_off(head_len), ticket)
+    Upgrade::Accepted(stream, buf.split_off(head_len), ticket, deflate)
 }
 
 struct Request {
@@ -90,6 +102,8 @@ struct Request {
     upgrade: bool,
     version_ok: bool,
     subprotocol: Option<String>,
+    /// The permessage-deflate offer the server can take, if any.
+    deflate: Option<DeflateParams>,
 }
 
 impl Request {
@@ -127,6 +141,12 @@ impl Request {
                 && header_has_token(req.headers, "connection", "upgrade"),
             version_ok: header(req.headers, "sec-websocket-version") == Some("13"),
             subprotocol: subprotocol.filter(|s| !s.is_empty()),
+            deflate: choose_offer(
+                req.headers
+                    .iter()
+                    .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+                    .filter_map(|h| std::str::from_utf8(h.value).ok()),
+            ),
         })
     }
 
@@ -150,11 +170,14 @@ impl Request {
         Ok(())
     }
 
-    fn switching_protocols(&self) -> String {
+    fn switching_protocols(&self, deflate: Option<&DeflateParams>) -> String {
         let accept = derive_accept_key(self.key.as_deref().unwrap_or_default().as_bytes());
         let mut out = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n");
         if let Some(p) = &self.subprotocol {
             out.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+        }
+        if let Some(d) = deflate {
+            out.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", d.header()));
         }
         out.push_str("\r\n");
         out

@@ -181,9 +181,9 @@ async fn connection(
         u = handshake::accept(stream, peer, worker, &shared) => u,
     };
     drop(place);
-    if let handshake::Upgrade::Accepted(stream, leftover, ticket) = upgraded {
-        tracing::debug!(peer = %peer, identity = ?ticket.identity, "upgraded");
-        conn::serve(stream, leftover, ticket, shared, shutdown).await;
+    if let handshake::Upgrade::Accepted(stream, leftover, ticket, deflate) = upgraded {
+        tracing::debug!(peer = %peer, identity = ?ticket.identity, deflate = deflate.is_some(), "upgraded");
+        conn::serve(conn::Upgraded { stream, leftover, ticket, deflate }, shared, shutdown).await;
     }
 }
 

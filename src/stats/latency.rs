@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use hdrhistogram::serialization::{Serializer, V2Serializer};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Highest value tracked: one hour in µs. Larger values are clamped.
 const MAX_US: u64 = 3_600_000_000;
@@ -32,7 +32,7 @@ impl Default for Latency {
 }
 
 /// The percentiles every report shows, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
@@ -48,8 +48,41 @@ pub struct Percentiles {
     pub count: u64,
 }
 
+/// What a histogram can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Lowest discernible value (µs).
+    pub low: u64,
+    /// Highest trackable value (µs).
+    pub high: u64,
+    /// Significant decimal digits.
+    pub digits: u8,
+}
+
+impl std::fmt::Display for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{} µs, {} significant digits", self.low, self.high, self.digits)
+    }
+}
+
+/// Why two histograms could not be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    /// Different ranges or precision.
+    #[error("histograms with different settings ({ours} and {theirs}) cannot be added exactly")]
+    Settings {
+        /// This histogram's.
+        ours: Settings,
+        /// The other's.
+        theirs: Settings,
+    },
+    /// The library refused the addition.
+    #[error("the histograms could not be added: {0}")]
+    Add(String),
+}
+
 /// One bar of the terminal chart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     /// Upper bound of the bucket in ms.
     pub le_ms: f64,
@@ -77,9 +110,25 @@ impl Latency {
         let _ = self.hist.record(us.clamp(1, MAX_US));
     }
 
-    /// Adds another histogram's samples.
-    pub fn merge(&mut self, other: &Latency) {
-        let _ = self.hist.add(&other.hist);
+    /// Adds another histogram's samples. Fails, adding nothing, when
+    /// `other` has other settings (range, precision) or values this one
+    /// cannot hold: a merge never loses samples silently.
+    pub fn merge(&mut self, other: &Latency) -> Result<(), MergeError> {
+        if self.settings() != other.settings() {
+            return Err(MergeError::Settings { ours: self.settings(), theirs: other.settings() });
+        }
+        self.hist.add(&other.hist).map_err(|e| MergeError::Add(format!("{e:?}")))
+    }
+
+    /// The histogram's settings: lowest and highest trackable value (µs)
+    /// and significant digits.
+    pub fn settings(&self) -> Settings {
+        Settings { low: self.hist.low(), high: self.hist.high(), digits: self.hist.sigfig() }
+    }
+
+    /// The values recorded, each with its count (for pooling samples).
+    pub fn recorded(&self) -> Vec<(u64, u64)> {
+        self.hist.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()
     }
 
     /// Number of samples.
@@ -175,8 +224,19 @@ mod tests {
         a.record(Duration::from_micros(500));
         let mut b = Latency::from_base64(&a.to_base64()).unwrap();
         assert_eq!(b.count(), 1);
-        b.merge(&a);
+        b.merge(&a).unwrap();
         assert_eq!(b.count(), 2);
+        assert_eq!(b.recorded().iter().map(|(_, n)| n).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn a_merge_with_other_settings_is_refused_not_dropped() {
+        let mut ours = Latency::new();
+        ours.record_us(10);
+        let coarse = Latency { hist: Histogram::new_with_bounds(1, 1000, 2).unwrap() };
+        let e = ours.merge(&coarse).unwrap_err();
+        assert!(e.to_string().contains("different settings"), "{e}");
+        assert_eq!(ours.count(), 1);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod latency;
 pub mod selfwatch;
+pub mod timeline;
 
 use std::sync::{Arc, Mutex};
 
@@ -40,9 +41,20 @@ impl<E: Send> Inbox<E> for tokio::sync::mpsc::Receiver<E> {
 /// The collector task: folds every event into shared statistics, in
 /// batches so the lock is taken once per batch, until all senders are gone.
 /// Progress displays read the same statistics while it runs.
-pub async fn collect<E, S: Fold<E>>(mut events: impl Inbox<E>, stats: Arc<Mutex<S>>) {
+pub async fn collect<E, S: Fold<E>>(events: impl Inbox<E>, stats: Arc<Mutex<S>>) {
+    collect_tapped(events, stats, |_| {}).await
+}
+
+/// [`collect`], with every event also shown to `tap` (live metrics read
+/// the same stream as the statistics).
+pub async fn collect_tapped<E, S: Fold<E>>(
+    mut events: impl Inbox<E>,
+    stats: Arc<Mutex<S>>,
+    mut tap: impl FnMut(&E) + Send,
+) {
     let mut batch = Vec::with_capacity(256);
     while events.recv_many(&mut batch, 256).await > 0 {
+        batch.iter().for_each(&mut tap);
         if let Ok(mut s) = stats.lock() {
             batch.iter().for_each(|e| s.apply(e));
         }

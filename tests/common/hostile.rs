@@ -57,6 +57,10 @@ pub enum Hostile {
     CloseBadReason,
     /// Answers `100 Continue` before its 101.
     ContinueFirst,
+    /// Accepts permessage-deflate, then sends one compressed binary
+    /// message of 64 MiB of zeros (about 64 KiB on the wire): a
+    /// decompression bomb.
+    DeflateBomb,
 }
 
 /// The running fixture; stops its accept loop when dropped.
@@ -194,6 +198,13 @@ fn serve(mut stream: TcpStream, kind: Hostile, sink: &Mutex<Vec<u8>>) {
             upgrade(&mut stream, &accept);
             return linger(&mut stream, sink);
         }
+        Hostile::DeflateBomb => {
+            let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n");
+            let _ = stream.write_all(response.as_bytes());
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.write_all(&deflate_bomb());
+            return linger(&mut stream, sink);
+        }
     };
     if !upgrade(&mut stream, &accept) {
         return;
@@ -214,6 +225,19 @@ fn serve(mut stream: TcpStream, kind: Hostile, sink: &Mutex<Vec<u8>>) {
             linger(&mut stream, sink);
         }
     }
+}
+
+/// Bytes the bomb inflates to.
+pub const BOMB_INFLATED: usize = 64 << 20;
+
+/// One FIN, RSV1, binary frame holding [`BOMB_INFLATED`] zeros, deflated.
+pub fn deflate_bomb() -> Vec<u8> {
+    let params = wsprobe::net::deflate::DeflateParams::default();
+    let payload = wsprobe::net::deflate::Deflater::new(&params).compress(&vec![0u8; BOMB_INFLATED]);
+    let mut frame = vec![0xC2, 127];
+    frame.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+    frame.extend_from_slice(&payload);
+    frame
 }
 
 fn huge_frame(stream: &mut TcpStream) {

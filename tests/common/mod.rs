@@ -7,6 +7,8 @@
 
 pub mod contract;
 pub mod hostile;
+pub mod peers;
+pub mod pki;
 pub mod process;
 pub mod scripted;
 pub mod ws;

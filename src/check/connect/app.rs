@@ -126,7 +126,13 @@ pub fn merge_transcript(ws: &mut ClientWs, start: Instant, details: &mut Connect
     for t in handled {
         let data = if t.out { format!("{} (sent by the app layer)", t.text) } else { t.text };
         let at_ms = millis(t.at.saturating_duration_since(start));
-        details.messages.push(Traffic { at_ms, direction: if t.out { "out" } else { "in" }, kind: "text", data });
+        details.messages.push(Traffic {
+            at_ms,
+            direction: if t.out { "out" } else { "in" },
+            kind: "text",
+            data,
+            bytes: None,
+        });
     }
     details.messages.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
 }

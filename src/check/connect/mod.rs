@@ -4,6 +4,9 @@
 
 mod app;
 mod args;
+mod deflate;
+mod payload;
+mod route;
 mod table;
 mod transcript;
 
@@ -12,18 +15,20 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde::Serialize;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 pub use app::AppHandshake;
-pub use args::ConnectArgs;
+pub use args::{ConnectArgs, SendArg, Sends};
+pub use deflate::DeflateReport;
+pub use payload::Payload;
 
 use super::{Check, Observation};
 use crate::args::ClientArgs;
 use crate::event::CloseInfo;
 use crate::exit::PlanError;
-use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection, Timings};
+use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection};
 use crate::net::session::{close_cleanly, interpret_wire, write_within, CloseReply, Read, WriteOp, Written};
+use crate::net::tls::info::TlsInfo;
 use crate::plan::ClientPlan;
 use crate::report::table::Style;
 use crate::report::{Details, Finding};
@@ -36,8 +41,8 @@ use crate::units::ClientId;
 pub struct ConnectPlan {
     /// How to connect.
     pub client: ClientPlan,
-    /// Messages to send once open.
-    pub send: Vec<String>,
+    /// Messages to send once open, in order.
+    pub send: Vec<Payload>,
     /// How long to listen before closing.
     pub listen: Duration,
 }
@@ -64,8 +69,13 @@ pub struct Traffic {
     pub direction: &'static str,
     /// text, binary, ping, pong.
     pub kind: &'static str,
-    /// The text, or a size for binary frames.
+    /// The text; for binary, its bytes in base64 (standard, padded; past
+    /// the transcript's budget only the first 3072 bytes); for ping and
+    /// pong, their size.
     pub data: String,
+    /// A binary message's length in bytes (binary only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 /// `connect`'s JSON fields.
@@ -87,9 +97,19 @@ pub struct ConnectDetails {
     pub subprotocol: Option<String>,
     /// Negotiated extensions.
     pub extensions: Option<String>,
-    /// TLS version and cipher.
+    /// The TLS session and the server's certificate, for wss.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<String>,
+    pub tls: Option<TlsInfo>,
+    /// Where a redirect that was not followed points (redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Redirects followed (`--follow-redirects`), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<route::Redirect>,
+    /// permessage-deflate: what was offered, agreed and inflated (only
+    /// when offered, with --deflate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deflate: Option<DeflateReport>,
     /// Messages sent and received: the first and last 100 when there were more.
     pub messages: Vec<Traffic>,
     /// Messages between the first and the last 100 that were not kept.
@@ -118,7 +138,8 @@ impl Check for Connect {
     }
 
     fn plan(args: &ConnectArgs) -> Result<ConnectPlan, PlanError> {
-        Ok(ConnectPlan { client: ClientPlan::from_args(&args.client)?, send: args.send.clone(), listen: args.listen })
+        let send = args.send.0.iter().map(Payload::read).collect::<Result<_, _>>()?;
+        Ok(ConnectPlan { client: ClientPlan::from_args(&args.client)?, send, listen: args.listen })
     }
 
     fn client(plan: &ConnectPlan) -> &ClientPlan {
@@ -164,19 +185,8 @@ fn with_details(mut obs: Observation, details: ConnectDetails) -> Observation {
     obs
 }
 
-fn phase_steps(t: &Timings, details: &mut ConnectDetails) {
-    let mut push = |phase: &str, d: Option<Duration>, detail: String| {
-        if let Some(d) = d {
-            details.steps.push(Step { phase: phase.into(), ok: true, ms: Some(millis(d)), detail });
-        }
-    };
-    push("dns", t.dns, "resolved".into());
-    push("tcp", t.tcp, "connected".into());
-    push("tls", t.tls, "handshake done".into());
-}
-
 fn failed(failure: Failure, obs: &mut Observation, details: &mut ConnectDetails) {
-    phase_steps(&failure.timings, details);
+    route::steps(&failure.timings, &failure.route, None, details);
     let after_upgrade = app::failed(&failure, details);
     let phase = if after_upgrade { app::PHASE.to_string() } else { failure.phase.label().to_lowercase() };
     // The failed phase's time is on its failure line, not on a success line.
@@ -194,11 +204,15 @@ fn failed(failure: Failure, obs: &mut Observation, details: &mut ConnectDetails)
 }
 
 fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
-    phase_steps(&r.timings, details);
+    route::steps(&r.timings, &r.route, None, details);
     if let Some(refusal) = &r.app {
         return app::refused(&r, refusal, obs, details);
     }
     let mut detail = format!("HTTP {} {}", r.status, r.reason);
+    let location = r.redirect_to();
+    if let Some(to) = &location {
+        detail.push_str(&format!(" → {to}"));
+    }
     if !r.body.is_empty() {
         detail.push_str(&format!(": {}", r.body));
     }
@@ -214,7 +228,11 @@ fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
     details.retry_after = r.retry_after.clone();
     let retry = r.retry_after.map(|s| format!(" (Retry-After: {s})")).unwrap_or_default();
     obs.add(Finding::new("upgrade", false, format!("the server refused the upgrade: {detail}{retry}")));
-    obs.diagnosis.push(explain_status(r.status).to_string());
+    match &location {
+        Some(to) => obs.diagnosis.push(route::redirect_diagnosis(r.status, to)),
+        None => obs.diagnosis.push(explain_status(r.status).to_string()),
+    }
+    details.location = location;
 }
 
 /// What an HTTP status on the upgrade usually means.
@@ -238,7 +256,8 @@ async fn converse(
     details: &mut ConnectDetails,
     stop: &CancellationToken,
 ) {
-    phase_steps(&opened.timings, details);
+    route::steps(&opened.timings, &opened.route, opened.handshake.tls.as_ref(), details);
+    route::expiry_warning(opened.handshake.tls.as_ref(), obs);
     let tcp = opened.ws.get_ref().tcp();
     if let (Ok(local), Ok(peer)) = (tcp.local_addr(), tcp.peer_addr()) {
         if let Some(step) = details.steps.iter_mut().find(|s| s.phase == "tcp") {
@@ -257,6 +276,7 @@ async fn converse(
     details.subprotocol = hs.subprotocol.clone();
     details.extensions = hs.extensions.clone();
     details.tls = hs.tls.clone();
+    details.deflate = deflate::offered(&plan.client, hs.deflate);
     let upgraded = opened.timings.total.saturating_sub(opened.timings.app.unwrap_or_default());
     obs.add(Finding::new("upgrade", true, format!("upgraded in {:.1} ms", millis(upgraded))));
     if let Some(ready) = &opened.app {
@@ -266,6 +286,7 @@ async fn converse(
     let start = opened.at;
     let ended = exchange(plan, &mut opened, start, details, stop).await;
     app::merge_transcript(&mut opened.ws, start, details);
+    deflate::inflated(&opened.ws, details);
     match ended {
         Some(close) => {
             let ok = !close.abnormal && close.code != 1002 && close.code != 1007 && close.code != 1009;
@@ -298,10 +319,11 @@ async fn talk(
     details: &mut transcript::Transcript,
     stop: &CancellationToken,
 ) -> Option<CloseInfo> {
-    for text in &plan.send {
-        details.push(Traffic { at_ms: millis(start.elapsed()), direction: "out", kind: "text", data: text.clone() });
+    for payload in &plan.send {
+        let msg = payload.message();
+        details.push(payload::traffic("out", &msg, start));
         let limit = plan.client.write_timeout;
-        match write_within(&mut opened.ws, WriteOp::Send(Message::text(text.clone())), limit, stop).await {
+        match write_within(&mut opened.ws, WriteOp::Send(msg), limit, stop).await {
             Written::Done => {}
             Written::Stopped => return None,
             Written::Ended(close) => return Some(close),
@@ -316,24 +338,13 @@ async fn talk(
             item = opened.ws.next() => item,
         };
         match interpret_wire(&opened.ws, item) {
-            Read::Frame(msg) => details.push(traffic_in(&msg, start)),
+            Read::Frame(msg) => details.push(payload::traffic("in", &msg, start)),
             Read::Ended(close) => {
                 crate::net::session::conclude(&mut opened.ws, &close, plan.client.close_timeout).await;
                 return Some(close);
             }
         }
     }
-}
-
-fn traffic_in(msg: &Message, start: Instant) -> Traffic {
-    let (kind, data) = match msg {
-        Message::Text(t) => ("text", t.to_string()),
-        Message::Binary(b) => ("binary", format!("{} bytes", b.len())),
-        Message::Ping(p) => ("ping", format!("{} bytes (answered)", p.len())),
-        Message::Pong(p) => ("pong", format!("{} bytes", p.len())),
-        Message::Close(_) | Message::Frame(_) => ("frame", String::new()),
-    };
-    Traffic { at_ms: millis(start.elapsed()), direction: "in", kind, data }
 }
 
 async fn close_at_end(plan: &ConnectPlan, opened: &mut Opened, obs: &mut Observation, details: &mut ConnectDetails) {

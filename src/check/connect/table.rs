@@ -4,6 +4,7 @@
 use comfy_table::Cell;
 
 use super::ConnectDetails;
+use crate::net::tls::info::TlsInfo;
 use crate::report::safe::{clip, line};
 use crate::report::table::{table, Style};
 
@@ -30,11 +31,16 @@ pub fn render(d: &ConnectDetails, style: Style) -> String {
     }
     if d.http_status == Some(101) {
         out.push_str(&format!(
-            "\nSubprotocol: {}   Extensions: {}{}\n",
+            "\nSubprotocol: {}   Extensions: {}\n",
             line(d.subprotocol.as_deref().unwrap_or("none")),
             line(d.extensions.as_deref().unwrap_or("none")),
-            d.tls.as_ref().map(|t| format!("   TLS: {t}")).unwrap_or_default()
         ));
+        if let Some(deflate) = &d.deflate {
+            out.push_str(&super::deflate::line(deflate));
+        }
+    }
+    if let Some(tls) = &d.tls {
+        out.push_str(&tls_block(tls));
     }
     if let Some(app) = d.app.as_ref().filter(|a| !a.exchange.is_empty()) {
         let mut m = table(style, &["at", "", "application handshake"]);
@@ -45,29 +51,57 @@ pub fn render(d: &ConnectDetails, style: Style) -> String {
         out.push_str(&format!("\n{m}\n"));
     }
     if !d.messages.is_empty() {
-        let mut m = table(style, &["at", "", "kind", "data"]);
-        for (i, msg) in d.messages.iter().enumerate() {
-            if i == super::transcript::KEEP {
-                if let Some(n) = d.messages_omitted {
-                    m.add_row(vec![
-                        Cell::new("…"),
-                        Cell::new(""),
-                        Cell::new(""),
-                        Cell::new(format!("{n} more messages not kept")),
-                    ]);
-                }
-            }
-            let arrow = if msg.direction == "out" { "→" } else { "←" };
-            m.add_row(vec![
-                Cell::new(format!("{:.1} ms", msg.at_ms)),
-                Cell::new(arrow),
-                Cell::new(msg.kind),
-                Cell::new(clip(&msg.data, SHOWN)),
-            ]);
-        }
-        out.push_str(&format!("\n{m}\n"));
+        out.push_str(&format!("\n{}\n", messages(d, style)));
     }
     out.push('\n');
+    out
+}
+
+/// The conversation: each message with its time and direction; binary
+/// ones as their length and first bytes in hex.
+fn messages(d: &ConnectDetails, style: Style) -> comfy_table::Table {
+    let mut m = table(style, &["at", "", "kind", "data"]);
+    for (i, msg) in d.messages.iter().enumerate() {
+        if i == super::transcript::KEEP {
+            if let Some(n) = d.messages_omitted {
+                m.add_row(vec![
+                    Cell::new("…"),
+                    Cell::new(""),
+                    Cell::new(""),
+                    Cell::new(format!("{n} more messages not kept")),
+                ]);
+            }
+        }
+        let arrow = if msg.direction == "out" { "→" } else { "←" };
+        m.add_row(vec![
+            Cell::new(format!("{:.1} ms", msg.at_ms)),
+            Cell::new(arrow),
+            Cell::new(msg.kind),
+            Cell::new(match msg.bytes {
+                Some(n) => super::payload::hex_preview(&msg.data, n),
+                None => clip(&msg.data, SHOWN),
+            }),
+        ]);
+    }
+    m
+}
+
+/// The TLS session and the server's certificate.
+fn tls_block(tls: &TlsInfo) -> String {
+    let mut out = format!("\nTLS: {}\n", line(&tls.summary()));
+    if let Some(c) = &tls.certificate {
+        let names = if c.sans.is_empty() { "none (no subjectAltName)".to_string() } else { c.sans.join(", ") };
+        let warn = if c.expires_soon() { " ⚠" } else { "" };
+        out.push_str(&format!(
+            "Certificate: {}\n  issuer:  {}\n  names:   {}\n  valid:   {} → {} (expires in {:.1} days{warn})\n",
+            line(&c.subject),
+            line(&c.issuer),
+            line(&names),
+            c.not_before,
+            c.not_after,
+            c.expires_in_days
+        ));
+    }
     out
 }
 
@@ -79,7 +113,8 @@ mod tests {
     #[test]
     fn twenty_one_mib_messages_render_fast_and_small() {
         let big = "m".repeat(1 << 20);
-        let messages = (0..20).map(|i| Traffic { at_ms: i as f64, direction: "in", kind: "text", data: big.clone() });
+        let messages =
+            (0..20).map(|i| Traffic { at_ms: i as f64, direction: "in", kind: "text", data: big.clone(), bytes: None });
         let d = ConnectDetails { http_status: Some(101), messages: messages.collect(), ..ConnectDetails::default() };
         let started = std::time::Instant::now();
         let out = render(&d, Style::default());

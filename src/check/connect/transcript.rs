@@ -29,7 +29,11 @@ impl Transcript {
     /// Records one message.
     pub fn push(&mut self, mut t: Traffic) {
         if self.kept_bytes + t.data.len() > TEXT_BUDGET {
-            t.data = crate::report::safe::clip(&t.data, CLIPPED);
+            t.data = match t.bytes {
+                // Base64 cut at a group boundary stays base64; `bytes` keeps the length.
+                Some(_) => t.data[..t.data.len().min(CLIPPED)].to_string(),
+                None => crate::report::safe::clip(&t.data, CLIPPED),
+            };
         }
         self.kept_bytes += t.data.len();
         if self.head.len() < KEEP {
@@ -58,7 +62,7 @@ mod tests {
     use super::*;
 
     fn msg(i: usize) -> Traffic {
-        Traffic { at_ms: i as f64, direction: "in", kind: "ping", data: format!("{i}") }
+        Traffic { at_ms: i as f64, direction: "in", kind: "ping", data: format!("{i}"), bytes: None }
     }
 
     #[test]
@@ -80,7 +84,7 @@ mod tests {
         let mut t = Transcript::default();
         let big = "y".repeat(1 << 20);
         for _ in 0..80 {
-            t.push(Traffic { at_ms: 0.0, direction: "in", kind: "text", data: big.clone() });
+            t.push(Traffic { at_ms: 0.0, direction: "in", kind: "text", data: big.clone(), bytes: None });
         }
         let (kept, _) = t.finish();
         assert_eq!(kept[0].data.len(), 1 << 20, "the first ones whole");

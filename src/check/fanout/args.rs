@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::args::ClientArgs;
+use crate::args::{ClientArgs, ShardArgs};
 use crate::units::parse_duration;
 
 /// What a round publishes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// One message per round that the whole audience must receive.
@@ -22,7 +22,7 @@ pub enum Mode {
 }
 
 /// Who must receive a broadcast.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Audience {
     /// Every client, the publisher included.
@@ -38,7 +38,8 @@ pub struct FanoutArgs {
     /// Common client options.
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Connections, each with its own identity ({client} in the URL or a header).
+    /// Connections, each with its own identity ({client} in the URL or a
+    /// header); the total over all shards.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub clients: u32,
     /// Broadcast (everyone must receive each message) or unicast (only the addressee).
@@ -52,7 +53,8 @@ pub struct FanoutArgs {
     /// Who must receive a broadcast.
     #[arg(long, value_enum, default_value_t = Audience::All)]
     pub audience: Audience,
-    /// Rounds to publish, round m by client m mod N (default: one per client).
+    /// Rounds to publish, round m by client m mod N (default: one per
+    /// client; the total over all shards).
     #[arg(long, value_name = "M")]
     pub messages: Option<u32>,
     /// Publish with an HTTP POST to this URL (body: --publish; {to} and
@@ -73,6 +75,11 @@ pub struct FanoutArgs {
     /// (best-effort systems); duplicates and cross-talk still fail.
     #[arg(long, value_name = "RATIO")]
     pub expect_ratio: Option<f64>,
+    /// Running as one of several shards (each publishes its own clients'
+    /// rounds; needs --start-at, and a --settle long enough for every
+    /// shard to connect).
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 impl std::fmt::Display for Mode {

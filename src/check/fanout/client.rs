@@ -43,7 +43,7 @@ pub struct Ctx {
     pub nonces: Nonces,
     /// Publish times.
     pub clock: Arc<PublishClock>,
-    /// The run's start.
+    /// The run's start (for shards: the shared start).
     pub t0: Instant,
     /// Receipts to the collector (bounded: readers slow down when it lags).
     pub events: mpsc::Sender<FanoutEvent>,
@@ -54,7 +54,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn now_us(&self) -> u64 {
+    /// Microseconds since the run's start.
+    pub fn now_us(&self) -> u64 {
         self.t0.elapsed().as_micros() as u64
     }
 }
@@ -72,11 +73,14 @@ pub async fn run(
     opened: oneshot::Sender<Opened>,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
 ) {
+    let started = Instant::now();
     let attempt = tokio::select! {
         a = open(&ctx.endpoint, ClientId::new(index)) => a,
         _ = ctx.end.cancelled() => return,
     };
     drop(permit);
+    let (at, outcome) = (Instant::now(), attempt.outcome());
+    let _ = ctx.events.send(FanoutEvent::Attempted { at, outcome, took: at.duration_since(started) }).await;
     let ws = match attempt {
         Attempt::Open(o) => o.ws,
         other => {
@@ -98,12 +102,13 @@ async fn serve(ctx: &Ctx, index: u32, mut ws: ClientWs, mut rx: mpsc::Receiver<O
             biased;
             _ = ctx.end.cancelled() => {
                 close_cleanly(&mut ws, 1000, "wsprobe fanout done", ctx.close_timeout).await;
+                let _ = ctx.events.send(FanoutEvent::Closed { at: Instant::now() }).await;
                 return;
             }
             out = rx.recv(), if outbound_open => match out {
                 Some(out) => {
                     if let Err(close) = write(ctx, &mut ws, out).await {
-                        let _ = ctx.events.send(FanoutEvent::Dropped { client: index, close }).await;
+                        let _ = ctx.events.send(FanoutEvent::Dropped { client: index, at: Instant::now(), close }).await;
                         return;
                     }
                 }
@@ -112,7 +117,7 @@ async fn serve(ctx: &Ctx, index: u32, mut ws: ClientWs, mut rx: mpsc::Receiver<O
             item = ws.next() => match interpret_wire(&ws, item) {
                 Read::Frame(msg) => inbound(ctx, index, &msg).await,
                 Read::Ended(close) => {
-                    let _ = ctx.events.send(FanoutEvent::Dropped { client: index, close }).await;
+                    let _ = ctx.events.send(FanoutEvent::Dropped { client: index, at: Instant::now(), close }).await;
                     return;
                 }
             },
@@ -153,9 +158,9 @@ async fn inbound(ctx: &Ctx, index: u32, msg: &Message) {
         _ => return,
     };
     let mut found = false;
-    for id in ctx.nonces.find(text) {
+    for (id, sent_us) in ctx.nonces.find(text) {
         found = true;
-        let _ = ctx.events.send(FanoutEvent::Receipt { client: index, id, at_us }).await;
+        let _ = ctx.events.send(FanoutEvent::Receipt { client: index, id, at_us, sent_us }).await;
     }
     if !found {
         let _ = ctx.events.send(FanoutEvent::Other).await;

@@ -16,9 +16,11 @@ mod groups;
 mod http;
 mod judge;
 mod layout;
+pub mod merge;
 mod nonce;
 mod plan;
 mod publish;
+mod shard;
 mod summary;
 mod table;
 mod tally;
@@ -26,7 +28,7 @@ mod tally;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -83,6 +85,17 @@ impl Check for Fanout {
     ) -> impl Future<Output = Observation> + Send + 'a {
         run(plan, target, stop)
     }
+
+    fn shard(plan: &FanoutPlan) -> Option<crate::shard::ShardInfo> {
+        Some(plan.shard.info())
+    }
+
+    fn plan_hash(plan: &FanoutPlan) -> String {
+        let mut blank = plan.clone();
+        blank.shard = crate::shard::ShardPlan::blank();
+        blank.progress = false;
+        crate::shard::hash::of(&blank)
+    }
 }
 
 impl Details for FanoutDetails {
@@ -93,29 +106,35 @@ impl Details for FanoutDetails {
 
 /// Runs `fanout`.
 pub async fn run(plan: &FanoutPlan, target: &Resolved, stop: &CancellationToken) -> Observation {
+    let Some(start) = crate::shard::start::wait(plan.shard.start_at, stop).await else {
+        return Observation::default();
+    };
     let layout = plan.layout();
     let clock = PublishClock::new(layout.ids());
     let (events, rx) = mpsc::channel(EVENT_QUEUE);
-    let tally = Arc::new(Mutex::new(Tally::new(layout, clock.clone())));
+    let mut fresh = Tally::new(layout, clock.clone());
+    fresh.shard = plan.shard;
+    fresh.timeline = crate::stats::timeline::Timeline::new(start.origin);
+    let tally = Arc::new(Mutex::new(fresh));
     let collector = tokio::spawn(crate::stats::collect(rx, tally.clone()));
     let end = stop.child_token();
     let ctx = Arc::new(Ctx {
         endpoint: target.endpoint.clone(),
-        nonces: nonce::Nonces::new(),
+        nonces: nonces(plan),
         clock,
-        t0: Instant::now(),
+        t0: start.origin.instant,
         events,
         end: end.clone(),
         close_timeout: plan.client.close_timeout,
     });
     let tracker = TaskTracker::new();
-    let (senders, failures) = connect_all(&ctx, plan.clients, &tracker).await;
+    let (senders, failures) = connect_all(&ctx, plan, &tracker).await;
     let connected: Vec<bool> = senders.iter().map(Option::is_some).collect();
     let open = connected.iter().filter(|&&c| c).count();
     let mut published = publish::Published::default();
-    if open >= 2 {
+    if open >= 2 || (plan.shard.is_sharded() && open >= 1) {
         let progress = progress(plan, tally.clone());
-        pause(plan.settle, stop).await;
+        settle(plan, &start, stop).await;
         published = publish::run(&plan.publishing(target), &ctx, &senders, stop).await;
         pause(plan.wait, stop).await;
         progress.finish();
@@ -127,7 +146,33 @@ pub async fn run(plan: &FanoutPlan, target: &Resolved, stop: &CancellationToken)
     drop(ctx);
     let _ = collector.await;
     let tally = tally.lock().map(|t| t.clone()).unwrap_or_else(|p| p.into_inner().clone());
-    observe(plan, &tally, &connected, failures, &published)
+    let mut obs = observe(plan, &tally, &connected, failures, &published);
+    obs.run.origin = Some(start.origin.wall);
+    obs.run.start = start.record(0);
+    obs.run.timeline = Some(tally.timeline.seconds(std::time::Instant::now()));
+    obs.warnings.extend(tally.timeline.truncation_warning());
+    obs
+}
+
+/// The run's nonces: its own, or (shards) the ones every shard shares.
+fn nonces(plan: &FanoutPlan) -> nonce::Nonces {
+    match plan.shard.start_at.filter(|_| plan.shard.is_sharded()) {
+        Some(at) => nonce::Nonces::shared(&format!("{}@{}", Fanout::plan_hash(plan), crate::clock::rfc3339(at))),
+        None => nonce::Nonces::new(),
+    }
+}
+
+/// The pause before the first publish: `--settle` after connecting, or,
+/// for shards, until `--settle` after the shared start, so every shard
+/// publishes from the same instant.
+async fn settle(plan: &FanoutPlan, start: &crate::shard::start::Start, stop: &CancellationToken) {
+    if !plan.shard.is_sharded() {
+        return pause(plan.settle, stop).await;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep_until(start.instant(plan.settle).into()) => {}
+        _ = stop.cancelled() => {}
+    }
 }
 
 async fn pause(d: Duration, stop: &CancellationToken) {
@@ -141,10 +186,17 @@ type Senders = Vec<Option<mpsc::Sender<Outbound>>>;
 
 /// Opens every client (a bounded number at once); the queue of each open
 /// one, and the outcomes of those that could not open.
-async fn connect_all(ctx: &Arc<Ctx>, clients: u32, tracker: &TaskTracker) -> (Senders, BTreeMap<Outcome, u64>) {
+async fn connect_all(ctx: &Arc<Ctx>, plan: &FanoutPlan, tracker: &TaskTracker) -> (Senders, BTreeMap<Outcome, u64>) {
     let gate = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
-    let mut waiting = Vec::with_capacity(clients as usize);
-    for index in 0..clients {
+    let mut waiting = Vec::with_capacity(plan.clients as usize);
+    for index in 0..plan.clients {
+        if !plan.shard.owns(index) {
+            // Another shard's client: never connected here.
+            let (tx, rx) = oneshot::channel();
+            drop(tx);
+            waiting.push(rx);
+            continue;
+        }
         let (tx, rx) = oneshot::channel();
         let (ctx, gate) = (ctx.clone(), gate.clone());
         tracker.spawn(async move {
@@ -154,7 +206,7 @@ async fn connect_all(ctx: &Arc<Ctx>, clients: u32, tracker: &TaskTracker) -> (Se
         waiting.push(rx);
     }
     let mut failures = BTreeMap::new();
-    let mut senders = Vec::with_capacity(clients as usize);
+    let mut senders = Vec::with_capacity(plan.clients as usize);
     for rx in waiting {
         match rx.await {
             Ok(Ok(tx)) => senders.push(Some(tx)),
@@ -190,8 +242,9 @@ fn observe(
 ) -> Observation {
     let open = connected.iter().filter(|&&c| c).count();
     let delivery = summary::deliveries(tally, connected);
-    let details = details::build(tally, delivery, published, connected, failures);
-    if open < 2 {
+    let mut details = details::build(tally, delivery, published, connected, failures);
+    details.expect_ratio = plan.expect_ratio;
+    if open < 2 && !(plan.shard.is_sharded() && open == 1) {
         let why = format!(
             "only {open} of {} clients could connect ({}): fan-out needs a publisher and a receiver",
             plan.clients,
@@ -200,7 +253,7 @@ fn observe(
         return Observation::failed(why).with_details(details);
     }
     let mut obs = Observation::default();
-    judge::judge(&details, plan.expect_ratio, &mut obs);
+    judge::judge(&details, details.expect_ratio, &mut obs);
     if let Some(why) = &published.first_failure {
         obs.diagnosis.push(format!("Publishing failed: {why}."));
     }

@@ -47,6 +47,8 @@ pub struct FanoutPlan {
     pub expect_ratio: Option<f64>,
     /// Draw live progress.
     pub progress: bool,
+    /// Which clients of the total are this process's, and when to start.
+    pub shard: crate::shard::ShardPlan,
 }
 
 impl FanoutPlan {
@@ -71,10 +73,11 @@ impl FanoutPlan {
             http: self.publish_http.as_ref().map(|url| HttpPublisher {
                 url: url.clone(),
                 headers: self.client.headers.clone(),
-                tls: target.endpoint.tls.clone().or_else(|| crate::net::tls::client_config(self.client.insecure).ok()),
+                tls: target.endpoint.tls.clone().or_else(|| crate::net::tls::client_config(&self.client.net.tls).ok()),
                 timeout: self.client.connect_timeout,
             }),
             interval: self.interval,
+            shard: self.shard,
         }
     }
 }
@@ -119,7 +122,9 @@ pub fn from_args(a: &FanoutArgs) -> Result<FanoutPlan, PlanError> {
             a.clients
         )));
     }
+    let shard = shard_plan(a, &client)?;
     Ok(FanoutPlan {
+        shard,
         client,
         clients: a.clients,
         mode: a.mode,
@@ -133,6 +138,18 @@ pub fn from_args(a: &FanoutArgs) -> Result<FanoutPlan, PlanError> {
         expect_ratio: a.expect_ratio,
         progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
     })
+}
+
+/// The sharding: a shard needs a URL and a shared start.
+fn shard_plan(a: &FanoutArgs, client: &ClientPlan) -> Result<crate::shard::ShardPlan, PlanError> {
+    let shard = crate::shard::ShardPlan::from_args(&a.shard, |k| std::env::var(k).ok())?;
+    shard.check(a.clients, matches!(client.target, Target::Embedded(_)))?;
+    if shard.is_sharded() && shard.start_at.is_none() {
+        return Err(PlanError::new(
+            "a sharded fanout needs --start-at: every shard must be connected before any of them publishes",
+        ));
+    }
+    Ok(shard)
 }
 
 /// The message template: the user's, or the reference server's protocol.

@@ -26,7 +26,12 @@ pub struct Published {
     pub skipped_rounds: u32,
     /// The first publish failure, in words.
     pub first_failure: Option<String>,
+    /// The rounds skipped, up to [`MAX_LISTED`] (merging shards needs them).
+    pub unpublished_rounds: Vec<u32>,
 }
+
+/// Most skipped rounds listed by number.
+pub const MAX_LISTED: usize = 100_000;
 
 /// How to publish.
 #[derive(Debug, Clone)]
@@ -39,6 +44,8 @@ pub struct Publishing {
     pub http: Option<HttpPublisher>,
     /// Pause between rounds.
     pub interval: std::time::Duration,
+    /// Whose rounds this process publishes (a shard: its clients' only).
+    pub shard: crate::shard::ShardPlan,
 }
 
 /// One message to publish.
@@ -67,20 +74,29 @@ pub async fn run(
     senders: &[Option<mpsc::Sender<Outbound>>],
     stop: &CancellationToken,
 ) -> Published {
-    let open: Vec<bool> = senders.iter().map(Option::is_some).collect();
+    // Another shard's clients are taken to be open: only it knows.
+    let open: Vec<bool> = senders.iter().enumerate().map(|(c, s)| s.is_some() || !how.shard.owns(c as u32)).collect();
     let mut done = Published::default();
     for round in 0..how.layout.rounds {
         if stop.is_cancelled() {
             break;
         }
-        let Some(sender) = &senders[how.layout.publisher_of_round(round) as usize] else {
+        let publisher = how.layout.publisher_of_round(round);
+        if !how.shard.owns(publisher) {
+            continue;
+        }
+        let Some(sender) = &senders[publisher as usize] else {
             done.skipped_rounds += 1;
+            if done.unpublished_rounds.len() < MAX_LISTED {
+                done.unpublished_rounds.push(round);
+            }
             continue;
         };
         for item in round_items(&how.layout, round, &open) {
-            let text = expand_publish(&how.template, &ctx.nonces.make(item.id), item.to, ClientId::new(item.publisher));
+            let nonce = ctx.nonces.make(item.id, ctx.now_us());
+            let text = expand_publish(&how.template, &nonce, item.to, ClientId::new(item.publisher));
             match &how.http {
-                Some(http) => post(http, ctx, &item, &text, &mut done).await,
+                Some(http) => post(http, ctx, &item, &nonce, &text, &mut done).await,
                 None => {
                     if sender.send(Outbound { id: item.id, text }).await.is_ok() {
                         done.sent += 1;
@@ -98,8 +114,8 @@ pub async fn run(
     done
 }
 
-async fn post(http: &HttpPublisher, ctx: &Ctx, item: &Item, body: &str, done: &mut Published) {
-    let url = expand_publish(&http.url, &ctx.nonces.make(item.id), item.to, ClientId::new(item.publisher));
+async fn post(http: &HttpPublisher, ctx: &Ctx, item: &Item, nonce: &str, body: &str, done: &mut Published) {
+    let url = expand_publish(&http.url, nonce, item.to, ClientId::new(item.publisher));
     ctx.clock.mark(item.id, ctx.t0.elapsed().as_micros() as u64);
     let failure = match http.post(&url, body).await {
         Ok(status) if (200..300).contains(&status) => None,

@@ -2,13 +2,13 @@
 //! missing and duplicated receipts per client and in all, cross-talk,
 //! echoes, and the groups broadcasts fall into. Pure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::args::{Audience, Mode};
 use super::tally::Tally;
 
 /// One client's deliveries.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientDelivery {
     /// The client index.
     pub client: u32,
@@ -125,7 +125,7 @@ mod tests {
         for id in (0..layout.ids()).filter(|&id| layout.is_valid(id)) {
             clock.mark(id, 0);
             for c in (0..clients).filter(|&c| reach(id, c)) {
-                t.apply(&FanoutEvent::Receipt { client: c, id, at_us: 5 });
+                t.apply(&FanoutEvent::Receipt { client: c, id, at_us: 5, sent_us: None });
             }
         }
         deliveries(&t, &vec![true; clients as usize])

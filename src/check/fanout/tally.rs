@@ -7,11 +7,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::args::Mode;
 use super::layout::{Layout, Role};
 use crate::event::CloseInfo;
+use crate::net::attempt::Outcome;
 use crate::stats::latency::Latency;
+use crate::stats::timeline::Timeline;
 use crate::stats::Fold;
 
 /// What a fan-out client reports.
@@ -25,6 +28,9 @@ pub enum FanoutEvent {
         id: u64,
         /// When, in µs since the run's start.
         at_us: u64,
+        /// When it was published, in µs since the run's start, when its
+        /// nonce says (shards stamp every nonce).
+        sent_us: Option<u64>,
     },
     /// A message without any of our nonces arrived (acks, presence...).
     Other,
@@ -32,8 +38,24 @@ pub enum FanoutEvent {
     Dropped {
         /// The client.
         client: u32,
+        /// When.
+        at: Instant,
         /// How.
         close: CloseInfo,
+    },
+    /// A connection attempt ended (for the per-second timeline).
+    Attempted {
+        /// When.
+        at: Instant,
+        /// How.
+        outcome: Outcome,
+        /// How long it took.
+        took: Duration,
+    },
+    /// wsprobe closed an open connection at the end of the run.
+    Closed {
+        /// When.
+        at: Instant,
     },
 }
 
@@ -116,8 +138,13 @@ pub struct Tally {
     last_round: HashMap<(u32, u32), u32>,
     /// Connections that ended on the server's side, with how.
     pub drops: Vec<(u32, CloseInfo)>,
+    /// Whose messages this process published: another shard's are taken
+    /// to be published (that shard's report says which were not).
+    pub shard: crate::shard::ShardPlan,
     /// The latest first receipt of any message (µs since the start).
     pub last_receipt_us: u64,
+    /// The per-second timeline of connections (attempts, opens, closes).
+    pub timeline: Timeline,
 }
 
 /// Most drops kept with their close (the rest are only counted).
@@ -144,7 +171,9 @@ impl Tally {
             inversions: 0,
             last_round: HashMap::new(),
             drops: Vec::new(),
+            shard: crate::shard::ShardPlan::default(),
             last_receipt_us: 0,
+            timeline: Timeline::new(crate::clock::Origin::now()),
         }
     }
 
@@ -153,6 +182,11 @@ impl Tally {
     pub fn delivery_window_us(&self) -> Option<u64> {
         let first = self.clock.first_publish_us()?;
         (self.last_receipt_us > first).then(|| self.last_receipt_us - first)
+    }
+
+    /// When this process first published (µs since the start).
+    pub fn first_publish_us(&self) -> Option<u64> {
+        self.clock.first_publish_us()
     }
 
     /// Where (id, client)'s intended count lives.
@@ -173,12 +207,13 @@ impl Tally {
         self.clock.published()
     }
 
-    /// True when message `id` was published.
+    /// True when message `id` was published (by this process, or by
+    /// another shard, as far as this one can tell).
     pub fn published(&self, id: u64) -> bool {
-        self.clock.at(id).is_some()
+        self.clock.at(id).is_some() || !self.shard.owns(self.layout.publisher(id))
     }
 
-    fn receipt(&mut self, client: u32, id: u64, at_us: u64) {
+    fn receipt(&mut self, client: u32, id: u64, at_us: u64, sent_us: Option<u64>) {
         if !self.layout.is_valid(id) || client >= self.layout.clients {
             self.foreign += 1;
             return;
@@ -186,17 +221,17 @@ impl Tally {
         match self.layout.role(id, client) {
             Role::Echo => self.echoes[client as usize] += 1,
             Role::Stray => self.cross_talk[client as usize] += 1,
-            Role::Intended => self.intended(client, id, at_us),
+            Role::Intended => self.intended(client, id, at_us, sent_us),
         }
     }
 
-    fn intended(&mut self, client: u32, id: u64, at_us: u64) {
+    fn intended(&mut self, client: u32, id: u64, at_us: u64, sent_us: Option<u64>) {
         let cell = self.cell(id, client);
         self.counts[cell] = self.counts[cell].saturating_add(1);
         if self.counts[cell] > 1 {
             return;
         }
-        if let Some(published) = self.clock.at(id) {
+        if let Some(published) = sent_us.or_else(|| self.clock.at(id)) {
             self.latency.record_us(at_us.saturating_sub(published));
         }
         self.last_receipt_us = self.last_receipt_us.max(at_us);
@@ -217,12 +252,16 @@ impl Tally {
 impl Fold<FanoutEvent> for Tally {
     fn apply(&mut self, event: &FanoutEvent) {
         match event {
-            FanoutEvent::Receipt { client, id, at_us } => self.receipt(*client, *id, *at_us),
+            FanoutEvent::Receipt { client, id, at_us, sent_us } => self.receipt(*client, *id, *at_us, *sent_us),
             FanoutEvent::Other => self.other_messages += 1,
-            FanoutEvent::Dropped { client, close } if self.drops.len() < DROPS_KEPT => {
-                self.drops.push((*client, close.clone()))
+            FanoutEvent::Dropped { client, at, close } => {
+                self.timeline.closed(*at, close);
+                if self.drops.len() < DROPS_KEPT {
+                    self.drops.push((*client, close.clone()));
+                }
             }
-            FanoutEvent::Dropped { .. } => {}
+            FanoutEvent::Attempted { at, outcome, took } => self.timeline.attempt(*at, *outcome, *took),
+            FanoutEvent::Closed { at } => self.timeline.closed(*at, &CloseInfo::ours(1000, "wsprobe fanout done")),
         }
     }
 }
@@ -240,7 +279,7 @@ mod tests {
     }
 
     fn receipt(t: &mut Tally, client: u32, id: u64, at_us: u64) {
-        t.apply(&FanoutEvent::Receipt { client, id, at_us });
+        t.apply(&FanoutEvent::Receipt { client, id, at_us, sent_us: None });
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl Probe<'_> {
                 (record, None)
             }
             Attempt::Failed(f) => {
-                record.outcome = Outcome::Failed(f.kind);
+                record.outcome = f.outcome();
                 (record, None)
             }
         }

@@ -3,13 +3,14 @@
 //! or sent, the round trips of our own heartbeat, a server that stopped
 //! pinging, and each drop explained in the protocol's terms. Folded from
 //! [`AppEvent`]s; the JSON is `app`, present whenever an application
-//! layer ran.
+//! layer ran, and the finding and diagnosis are pure functions of it, so
+//! a merge of shards is judged like one soak.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ServerPings, StabilityPlan};
 use crate::event::AppEvent;
@@ -20,7 +21,7 @@ use crate::report::{Finding, Observation};
 use crate::stats::latency::{Latency, Percentiles};
 
 /// Drop explanations kept for the diagnosis.
-const MAX_EXPLAINED: usize = 3;
+pub const MAX_EXPLAINED: usize = 3;
 
 /// What the application layers of a soak reported.
 #[derive(Debug, Clone, Default)]
@@ -95,12 +96,25 @@ impl AppStats {
     }
 
     fn median_interval_s(&self) -> Option<f64> {
-        self.beat_intervals.percentiles().map(|p| (p.p50).round() / 1000.0)
+        median_s(&self.beat_intervals)
     }
 }
 
-/// The application layer in `stability`'s JSON.
-#[derive(Debug, Clone, Serialize)]
+/// The application layer's histograms (HdrHistogram V2 + base64, µs),
+/// so shards' medians and percentiles come from their sums.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppHistograms {
+    /// The application handshake ("app ready").
+    pub ready: String,
+    /// Intervals between two server heartbeats on one connection.
+    pub server_heartbeat_intervals: String,
+    /// Round trips of our heartbeats.
+    pub heartbeat_rtt: String,
+}
+
+/// The application layer in `stability`'s JSON: what it did, and all the
+/// judge needs to judge it again from the report (a merge of shards too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppDetails {
     /// The profile (null for the generic mechanism alone).
     pub protocol: Option<Protocol>,
@@ -120,8 +134,27 @@ pub struct AppDetails {
     pub heartbeat_rtt_ms: Option<Percentiles>,
     /// Times the server went silent past its stale limit (ActionCable: 6 s).
     pub stale: u64,
+    /// The longest such silence, in seconds (0 without one).
+    pub longest_silence_s: f64,
     /// Answers dropped because a send queue was full.
     pub dropped_replies: u64,
+    /// True when the layer keeps connections alive (answers, sends or
+    /// expects heartbeats): then it gets the `app-heartbeat` finding.
+    pub keeps_alive: bool,
+    /// True when our heartbeat expects an answer, so one sent without any
+    /// answered fails the finding.
+    pub heartbeat_acked: bool,
+    /// The first drops explained in the protocol's terms (at most 3).
+    pub explained: Vec<String>,
+    /// Drops explained in all.
+    pub explained_total: u64,
+    /// The histograms.
+    pub histograms: AppHistograms,
+}
+
+/// The median of a histogram of intervals, in seconds (ms precision).
+pub fn median_s(l: &Latency) -> Option<f64> {
+    l.percentiles().map(|p| (p.p50).round() / 1000.0)
 }
 
 /// The `app` field, when an application layer ran.
@@ -137,53 +170,70 @@ pub fn details(plan: &StabilityPlan, s: &AppStats) -> Option<AppDetails> {
         heartbeats_sent: s.beats_sent,
         heartbeat_rtt_ms: s.beat_rtt.percentiles(),
         stale: s.stale,
+        longest_silence_s: crate::units::secs(s.longest_silence),
         dropped_replies: s.dropped,
+        keeps_alive: spec.has_heartbeat(),
+        heartbeat_acked: spec.beat.as_ref().is_some_and(|b| b.ack.is_some()),
+        explained: s.explained.clone(),
+        explained_total: s.explained_count,
+        histograms: AppHistograms {
+            ready: s.ready.to_base64(),
+            server_heartbeat_intervals: s.beat_intervals.to_base64(),
+            heartbeat_rtt: s.beat_rtt.to_base64(),
+        },
     })
 }
 
+/// The application protocol that keeps connections alive, by name, for
+/// the heartbeat line of the diagnosis.
+pub fn heartbeat_name(d: Option<&AppDetails>) -> Option<&'static str> {
+    d.filter(|a| a.keeps_alive).map(|a| a.protocol.map(|p| p.title()).unwrap_or("application"))
+}
+
 /// The `app-heartbeat` finding, when the layer keeps connections alive.
-pub fn findings(plan: &StabilityPlan, s: &AppStats, obs: &mut Observation) {
-    let Some(spec) = plan.client.app.as_ref().filter(|a| a.has_heartbeat()) else { return };
-    let name = spec.protocol.map(|p| p.title()).unwrap_or("application");
-    let every = s.median_interval_s().map(|i| format!(" every {i:.1} s (median)")).unwrap_or_default();
-    let mut parts = vec![format!("{} {name} server heartbeats{every}", s.server_beats)];
-    if s.withheld > 0 {
-        parts.push(format!("{} answers withheld (--no-pong)", s.withheld));
-    } else if s.replies > 0 {
-        parts.push(format!("{} answered", s.replies));
+pub fn findings(d: &AppDetails, obs: &mut Observation) {
+    if !d.keeps_alive {
+        return;
     }
-    if s.beats_sent > 0 {
-        let rtt = s.beat_rtt.percentiles().map(|p| format!(", round trip p50 {:.2} ms", p.p50)).unwrap_or_default();
-        parts.push(format!("{} heartbeats sent, {} answered{rtt}", s.beats_sent, s.beat_rtt.count()));
+    let name = d.protocol.map(|p| p.title()).unwrap_or("application");
+    let beats = &d.server_heartbeats;
+    let every = beats.median_interval_s.map(|i| format!(" every {i:.1} s (median)")).unwrap_or_default();
+    let mut parts = vec![format!("{} {name} server heartbeats{every}", beats.count)];
+    if d.withheld > 0 {
+        parts.push(format!("{} answers withheld (--no-pong)", d.withheld));
+    } else if d.replies > 0 {
+        parts.push(format!("{} answered", d.replies));
     }
-    let ok = s.dropped == 0
-        && (s.beats_sent == 0 || spec.beat.as_ref().is_none_or(|b| b.ack.is_none()) || s.beat_rtt.count() > 0);
+    let answered = d.heartbeat_rtt_ms.map_or(0, |p| p.count);
+    if d.heartbeats_sent > 0 {
+        let rtt = d.heartbeat_rtt_ms.map(|p| format!(", round trip p50 {:.2} ms", p.p50)).unwrap_or_default();
+        parts.push(format!("{} heartbeats sent, {answered} answered{rtt}", d.heartbeats_sent));
+    }
+    let ok = d.dropped_replies == 0 && (d.heartbeats_sent == 0 || !d.heartbeat_acked || answered > 0);
     obs.add(Finding::new("app-heartbeat", ok, parts.join("; ")));
 }
 
 /// Diagnosis lines: the cadence against what was announced, stale
 /// servers, and each drop in the protocol's terms.
-pub fn diagnosis(plan: &StabilityPlan, s: &AppStats) -> Vec<String> {
-    let Some(spec) = plan.client.app.as_ref() else { return Vec::new() };
+pub fn diagnosis(d: &AppDetails) -> Vec<String> {
     let mut out = Vec::new();
-    let name = spec.protocol.map(|p| p.title()).unwrap_or("The application");
-    if let Some(p) = s.ready.percentiles() {
-        let announced = s.announced.map(|a| format!("; announced {}", a.describe())).unwrap_or_default();
+    let name = d.protocol.map(|p| p.title()).unwrap_or("The application");
+    if let Some(p) = d.ready_ms {
+        let announced = d.announced.map(|a| format!("; announced {}", a.describe())).unwrap_or_default();
         out.push(format!("{name} handshake (app ready) took {:.1} ms (p50), {:.1} ms (max){announced}.", p.p50, p.max));
     }
-    if let (Some(i), Some(a)) = (s.median_interval_s(), s.announced.and_then(|a| a.ping_interval_s)) {
+    if let (Some(i), Some(a)) = (d.server_heartbeats.median_interval_s, d.announced.and_then(|a| a.ping_interval_s)) {
         out.push(format!("{name} server heartbeats came every {i:.1} s (median), announced {a:.1} s."));
     }
-    if s.stale > 0 {
+    if d.stale > 0 {
         out.push(format!(
             "The server went {:.1} s without a heartbeat ({} time(s)): an {name} client would call the connection stale and reconnect.",
-            s.longest_silence.as_secs_f64(),
-            s.stale
+            d.longest_silence_s, d.stale
         ));
     }
-    out.extend(s.explained.iter().cloned());
-    if s.explained_count > s.explained.len() as u64 {
-        out.push(format!("({} more drops explained the same way.)", s.explained_count - s.explained.len() as u64));
+    out.extend(d.explained.iter().cloned());
+    if d.explained_total > d.explained.len() as u64 {
+        out.push(format!("({} more drops explained the same way.)", d.explained_total - d.explained.len() as u64));
     }
     out
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::args::ClientArgs;
+use crate::args::{ClientArgs, ShardArgs};
 use crate::units::Jitter;
 use crate::units::{parse_duration, Backoff};
 
@@ -15,7 +15,7 @@ pub struct StabilityArgs {
     /// Common client options.
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Connections to hold.
+    /// Connections to hold (the total over all shards).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub clients: u32,
     /// How long to hold them.
@@ -52,4 +52,14 @@ pub struct StabilityArgs {
     /// Longest idle time --find-idle-timeout tries.
     #[arg(long = "max", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub max_idle: Duration,
+    /// Serve live Prometheus/OpenMetrics metrics at http://ADDR/metrics
+    /// while the soak runs (open connections, closes by code and cause,
+    /// pong and app heartbeat round trips, server ping interval). A port
+    /// alone (9464) means loopback; listening beyond it needs an explicit
+    /// IP address (0.0.0.0:9464).
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::addr::parse, conflicts_with = "find_idle_timeout")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Running as one of several shards.
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }

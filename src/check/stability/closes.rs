@@ -15,7 +15,7 @@ use crate::stats::latency::Latency;
 use crate::units::secs;
 
 /// One drop: a connection the server (or the path) ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CloseRecord {
     /// Client index.
     pub client: u32,
@@ -28,7 +28,7 @@ pub struct CloseRecord {
     /// What happened on the wire.
     pub how: EndHow,
     /// Error text, for resets and protocol errors.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
     /// Seconds the connection had been open.
     pub after_s: f64,
@@ -45,7 +45,7 @@ pub struct CloseRecord {
 }
 
 /// A regular drop period found in repeated drops.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Period {
     /// Mean connection lifetime before the drop, in seconds.
     pub seconds: f64,
@@ -84,6 +84,8 @@ pub struct StabilityStats {
     pub app: super::app::AppStats,
     last_ping: HashMap<u32, Instant>,
     pings_on_conn: HashMap<u32, u32>,
+    /// The per-second timeline on absolute seconds.
+    pub timeline: crate::stats::timeline::Timeline,
 }
 
 impl StabilityStats {
@@ -104,6 +106,7 @@ impl StabilityStats {
             app: Default::default(),
             last_ping: HashMap::new(),
             pings_on_conn: HashMap::new(),
+            timeline: crate::stats::timeline::Timeline::new(crate::clock::Origin::at(t0)),
         }
     }
 
@@ -126,6 +129,7 @@ pub fn seconds(d: Duration) -> String {
 
 impl crate::stats::Fold for StabilityStats {
     fn apply(&mut self, e: &Event) {
+        self.timeline.apply(e);
         match &e.kind {
             EventKind::Attempt { outcome, .. } if outcome.is_accepted() => {
                 self.connections += 1;

@@ -9,7 +9,9 @@ mod args;
 pub mod closes;
 mod diagnose;
 mod idle;
+mod judge;
 mod kept;
+pub mod merge;
 mod session;
 mod table;
 
@@ -18,15 +20,17 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use app::AppDetails;
+pub use app::{AppDetails, AppHistograms};
 pub use args::StabilityArgs;
 pub use closes::{CloseRecord, Period};
 pub use idle::{IdleDetails, IdleMethod, IdleSearch};
+pub use judge::stats_of;
+pub use kept::{DropKind, Lifetimes};
 
 use self::closes::StabilityStats;
 use super::{Check, Observation};
@@ -36,10 +40,11 @@ use crate::net::attempt::Outcome;
 use crate::plan::ClientPlan;
 use crate::report::progress::LiveProgress;
 use crate::report::table::Style;
-use crate::report::{Details, Finding};
+use crate::report::Details;
+use crate::shard::{ShardInfo, ShardPlan};
 use crate::stats::latency::Percentiles;
 use crate::target::Resolved;
-use crate::units::{format_duration, ClientId};
+use crate::units::ClientId;
 
 /// `--app-ping-interval` unless given.
 pub const DEFAULT_APP_PING_INTERVAL: Duration = Duration::from_secs(10);
@@ -76,7 +81,9 @@ impl Check for Stability {
             jitter: a.jitter,
             find_idle_timeout: a.find_idle_timeout,
             max_idle: a.max_idle,
+            metrics_addr: a.metrics_addr,
             progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
+            shard: ShardPlan::from_args(&a.shard, |k| std::env::var(k).ok())?,
         };
         plan.validate()?;
         Ok(plan)
@@ -92,6 +99,17 @@ impl Check for Stability {
         stop: &'a CancellationToken,
     ) -> impl Future<Output = Observation> + Send + 'a {
         run(plan, target, stop)
+    }
+
+    fn shard(plan: &StabilityPlan) -> Option<ShardInfo> {
+        (!plan.find_idle_timeout).then(|| plan.shard.info())
+    }
+
+    fn plan_hash(plan: &StabilityPlan) -> String {
+        let mut blank = plan.clone();
+        blank.shard = ShardPlan::blank();
+        blank.progress = false;
+        crate::shard::hash::of(&blank)
     }
 }
 
@@ -126,8 +144,12 @@ pub struct StabilityPlan {
     pub find_idle_timeout: bool,
     /// Longest idle time the search tries.
     pub max_idle: Duration,
+    /// Serve live metrics here while the soak runs.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Draw live progress.
     pub progress: bool,
+    /// Which clients of the total are this process's, and when to start.
+    pub shard: ShardPlan,
 }
 
 impl StabilityPlan {
@@ -151,12 +173,16 @@ impl StabilityPlan {
         if self.find_idle_timeout {
             crate::plan::positive("--max", self.max_idle)?;
         }
+        if self.find_idle_timeout && self.shard.is_sharded() {
+            return Err(PlanError::new("--find-idle-timeout runs on one machine: drop --shard/--shards"));
+        }
+        self.shard.check(self.clients, matches!(self.client.target, crate::plan::Target::Embedded(_)))?;
         Ok(())
     }
 }
 
 /// Server pings seen.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerPings {
     /// How many.
     pub count: u64,
@@ -165,7 +191,7 @@ pub struct ServerPings {
 }
 
 /// Application heartbeat counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppPing {
     /// Heartbeats sent.
     pub sent: u64,
@@ -173,8 +199,17 @@ pub struct AppPing {
     pub replies: u64,
 }
 
+/// The soak's histograms (HdrHistogram V2 + base64, µs), mergeable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StabilityHistograms {
+    /// Intervals between two server pings on one connection.
+    pub ping_intervals: String,
+    /// Round trips of our pings.
+    pub pong_rtt: String,
+}
+
 /// `stability`'s JSON fields.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StabilityDetails {
     /// Connections held at once.
     pub clients: u32,
@@ -190,8 +225,12 @@ pub struct StabilityDetails {
     pub closes: Vec<CloseRecord>,
     /// Drops counted but left out of `closes` (between each client's first
     /// and last 10).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closes_omitted: Option<u64>,
+    /// Every drop, in `closes` or not, by close code and kind: how many,
+    /// the first, and their lifetimes (the diagnosis and the drop period
+    /// count them all).
+    pub drop_kinds: Vec<DropKind>,
     /// Server pings.
     pub server_pings: ServerPings,
     /// Round trip of our pings, ms.
@@ -203,13 +242,19 @@ pub struct StabilityDetails {
     pub period: Option<Period>,
     /// Failed connection attempts by outcome.
     pub failed_attempts: BTreeMap<Outcome, u64>,
+    /// Our ping interval, in seconds.
+    pub ping_interval_s: Option<f64>,
+    /// Our application heartbeat interval, in seconds.
+    pub app_ping_interval_s: Option<f64>,
+    /// The histograms.
+    pub histograms: StabilityHistograms,
     /// The application protocol, when one ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<AppDetails>,
 }
 
 /// The heartbeat a soak ran with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Heartbeat {
     /// Protocol ping frames, pong round trips measured.
@@ -251,14 +296,22 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
     if plan.find_idle_timeout {
         return idle::run(plan, target, stop).await;
     }
-    let t0 = Instant::now();
+    let Some(start) = crate::shard::start::wait(plan.shard.start_at, stop).await else {
+        return Observation::default();
+    };
+    let t0 = start.origin.instant;
     let (tx, rx) = mpsc::unbounded_channel();
-    let stats = Arc::new(Mutex::new(StabilityStats::new(t0)));
-    let collector = tokio::spawn(crate::stats::collect(rx, stats.clone()));
-    let endpoint = target.endpoint.clone();
+    let mut fresh = StabilityStats::new(t0);
+    fresh.timeline = crate::stats::timeline::Timeline::new(start.origin);
+    let stats = Arc::new(Mutex::new(fresh));
+    let mut live = match crate::metrics::Live::start(plan.metrics_addr, stop).await {
+        Ok(live) => live,
+        Err(why) => return Observation::failed(why),
+    };
+    let collector = tokio::spawn(crate::stats::collect_tapped(rx, stats.clone(), live.tap()));
     let end = stop.child_token();
     let ctx = Arc::new(session::Ctx {
-        endpoint,
+        endpoint: target.endpoint.clone(),
         ping_interval: plan.ping_interval,
         app_ping: plan.app_ping.clone(),
         reconnect: plan.reconnect,
@@ -270,113 +323,66 @@ pub async fn run(plan: &StabilityPlan, target: &Resolved, stop: &CancellationTok
         t0,
     });
     let tracker = TaskTracker::new();
-    for i in 0..plan.clients {
+    for i in plan.shard.clients(plan.clients) {
         tracker.spawn(session::run(ctx.clone(), ClientId::new(i)));
     }
     tracker.close();
     let progress = progress(plan, stats.clone());
+    // Every shard ends at the same time: a late one holds for less.
     tokio::select! {
-        _ = tokio::time::sleep(plan.duration) => {}
+        _ = tokio::time::sleep_until((t0 + plan.duration).into()) => {}
         _ = stop.cancelled() => {}
-        _ = all_gone(&tracker, plan.reconnect) => {}
+        _ = session::all_gone(&tracker, plan.reconnect) => {}
     }
     end.cancel();
     let _ = tokio::time::timeout(plan.client.close_timeout + crate::check::FINISH_GRACE, tracker.wait()).await;
     progress.finish();
     drop(ctx);
     let _ = collector.await;
+    live.stop().await;
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone());
-    build(plan, &stats)
-}
-
-/// Without --reconnect, the soak is over once every client has ended.
-async fn all_gone(tracker: &TaskTracker, reconnect: bool) {
-    if reconnect {
-        std::future::pending::<()>().await;
-    }
-    tracker.wait().await;
+    let mut obs = build(plan, &stats);
+    obs.run.origin = Some(start.origin.wall);
+    obs.run.start = start.record(0);
+    obs.run.timeline = Some(stats.timeline.seconds(Instant::now()));
+    obs.warnings.extend(stats.timeline.truncation_warning());
+    obs
 }
 
 fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
-    let mut obs = Observation::default();
-    let survived = plan.clients.saturating_sub(stats.dropped_clients.len() as u32);
     if stats.connections == 0 {
         let outcomes = crate::report::counts(&stats.failed_attempts);
         return Observation::failed(format!("no connection could be opened ({outcomes})"));
     }
-    let held = format_duration(plan.duration);
-    let detail = match stats.closes.first() {
-        None => format!("{survived}/{} connections stayed open for {held}", plan.clients),
-        Some(first) => format!(
-            "{} drop(s); first: client {} after {:.1} s with {}",
-            stats.closes.len(),
-            first.client,
-            first.after_s,
-            if first.abnormal {
-                "1006 (no close frame)".to_string()
-            } else {
-                format!("{} \"{}\"", first.code, first.reason)
-            }
-        ),
-    };
-    obs.add(Finding::new("survival", stats.closes.is_empty(), detail));
-    heartbeat_findings(plan, stats, &mut obs);
-    app::findings(plan, &stats.app, &mut obs);
-    let setup = diagnose::Setup {
-        clients: plan.clients,
-        duration: plan.duration,
-        ping_interval: plan.ping_interval,
-        app_ping_interval: plan.app_ping.as_ref().map(|(_, d)| *d),
-        no_pong: plan.no_pong,
-        app_heartbeat: plan
-            .client
-            .app
-            .as_ref()
-            .filter(|a| a.has_heartbeat())
-            .map(|a| a.protocol.map(|p| p.title()).unwrap_or("application")),
-    };
-    obs.diagnosis = diagnose::diagnose(&setup, stats);
-    obs.diagnosis.extend(app::diagnosis(plan, &stats.app));
-    obs.with_details(StabilityDetails {
-        clients: plan.clients,
+    let details = StabilityDetails {
+        clients: plan.shard.share(plan.clients),
         duration_s: plan.duration.as_secs_f64(),
-        survived,
+        survived: plan.shard.share(plan.clients).saturating_sub(stats.dropped_clients.len() as u32),
         connections: stats.connections,
         heartbeat: heartbeat(plan),
         closes: stats.closes.records(),
         closes_omitted: Some(stats.closes.omitted()).filter(|&n| n > 0),
+        drop_kinds: stats.closes.kind_list(),
         server_pings: ServerPings { count: stats.server_pings, median_interval_s: stats.median_ping_interval_s() },
         pong_rtt_ms: stats.pong_rtt.percentiles(),
         app_ping: plan.app_ping.as_ref().map(|_| AppPing { sent: stats.app_sent, replies: stats.messages_in }),
         period: stats.period(),
         failed_attempts: stats.failed_attempts.clone(),
+        ping_interval_s: plan.ping_interval.map(|d| d.as_secs_f64()),
+        app_ping_interval_s: plan.app_ping.as_ref().map(|(_, d)| d.as_secs_f64()),
+        histograms: StabilityHistograms {
+            ping_intervals: stats.ping_intervals.to_base64(),
+            pong_rtt: stats.pong_rtt.to_base64(),
+        },
         app: app::details(plan, &stats.app),
-    })
-}
-
-fn heartbeat_findings(plan: &StabilityPlan, stats: &StabilityStats, obs: &mut Observation) {
-    if plan.ping_interval.is_some() && !plan.no_pong {
-        let answered = stats.pong_rtt.count();
-        let detail = match stats.pong_rtt.percentiles() {
-            Some(p) => format!("{answered} pongs, round trip p50 {:.2} ms, p99 {:.2} ms", p.p50, p.p99),
-            None => "the server answered none of our pings (RFC 6455 5.5.2 requires a pong)".into(),
-        };
-        obs.add(Finding::new("pongs", answered > 0, detail));
-    }
-    if plan.app_ping.is_some() {
-        let ok = stats.messages_in > 0 || stats.app_sent == 0;
-        obs.add(Finding::new(
-            "app-heartbeat",
-            ok,
-            format!("{} replies to {} heartbeats", stats.messages_in, stats.app_sent),
-        ));
-    }
+    };
+    judge::judge(&details).with_details(details)
 }
 
 /// The live line: elapsed / duration, open connections, drops so far.
 fn progress(plan: &StabilityPlan, stats: Arc<Mutex<StabilityStats>>) -> LiveProgress {
     let bar = crate::report::progress::bar(plan.progress, plan.duration.as_secs().max(1), "soaking");
-    let clients = plan.clients;
+    let clients = plan.shard.share(plan.clients);
     LiveProgress::start(bar, stats, move |s: &StabilityStats, bar| {
         let open = s.connections.saturating_sub(s.closes.len() + s.ours).min(u64::from(clients));
         bar.set_position(s.t0.elapsed().as_secs());

@@ -69,7 +69,13 @@ pub async fn run(ctx: Arc<Ctx>, id: ClientId) {
         let t = *attempt.timings();
         ctx.emit(
             id.index,
-            EventKind::Attempt { wave: 0, outcome: attempt.outcome(), tcp: t.tcp, total: started.elapsed() },
+            EventKind::Attempt {
+                wave: 0,
+                outcome: attempt.outcome(),
+                tcp: t.tcp,
+                proxy: t.proxy,
+                total: started.elapsed(),
+            },
         );
         let Attempt::Open(opened) = attempt else {
             if !ctx.reconnect {
@@ -243,4 +249,12 @@ async fn tick(t: &mut Option<tokio::time::Interval>) {
         }
         None => std::future::pending().await,
     }
+}
+
+/// Without --reconnect, the soak is over once every client has ended.
+pub async fn all_gone(tracker: &tokio_util::task::TaskTracker, reconnect: bool) {
+    if reconnect {
+        std::future::pending::<()>().await;
+    }
+    tracker.wait().await;
 }

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::args::ClientArgs;
+use crate::args::{ClientArgs, ShardArgs};
 pub use crate::units::Jitter;
 use crate::units::{parse_duration, Backoff, Rate};
 
 /// How `storm` disrupts the connected clients.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Disrupt {
     /// Drop TCP without a close frame, as a network blip does.
@@ -31,13 +31,14 @@ pub struct StormArgs {
     /// Common client options.
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Clients to connect.
+    /// Clients to connect (the total over all shards).
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub clients: u32,
     /// Spread the first connections evenly over this time.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", conflicts_with = "connect_rate")]
     pub ramp: Option<Duration>,
-    /// Open the first connections at this rate, such as 1000/s.
+    /// Open the first connections at this rate, such as 1000/s (the total
+    /// over all shards).
     #[arg(long, value_name = "RATE")]
     pub connect_rate: Option<Rate>,
     /// How long to hold the connections before the disruption.
@@ -77,6 +78,9 @@ pub struct StormArgs {
     /// most 6,400/s) or a sharper herd.
     #[arg(long, default_value_t = 128, value_name = "N")]
     pub max_pending: u32,
+    /// Running as one of several shards.
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 impl std::fmt::Display for Disrupt {

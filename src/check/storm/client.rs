@@ -216,7 +216,8 @@ async fn attempt_once(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
     }
     let attempt = open(&ctx.endpoint, id).await;
     let t = *attempt.timings();
-    ctx.emit(id, EventKind::Attempt { wave, outcome: attempt.outcome(), tcp: t.tcp, total: started.elapsed() });
+    let (outcome, tcp, proxy) = (attempt.outcome(), t.tcp, t.proxy);
+    ctx.emit(id, EventKind::Attempt { wave, outcome, tcp, proxy, total: started.elapsed() });
     match (&attempt, t.app) {
         (Attempt::Open(_), Some(took)) => {
             ctx.emit(id, EventKind::App(crate::event::AppEvent::Ready { took, announced: None }))
@@ -236,8 +237,7 @@ async fn attempt_once(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
 
 async fn tcp_attempt(ctx: &Ctx, id: ClientId, wave: u8, started: Instant) -> Option<Live> {
     let addrs = ctx.endpoint.pinned.as_deref().unwrap_or_default();
-    let ips = &ctx.endpoint.source_ips;
-    let source = (!ips.is_empty()).then(|| ips[id.index as usize % ips.len()]);
+    let source = ctx.endpoint.source_ip(id.index);
     let result = match addrs.first() {
         Some(addr) => {
             tokio::time::timeout(ctx.endpoint.connect_timeout, crate::net::connect::connect_tcp(*addr, source)).await
@@ -251,7 +251,7 @@ async fn tcp_attempt(ctx: &Ctx, id: ClientId, wave: u8, started: Instant) -> Opt
         Err(_) => (Outcome::Failed(FailureKind::Timeout), None),
     };
     let tcp = stream.as_ref().map(|_| elapsed);
-    ctx.emit(id, EventKind::Attempt { wave, outcome, tcp, total: elapsed });
+    ctx.emit(id, EventKind::Attempt { wave, outcome, tcp, proxy: None, total: elapsed });
     let now = Instant::now();
     stream.map(|s| Live { conn: Conn::Tcp(s), opened: now, last_in: now, last_out: now })
 }

@@ -8,7 +8,9 @@ mod args;
 mod client;
 mod echo;
 mod hold;
+mod judge;
 mod launch;
+pub mod merge;
 mod park;
 mod report;
 pub mod stats;
@@ -24,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use args::{Disrupt, Jitter, StormArgs};
-pub use report::{Histograms, Messages, StormDetails};
+pub use report::{Histograms, Messages, StormDetails, StormTimes, WaveCounts};
 
 use self::stats::StormStats;
 use super::{Check, Observation};
@@ -32,6 +34,7 @@ use crate::args::ClientArgs;
 use crate::exit::PlanError;
 use crate::net::limits;
 use crate::plan::{ClientPlan, Target};
+use crate::shard::{ShardInfo, ShardPlan};
 use crate::stats::selfwatch::SelfWatch;
 use crate::target::Resolved;
 use crate::units::{Backoff, Rate};
@@ -75,6 +78,7 @@ impl Check for Storm {
             close_timeout: a.client.close_timeout,
             max_pending: a.max_pending,
             progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
+            shard: ShardPlan::from_args(&a.shard, |k| std::env::var(k).ok())?,
         };
         plan.validate()?;
         preflight(&plan)?;
@@ -91,6 +95,18 @@ impl Check for Storm {
         stop: &'a CancellationToken,
     ) -> impl Future<Output = Observation> + Send + 'a {
         run(plan, target, stop)
+    }
+
+    fn shard(plan: &StormPlan) -> Option<ShardInfo> {
+        Some(plan.shard.info())
+    }
+
+    fn plan_hash(plan: &StormPlan) -> String {
+        let mut blank = plan.clone();
+        blank.shard = ShardPlan::blank();
+        blank.progress = false;
+        blank.client.source_ips.clear();
+        crate::shard::hash::of(&blank)
     }
 }
 
@@ -129,6 +145,8 @@ pub struct StormPlan {
     pub max_pending: u32,
     /// Draw live progress.
     pub progress: bool,
+    /// Which clients of the total are this process's, and when to start.
+    pub shard: ShardPlan,
 }
 
 impl StormPlan {
@@ -147,6 +165,7 @@ impl StormPlan {
             return Err(PlanError::new("--message-interval must be above zero"));
         }
         crate::plan::positive("--wave-timeout", self.wave_timeout)?;
+        self.shard.check(self.clients, matches!(self.client.target, Target::Embedded(_)))?;
         if self.tcp_only && self.client.app.is_some() {
             return Err(PlanError::new(
                 "--tcp-only opens bare TCP connections: drop --protocol, --init, --ready and --reply",
@@ -155,6 +174,13 @@ impl StormPlan {
         Ok(())
     }
 
+    /// Clients this process runs (its shard's share of `clients`).
+    pub fn local_clients(&self) -> u32 {
+        self.shard.share(self.clients)
+    }
+
+    /// When global client `i` starts, after the run's start: the
+    /// one-machine schedule, whichever shard runs it.
     fn start_offset(&self, i: u32) -> Duration {
         match (self.ramp, self.connect_rate) {
             (Some(ramp), _) => ramp.mul_f64(f64::from(i) / f64::from(self.clients)),
@@ -171,7 +197,7 @@ impl StormPlan {
 pub fn preflight(plan: &StormPlan) -> Result<(), PlanError> {
     let limit = limits::raise_open_files();
     let embedded = matches!(plan.client.target, Target::Embedded(_));
-    let clients = u64::from(plan.clients);
+    let clients = u64::from(plan.local_clients());
     let need = limits::open_files_now() + 64 + clients * if embedded { 2 } else { 1 };
     if need > limit.soft {
         let server_part = if embedded { format!(" + {clients} for the embedded server") } else { String::new() };
@@ -198,12 +224,18 @@ pub fn preflight(plan: &StormPlan) -> Result<(), PlanError> {
 
 /// Runs `storm`.
 pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) -> Observation {
-    let endpoint = target.endpoint.clone();
-    let t0 = Instant::now();
+    let Some(start) = crate::shard::start::wait(plan.shard.start_at, stop).await else {
+        return Observation::default();
+    };
+    let t0 = start.origin.instant;
     let (tx, rx) = mpsc::unbounded_channel();
-    let stats = Arc::new(Mutex::new(StormStats::new(t0)));
+    let mut fresh = StormStats::new(t0);
+    fresh.timeline = crate::stats::timeline::Timeline::new(start.origin);
+    let stats = Arc::new(Mutex::new(fresh));
     let collector = tokio::spawn(crate::stats::collect(rx, stats.clone()));
     let end = stop.child_token();
+    let mut endpoint = target.endpoint.clone();
+    endpoint.source_stride = plan.shard.count;
     let tracker = TaskTracker::new();
     let (parked, parked_rx) = mpsc::unbounded_channel();
     let ctx = Arc::new(client::Ctx {
@@ -221,9 +253,10 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     });
     let watch = SelfWatch::start();
     let progress = report::progress(plan, stats.clone(), ctx.clone());
+    let arrivals = launch::arrivals(plan, &start).count() as u32;
     tracker.spawn(park::holder(ctx.clone(), parked_rx));
-    tracker.spawn(launch::launch(ctx.clone(), tokio::time::Instant::now()));
-    let phases = drive(plan, &ctx, stop).await;
+    tracker.spawn(launch::launch(ctx.clone(), start));
+    let phases = drive(plan, &ctx, arrivals, stop).await;
     end.cancel();
     tracker.close();
     let _ = tokio::time::timeout(plan.close_timeout + crate::check::FINISH_GRACE, tracker.wait()).await;
@@ -232,7 +265,12 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     let _ = collector.await;
     let samples = watch.finish().await;
     let stats = stats.lock().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone());
-    report::build(plan, &stats, &phases, &samples)
+    let mut obs = report::build(plan, &stats, &phases, &samples);
+    obs.run.origin = Some(start.origin.wall);
+    obs.run.start = start.record(u64::from(plan.local_clients() - arrivals));
+    obs.run.timeline = Some(stats.timeline.seconds(Instant::now()));
+    obs.warnings.extend(stats.timeline.truncation_warning());
+    obs
 }
 
 /// When each phase happened.
@@ -253,12 +291,14 @@ pub struct Phases {
     pub interrupted: bool,
 }
 
-async fn drive(plan: &StormPlan, ctx: &client::Ctx, stop: &CancellationToken) -> Phases {
+/// The phases: the first wave of `arrivals` clients, the hold, the
+/// disruption and the reconnect wave.
+async fn drive(plan: &StormPlan, ctx: &client::Ctx, arrivals: u32, stop: &CancellationToken) -> Phases {
     let t0 = Instant::now();
     let wave0_limit = plan.ramp.unwrap_or_default()
         + plan.connect_rate.map(|r| r.interval().saturating_mul(plan.clients)).unwrap_or_default()
         + plan.wave_timeout;
-    let mut timed_out = !wait_for(ctx, 0, plan.clients, wave0_limit, stop).await;
+    let mut timed_out = !wait_for(ctx, 0, arrivals, wave0_limit, stop).await;
     let connected_at = Instant::now();
     let wave0_connected = ctx.connected[0].load(Ordering::SeqCst);
     tokio::select! {
@@ -324,6 +364,7 @@ mod tests {
             close_timeout: Duration::from_secs(1),
             max_pending: 100,
             progress: false,
+            shard: ShardPlan::default(),
         }
     }
 

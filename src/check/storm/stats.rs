@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::event::{AppEvent, Event, EventKind};
 use crate::net::attempt::Outcome;
 use crate::stats::latency::Latency;
+use crate::stats::timeline::Timeline;
 
 /// Width of one rate bucket.
 pub const BUCKET: Duration = Duration::from_millis(100);
@@ -63,8 +64,12 @@ pub struct StormStats {
     pub first_message: Option<Instant>,
     /// Arrival of the last echo.
     pub last_message: Option<Instant>,
+    /// The per-second timeline on absolute seconds.
+    pub timeline: Timeline,
     /// The application handshake ("app ready") of accepted attempts, both waves.
     pub app_ready: Latency,
+    /// The proxy's tunnel (CONNECT or SOCKS5 to its answer), both waves.
+    pub proxy: Latency,
     /// The first refusal message of the application protocol.
     pub app_refusal: Option<String>,
 }
@@ -87,7 +92,9 @@ impl StormStats {
             first_drop: None,
             first_message: None,
             last_message: None,
+            timeline: Timeline::new(crate::clock::Origin::at(t0)),
             app_ready: Latency::new(),
+            proxy: Latency::new(),
             app_refusal: None,
         }
     }
@@ -169,8 +176,14 @@ fn peak(buckets: &[u32]) -> u64 {
 
 impl crate::stats::Fold for StormStats {
     fn apply(&mut self, e: &Event) {
+        self.timeline.apply(e);
         match &e.kind {
-            EventKind::Attempt { wave, outcome, tcp, total, .. } => self.attempt(e.at, *wave, *outcome, *tcp, *total),
+            EventKind::Attempt { wave, outcome, tcp, proxy, total } => {
+                if let Some(proxy) = proxy {
+                    self.proxy.record(*proxy);
+                }
+                self.attempt(e.at, *wave, *outcome, *tcp, *total)
+            }
             EventKind::GaveUp { wave } => self.waves[usize::from(*wave.min(&1))].gave_up += 1,
             EventKind::Closed { close, .. } => {
                 self.concurrent -= 1;
@@ -215,6 +228,7 @@ mod tests {
             wave,
             outcome: outcome.parse().expect("test outcome"),
             tcp: Some(Duration::from_micros(100)),
+            proxy: None,
             total: Duration::from_millis(2),
         }
     }

@@ -40,6 +40,11 @@ pub fn render(d: &StormDetails, style: Style) -> String {
     let mut tcp = vec![Cell::new("tcp connect"), Cell::new("")];
     tcp.extend(latency_cells(d.tcp_connect_ms));
     t.add_row(tcp);
+    if d.proxy_connect_ms.is_some() {
+        let mut proxy = vec![Cell::new("proxy tunnel"), Cell::new("")];
+        proxy.extend(latency_cells(d.proxy_connect_ms));
+        t.add_row(proxy);
+    }
     if d.round_trip_ms.is_some() || d.messages.sent > 0 {
         let mut rt =
             vec![Cell::new("echo round trip"), Cell::new(format!("{}/{} msgs", d.messages.received, d.messages.sent))];

@@ -84,6 +84,13 @@ impl Detections {
         out
     }
 
+    /// True for a line of [`Detections::lines`] (a hint about a protocol
+    /// noticed), so `merge` can keep the shards' hints: they come from the
+    /// transport, not from the details the merge judges again.
+    pub fn is_hint(line: &str) -> bool {
+        line.starts_with("This server speaks ") || line.starts_with("This looks like a GraphQL over WebSocket server")
+    }
+
     /// One diagnosis line per protocol noticed.
     pub fn lines(&self) -> Vec<String> {
         self.protocols().into_iter().map(|p| self.line(p)).collect()

@@ -34,7 +34,7 @@ pub use spec::{AppOptions, AppSpec, Beat, Expect, Refusal, Reply, ServerBeat, St
 pub use ws::{ClientWs, ParkedWs};
 
 /// The application protocols wsprobe speaks by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protocol {
     /// Socket.IO 5 over Engine.IO 4.

@@ -14,6 +14,8 @@ report! {
         pub mode: Mode,
         pub audience: Audience,
         pub clients: u32,
+        /// All shards' clients (equal to `clients` on one machine).
+        pub all_clients: u32,
         pub connected: u32,
         pub messages: u32,
         pub published: u64,
@@ -46,11 +48,25 @@ report! {
         pub per_client: Vec<ClientDelivery>,
         pub drops: Vec<Drop>,
         pub connect_failures: BTreeMap<Outcome, u64>,
+        #[serde(deserialize_with = "nullable")]
+        pub expect_ratio: Option<f64>,
+        pub unconnected: Vec<u32>,
+        pub unpublished_rounds: Vec<u32>,
+        /// Shards of a broadcast only: client → publishers heard (bitmap, base64).
+        #[serde(default, deserialize_with = "omittable")]
+        pub heard: Option<BTreeMap<u32, String>>,
+        /// Shards of a broadcast only: per round, first and last receipt (µs).
+        #[serde(default, deserialize_with = "omittable")]
+        pub round_spans: Option<Vec<Option<[u64; 2]>>>,
+        /// Shards only: this shard's first publish and last receipt (µs).
+        #[serde(default, deserialize_with = "omittable")]
+        pub delivery_times: Option<DeliveryTimes>,
     }
 }
 
 impl Contract for FanoutReport {
-    const OMITTABLE: &'static [&'static str] = &["groups", "clean_partition", "connect_failures.*"];
+    const OMITTABLE: &'static [&'static str] =
+        &["groups", "clean_partition", "connect_failures.*", "heard", "heard.*", "round_spans", "delivery_times"];
 
     fn rules(&self) -> Result<(), String> {
         let sum = |f: fn(&ClientDelivery) -> u64| self.per_client.iter().map(f).sum::<u64>();
@@ -67,6 +83,26 @@ impl Contract for FanoutReport {
         }
         if self.per_client.len() != self.clients as usize {
             return Err("per_client has one entry per client".into());
+        }
+        if self.clients > self.all_clients
+            || (self.shard.is_none_or(|s| s.count == 1)
+                && self.clients != self.all_clients
+                && self.merged_from.is_none())
+        {
+            return Err(format!("clients {} of all_clients {}", self.clients, self.all_clients));
+        }
+        super::meta::sharded(&super::Common::facts(self))?;
+        if self.started_at.is_some() && self.timeline.is_none() {
+            return Err("a fan-out run has a timeline".into());
+        }
+        if let Some(t) = &self.timeline {
+            let accepted: u64 = t.iter().map(|s| s.accepted).sum();
+            if accepted != u64::from(self.connected) {
+                return Err(format!(
+                    "the timeline counts {accepted} accepted, the report {} connected",
+                    self.connected
+                ));
+            }
         }
         if let Some(groups) = &self.groups {
             let firsts: Vec<u32> = groups.iter().map(|g| g[0]).collect();
@@ -120,4 +156,14 @@ pub struct Drop {
     pub code: u16,
     pub reason: String,
     pub abnormal: bool,
+}
+
+/// A fan-out shard's delivery times, µs since the shared start.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryTimes {
+    #[serde(deserialize_with = "nullable")]
+    pub first_publish_us: Option<u64>,
+    #[serde(deserialize_with = "nullable")]
+    pub last_receipt_us: Option<u64>,
 }

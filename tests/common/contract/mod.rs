@@ -51,12 +51,13 @@ pub struct Finding {
 }
 
 /// An attempt's outcome label: `accepted`, `http-<status>`,
-/// `closed-<code>`, `app-refused`, or a failure kind (`refused`, `timeout`...).
+/// `closed-<code>`, `app-refused`, `proxy-<status>` (the proxy refused the
+/// tunnel), or a failure kind (`refused`, `timeout`, `proxy`...).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Outcome(pub String);
 
 const FAILURE_KINDS: &[&str] =
-    &["dns", "refused", "reset", "timeout", "tls", "protocol", "eof", "unreachable", "local-limit", "error"];
+    &["dns", "refused", "reset", "timeout", "tls", "protocol", "eof", "unreachable", "local-limit", "proxy", "error"];
 
 impl<'de> Deserialize<'de> for Outcome {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -64,7 +65,9 @@ impl<'de> Deserialize<'de> for Outcome {
         let code = |prefix: &str| text.strip_prefix(prefix).and_then(|n| n.parse::<u16>().ok());
         let http = code("http-").is_some_and(|s| (100..600).contains(&s));
         let app = text == "app-refused";
-        if text == "accepted" || app || http || code("closed-").is_some() || FAILURE_KINDS.contains(&text.as_str()) {
+        let proxy = code("proxy-").is_some_and(|s| (100..600).contains(&s));
+        let closed = code("closed-").is_some();
+        if text == "accepted" || app || http || proxy || closed || FAILURE_KINDS.contains(&text.as_str()) {
             Ok(Outcome(text))
         } else {
             Err(serde::de::Error::custom(format!("`{text}` is not an outcome label")))
@@ -95,10 +98,40 @@ macro_rules! report {
             #[serde(default, deserialize_with = "omittable")]
             pub interrupted: Option<bool>,
             pub elapsed_s: f64,
+            #[serde(default, deserialize_with = "omittable")]
+            pub started_at: Option<String>,
+            #[serde(default, deserialize_with = "omittable")]
+            pub ended_at: Option<String>,
+            #[serde(default, deserialize_with = "omittable")]
+            pub wsprobe_version: Option<String>,
+            #[serde(default, deserialize_with = "omittable")]
+            pub plan_hash: Option<String>,
+            /// Checks that can be sharded; not in a merged report.
+            #[serde(default, deserialize_with = "omittable")]
+            pub shard: Option<super::meta::Shard>,
+            /// Only with --start-at.
+            #[serde(default, deserialize_with = "omittable")]
+            pub start: Option<super::meta::Start>,
+            /// Checks that hold connections.
+            #[serde(default, deserialize_with = "omittable")]
+            pub timeline: Option<Vec<super::meta::Second>>,
+            /// Only in a merged report.
+            #[serde(default, deserialize_with = "omittable")]
+            pub merged_from: Option<Vec<super::meta::MergedFrom>>,
             $($fields)*
         }
 
         impl Common for $name {
+            fn facts(&self) -> super::meta::Facts<'_> {
+                super::meta::Facts {
+                    started_at: self.started_at.as_deref(),
+                    ended_at: self.ended_at.as_deref(),
+                    plan_hash: self.plan_hash.as_deref(),
+                    shard: self.shard,
+                    timeline: self.timeline.as_deref(),
+                    merged: self.merged_from.is_some(),
+                }
+            }
             fn command(&self) -> &str { &self.command }
             fn verdict(&self) -> Verdict { self.verdict }
             fn findings(&self) -> &[Finding] { &self.findings }
@@ -111,6 +144,7 @@ macro_rules! report {
 
 /// Read access to the fields every report has.
 pub trait Common {
+    fn facts(&self) -> meta::Facts<'_>;
     fn command(&self) -> &str;
     fn verdict(&self) -> Verdict;
     fn findings(&self) -> &[Finding];
@@ -140,6 +174,7 @@ pub trait Contract: DeserializeOwned + Common + Debug {
 
 mod connect;
 mod fanout;
+pub mod meta;
 mod ratelimit;
 mod single;
 mod stability;
@@ -158,6 +193,13 @@ pub use suites::*;
 
 /// The rules every report keeps, whatever its command.
 fn common_rules(r: &dyn Common) -> Result<(), String> {
+    let facts = r.facts();
+    meta::rules(&facts)?;
+    let ran = wsprobe::check::NAMES.contains(&r.command()) && facts.started_at.is_some();
+    if ran && (facts.ended_at.is_none() || facts.plan_hash.is_none()) {
+        return Err("a check's report has started_at, ended_at, wsprobe_version and plan_hash together".into());
+    }
+
     if (r.verdict() == Verdict::Error) != r.error().is_some() {
         return Err(format!("`error` is there exactly when the verdict is error: {:?} / {:?}", r.verdict(), r.error()));
     }
@@ -198,8 +240,25 @@ pub fn parse<T: Contract>(stdout: &str) -> T {
 }
 
 /// The common keys: a report with nothing else is an error object.
-const COMMON_KEYS: &[&str] =
-    &["command", "target", "verdict", "findings", "diagnosis", "error", "warnings", "interrupted", "elapsed_s"];
+const COMMON_KEYS: &[&str] = &[
+    "command",
+    "target",
+    "verdict",
+    "findings",
+    "diagnosis",
+    "error",
+    "warnings",
+    "interrupted",
+    "elapsed_s",
+    "started_at",
+    "ended_at",
+    "wsprobe_version",
+    "plan_hash",
+    "shard",
+    "start",
+    "timeline",
+    "merged_from",
+];
 
 /// Checks a report of any command against the shape its `command` (and,
 /// for `stability`, its mode) calls for.
@@ -247,11 +306,15 @@ fn keys(json: &Value, path: &str, out: &mut Vec<String>) {
 }
 
 fn omittable_path<T: Contract>(path: &str) -> bool {
-    COMMON_OMITTABLE.contains(&path) || T::OMITTABLE.contains(&path)
+    COMMON_OMITTABLE.contains(&path) || meta::OMITTABLE.contains(&path) || T::OMITTABLE.contains(&path)
 }
 
 fn in_map<T: Contract>(path: &str) -> bool {
-    T::OMITTABLE.iter().filter_map(|p| p.strip_suffix(".*")).any(|m| path.starts_with(&format!("{m}.")))
+    T::OMITTABLE
+        .iter()
+        .chain(meta::TIMELINE_MAPS)
+        .filter_map(|p| p.strip_suffix(".*"))
+        .any(|m| path.starts_with(&format!("{m}.")))
 }
 
 /// Applies `f` to the object(s) at generic `path`'s parent and key.

@@ -18,6 +18,8 @@ report! {
         pub closes: Vec<CloseRecord>,
         #[serde(default, deserialize_with = "omittable")]
         pub closes_omitted: Option<u64>,
+        /// Every drop by close code and kind, kept in `closes` or not.
+        pub drop_kinds: Vec<DropKind>,
         pub server_pings: ServerPings,
         #[serde(deserialize_with = "nullable")]
         pub pong_rtt_ms: Option<Percentiles>,
@@ -26,15 +28,28 @@ report! {
         #[serde(deserialize_with = "nullable")]
         pub period: Option<Period>,
         pub failed_attempts: BTreeMap<Outcome, u64>,
+        #[serde(deserialize_with = "nullable")]
+        pub ping_interval_s: Option<f64>,
+        #[serde(deserialize_with = "nullable")]
+        pub app_ping_interval_s: Option<f64>,
+        pub histograms: StabilityHistograms,
         /// Only with an application layer.
         #[serde(default, deserialize_with = "omittable")]
         pub app: Option<AppDetails>,
     }
 }
 
+/// HdrHistogram V2 + base64 (µs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StabilityHistograms {
+    pub ping_intervals: String,
+    pub pong_rtt: String,
+}
+
 impl Contract for StabilityReport {
     const OMITTABLE: &'static [&'static str] =
-        &["app_ping", "closes[].detail", "closes_omitted", "failed_attempts.*", "app"];
+        &["app_ping", "closes[].detail", "closes_omitted", "drop_kinds[].first.detail", "failed_attempts.*", "app"];
     fn rules(&self) -> Result<(), String> {
         if self.survived > self.clients {
             return Err(format!("survived {} > clients {}", self.survived, self.clients));
@@ -42,8 +57,40 @@ impl Contract for StabilityReport {
         if (self.heartbeat == Heartbeat::App) != self.app_ping.is_some() {
             return Err(format!("app_ping is there exactly with heartbeat app, heartbeat is {:?}", self.heartbeat));
         }
+        let rtt = wsprobe::stats::latency::Latency::from_base64(&self.histograms.pong_rtt).map(|h| h.count());
+        if rtt != Some(self.pong_rtt_ms.as_ref().map_or(0, |p| p.count)) {
+            return Err(format!(
+                "histograms.pong_rtt holds {rtt:?} samples, pong_rtt_ms counts {:?}",
+                self.pong_rtt_ms
+            ));
+        }
+        super::meta::sharded(&super::Common::facts(self))?;
+        if self.started_at.is_some() && self.timeline.is_none() {
+            return Err("a soak that ran has a timeline".into());
+        }
         if self.heartbeat == Heartbeat::Protocol && self.app.is_none() {
             return Err("heartbeat protocol needs the `app` object".into());
+        }
+        let counted: u64 = self.drop_kinds.iter().map(|k| k.count).sum();
+        let listed = self.closes.len() as u64 + self.closes_omitted.unwrap_or(0);
+        if counted != listed {
+            return Err(format!("drop_kinds count {counted} drops, closes list {listed} (with closes_omitted)"));
+        }
+        if self.closes_omitted == Some(0) {
+            return Err("closes_omitted is left out when nothing was omitted".into());
+        }
+        if let Some(app) = &self.app {
+            let count = |text: &str| wsprobe::stats::latency::Latency::from_base64(text).map(|h| h.count());
+            let h = &app.histograms;
+            if count(&h.ready) != Some(app.ready_ms.as_ref().map_or(0, |p| p.count))
+                || count(&h.heartbeat_rtt) != Some(app.heartbeat_rtt_ms.as_ref().map_or(0, |p| p.count))
+                || count(&h.server_heartbeat_intervals).is_none()
+            {
+                return Err(format!("app.histograms do not hold app.ready_ms / app.heartbeat_rtt_ms: {app:?}"));
+            }
+            if app.explained.len() > 3 || (app.explained.len() as u64) > app.explained_total {
+                return Err(format!("app.explained keeps at most 3 of explained_total: {app:?}"));
+            }
         }
         Ok(())
     }
@@ -173,5 +220,40 @@ pub struct AppDetails {
     #[serde(deserialize_with = "nullable")]
     pub heartbeat_rtt_ms: Option<Percentiles>,
     pub stale: u64,
+    pub longest_silence_s: f64,
     pub dropped_replies: u64,
+    pub keeps_alive: bool,
+    pub heartbeat_acked: bool,
+    pub explained: Vec<String>,
+    pub explained_total: u64,
+    pub histograms: AppHistograms,
+}
+
+/// HdrHistogram V2 + base64 (µs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppHistograms {
+    pub ready: String,
+    pub server_heartbeat_intervals: String,
+    pub heartbeat_rtt: String,
+}
+
+/// Drops of one close code and kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropKind {
+    pub code: u16,
+    pub abnormal: bool,
+    pub count: u64,
+    pub first: CloseRecord,
+    pub lifetimes: Lifetimes,
+}
+
+/// Connection lifetimes in seconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lifetimes {
+    pub sum_s: f64,
+    pub min_s: f64,
+    pub max_s: f64,
 }

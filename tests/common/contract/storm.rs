@@ -20,7 +20,13 @@ report! {
         pub attempts: u64,
         #[serde(deserialize_with = "nullable")]
         pub connections_per_s: Option<f64>,
+        /// Over the whole seconds of the first wave; null when it took less than one.
+        #[serde(deserialize_with = "nullable")]
+        pub steady_connections_per_s: Option<f64>,
         pub peak_attempts_per_s: u64,
+        /// The reconnect wave's own peak; null without a disruption.
+        #[serde(deserialize_with = "nullable")]
+        pub reconnect_peak_attempts_per_s: Option<u64>,
         pub attempts_per_s: Vec<u64>,
         #[serde(deserialize_with = "nullable")]
         pub recovery_s: Option<f64>,
@@ -31,6 +37,9 @@ report! {
         pub reconnect_handshake_ms: Option<Percentiles>,
         #[serde(deserialize_with = "nullable")]
         pub tcp_connect_ms: Option<Percentiles>,
+        /// Null without a proxy.
+        #[serde(deserialize_with = "nullable")]
+        pub proxy_connect_ms: Option<Percentiles>,
         #[serde(deserialize_with = "nullable")]
         pub round_trip_ms: Option<Percentiles>,
         /// The application handshake; null without an application layer.
@@ -38,6 +47,9 @@ report! {
         pub app_ready_ms: Option<Percentiles>,
         pub messages: Messages,
         pub rejections: BTreeMap<Outcome, u64>,
+        /// The application's first refusal message; null without one.
+        #[serde(deserialize_with = "nullable")]
+        pub app_refusal: Option<String>,
         /// Server-caused closes by close code.
         pub drops: BTreeMap<u16, u64>,
         /// First-wave handshake, HdrHistogram V2 + base64 (µs).
@@ -47,7 +59,37 @@ report! {
         pub disrupt: Disrupt,
         /// The policy in words (`exp:100ms..5s (jitter full)`).
         pub backoff: String,
+        pub max_attempts: u32,
+        /// First wave, reconnect wave.
+        pub waves: [Wave; 2],
+        pub times: Times,
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wave {
+    pub attempts: u64,
+    pub accepted: u64,
+    pub gave_up: u64,
+}
+
+/// When the phases happened: RFC 3339 times, null when a phase did not.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Times {
+    #[serde(deserialize_with = "nullable")]
+    pub connected_at: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub disrupt_at: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub first_drop_at: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub reconnected_at: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub first_message_at: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub last_message_at: Option<String>,
 }
 
 impl Contract for StormReport {
@@ -61,6 +103,7 @@ impl Contract for StormReport {
             ("histograms.tcp_connect", &h.tcp_connect),
             ("histograms.round_trip", &h.round_trip),
             ("histograms.app_ready", &h.app_ready),
+            ("histograms.proxy_connect", &h.proxy_connect),
         ] {
             if wsprobe::stats::latency::Latency::from_base64(text).is_none() {
                 return Err(format!("{name} is not an HdrHistogram V2 in base64: {text:?}"));
@@ -79,6 +122,26 @@ impl Contract for StormReport {
         }
         if self.connected > u64::from(self.clients) {
             return Err(format!("connected {} > clients {}", self.connected, self.clients));
+        }
+        let waves = self.waves[0].attempts + self.waves[1].attempts;
+        if waves != self.attempts || self.waves[0].accepted != self.connected {
+            return Err(format!(
+                "waves {:?} do not add up to attempts {} / connected {}",
+                self.waves, self.attempts, self.connected
+            ));
+        }
+        if self.reconnect_peak_attempts_per_s.is_some() != self.reconnected.is_some() {
+            return Err("reconnect_peak_attempts_per_s is there exactly with a reconnect wave".into());
+        }
+        super::meta::sharded(&super::Common::facts(self))?;
+        if self.started_at.is_some() && self.timeline.is_none() {
+            return Err("a storm that ran has a timeline".into());
+        }
+        if let Some(t) = &self.timeline {
+            let attempts: u64 = t.iter().map(|s| s.attempts).sum();
+            if attempts != self.attempts {
+                return Err(format!("the timeline counts {attempts} attempts, the report {}", self.attempts));
+            }
         }
         Ok(())
     }
@@ -117,6 +180,7 @@ pub struct Histograms {
     pub tcp_connect: String,
     pub round_trip: String,
     pub app_ready: String,
+    pub proxy_connect: String,
 }
 
 #[derive(Debug, Deserialize)]
