@@ -120,10 +120,13 @@ impl Latency {
         self.hist.add(&other.hist).map_err(|e| MergeError::Add(format!("{e:?}")))
     }
 
-    /// The histogram's settings: lowest and highest trackable value (µs)
-    /// and significant digits.
+    /// The histogram's settings: lowest value (µs), the highest every
+    /// wsprobe histogram holds (values above are clamped; the counts grow
+    /// up to it as values come, so how far one has grown is not a setting:
+    /// two of the same lowest value and digits add up exactly) and
+    /// significant digits.
     pub fn settings(&self) -> Settings {
-        Settings { low: self.hist.low(), high: self.hist.high(), digits: self.hist.sigfig() }
+        Settings { low: self.hist.low(), high: MAX_US, digits: self.hist.sigfig() }
     }
 
     /// The values recorded, each with its count (for pooling samples).
@@ -164,7 +167,9 @@ impl Latency {
     /// Reads a histogram written by [`Latency::to_base64`].
     pub fn from_base64(text: &str) -> Option<Latency> {
         let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
-        let hist = hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()?;
+        let mut hist: Histogram<u64> =
+            hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()?;
+        hist.auto(true);
         Some(Latency { hist })
     }
 
@@ -227,6 +232,17 @@ mod tests {
         b.merge(&a).unwrap();
         assert_eq!(b.count(), 2);
         assert_eq!(b.recorded().iter().map(|(_, n)| n).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn histograms_grown_to_different_ranges_merge_exactly() {
+        let (mut small, mut large) = (Latency::new(), Latency::new());
+        small.record_us(10);
+        large.record_us(50_000_000);
+        let mut back = Latency::from_base64(&small.to_base64()).unwrap();
+        back.merge(&Latency::from_base64(&large.to_base64()).unwrap()).unwrap();
+        assert_eq!(back.recorded().iter().map(|(_, n)| n).sum::<u64>(), 2);
+        assert!((back.percentiles().unwrap().max - 50_000.0).abs() < 50.0);
     }
 
     #[test]
