@@ -10,7 +10,9 @@ pub mod hostile;
 pub mod peers;
 pub mod pki;
 pub mod process;
+pub mod proxies;
 pub mod scripted;
+pub mod stacks;
 pub mod ws;
 
 #[allow(unused_imports)]

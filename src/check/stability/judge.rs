@@ -46,6 +46,16 @@ fn setup(d: &StabilityDetails) -> diagnose::Setup {
     }
 }
 
+/// Reads every kept drop as the diagnosis does (its `cause`), from the
+/// details alone, so a merged soak's drops read as a single one's.
+pub fn read_causes(d: &mut StabilityDetails) {
+    let setup = setup(d);
+    let interval = d.server_pings.median_interval_s;
+    for c in &mut d.closes {
+        c.cause = super::cause::classify(&setup, interval, c);
+    }
+}
+
 /// Findings and diagnosis.
 pub fn judge(d: &StabilityDetails) -> Observation {
     let stats = stats_of(d);
@@ -58,11 +68,7 @@ pub fn judge(d: &StabilityDetails) -> Observation {
             stats.closes.len(),
             first.client,
             first.after_s,
-            if first.abnormal {
-                "1006 (no close frame)".to_string()
-            } else {
-                format!("{} \"{}\"", first.code, first.reason)
-            }
+            super::cause::short(first)
         ),
     };
     obs.add(Finding::new("survival", stats.closes.is_empty(), detail));

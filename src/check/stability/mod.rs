@@ -6,6 +6,7 @@
 
 mod app;
 mod args;
+pub mod cause;
 pub mod closes;
 mod diagnose;
 mod idle;
@@ -354,7 +355,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
         let outcomes = crate::report::counts(&stats.failed_attempts);
         return Observation::failed(format!("no connection could be opened ({outcomes})"));
     }
-    let details = StabilityDetails {
+    let mut details = StabilityDetails {
         clients: plan.shard.share(plan.clients),
         duration_s: plan.duration.as_secs_f64(),
         survived: plan.shard.share(plan.clients).saturating_sub(stats.dropped_clients.len() as u32),
@@ -376,6 +377,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats) -> Observation {
         },
         app: app::details(plan, &stats.app),
     };
+    judge::read_causes(&mut details);
     judge::judge(&details).with_details(details)
 }
 
