@@ -7,8 +7,11 @@
 mod args;
 mod client;
 mod echo;
+mod hold;
 mod judge;
+mod launch;
 pub mod merge;
+mod park;
 mod report;
 pub mod stats;
 mod table;
@@ -34,7 +37,7 @@ use crate::plan::{ClientPlan, Target};
 use crate::shard::{ShardInfo, ShardPlan};
 use crate::stats::selfwatch::SelfWatch;
 use crate::target::Resolved;
-use crate::units::{Backoff, ClientId, Rate};
+use crate::units::{Backoff, Rate};
 
 /// After the reconnect wave, time for the last events to arrive.
 const LATE_EVENTS: Duration = Duration::from_millis(200);
@@ -233,6 +236,8 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     let end = stop.child_token();
     let mut endpoint = target.endpoint.clone();
     endpoint.source_stride = plan.shard.count;
+    let tracker = TaskTracker::new();
+    let (parked, parked_rx) = mpsc::unbounded_channel();
     let ctx = Arc::new(client::Ctx {
         endpoint,
         plan: plan.clone(),
@@ -243,18 +248,14 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
         settled_changed: tokio::sync::Notify::new(),
         connected: [AtomicU32::new(0), AtomicU32::new(0)],
         pending: tokio::sync::Semaphore::new(plan.max_pending as usize),
+        parked,
+        tracker: tracker.clone(),
     });
     let watch = SelfWatch::start();
     let progress = report::progress(plan, stats.clone(), ctx.clone());
-    let tracker = TaskTracker::new();
-    let mut arrivals = 0;
-    for i in plan.shard.clients(plan.clients) {
-        let offset = plan.start_offset(i);
-        if !start.is_past(offset) {
-            tracker.spawn(client::run(ctx.clone(), ClientId::new(i), start.instant(offset).into()));
-            arrivals += 1;
-        }
-    }
+    let arrivals = launch::arrivals(plan, &start).count() as u32;
+    tracker.spawn(park::holder(ctx.clone(), parked_rx));
+    tracker.spawn(launch::launch(ctx.clone(), start));
     let phases = drive(plan, &ctx, arrivals, stop).await;
     end.cancel();
     tracker.close();
