@@ -24,8 +24,15 @@ pub struct Output {
     pub exit: Exit,
 }
 
-/// Runs a parsed command line to completion.
+/// Runs a parsed command line to completion. What it prints has every
+/// registered secret (a scenario's `${VAR}` values) masked.
 pub fn run(cli: Cli) -> anyhow::Result<Output> {
+    let out = dispatch(cli)?;
+    let mask = |text: String| crate::redact::registered(&text).into_owned();
+    Ok(Output { stdout: mask(out.stdout), stderr: mask(out.stderr), exit: out.exit })
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<Output> {
     init_logging(cli.command.output().map(|o| o.verbose).unwrap_or(0).max(serve_verbosity(&cli.command)));
     crate::net::limits::raise_open_files();
     match &cli.command {
@@ -162,7 +169,7 @@ fn init_logging(verbose: u8) {
     // Colour only for a terminal: a log file or a pipe gets plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::redact::RedactedStderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
@@ -181,7 +188,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<Output> {
     if !addr.ip().is_loopback() {
         banner.push_str("  note: listening beyond loopback, as --addr asked\n");
     }
-    banner.push_str("  Ctrl-C closes every connection with 1001 and exits\n");
+    banner.push_str("  Ctrl-C or SIGTERM closes every connection with 1001 and exits\n");
     // Ctrl-C is ours before the banner says it is.
     let stop = crate::shutdown::on_ctrl_c();
     let mut stdout = std::io::stdout();

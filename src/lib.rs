@@ -38,7 +38,8 @@
 //!   compressed messages inflated by [`net::inflate`] within the message
 //!   limit) and out ([`net::nopong`]: pongs coalesced, a bounded queue),
 //!   permessage-deflate's negotiation on both sides ([`net::deflate`]),
-//!   our own limits.
+//!   what a refusal's status and body advise ([`net::refusal`]), our own
+//!   limits.
 //! - [`event`]: what client tasks report; [`stats`]: generic folding of
 //!   events, latency histograms, self-watch; [`metrics`]: the same events
 //!   as live Prometheus/OpenMetrics metrics, served over HTTP while a soak
@@ -58,12 +59,14 @@
 //!   belong together, aligns their timelines and hands them to the
 //!   check's own merge hook ([`check::mergeable`], one `merge.rs` next to
 //!   each mergeable check), judged like a single run.
-//! - [`scenario`]: scenario files, `run` and its JUnit XML; [`selftest`] runs the checks'
-//!   built-in scenario files through the same runner.
+//! - [`scenario`]: scenario files (`${VAR}` from the environment, `run`'s
+//!   options for every check merged in), `run` and its JUnit XML;
+//!   [`selftest`] runs the checks' built-in scenario files through the same runner.
 //! - [`server`]: the reference server: `run(listener, config, shutdown)`.
 //! - [`units`]: durations, rates, backoff, headers, templates; [`redact`]:
-//!   secrets out of every output; [`exit`]: exit codes; [`shutdown`]: the
-//!   Ctrl-C cancellation tree.
+//!   secrets out of every output (by name, and values registered from the
+//!   environment); [`exit`]: exit codes; [`shutdown`]: the cancellation
+//!   tree that Ctrl-C and SIGTERM cancel.
 
 #![warn(missing_docs)]
 

@@ -21,11 +21,14 @@ fn main() -> ExitCode {
             out.exit.into()
         }
         Err(err) if json => {
-            print!("{}", wsprobe::report::json::render_error(command, &format!("{err:#}")));
+            print!(
+                "{}",
+                wsprobe::redact::registered(&wsprobe::report::json::render_error(command, &format!("{err:#}")))
+            );
             Exit::Error.into()
         }
         Err(err) => {
-            eprintln!("wsprobe: error: {err:#}");
+            eprintln!("wsprobe: error: {}", wsprobe::redact::registered(&format!("{err:#}")));
             Exit::Error.into()
         }
     }

@@ -2,6 +2,28 @@
 //! URL passwords, and the values of Authorization, Cookie and other secret
 //! headers. Reports, tables, logs and error messages all pass through here,
 //! so a secret typed on the command line never leaves wsprobe.
+//!
+//! Values with no telling name (a scenario's `${WS_TOKEN}` may land in any
+//! header, URL or message) are registered once with [`register_secret`];
+//! [`registered`] then blanks them out of any text, and every output path
+//! (stdout, stderr, logs, `--out`, `--html`, `--junit`) passes through it.
+
+use std::borrow::Cow;
+use std::sync::RwLock;
+
+/// What a redacted value is replaced with.
+pub const MASK: &str = "***";
+
+/// Registered values shorter than this are not masked: hiding every "on"
+/// or "10" in a report would garble it and protects nothing.
+const MIN_REGISTERED_LEN: usize = 4;
+
+/// Most values kept; a scenario file has a handful.
+const MAX_REGISTERED: usize = 1024;
+
+/// The values registered so far, each with the forms it takes in JSON and
+/// in HTML/XML, longest first (so a value that contains another is masked whole).
+static REGISTERED: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 const SECRET_WORDS: &[&str] =
     &["token", "secret", "passw", "jwt", "auth", "signature", "session", "apikey", "api_key", "api-key", "credential"];
@@ -87,9 +109,73 @@ pub fn redact_header_arg(text: &str) -> String {
     }
 }
 
+/// Registers a value (from the environment of a scenario file) to be masked
+/// in every output from now on. Plain numbers and values shorter than four
+/// characters are not registered: they are not secrets anyone could hide.
+pub fn register_secret(value: &str) {
+    let value = value.trim();
+    if value.chars().count() < MIN_REGISTERED_LEN || value.parse::<f64>().is_ok() {
+        return;
+    }
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let forms = [value.to_string(), json.trim_matches('"').to_string(), markup_escaped(value)];
+    let Ok(mut known) = REGISTERED.write() else { return };
+    for form in forms {
+        if !known.contains(&form) && known.len() < MAX_REGISTERED {
+            known.push(form);
+        }
+    }
+    known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+}
+
+/// `text` with every registered value masked; borrowed when none occurs.
+pub fn registered(text: &str) -> Cow<'_, str> {
+    let Ok(known) = REGISTERED.read() else { return Cow::Borrowed(text) };
+    let mut out = Cow::Borrowed(text);
+    for value in known.iter().filter(|v| text.contains(v.as_str())) {
+        out = Cow::Owned(out.replace(value.as_str(), MASK));
+    }
+    out
+}
+
+/// How HTML and XML writers spell `value` (the five predefined entities).
+fn markup_escaped(value: &str) -> String {
+    value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// stderr for the log subscriber, with registered values masked in each
+/// record (the formatter writes one record per call).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RedactedStderr;
+
+impl std::io::Write for RedactedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(registered(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registered_values_are_masked_in_any_text_and_escaping() {
+        register_secret("tok-en\"Q<1>");
+        register_secret("10000");
+        register_secret("on");
+        let json = serde_json::to_string("Bearer tok-en\"Q<1>").unwrap();
+        assert_eq!(registered(&json), "\"Bearer ***\"");
+        assert_eq!(registered("x tok-en\"Q<1> y"), "x *** y");
+        assert_eq!(registered("tok-en&quot;Q&lt;1&gt;"), "***");
+        assert_eq!(registered("clients 10000 on"), "clients 10000 on", "numbers and short words stay");
+        assert!(matches!(registered("nothing here"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn secrets_are_redacted() {

@@ -149,3 +149,65 @@ fn bad_input_names_the_flag_and_the_fix() {
         }
     }
 }
+
+/// `--help` split into its sections: heading → the long flags listed under it.
+fn help_sections(help: &str) -> Vec<(String, Vec<String>)> {
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    for line in help.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            sections.push((line.trim_end_matches(':').to_string(), Vec::new()));
+        } else if let (Some(section), Some(flag)) = (sections.last_mut(), flag_of(line)) {
+            section.1.push(flag);
+        }
+    }
+    sections
+}
+
+/// The long flag an option line of `--help` starts with (`  -H, --header <HEADER>`).
+fn flag_of(line: &str) -> Option<String> {
+    let t = line.trim_start();
+    let t = t.strip_prefix("-").filter(|_| line.starts_with("  ") && line.len() - t.len() <= 6)?;
+    let long = t.split_once("--").map(|(_, rest)| rest).or_else(|| t.strip_prefix('-'))?;
+    Some(long.split([' ', ',', '.']).next().unwrap_or_default().to_string())
+}
+
+/// Every registry command's own options (what it declares beyond the
+/// shared client options) are listed under "Options", which comes before
+/// the embedded server's section; that section lists only `--server-*`.
+#[test]
+fn each_commands_own_options_have_their_own_section_above_the_embedded_server() {
+    use clap::{Args, CommandFactory};
+    let shared: Vec<String> = wsprobe::args::ClientArgs::augment_args(clap::Command::new("shared"))
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    let cli = wsprobe::cli::Cli::command();
+    for name in wsprobe::check::NAMES {
+        let own: Vec<String> = cli
+            .find_subcommand(name)
+            .unwrap()
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .filter(|l| !shared.contains(l) && l != "help" && l != "version")
+            .collect();
+        assert!(!own.is_empty(), "{name} declares options of its own");
+        let out = wsprobe().args([name, "--help"]).output().unwrap();
+        let sections = help_sections(&String::from_utf8_lossy(&out.stdout));
+        let titles: Vec<&str> = sections.iter().map(|(t, _)| t.as_str()).collect();
+        let position = |title: &str| titles.iter().position(|t| *t == title);
+        let embedded = position("Embedded server (when no URL is given)").expect("an embedded-server section");
+        let options = position("Options").expect("an Options section");
+        assert!(options < embedded, "{name}: {titles:?}");
+        for flag in &own {
+            let under: Vec<&str> =
+                sections.iter().filter(|(_, flags)| flags.contains(flag)).map(|(t, _)| t.as_str()).collect();
+            assert_eq!(under, ["Options"], "{name} --{flag} is listed under {under:?}");
+        }
+        let shared_in_options: Vec<&String> = sections[options].1.iter().filter(|f| shared.contains(f)).collect();
+        assert!(shared_in_options.is_empty(), "{name}: shared options under Options: {shared_in_options:?}");
+        let stray: Vec<&String> = sections[embedded].1.iter().filter(|f| !f.starts_with("server-")).collect();
+        assert!(stray.is_empty(), "{name}: not the embedded server's: {stray:?}");
+        let connection = position("Connection").expect("a Connection section");
+        assert!(sections[connection].1.contains(&"header".to_string()), "{name}: -H is a connection option");
+    }
+}

@@ -1,6 +1,8 @@
-//! Ctrl-C (SIGINT, sent to the PID we started) during long runs: the
-//! process exits promptly, prints the partial report, `--json` is still
-//! one valid object, and `serve` closes its connections with 1001.
+//! Ctrl-C (SIGINT) and SIGTERM (CI cancel, `docker stop`, `timeout`),
+//! sent to the PID we started, during long runs: the process exits
+//! promptly, prints the partial report, writes `--out`, `--json` is still
+//! one valid object, a second signal quits at once, and `serve` closes its
+//! connections with 1001.
 //!
 //! No test sleeps before the signal: each waits (with a deadline) for an
 //! event that shows the run has got where the test needs it, seen from
@@ -31,6 +33,10 @@ const READY_BOUND: Duration = Duration::from_secs(20);
 /// running count of pongs. tungstenite queues a pong when wsprobe reads
 /// the ping and writes it on the next read, after wsprobe has recorded
 /// the ping, so `n` pongs back mean wsprobe has counted `n` server pings.
+///
+/// With `deaf_after: Some(n)` it stops reading once `n` pongs came back
+/// (keeping the TCP connection open), so wsprobe's close at the end waits
+/// its whole close timeout for an answer that never comes.
 struct Pinger {
     addr: std::net::SocketAddr,
     pongs: mpsc::Receiver<u64>,
@@ -40,6 +46,10 @@ struct Pinger {
 
 impl Pinger {
     fn start() -> Pinger {
+        Pinger::start_with(None)
+    }
+
+    fn start_with(deaf_after: Option<u64>) -> Pinger {
         let (addr_tx, addr_rx) = mpsc::channel();
         let (pong_tx, pongs) = mpsc::channel();
         let stop = CancellationToken::new();
@@ -68,6 +78,10 @@ impl Pinger {
                             Some(Ok(Message::Pong(_))) => {
                                 pongs += 1;
                                 let _ = pong_tx.send(pongs);
+                                if deaf_after.is_some_and(|n| pongs >= n) {
+                                    token.cancelled().await;
+                                    return;
+                                }
                             }
                             Some(Ok(_)) => {}
                             _ => return,
@@ -185,6 +199,65 @@ fn ctrl_c_during_the_first_wave_is_an_interruption_not_a_wave_timeout() {
         "{words}"
     );
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sigterm_during_a_soak_prints_the_report_and_writes_out() {
+    let pinger = Pinger::start();
+    let url = format!("ws://{}/ws", pinger.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("soak.json");
+    let out_file = path.to_str().unwrap();
+    let child = ChildGuard::wsprobe(&["stability", &url, "--duration", "60s", "--out", out_file]);
+    pinger.wait_for_pongs(5, READY_BOUND);
+    child.terminate();
+    let out = child.finish(EXIT_BOUND);
+    assert_eq!(out.status.code(), Some(2), "a terminated run is interrupted, not a pass: {out:?}");
+    assert!(out.stderr.contains("terminated (SIGTERM); finishing the report"), "{}", out.stderr);
+    assert!(out.stdout.contains("interrupted"), "the partial report is printed: {}", out.stdout);
+    assert!(out.stdout.contains("server pings"), "with what was seen: {}", out.stdout);
+    let report: StabilityReport = contract::parse(&std::fs::read_to_string(&path).expect("--out was written"));
+    assert_eq!(report.interrupted, Some(true));
+    assert_eq!(report.verdict, contract::Verdict::Error);
+    assert!(report.server_pings.count >= 5, "what was seen is kept");
+    assert!(report.closes.is_empty(), "our own close at SIGTERM is not a drop: {:?}", report.closes);
+}
+
+/// The server stops reading after 3 pongs, so after the first signal
+/// wsprobe waits its 30 s close timeout; the second signal (the other
+/// kind) must end it at once, exiting as a shell reports SIGINT (130).
+#[test]
+fn a_second_signal_quits_at_once() {
+    let pinger = Pinger::start_with(Some(3));
+    let url = format!("ws://{}/ws", pinger.addr);
+    let mut child = ChildGuard::wsprobe(&["stability", &url, "--duration", "60s", "--close-timeout", "30s"]);
+    pinger.wait_for_pongs(3, READY_BOUND);
+    child.terminate();
+    let said = child.stderr_line(EXIT_BOUND, |l| l.contains("finishing the report"));
+    assert!(said.is_some(), "the first signal is acknowledged on stderr");
+    assert!(!child.has_exited(), "still waiting for the close the server never answers");
+    let sent = Instant::now();
+    child.interrupt();
+    let out = child.finish(EXIT_BOUND);
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(sent.elapsed() < Duration::from_secs(5), "quit at once, not after the close timeout: {:?}", sent.elapsed());
+}
+
+#[test]
+fn sigterm_stops_serve_with_1001() {
+    let serve = ServeProcess::start(&[]);
+    let rt = runtime();
+    let mut ws = rt.block_on(async {
+        tokio::time::timeout(READY_BOUND, observer(&format!("{}/ws?device=a", serve.url))).await.expect("connected")
+    });
+    serve.child.terminate();
+    let close = rt.block_on(async {
+        let stop = CancellationToken::new();
+        tokio::time::timeout(EXIT_BOUND, wsprobe::net::session::watch(&mut ws, &stop)).await.expect("closed in time")
+    });
+    assert_eq!(close.map(|c| c.code), Some(1001));
+    let out = serve.child.finish(EXIT_BOUND);
+    assert!(out.status.success(), "{out:?}");
 }
 
 /// Connects an observer (identity `observer`) that the storm's clients

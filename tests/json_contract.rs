@@ -156,6 +156,17 @@ cases! {
         assert_eq!(r.closes[0].code, 1006);
     }
 
+    /// A missed pong closed with 1011 and a reason: read as a pong deadline,
+    /// timed against the last ping.
+    stability_pong_deadline: contract::StabilityReport = [
+        "stability", "--duration", "1500ms", "--no-pong", "--server-ping-interval", "200ms",
+        "--server-pong-timeout", "500ms", "--server-pong-timeout-close", "1011:keepalive ping timeout",
+    ] => exit 1, |r| {
+        let close = &r.closes[0];
+        assert_eq!((close.code, close.cause), (1011, contract::Cause::PongDeadline), "{close:?}");
+        assert!(close.since_ping_s.is_some_and(|s| s < 0.45), "{close:?}");
+    }
+
     /// `--find-idle-timeout` has its own details: `idle_timeout` only.
     stability_find_idle_timeout: contract::IdleReport = [
         "stability", "--find-idle-timeout", "--max", "2s", "--server-idle-timeout", "300ms",
@@ -181,6 +192,25 @@ cases! {
     ] => exit 0, |r| {
         assert_eq!(r.mode, contract::RatelimitMode::Hold);
         assert_eq!(r.inferred.max_concurrent, Some(3));
+    }
+
+    /// A token bucket: the fitted model, every fit, and its goodness.
+    ratelimit_bucket: contract::RatelimitReport = [
+        "ratelimit", "--server-rate-limit", "2/1s", "--server-rate-limit-model", "bucket", "--attempts", "6", "--rate", "20/s",
+    ] => exit 0, |r| {
+        let model = r.inferred.model.as_ref().expect("a model");
+        assert_eq!((model.kind, model.burst), (contract::ModelKind::Bucket, 2), "{model:?}");
+        assert!(r.inferred.fits.len() == 3, "{:?}", r.inferred.fits);
+    }
+
+    /// A full server that queues: the cap's signal is `queued`, the
+    /// attempts left waiting failed in the upgrade.
+    ratelimit_queued: contract::RatelimitReport = [
+        "ratelimit", "--mode", "hold", "--server-max-clients", "2", "--server-max-clients-mode", "queue",
+        "--attempts", "3", "--rate", "50/s", "--connect-timeout", "500ms", "--max-wait", "1s",
+    ] => exit 0, |r| {
+        assert_eq!(r.inferred.signal.as_ref().map(|s| s.0.as_str()), Some("queued"));
+        assert!(r.attempts.iter().any(|a| a.failed_in == Some(contract::Phase::Upgrade)), "{:?}", r.attempts);
     }
 
     /// A partitioned broadcast: two registries, so groups are present.

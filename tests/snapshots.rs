@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use wsprobe::check::connect::{ConnectDetails, DeflateReport, Step, Traffic};
-use wsprobe::check::ratelimit::infer::{AttemptRecord, Purpose};
+use wsprobe::check::ratelimit::infer::{AttemptRecord, Purpose, Signal};
+use wsprobe::check::ratelimit::model::{Fit, ModelKind};
 use wsprobe::check::ratelimit::{Inferred, RatelimitDetails, RatelimitMode};
 use wsprobe::check::single::{ConnOutcome, ConnState, Distinct, Policy, SingleDetails};
 use wsprobe::check::stability::{CloseRecord, Period};
@@ -82,6 +83,10 @@ fn stability_table() {
         at_s: 1.0,
         server_pings: 2,
         pongs_withheld: 0,
+        since_ping_s: Some(0.5),
+        idle_data_in_s: 1.0,
+        idle_data_out_s: 1.0,
+        cause: wsprobe::check::stability::cause::Cause::TokenTtl,
     };
     let details = StabilityDetails {
         clients: 1,
@@ -280,7 +285,9 @@ fn attempt(n: u32, at_s: f64, outcome: &str, purpose: Purpose) -> AttemptRecord 
         http_status,
         retry_after: http_status.filter(|s| *s == 429).map(|_| "2".into()),
         close_code: outcome.strip_prefix("closed-").and_then(|s| s.parse().ok()),
+        failed_in: None,
         purpose,
+        hint: None,
     }
 }
 
@@ -290,6 +297,19 @@ fn outcomes(attempts: &[AttemptRecord]) -> BTreeMap<wsprobe::net::attempt::Outco
         *out.entry(a.outcome).or_insert(0) += 1;
     }
     out
+}
+
+fn window_fit() -> Fit {
+    Fit {
+        kind: ModelKind::Window,
+        burst: 3,
+        window_s: Some(2.0),
+        refill_per_s: None,
+        explained: 6,
+        answered: 6,
+        fit: 1.0,
+        summary: "3 per 2 s".into(),
+    }
 }
 
 #[test]
@@ -313,8 +333,10 @@ fn ratelimit_churn_table() {
             burst: Some(3),
             window_s: Some(2.0),
             limit: Some("3/2s".into()),
-            signal: Some(wsprobe::net::attempt::Outcome::Http(429)),
+            signal: Some(Signal::Outcome(wsprobe::net::attempt::Outcome::Http(429))),
             retry_after: Some("2".into()),
+            model: Some(window_fit()),
+            fits: vec![window_fit()],
             ..Inferred::default()
         },
     };
@@ -346,7 +368,7 @@ fn ratelimit_hold_table() {
             burst: Some(2),
             max_concurrent: Some(2),
             slots_reused: Some(false),
-            signal: Some(wsprobe::net::attempt::Outcome::Http(503)),
+            signal: Some(Signal::Outcome(wsprobe::net::attempt::Outcome::Http(503))),
             ..Inferred::default()
         },
     };

@@ -105,6 +105,26 @@ fn no_disruption_holds_and_measures_echo_round_trips() {
 }
 
 #[test]
+fn parked_idle_clients_wake_for_the_servers_pings_and_messages() {
+    // Silent held connections are parked (socket only); the server's pings
+    // and messages must still be answered and counted.
+    let server = TestServer::start(ServerConfig {
+        ping_interval: Some(std::time::Duration::from_millis(100)),
+        pong_timeout: Some(std::time::Duration::from_millis(400)),
+        app_ping: Some("tick".into()),
+        app_ping_interval: std::time::Duration::from_millis(100),
+        ..Default::default()
+    });
+    let json = run_json(&["storm", &server.url(), "--clients", "20", "--disrupt", "none", "--hold", "900ms"]);
+    assert_eq!(json["verdict"], "pass", "{json}");
+    assert_eq!(json["connected"], 20);
+    assert_eq!(json["drops"], serde_json::json!({}), "no pong timeout, no drop: {json}");
+    let received = json["messages"]["received"].as_u64().unwrap();
+    assert!(received >= 20 * 4, "20 clients × ~8 ticks, got {received}");
+    assert_eq!(server.health().accepted_total, 20, "exactly one connection each, none reopened");
+}
+
+#[test]
 fn tcp_only_baseline_connects_without_upgrading() {
     let json = run_json(&["storm", "--clients", "20", "--tcp-only", "--hold", "100ms"]);
     assert_eq!(json["mode"], "tcp-only");

@@ -16,6 +16,7 @@ pub const DEFAULT_READY_TIMEOUT: &str = "10s";
 
 /// The application protocol each connection speaks after the upgrade.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Application protocol")]
 pub struct AppArgs {
     /// Speak this application protocol on every connection: its handshake,
     /// its heartbeat answers, its refusals and its close codes.

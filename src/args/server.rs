@@ -12,7 +12,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::server::config::{
-    DropMode, DuplicatePolicy, Fault, IdentitySource, DEFAULT_BACKLOG, DEFAULT_MAX_QUEUE_BYTES,
+    CapMode, DeadlineClose, DropMode, DuplicatePolicy, Fault, IdentitySource, IdleReset, LimiterModel, DEFAULT_BACKLOG,
+    DEFAULT_MAX_QUEUE_BYTES,
 };
 use crate::units::{parse_duration, Rate};
 
@@ -28,18 +29,41 @@ pub struct ServerBehaviourArgs {
     /// Accepted connections per client IP, such as 3/10s (HTTP 429 beyond).
     #[arg(long, value_name = "RATE")]
     pub rate_limit: Option<Rate>,
+    /// The shape of --rate-limit N/W: window (N accepted in any W), bucket
+    /// (a token bucket of N refilled at N per W: a burst of N, then one
+    /// every W/N, as nginx limit_req with burst and nodelay) or counting
+    /// (N attempts in any W, refused ones included, as HAProxy's conn_rate).
+    #[arg(long, value_enum, default_value_t = LimiterModel::Window)]
+    pub rate_limit_model: LimiterModel,
     /// Concurrent connections allowed (HTTP 503 beyond).
     #[arg(long, value_name = "N")]
     pub max_clients: Option<usize>,
+    /// What a full server does with one more client: reject (HTTP 503 at
+    /// once) or queue (leave the upgrade unanswered until a slot frees, as
+    /// HAProxy's maxconn does; 503 after --handshake-timeout).
+    #[arg(long, value_enum, default_value_t = CapMode::Reject)]
+    pub max_clients_mode: CapMode,
     /// Send a ping frame this often.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub ping_interval: Option<Duration>,
-    /// Drop without a close frame when no pong arrived for this long.
+    /// End the connection when no pong arrived for this long (how: see
+    /// --pong-timeout-close).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub pong_timeout: Option<Duration>,
+    /// How --pong-timeout ends a connection: abrupt (no close frame, as a
+    /// Go read deadline: 1006), empty (a close frame without a code, as
+    /// gorilla's chat example: 1005) or CODE[:REASON] (such as
+    /// '1011:keepalive ping timeout', as Python websockets).
+    #[arg(long, default_value = "abrupt", value_name = "CLOSE")]
+    pub pong_timeout_close: DeadlineClose,
     /// Drop without a close frame after this long without inbound frames.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub idle_timeout: Option<Duration>,
+    /// What resets --idle-timeout: any (every inbound frame, pongs
+    /// included) or data (text and binary messages only, as a Go read
+    /// deadline set per message: answered pings do not keep it open).
+    #[arg(long, value_enum, default_value_t = IdleReset::Any)]
+    pub idle_reset: IdleReset,
     /// Close with 4001 "token expired" this long after the upgrade.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub token_ttl: Option<Duration>,
@@ -131,18 +155,35 @@ pub struct EmbeddedServerArgs {
     /// Embedded server: accepted connections per IP (HTTP 429 beyond).
     #[arg(long = "server-rate-limit", id = "server-rate-limit", value_name = "RATE")]
     pub rate_limit: Option<Rate>,
+    /// Embedded server: window, bucket or counting (see serve --help).
+    #[arg(long = "server-rate-limit-model", id = "server-rate-limit-model", value_enum, default_value_t = LimiterModel::Window)]
+    pub rate_limit_model: LimiterModel,
     /// Embedded server: concurrent connections allowed (HTTP 503 beyond).
     #[arg(long = "server-max-clients", id = "server-max-clients", value_name = "N")]
     pub max_clients: Option<usize>,
+    /// Embedded server: reject or queue the client past --server-max-clients.
+    #[arg(long = "server-max-clients-mode", id = "server-max-clients-mode", value_enum, default_value_t = CapMode::Reject)]
+    pub max_clients_mode: CapMode,
     /// Embedded server: ping frame interval.
     #[arg(long = "server-ping-interval", id = "server-ping-interval", value_parser = parse_duration, value_name = "DURATION")]
     pub ping_interval: Option<Duration>,
     /// Embedded server: drop when no pong arrived for this long.
     #[arg(long = "server-pong-timeout", id = "server-pong-timeout", value_parser = parse_duration, value_name = "DURATION")]
     pub pong_timeout: Option<Duration>,
+    /// Embedded server: abrupt, empty or CODE[:REASON] on a missed pong.
+    #[arg(
+        long = "server-pong-timeout-close",
+        id = "server-pong-timeout-close",
+        default_value = "abrupt",
+        value_name = "CLOSE"
+    )]
+    pub pong_timeout_close: DeadlineClose,
     /// Embedded server: drop after this long without inbound frames.
     #[arg(long = "server-idle-timeout", id = "server-idle-timeout", value_parser = parse_duration, value_name = "DURATION")]
     pub idle_timeout: Option<Duration>,
+    /// Embedded server: any frame, or data messages only, reset the idle timeout.
+    #[arg(long = "server-idle-reset", id = "server-idle-reset", value_enum, default_value_t = IdleReset::Any)]
+    pub idle_reset: IdleReset,
     /// Embedded server: close with 4001 this long after the upgrade.
     #[arg(long = "server-token-ttl", id = "server-token-ttl", value_parser = parse_duration, value_name = "DURATION")]
     pub token_ttl: Option<Duration>,

@@ -95,9 +95,36 @@ pub struct RunArgs {
     /// Point every scenario at this server instead of its own target.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// Connection options for every check of every file.
+    #[command(flatten)]
+    pub every: EveryCheckArgs,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `run`'s connection options, applied to every check of every scenario
+/// file; a check's own value wins (the scenario loader merges them).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Every check (a check's own value wins)")]
+pub struct EveryCheckArgs {
+    /// Request header "Name: value" for every check (repeatable; templates
+    /// allowed); a check's own header of the same name wins.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<crate::units::Header>,
+    /// Subprotocol to ask for (repeatable), for every check that names none
+    /// of its own.
+    #[arg(long)]
+    pub subprotocol: Vec<String>,
+    /// Origin header, for every check that sets none of its own.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// wss:// without certificate checks, for every check.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Application protocol, for every check that names none of its own.
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub protocol: Option<crate::net::app::Protocol>,
 }
 
 /// `wsprobe merge`.

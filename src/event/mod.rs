@@ -220,6 +220,12 @@ impl Flood {
     pub fn take(&mut self) -> u32 {
         std::mem::take(&mut self.held)
     }
+
+    /// When the last event was sent: the held ones came within
+    /// [`FLOOD_GAP`] of it, so a late count can carry this time.
+    pub fn last(&self) -> Option<Instant> {
+        self.last
+    }
 }
 
 /// One thing that happened to one client, at one instant.

@@ -14,6 +14,7 @@ pub mod nopong;
 mod phases;
 pub mod proxy;
 pub mod redirect;
+pub mod refusal;
 pub mod session;
 pub mod stream;
 pub mod tls;

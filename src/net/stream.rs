@@ -86,6 +86,27 @@ impl WsStream {
         }
     }
 
+    /// True for a plain-TCP stream that has carried no frame either way
+    /// since the upgrade, with nothing buffered: what lies above it can be
+    /// rebuilt from the socket alone (see [`WsStream::into_plain_tcp`]).
+    pub fn is_fresh_plain(&self) -> bool {
+        matches!(self.transport, Transport::Plain(_))
+            && self.filter.is_none()
+            && self.reader.as_ref().is_some_and(|r| r.is_fresh())
+    }
+
+    /// The TCP socket of a stream for which [`WsStream::is_fresh_plain`]
+    /// holds; any other stream is handed back.
+    pub fn into_plain_tcp(self) -> Result<TcpStream, WsStream> {
+        if !self.is_fresh_plain() {
+            return Err(self);
+        }
+        match self.transport {
+            Transport::Plain(tcp) => Ok(tcp),
+            tls => Err(WsStream { transport: tls, ..self }),
+        }
+    }
+
     /// The TLS session, for wss.
     pub fn tls(&self) -> Option<&rustls::ClientConnection> {
         match &self.transport {

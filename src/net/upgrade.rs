@@ -42,7 +42,31 @@ pub(crate) fn build_request(endpoint: &Endpoint, dest: &Dest<'_>, client: Client
         let _ = write!(req, "{}: {}\r\n", h.name, expand(&h.value, client));
     }
     req.push_str("\r\n");
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug!("client {}: upgrade request\n{}", client.index, shown_request(&req));
+    }
     req
+}
+
+/// The request head as `-vv` shows it, one indented line each: token-like
+/// query values and Authorization, Cookie and other secret header values
+/// redacted (an auth scheme such as `Bearer` is kept). What was sent is
+/// the first thing to check when a server refuses for credentials or Origin.
+pub(crate) fn shown_request(request: &str) -> String {
+    let mut lines = request.lines().filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let first = match first.split_once(' ') {
+        Some((method, rest)) => match rest.rsplit_once(' ') {
+            Some((target, version)) => format!("{method} {} {version}", crate::redact::redact_url(target)),
+            None => format!("{method} {}", crate::redact::redact_url(rest)),
+        },
+        None => first.to_string(),
+    };
+    let headers = lines.map(|l| match l.split_once(':') {
+        Some((name, value)) => format!("{name}: {}", redact_header_value(name, value.trim())),
+        None => l.to_string(),
+    });
+    std::iter::once(first).chain(headers).map(|l| format!("  > {l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// A parsed response head.
@@ -200,6 +224,16 @@ mod tests {
     fn garbage_is_not_http() {
         let err = parse_response(b"SSH-2.0-OpenSSH\r\n\r\n", true).err().unwrap();
         assert!(err.2.contains("not valid HTTP"), "{}", err.2);
+    }
+
+    #[test]
+    fn the_request_is_shown_with_its_secrets_redacted() {
+        let req = "GET /ws?device=d1&token=abc HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer abc\r\nCookie: sid=abc\r\nOrigin: https://app\r\n\r\n";
+        let shown = shown_request(req);
+        assert_eq!(
+            shown,
+            "  > GET /ws?device=d1&token=*** HTTP/1.1\n  > Host: h\n  > Authorization: Bearer ***\n  > Cookie: ***\n  > Origin: https://app"
+        );
     }
 
     #[test]

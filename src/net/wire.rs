@@ -75,6 +75,8 @@ pub struct FrameReader {
     frame_len: u64,
     inflate: Option<Box<Inflating>>,
     failed: Option<InflateError>,
+    /// Nothing has been asked of this reader yet.
+    fresh: bool,
 }
 
 impl FrameReader {
@@ -101,7 +103,15 @@ impl FrameReader {
             frame_len: 0,
             inflate: None,
             failed: None,
+            fresh: true,
         }
+    }
+
+    /// True while nothing has been read through this reader, no byte is
+    /// buffered and nothing is inflated: the WebSocket above it has seen
+    /// nothing, so it can be dropped and built again without losing a byte.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh && self.pos == self.input.len() && self.inflate.is_none()
     }
 
     /// From now on, inflate compressed messages (permessage-deflate was
@@ -129,6 +139,7 @@ impl FrameReader {
         cx: &mut Context<'_>,
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        self.fresh = false;
         let start = out.filled().len();
         loop {
             self.drain_emit(out);

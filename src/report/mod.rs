@@ -15,12 +15,14 @@ use serde::Serialize;
 use crate::exit::Verdict;
 
 /// Writes `text` to `path` atomically (a temporary file in the same folder,
-/// then a rename), so a CI job never reads a half-written report.
+/// then a rename), so a CI job never reads a half-written report. Registered
+/// secrets are masked, as on stdout.
 pub fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use anyhow::Context;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write next to {}", path.display()))?;
+    let text = crate::redact::registered(text);
     std::io::Write::write_all(&mut tmp, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
     // A temporary file is private (0600); a report is for reading, like any
     // file the user's shell would create.

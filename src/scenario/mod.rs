@@ -17,8 +17,12 @@
 //! are the command's own flags (`max_attempts` is `--max-attempts`) and are
 //! checked by the same definitions as the command line when the file is
 //! loaded, so a file and a command line mean the same thing. Every error
-//! names the file and line.
+//! names the file and line. String values may read the environment,
+//! `${NAME}` or `${NAME:-default}` (see [`mod@env`]); what they read is masked
+//! in every output.
 
+pub mod defaults;
+pub mod env;
 pub mod expect;
 pub mod junit;
 pub mod run;
@@ -33,6 +37,7 @@ use toml::Spanned;
 
 use crate::cli::Cli;
 use crate::exit::Verdict;
+pub use defaults::Overrides;
 use expect::{Expect, Matcher};
 
 /// A scenario file that cannot be used, with where and why.
@@ -76,7 +81,7 @@ pub struct CheckSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
-    name: Option<String>,
+    name: Option<Spanned<String>>,
     #[allow(dead_code)]
     description: Option<String>,
     target: RawTarget,
@@ -135,22 +140,28 @@ fn io_error(path: &Path, e: &std::io::Error) -> ScenarioError {
     ScenarioError { file: path.display().to_string(), line: 0, message: format!("cannot read it: {e}") }
 }
 
-/// Loads and checks one scenario file; `target` overrides its target.
-pub fn load(path: &Path, target: Option<&str>) -> Result<Scenario, ScenarioError> {
+/// Loads and checks one scenario file with `run`'s options for every check.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| io_error(path, &e))?;
-    parse(path, &text, target)
+    parse_with(path, &text, overrides)
 }
 
-/// Parses scenario text (`path` names it in errors).
-pub fn parse(path: &Path, text: &str, target_override: Option<&str>) -> Result<Scenario, ScenarioError> {
+/// Parses scenario text (`path` names it in errors); `target` overrides its target.
+pub fn parse(path: &Path, text: &str, target: Option<&str>) -> Result<Scenario, ScenarioError> {
+    parse_with(path, text, &Overrides::target(target))
+}
+
+/// Parses scenario text with `run`'s options for every check.
+pub fn parse_with(path: &Path, text: &str, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let at = |span: std::ops::Range<usize>, message: String| ScenarioError {
         file: file.clone(),
         line: line_of(text, span.start),
         message,
     };
-    let raw: RawFile = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), first_line(e.message())))?;
-    let target_args = target_args(&raw.target, target_override).map_err(|(span, m)| at(span, m))?;
+    let mut raw: RawFile = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), first_line(e.message())))?;
+    expand_env(&mut raw).map_err(|(span, m)| at(span, m))?;
+    let target_args = target_args(&raw.target, overrides.target.as_deref()).map_err(|(span, m)| at(span, m))?;
     if raw.check.is_empty() {
         return Err(at(
             0..0,
@@ -162,12 +173,38 @@ pub fn parse(path: &Path, text: &str, target_override: Option<&str>) -> Result<S
     }
     let mut checks = Vec::new();
     for table in &raw.check {
-        let check = check_spec(table, &target_args).map_err(|(span, m)| at(span, m))?;
+        let check = check_spec(table, &target_args, overrides).map_err(|(span, m)| at(span, m))?;
         checks.push(CheckSpec { line: line_of(text, table.span().start), ..check });
     }
-    let name =
-        raw.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let name = raw.name.map(Spanned::into_inner);
+    let name = name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
     Ok(Scenario { path: path.to_path_buf(), name, checks })
+}
+
+/// Expands `${NAME}` in every string value (the value's line in errors) and
+/// registers what came from the environment as a secret.
+fn expand_env(raw: &mut RawFile) -> Result<(), Located> {
+    let expand_str = |s: &mut Spanned<String>| -> Result<(), Located> {
+        let span = s.span();
+        let expanded = env::expand(s.get_ref()).map_err(|e| (span, e.to_string()))?;
+        expanded.from_env.iter().for_each(|v| crate::redact::register_secret(v));
+        *s.get_mut() = expanded.text;
+        Ok(())
+    };
+    let expand_value = |v: &mut Spanned<toml::Value>| -> Result<(), Located> {
+        let span = v.span();
+        let from_env = env::expand_value(v.get_mut()).map_err(|e| (span, e.to_string()))?;
+        from_env.iter().for_each(|v| crate::redact::register_secret(v));
+        Ok(())
+    };
+    if let Some(name) = &mut raw.name {
+        expand_str(name)?;
+    }
+    if let Some(url) = &mut raw.target.url {
+        expand_str(url)?;
+    }
+    raw.target.embedded.iter_mut().flat_map(|m| m.values_mut()).try_for_each(expand_value)?;
+    raw.check.iter_mut().flat_map(|t| t.get_mut().values_mut()).try_for_each(expand_value)
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -231,6 +268,7 @@ const RESERVED: &[&str] = &["command", "name", "expect_verdict", "expect", "args
 fn check_spec(
     table: &Spanned<BTreeMap<String, Spanned<toml::Value>>>,
     target: &[(String, std::ops::Range<usize>)],
+    overrides: &Overrides,
 ) -> Result<CheckSpec, Located> {
     let get = |name: &str| table.get_ref().get(name);
     let command = get("command").ok_or_else(|| {
@@ -243,7 +281,8 @@ fn check_spec(
         get("name").and_then(|v| v.get_ref().as_str().map(str::to_string)).unwrap_or_else(|| command_name.to_string());
     let verdict = get("expect_verdict").map(expect_verdict).transpose()?.unwrap_or(Verdict::Pass);
     let fields = get("expect").map(expect_fields).transpose()?.unwrap_or_default();
-    let (args, spans) = check_args(command_name, table, target)?;
+    let (mut args, mut spans) = check_args(command_name, table, target)?;
+    overrides.apply(&mut args, &mut spans, &table.span());
     validate(&args, &spans, table.span())?;
     Ok(CheckSpec { name, command: command_name.to_string(), args, expect: Expect { verdict, fields }, line: 0 })
 }
@@ -326,53 +365,5 @@ fn validate(args: &[String], spans: &[std::ops::Range<usize>], table: std::ops::
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse_str(text: &str) -> Result<Scenario, ScenarioError> {
-        parse(Path::new("t.toml"), text, None)
-    }
-
-    #[test]
-    fn a_complete_scenario() {
-        let s = parse_str("name = \"x\"\n[target.embedded]\nduplicate = \"replace\"\n[[check]]\ncommand = \"single\"\nhold = \"500ms\"\nexpect = { policy = \"replace-old\" }\n").unwrap();
-        assert_eq!(s.checks.len(), 1);
-        assert_eq!(s.checks[0].args, ["single", "--server-duplicate", "replace", "--hold", "500ms"]);
-        assert_eq!(s.checks[0].line, 4);
-        assert_eq!(s.checks[0].expect.fields.len(), 1);
-    }
-
-    #[test]
-    fn unknown_top_level_key_names_the_line() {
-        let e =
-            parse_str("name = \"x\"\ntarget = { url = \"ws://h/\" }\ncolour = 1\n[[check]]\ncommand = \"single\"\n")
-                .unwrap_err();
-        assert_eq!((e.file.as_str(), e.line), ("t.toml", 3), "{e}");
-        assert!(e.message.contains("colour"), "{e}");
-    }
-
-    #[test]
-    fn unknown_check_option_names_the_line_and_the_fix() {
-        let e = parse_str("[target]\nurl = \"ws://h/\"\n[[check]]\ncommand = \"single\"\nhodl = \"1s\"\n").unwrap_err();
-        assert_eq!(e.line, 5, "{e}");
-        assert!(e.message.contains("--hodl") && e.message.contains("--hold"), "{e}");
-    }
-
-    #[test]
-    fn bad_value_names_the_line() {
-        let e = parse_str(
-            "[target]\nurl = \"ws://h/\"\n[[check]]\ncommand = \"storm\"\nclients = 5\nbackoff = \"sometimes\"\n",
-        )
-        .unwrap_err();
-        assert_eq!(e.line, 6, "{e}");
-        assert!(e.message.contains("exp:500ms..30s"), "{e}");
-    }
-
-    #[test]
-    fn unknown_command_and_bad_server_option() {
-        let e = parse_str("[target]\nurl = \"ws://h/\"\n[[check]]\ncommand = \"flood\"\n").unwrap_err();
-        assert!(e.line == 4 && e.message.contains("one of"), "{e}");
-        let e = parse_str("[target.embedded]\npong_timeout = \"1s\"\n[[check]]\ncommand = \"single\"\n").unwrap_err();
-        assert!(e.message.contains("--server-ping-interval"), "{e}");
-    }
-}
+#[path = "parse_tests.rs"]
+mod tests;

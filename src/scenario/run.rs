@@ -94,8 +94,8 @@ impl Details for RunDetails {
 /// Runs the scenario files named by `args`.
 pub async fn run(args: &RunArgs, stop: &CancellationToken) -> anyhow::Result<Report> {
     let started = Instant::now();
-    let scenarios =
-        collect(&args.paths)?.iter().map(|p| load(p, args.target.as_deref())).collect::<Result<Vec<Scenario>, _>>()?;
+    let overrides = super::Overrides::from_run(args);
+    let scenarios = collect(&args.paths)?.iter().map(|p| load(p, &overrides)).collect::<Result<Vec<Scenario>, _>>()?;
     // A user's scenarios may share one real server: one check at a time.
     let files = run_scenarios(&scenarios, 1, progress::wanted(args.output.json, args.output.quiet), stop).await;
     let details = RunDetails::new(files);
@@ -129,7 +129,8 @@ pub async fn run_scenarios(
             if stop.is_cancelled() {
                 return None;
             }
-            bar.set_message(format!("{}: {}", scenario.path.display(), check.name));
+            let message = format!("{}: {}", scenario.path.display(), check.name);
+            bar.set_message(crate::redact::registered(&message).into_owned());
             let result = run_check(check, stop).await;
             bar.inc(1);
             Some(result)

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+pub use super::deadlines::{DeadlineClose, IdleReset};
+pub use super::limits::{CapMode, LimiterModel};
 use crate::units::{format_duration, Rate};
 
 /// Where the server reads a client's identity from.
@@ -130,14 +132,24 @@ pub struct ServerConfig {
     pub duplicate: DuplicatePolicy,
     /// Accepted connections allowed per client IP and window (429 beyond).
     pub rate_limit: Option<Rate>,
+    /// The shape of the rate limit: a window, a token bucket, or a window
+    /// that counts refused attempts too.
+    pub rate_limit_model: LimiterModel,
     /// Concurrent connections allowed (503 beyond).
     pub max_clients: Option<usize>,
+    /// What a full server does with one more client: refuse or queue it.
+    pub max_clients_mode: CapMode,
     /// Interval of server ping frames.
     pub ping_interval: Option<Duration>,
-    /// Drop (without a close frame) when no pong arrived for this long.
+    /// Drop when no pong arrived for this long.
     pub pong_timeout: Option<Duration>,
+    /// What a passed pong deadline sends: nothing (a Go read deadline), an
+    /// empty close frame, or a code and reason.
+    pub pong_timeout_close: DeadlineClose,
     /// Drop (without a close frame) after this long without inbound frames.
     pub idle_timeout: Option<Duration>,
+    /// What resets the idle timeout: any frame, or data messages only.
+    pub idle_reset: IdleReset,
     /// Close with 4001 "token expired" this long after the upgrade.
     pub token_ttl: Option<Duration>,
     /// End every connection this long after the upgrade.
@@ -191,10 +203,14 @@ impl Default for ServerConfig {
             identity: IdentitySource::default(),
             duplicate: DuplicatePolicy::default(),
             rate_limit: None,
+            rate_limit_model: LimiterModel::default(),
             max_clients: None,
+            max_clients_mode: CapMode::default(),
             ping_interval: None,
             pong_timeout: None,
+            pong_timeout_close: DeadlineClose::default(),
             idle_timeout: None,
+            idle_reset: IdleReset::default(),
             token_ttl: None,
             drop_after: None,
             drop_mode: DropMode::default(),
@@ -245,7 +261,34 @@ impl ServerConfig {
         if self.max_queue_bytes < 1024 {
             return Err("--max-queue-bytes must be at least 1024 bytes".into());
         }
+        self.validate_modes()?;
         self.validate_app()
+    }
+
+    /// A mode given without the option it shapes would do nothing.
+    fn validate_modes(&self) -> Result<(), String> {
+        let pairs = [
+            (
+                self.pong_timeout_close != DeadlineClose::Abrupt && self.pong_timeout.is_none(),
+                "--pong-timeout-close",
+                "--pong-timeout",
+            ),
+            (self.idle_reset != IdleReset::Any && self.idle_timeout.is_none(), "--idle-reset", "--idle-timeout"),
+            (
+                self.rate_limit_model != LimiterModel::Window && self.rate_limit.is_none(),
+                "--rate-limit-model",
+                "--rate-limit",
+            ),
+            (
+                self.max_clients_mode != CapMode::Reject && self.max_clients.is_none(),
+                "--max-clients-mode",
+                "--max-clients",
+            ),
+        ];
+        match pairs.into_iter().find(|(alone, _, _)| *alone) {
+            Some((_, mode, needs)) => Err(format!("{mode} needs {needs}: it only shapes what {needs} does")),
+            None => Ok(()),
+        }
     }
 
     fn validate_timers(&self) -> Result<(), String> {
@@ -294,56 +337,6 @@ impl ServerConfig {
     /// ping interval (answered before the next ping).
     pub fn app_pong_window(&self) -> Duration {
         self.app_pong_timeout.unwrap_or(self.app_ping_interval)
-    }
-
-    /// One line describing the non-default behaviour, for banners and tables.
-    pub fn summary(&self) -> String {
-        let mut parts =
-            vec![format!("identity {}", self.identity), format!("duplicate {:?}", self.duplicate).to_lowercase()];
-        let d = |d: Duration| format_duration(d);
-        if let Some(r) = self.rate_limit {
-            parts.push(format!("rate-limit {r}"));
-        }
-        if let Some(m) = self.max_clients {
-            parts.push(format!("max-clients {m}"));
-        }
-        if let Some(p) = self.ping_interval {
-            parts.push(format!("ping every {}", d(p)));
-        }
-        if let Some(p) = self.pong_timeout {
-            parts.push(format!("pong timeout {}", d(p)));
-        }
-        if let Some(i) = self.idle_timeout {
-            parts.push(format!("idle timeout {}", d(i)));
-        }
-        if let Some(t) = self.token_ttl {
-            parts.push(format!("token ttl {}", d(t)));
-        }
-        if let Some(a) = self.drop_after {
-            parts.push(format!("drop after {} ({:?})", d(a), self.drop_mode).to_lowercase());
-        }
-        if self.workers > 1 {
-            parts.push(format!("{} workers", self.workers));
-        }
-        if self.backlog != DEFAULT_BACKLOG {
-            parts.push(format!("backlog {}", self.backlog));
-        }
-        if let Some(text) = &self.app_ping {
-            parts.push(format!("app ping {text} every {}", d(self.app_ping_interval)));
-        }
-        if let Some(regex) = &self.app_pong {
-            parts.push(format!("app pong /{regex}/ within {}", d(self.app_pong_window())));
-        }
-        if let Some(regex) = &self.require_init {
-            parts.push(format!("init /{regex}/ within {}", d(self.init_timeout)));
-        }
-        if self.deflate {
-            parts.push("permessage-deflate".into());
-        }
-        for f in &self.faults {
-            parts.push(format!("fault {}", f.name()));
-        }
-        parts.join(", ")
     }
 }
 

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-use super::config::DropMode;
+use super::config::{DeadlineClose, DropMode, IdleReset};
 use super::deliver::{self, Envelope};
 use super::mailbox::Control;
 use super::registry::Ticket;
@@ -98,6 +98,8 @@ enum Stop {
     Abrupt,
     /// Close with this code and reason, then wait for the reply.
     Close(u16, &'static str),
+    /// The pong deadline passed: end it as `--pong-timeout-close` says.
+    PongDeadline,
     /// Already over (the client closed, or the socket failed).
     Done,
 }
@@ -176,7 +178,8 @@ impl Conn {
                 let text = self.shared.app.ping.clone().unwrap_or_default();
                 written(self.send(Message::Text(text)).await)
             }
-            Timer::PongDeadline | Timer::Idle => Some(Stop::Abrupt),
+            Timer::PongDeadline => Some(Stop::PongDeadline),
+            Timer::Idle => Some(Stop::Abrupt),
             Timer::AppPongDeadline => Some(match cfg.app_pong_mode {
                 DropMode::Abrupt => Stop::Abrupt,
                 DropMode::Close => Stop::close(APP_PONG_TIMEOUT),
@@ -205,7 +208,9 @@ impl Conn {
                 Some(Err(e)) => return Some(self.on_error(&e)),
                 None => return Some(Stop::Done),
             };
-            self.clock.last_in = Instant::now();
+            if self.shared.cfg.idle_reset == IdleReset::Any || matches!(msg, Message::Text(_) | Message::Binary(_)) {
+                self.clock.last_in = Instant::now();
+            }
             match self.answer(msg) {
                 Err(stop) => return Some(stop),
                 Ok(Some(reply)) => {
@@ -323,6 +328,18 @@ impl Conn {
                 // the inherent WebSocketStream::close would send a second frame.
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, SinkExt::close(&mut self.ws)).await;
             }
+            Stop::PongDeadline => match &self.shared.cfg.pong_timeout_close {
+                DeadlineClose::Abrupt => {}
+                DeadlineClose::Empty => {
+                    self.release_identity();
+                    close_empty(&mut self.ws).await;
+                }
+                DeadlineClose::Code(code, reason) => {
+                    self.release_identity();
+                    let (code, reason) = (*code, reason.clone());
+                    close_cleanly(&mut self.ws, code, &reason, CLOSE_TIMEOUT).await;
+                }
+            },
             Stop::Abrupt => {}
         }
     }
@@ -333,9 +350,26 @@ impl Conn {
 
     fn release(&mut self) {
         if !std::mem::replace(&mut self.released, true) {
-            self.shared.worker(self.ticket.worker).registry().release(&self.shared.cfg, &self.ticket);
+            self.shared.worker(self.ticket.worker).release(&self.shared.cfg, &self.ticket);
         }
     }
+}
+
+/// Sends a close frame without a status code (the client reads 1005), as
+/// gorilla's chat example does when its read deadline passes, and waits
+/// for the reply within [`CLOSE_TIMEOUT`].
+async fn close_empty(ws: &mut ServerWs) {
+    let exchange = async {
+        if ws.send(Message::Close(None)).await.is_err() {
+            return;
+        }
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_close() {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, exchange).await;
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -78,15 +77,15 @@ pub async fn accept(mut stream: TcpStream, peer: SocketAddr, worker: usize, shar
         return refuse(stream, shared, worker, refusal).await;
     }
     let assigned = shared.worker(worker);
-    let admission = assigned.registry().admit(&shared.cfg, peer.ip(), request.identity.clone(), Instant::now());
-    let ticket = match admission {
+    let ticket = match super::queue::admit(&mut stream, peer, request.identity.clone(), assigned, shared).await {
         Ok(t) => t,
-        Err(refusal) => return write_refusal(stream, refusal).await,
+        Err(Some(refusal)) => return write_refusal(stream, refusal).await,
+        Err(None) => return Upgrade::Done,
     };
     let deflate = request.deflate.filter(|_| shared.cfg.deflate);
     let response = request.switching_protocols(deflate.as_ref());
     if !matches!(tokio::time::timeout(ANSWER_TIMEOUT, stream.write_all(response.as_bytes())).await, Ok(Ok(()))) {
-        assigned.registry().release(&shared.cfg, &ticket);
+        assigned.release(&shared.cfg, &ticket);
         return Upgrade::Done;
     }
     Upgrade::Accepted(stream, buf.split_off(head_len), ticket, deflate)

@@ -6,7 +6,9 @@
 //! for itself: `serve` binds the user's address, embedded targets and tests
 //! bind `127.0.0.1:0`. On shutdown every connection is closed with 1001.
 //!
-//! Its parts: [`config`] (the behaviour), [`workers`] (K independent
+//! Its parts: [`config`] (the behaviour; [`deadlines`] how heartbeat
+//! deadlines end a connection, [`limits`] the rate limiter's shapes and
+//! the full server's queue, `summary` its one-line description), [`workers`] (K independent
 //! registries, connections dealt round-robin), [`registry`] (one worker's
 //! book-keeping), [`mailbox`] (per-recipient queues bounded in bytes),
 //! `deliver` (send and broadcast), `handshake` (the upgrade and `/health`),
@@ -15,12 +17,16 @@
 
 pub mod config;
 mod conn;
+pub mod deadlines;
 mod deliver;
 mod handshake;
 pub mod health;
+pub mod limits;
 pub mod mailbox;
 pub mod pending;
+mod queue;
 pub mod registry;
+mod summary;
 mod timers;
 pub mod workers;
 

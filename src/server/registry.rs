@@ -8,15 +8,16 @@
 //! The faults live here too: `leak-slots` never gives a slot back and
 //! `stale-identity` never forgets an identity.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 
 use super::config::{DuplicatePolicy, Fault, ServerConfig};
 pub use super::health::{Health, WorkerHealth};
+use super::limits::RateLimiter;
 pub use super::mailbox::{Control, Mailbox};
 
 /// Why the server refused an upgrade; also the key in `/health` rejections.
@@ -97,7 +98,7 @@ pub struct Registry {
     identities: HashMap<String, Vec<Member>>,
     open: usize,
     slots: usize,
-    accepts_by_ip: HashMap<IpAddr, VecDeque<Instant>>,
+    limiter: RateLimiter,
     accepted_total: u64,
     closed_total: u64,
     rejections: BTreeMap<RejectReason, u64>,
@@ -122,11 +123,15 @@ impl Registry {
             .and_then(|()| self.check_duplicate(cfg, identity.as_deref()))
             .and_then(|()| self.check_capacity(cfg));
         if let Err(refusal) = decision {
-            self.count_rejection(refusal.reason);
+            // A full server that queues counts the refusal only if the
+            // wait runs out (see `queue`).
+            if !super::queue::queues(cfg, &refusal) {
+                self.count_rejection(refusal.reason);
+            }
             return Err(refusal);
         }
-        if cfg.rate_limit.is_some() {
-            self.accepts_by_ip.entry(ip).or_default().push_back(now);
+        if let Some(rate) = cfg.rate_limit {
+            self.limiter.admitted(cfg.rate_limit_model, rate, ip, now);
         }
         self.next_id += 1;
         self.open += 1;
@@ -148,15 +153,10 @@ impl Registry {
         let Some(rate) = cfg.rate_limit else {
             return Ok(());
         };
-        let recent = self.accepts_by_ip.entry(ip).or_default();
-        while recent.front().is_some_and(|t| now.duration_since(*t) >= rate.per) {
-            recent.pop_front();
-        }
-        if recent.len() < rate.count as usize {
-            return Ok(());
-        }
-        let oldest = recent.front().copied().unwrap_or(now);
-        let wait = (oldest + rate.per).saturating_duration_since(now);
+        let wait = match self.limiter.attempt(cfg.rate_limit_model, rate, ip, now) {
+            Ok(()) => return Ok(()),
+            Err(wait) => wait,
+        };
         let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         Err(Refusal {
             reason: RejectReason::RateLimit,
@@ -259,8 +259,7 @@ impl Registry {
 
     /// Forgets rate-limit windows that have expired, so memory stays bounded.
     pub fn prune(&mut self, cfg: &ServerConfig, now: Instant) {
-        let window = cfg.rate_limit.map(|r| r.per).unwrap_or(Duration::ZERO);
-        self.accepts_by_ip.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+        self.limiter.prune(cfg.rate_limit, now);
     }
 
     /// This worker's `/health` numbers (delivery counters aside, which the
@@ -286,6 +285,7 @@ impl Registry {
 mod tests {
     use super::*;
     use crate::units::Rate;
+    use std::time::Duration;
 
     fn ip() -> IpAddr {
         IpAddr::from([127, 0, 0, 1])

@@ -15,7 +15,7 @@ use std::time::Instant;
 use super::config::ServerConfig;
 use super::health::Health;
 use super::mailbox::Push;
-use super::registry::Registry;
+use super::registry::{Registry, Ticket};
 
 /// One worker: its registry and its delivery counters.
 #[derive(Debug)]
@@ -25,6 +25,7 @@ pub struct Worker {
     dropped: AtomicU64,
     slow_closed: AtomicU64,
     queue_peak: AtomicUsize,
+    slot_freed: tokio::sync::Notify,
 }
 
 impl Worker {
@@ -35,6 +36,7 @@ impl Worker {
             dropped: AtomicU64::new(0),
             slow_closed: AtomicU64::new(0),
             queue_peak: AtomicUsize::new(0),
+            slot_freed: tokio::sync::Notify::new(),
         }
     }
 
@@ -42,6 +44,18 @@ impl Worker {
     /// holds only counters and maps that stay consistent between statements.
     pub fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Releases a closed connection's slot and wakes the clients queued
+    /// for one (`--max-clients-mode queue`).
+    pub fn release(&self, cfg: &ServerConfig, ticket: &Ticket) {
+        self.registry().release(cfg, ticket);
+        self.slot_freed.notify_waiters();
+    }
+
+    /// Notified whenever a slot may have come free.
+    pub fn slot_freed(&self) -> &tokio::sync::Notify {
+        &self.slot_freed
     }
 
     /// Counts what became of one delivery; true when it was queued.

@@ -13,6 +13,12 @@ use serde::{Deserialize, Serialize};
 /// Highest value tracked: one hour in µs. Larger values are clamped.
 const MAX_US: u64 = 3_600_000_000;
 
+/// The range a new histogram covers before it grows (µs). Its counts grow
+/// with the largest value recorded, so a histogram of millisecond handshakes
+/// holds tens of KiB, not the 180 KiB that 1 µs .. 1 h costs up front (a
+/// storm keeps six of them, most of them empty).
+const FIRST_HIGH_US: u64 = 2;
+
 /// A latency histogram in microseconds.
 #[derive(Debug, Clone)]
 pub struct Latency {
@@ -85,10 +91,12 @@ pub struct Bucket {
 }
 
 impl Latency {
-    /// An empty histogram (1 µs .. 1 h, 3 significant digits).
+    /// An empty histogram (1 µs .. 1 h, 3 significant digits), its memory
+    /// growing with the largest value recorded.
     pub fn new() -> Latency {
-        let hist = Histogram::new_with_bounds(1, MAX_US, 3)
+        let mut hist = Histogram::new_with_bounds(1, FIRST_HIGH_US, 3)
             .unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid"));
+        hist.auto(true);
         Latency { hist }
     }
 
@@ -112,10 +120,13 @@ impl Latency {
         self.hist.add(&other.hist).map_err(|e| MergeError::Add(format!("{e:?}")))
     }
 
-    /// The histogram's settings: lowest and highest trackable value (µs)
-    /// and significant digits.
+    /// The histogram's settings: lowest value (µs), the highest every
+    /// wsprobe histogram holds (values above are clamped; the counts grow
+    /// up to it as values come, so how far one has grown is not a setting:
+    /// two of the same lowest value and digits add up exactly) and
+    /// significant digits.
     pub fn settings(&self) -> Settings {
-        Settings { low: self.hist.low(), high: self.hist.high(), digits: self.hist.sigfig() }
+        Settings { low: self.hist.low(), high: MAX_US, digits: self.hist.sigfig() }
     }
 
     /// The values recorded, each with its count (for pooling samples).
@@ -162,7 +173,9 @@ impl Latency {
     /// Reads a histogram written by [`Latency::to_base64`].
     pub fn from_base64(text: &str) -> Option<Latency> {
         let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
-        let hist = hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()?;
+        let mut hist: Histogram<u64> =
+            hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()?;
+        hist.auto(true);
         Some(Latency { hist })
     }
 
@@ -205,6 +218,18 @@ mod tests {
     }
 
     #[test]
+    fn memory_grows_with_the_values_recorded() {
+        let mut l = Latency::new();
+        assert!(l.hist.distinct_values() <= 4096, "{}", l.hist.distinct_values());
+        l.record(Duration::from_millis(20));
+        let small = l.hist.distinct_values();
+        l.record(Duration::from_secs(7200));
+        assert!(small < l.hist.distinct_values());
+        let p = l.percentiles().unwrap();
+        assert!((p.p50 - 20.0).abs() < 0.1 && (p.max - 3_600_000.0).abs() < 3_600.0, "{p:?}");
+    }
+
+    #[test]
     fn base64_round_trip_and_merge() {
         let mut a = Latency::new();
         a.record(Duration::from_micros(500));
@@ -213,6 +238,17 @@ mod tests {
         b.merge(&a).unwrap();
         assert_eq!(b.count(), 2);
         assert_eq!(b.recorded().iter().map(|(_, n)| n).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn histograms_grown_to_different_ranges_merge_exactly() {
+        let (mut small, mut large) = (Latency::new(), Latency::new());
+        small.record_us(10);
+        large.record_us(50_000_000);
+        let mut back = Latency::from_base64(&small.to_base64()).unwrap();
+        back.merge(&Latency::from_base64(&large.to_base64()).unwrap()).unwrap();
+        assert_eq!(back.recorded().iter().map(|(_, n)| n).sum::<u64>(), 2);
+        assert!((back.percentiles().unwrap().max - 50_000.0).abs() < 50.0);
     }
 
     #[test]

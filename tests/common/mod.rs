@@ -7,10 +7,13 @@
 
 pub mod contract;
 pub mod hostile;
+pub mod peer;
 pub mod peers;
 pub mod pki;
 pub mod process;
+pub mod proxies;
 pub mod scripted;
+pub mod stacks;
 pub mod ws;
 
 #[allow(unused_imports)]

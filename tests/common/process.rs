@@ -135,11 +135,21 @@ impl ChildGuard {
 
     /// Sends SIGINT (Ctrl-C) to the child's PID.
     pub fn interrupt(&self) {
+        self.signal(libc::SIGINT);
+    }
+
+    /// Sends SIGTERM (CI cancel, `docker stop`, `timeout`) to the child's PID.
+    pub fn terminate(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// Sends `signal` to the child's PID.
+    pub fn signal(&self, signal: libc::c_int) {
         let child = self.child.as_ref().expect("child still running");
         // SAFETY: kill(2) on the PID of a child we started and have not reaped
         // yet (it is reaped only in `finish` or on drop), so the PID is ours.
-        let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-        assert_eq!(rc, 0, "kill(SIGINT) failed: {}", std::io::Error::last_os_error());
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill({signal}) failed: {}", std::io::Error::last_os_error());
     }
 
     /// The next stdout line that satisfies `wanted`, within `within`.

@@ -208,6 +208,7 @@ fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
     if let Some(refusal) = &r.app {
         return app::refused(&r, refusal, obs, details);
     }
+    let advice = crate::net::refusal::auth_advice(r.status, &r.body);
     let mut detail = format!("HTTP {} {}", r.status, r.reason);
     let location = r.redirect_to();
     if let Some(to) = &location {
@@ -230,7 +231,7 @@ fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
     obs.add(Finding::new("upgrade", false, format!("the server refused the upgrade: {detail}{retry}")));
     match &location {
         Some(to) => obs.diagnosis.push(route::redirect_diagnosis(r.status, to)),
-        None => obs.diagnosis.push(explain_status(r.status).to_string()),
+        None => obs.diagnosis.push(advice.unwrap_or_else(|| explain_status(r.status).to_string())),
     }
     details.location = location;
 }
@@ -239,7 +240,7 @@ fn rejected(r: Rejection, obs: &mut Observation, details: &mut ConnectDetails) {
 pub fn explain_status(status: u16) -> &'static str {
     match status {
         400 => "400: the server did not like the upgrade request (headers, version, or path).",
-        401 | 403 => "401/403: authentication failed; pass credentials with -H \"Authorization: Bearer ...\" or a token in the URL.",
+        401 | 403 => crate::net::refusal::CREDENTIALS_ADVICE,
         404 => "404: nothing serves WebSockets at this path; check the URL path.",
         409 => "409: this identity is already connected and the server refuses a second connection.",
         426 => "426: the server wants a different protocol or WebSocket version.",

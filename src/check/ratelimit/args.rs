@@ -41,6 +41,11 @@ pub struct RatelimitArgs {
     /// Longest wait for a rejected client to be accepted again (finds the window).
     #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub max_wait: Duration,
+    /// First gap between window probes (the window's precision); each later
+    /// gap is at least a tenth of the time waited, so a limiter that counts
+    /// refused attempts sees the probes slow down.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub probe_interval: Duration,
     /// The limit the server must enforce, such as 3/10s (sets the exit code).
     #[arg(long, value_name = "RATE")]
     pub expect_rate: Option<Rate>,

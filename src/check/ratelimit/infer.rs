@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::net::attempt::Outcome;
+use crate::net::attempt::{FailureKind, Outcome, Phase};
 
 /// Why an attempt was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -18,6 +18,12 @@ pub enum Purpose {
     WindowProbe,
     /// After closing a held connection: is the slot given back?
     ReuseProbe,
+    /// Right after the window reopened, a quick burst: all in again (a
+    /// window) or one at a time (a token bucket)?
+    RefillProbe,
+    /// Placed where two limiter models that explain the attempts so far
+    /// disagree, so its outcome decides between them.
+    ModelProbe,
 }
 
 /// One connection attempt and what came of it.
@@ -35,8 +41,16 @@ pub struct AttemptRecord {
     pub retry_after: Option<String>,
     /// Close code when accepted and then closed within --settle.
     pub close_code: Option<u16>,
+    /// The phase a failed attempt ended in (`tcp`, `upgrade`...): TCP
+    /// accepted and the upgrade unanswered is how a queue or a TCP-level
+    /// refusal looks.
+    pub failed_in: Option<Phase>,
     /// Why it was made.
     pub purpose: Purpose,
+    /// What to do about a 401/403, read from its body (`--origin` when the
+    /// body names the Origin check); not in the report.
+    #[serde(skip)]
+    pub hint: Option<&'static str>,
 }
 
 impl AttemptRecord {
@@ -45,10 +59,57 @@ impl AttemptRecord {
         self.outcome.is_accepted()
     }
 
-    /// True when the server refused it (at the handshake or right after).
+    /// True when the server refused it: at the handshake, right after, or
+    /// by resetting or closing TCP before any HTTP answer (HAProxy's
+    /// `tcp-request connection reject` resets a connection it took, often
+    /// before the client's connect returns). A port with nothing behind it
+    /// answers `refused`, which is not counted.
     pub fn rejected(&self) -> bool {
         self.outcome.is_refusal()
+            || (self.dropped_unanswered() && matches!(self.failed_in, Some(Phase::Tcp | Phase::Upgrade)))
     }
+
+    /// True when TCP was accepted and the upgrade got no answer in time:
+    /// with connections held, a server or proxy that queues the excess.
+    pub fn queued(&self) -> bool {
+        self.outcome == Outcome::Failed(FailureKind::Timeout) && self.failed_in == Some(Phase::Upgrade)
+    }
+
+    fn dropped_unanswered(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed(FailureKind::Reset | FailureKind::Eof))
+    }
+}
+
+/// How a limit told a client no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// An answer: `http-429`, `closed-1008`, or TCP ended after it was
+    /// accepted (`reset`, `eof`).
+    Outcome(Outcome),
+    /// No answer: TCP accepted, the upgrade left waiting (a queue).
+    Queued,
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signal::Outcome(o) => o.fmt(f),
+            Signal::Queued => f.write_str("queued"),
+        }
+    }
+}
+
+impl Serialize for Signal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// How the first refusal (or, holding connections, the first attempt left
+/// queued) was signalled.
+pub fn signal(records: &[AttemptRecord], holding: bool) -> Option<Signal> {
+    let first = records.iter().find(|r| r.rejected() || (holding && r.queued()))?;
+    Some(if first.rejected() { Signal::Outcome(first.outcome) } else { Signal::Queued })
 }
 
 /// Accepted scheduled attempts before the first rejection; `None` when
@@ -68,10 +129,11 @@ pub fn window_s(records: &[AttemptRecord]) -> Option<f64> {
     Some(((again.at_s - first_accept.at_s) * 1000.0).round() / 1000.0)
 }
 
-/// Accepted scheduled connections (held open) when the first rejection came.
+/// Accepted scheduled connections (held open) when the first rejection, or
+/// the first attempt left queued, came.
 pub fn max_concurrent(records: &[AttemptRecord], still_open: u32) -> Option<u32> {
     let scheduled: Vec<&AttemptRecord> = records.iter().filter(|r| r.purpose == Purpose::Scheduled).collect();
-    scheduled.iter().any(|r| r.rejected()).then_some(still_open)
+    scheduled.iter().any(|r| r.rejected() || r.queued()).then_some(still_open)
 }
 
 /// Whether a closed connection's slot came back: `None` without a reuse probe.
@@ -92,7 +154,9 @@ mod tests {
             http_status: None,
             retry_after: None,
             close_code: None,
+            failed_in: None,
             purpose,
+            hint: None,
         }
     }
 

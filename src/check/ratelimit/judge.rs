@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::infer::{self, AttemptRecord, Purpose};
+use super::infer::{self, AttemptRecord, Purpose, Signal};
+use super::model::{self, Fit, ModelKind};
 use super::{Inferred, RatelimitDetails, RatelimitMode, RatelimitPlan};
 use crate::check::Observation;
-use crate::net::attempt::Outcome;
+use crate::net::attempt::{FailureKind, Outcome};
 use crate::report::Finding;
 use crate::units::format_duration;
 
@@ -17,20 +18,22 @@ pub(super) fn unreachable(records: &[AttemptRecord]) -> Option<String> {
         return None;
     }
     let outcomes = count_outcomes(records);
-    let hint = if outcomes.keys().any(|k| matches!(k, Outcome::Http(401 | 403))) {
-        "; pass credentials with -H"
+    let hint = if let Some(hint) = records.iter().find_map(|r| r.hint) {
+        format!("; {}", hint.trim().trim_matches(['(', ')']))
     } else if outcomes.keys().all(|k| matches!(k, Outcome::Http(_))) {
-        "; the limit may already be used up by earlier connections: wait for its window and run again"
+        "; the limit may already be used up by earlier connections: wait for its window and run again".into()
     } else {
-        ""
+        String::new()
     };
     Some(format!("no attempt was accepted ({}){hint}", crate::report::counts(&outcomes)))
 }
 
 /// Attempts that got no HTTP answer at all (timeouts, resets) are neither
-/// acceptances nor limits; they make the inference less certain.
-fn unanswered(records: &[AttemptRecord]) -> Option<Finding> {
-    let failed: Vec<&AttemptRecord> = records.iter().filter(|r| !r.accepted() && !r.rejected()).collect();
+/// acceptances nor limits; they make the inference less certain. Holding
+/// connections, an upgrade left unanswered is the cap's signal (a queue).
+fn unanswered(records: &[AttemptRecord], holding: bool) -> Option<Finding> {
+    let failed: Vec<&AttemptRecord> =
+        records.iter().filter(|r| !(r.accepted() || r.rejected() || (holding && r.queued()))).collect();
     if failed.is_empty() {
         return None;
     }
@@ -50,16 +53,59 @@ fn unanswered(records: &[AttemptRecord]) -> Option<Finding> {
 pub(super) fn infer(mode: RatelimitMode, records: &[AttemptRecord], held: u32) -> Inferred {
     let burst = infer::burst(records);
     // In hold mode refusals come from the cap, so there is no rate window.
-    let window_s = if mode == RatelimitMode::Churn { infer::window_s(records) } else { None };
-    let first_rejection = records.iter().find(|r| r.rejected());
+    let churn = mode == RatelimitMode::Churn;
+    let window_s = if churn { infer::window_s(records) } else { None };
+    let fits = if churn { model::fit_all(records) } else { Vec::new() };
+    let best = decisive(&fits);
+    let measured = burst.zip(window_s).map(|(b, w)| format!("{b}/{}", format_duration(Duration::from_secs_f64(w))));
     Inferred {
         burst,
         window_s,
-        limit: burst.zip(window_s).map(|(b, w)| format!("{b}/{}", format_duration(Duration::from_secs_f64(w)))),
-        max_concurrent: if mode == RatelimitMode::Hold { infer::max_concurrent(records, held) } else { None },
+        limit: best.as_ref().map(limit_of).or(measured),
+        max_concurrent: if churn { None } else { infer::max_concurrent(records, held) },
         slots_reused: infer::slots_reused(records),
-        signal: first_rejection.map(|r| r.outcome),
+        signal: infer::signal(records, !churn),
         retry_after: records.iter().find_map(|r| r.retry_after.clone()),
+        counts_refusals: counts_refusals(&fits),
+        model: best,
+        fits,
+    }
+}
+
+/// A model that gets at least this share of the answered attempts right
+/// is reported as the limit; below it, only the measured burst and window.
+pub(super) const GOOD_FIT: f64 = 0.85;
+
+/// The best fit, when it explains enough and no model of the other family
+/// (a bucket against a window) explains as much: then the attempts cannot
+/// tell them apart, and guessing would be worse than saying so.
+fn decisive(fits: &[Fit]) -> Option<Fit> {
+    let best = fits.first().filter(|f| f.fit >= GOOD_FIT)?;
+    let bucket = |f: &Fit| f.kind == ModelKind::Bucket;
+    let tied = fits[1..].iter().any(|f| bucket(f) != bucket(best) && f.explained >= best.explained);
+    (!tied).then(|| best.clone())
+}
+
+/// The limit as `N/W` for a window, `burst N, then R/s` for a bucket.
+fn limit_of(fit: &Fit) -> String {
+    match (fit.kind, fit.window_s) {
+        (ModelKind::Bucket, _) | (_, None) => fit.summary.clone(),
+        (_, Some(w)) => format!("{}/{}s", fit.burst, model::number(w)),
+    }
+}
+
+/// Whether the limiter counts refused attempts: yes when a counting window
+/// explains more than any model that does not; no when one that does not
+/// explains more; `None` when the attempts cannot tell.
+fn counts_refusals(fits: &[Fit]) -> Option<bool> {
+    let best = |counting: bool| {
+        fits.iter().filter(|f| (f.kind == ModelKind::CountingWindow) == counting).map(|f| f.explained).max()
+    };
+    let (counting, other) = (best(true)?, best(false)?);
+    match counting.cmp(&other) {
+        std::cmp::Ordering::Greater => Some(true),
+        std::cmp::Ordering::Less => Some(false),
+        std::cmp::Ordering::Equal => None,
     }
 }
 
@@ -85,11 +131,16 @@ pub(super) fn details(plan: &RatelimitPlan, attempts: Vec<AttemptRecord>, inferr
     }
 }
 
-fn signal_words(inf: &Inferred) -> String {
+/// The signal in words: `HTTP 429 and Retry-After: 2`, `queueing`.
+pub(super) fn signal_words(inf: &Inferred) -> String {
     let signal = match inf.signal {
-        Some(Outcome::Http(status)) => format!("HTTP {status}"),
-        Some(Outcome::Closed(code)) => format!("a close frame {code}"),
-        Some(other) => other.to_string(),
+        Some(Signal::Outcome(Outcome::Http(status))) => format!("HTTP {status}"),
+        Some(Signal::Outcome(Outcome::Closed(code))) => format!("a close frame {code}"),
+        Some(Signal::Outcome(Outcome::Failed(kind))) => {
+            format!("a TCP {} before any HTTP answer", if kind == FailureKind::Eof { "close" } else { "reset" })
+        }
+        Some(Signal::Outcome(other)) => other.to_string(),
+        Some(Signal::Queued) => "queueing (TCP accepted, the upgrade left unanswered)".to_string(),
         None => "?".to_string(),
     };
     match &inf.retry_after {
@@ -100,47 +151,12 @@ fn signal_words(inf: &Inferred) -> String {
 
 pub(super) fn findings(plan: &RatelimitPlan, records: &[AttemptRecord], inf: &Inferred, obs: &mut Observation) {
     let scheduled = records.iter().filter(|r| r.purpose == Purpose::Scheduled).count();
-    if let Some(finding) = unanswered(records) {
+    if let Some(finding) = unanswered(records, plan.mode == RatelimitMode::Hold) {
         obs.add(finding);
     }
     match plan.mode {
-        RatelimitMode::Churn => churn_findings(plan, scheduled, inf, obs),
+        RatelimitMode::Churn => super::churn::findings(plan, scheduled, inf, obs),
         RatelimitMode::Hold => hold_findings(plan, scheduled, inf, obs),
-    }
-}
-
-fn churn_findings(plan: &RatelimitPlan, scheduled: usize, inf: &Inferred, obs: &mut Observation) {
-    match (inf.burst, inf.window_s) {
-        (Some(b), Some(w)) => {
-            obs.add(Finding::new(
-                "rate-limit",
-                true,
-                format!("{b} accepted, then {}; accepted again {w:.2} s after the first", signal_words(inf)),
-            ));
-            obs.diagnosis.push(format!("{b} connections per ~{w:.1} s per IP, signalled with {}.", signal_words(inf)));
-        }
-        (Some(b), None) => {
-            obs.add(Finding::new(
-                "rate-limit",
-                true,
-                format!(
-                    "{b} accepted, then {}; not accepted again within {}",
-                    signal_words(inf),
-                    format_duration(plan.max_wait)
-                ),
-            ));
-            obs.diagnosis.push(format!("A burst of {b}, then refusals that did not lift within --max-wait {}: the window is longer, or the limiter counts refused attempts too.", format_duration(plan.max_wait)));
-        }
-        _ => {
-            obs.add(Finding::new("rate-limit", true, format!("no rejection in {scheduled} attempts at {}", plan.rate)));
-            obs.diagnosis.push(format!("No limit seen: no refusal in {scheduled} attempts at {}. A per-IP limit, if any, is above that; try more --attempts or a faster --rate.", plan.rate));
-        }
-    }
-    if let Some(expect) = plan.expect_rate {
-        let ok = inf.burst == Some(expect.count)
-            && inf.window_s.is_some_and(|w| (w - expect.per.as_secs_f64()).abs() <= 0.3 * expect.per.as_secs_f64());
-        let seen = inf.limit.clone().unwrap_or_else(|| "no limit".into());
-        obs.add(Finding::new("expect-rate", ok, format!("expected {expect}, seen {seen}")));
     }
 }
 
@@ -152,8 +168,16 @@ fn hold_findings(plan: &RatelimitPlan, scheduled: usize, inf: &Inferred, obs: &m
                 true,
                 format!("{cap} held connections, then {}", signal_words(inf)),
             ));
+            let queued = if inf.signal == Some(Signal::Queued) {
+                format!(
+                    ": past it, the upgrade waits unanswered until a slot frees (wsprobe gave up after --connect-timeout {})",
+                    format_duration(plan.client.connect_timeout)
+                )
+            } else {
+                String::new()
+            };
             obs.diagnosis.push(format!(
-                "The server caps concurrent connections from here at {cap}, signalled with {}.",
+                "The server caps concurrent connections from here at {cap}, signalled with {}{queued}.",
                 signal_words(inf)
             ));
         }

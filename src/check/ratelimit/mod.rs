@@ -6,8 +6,12 @@
 //! one and tries again: a leaking slot counter refuses forever.
 
 mod args;
+mod churn;
 pub mod infer;
 mod judge;
+mod limiter;
+pub mod model;
+mod phases;
 mod probe;
 mod table;
 
@@ -20,27 +24,20 @@ use tokio_util::sync::CancellationToken;
 
 pub use args::{RatelimitArgs, RatelimitMode};
 
-use self::infer::{AttemptRecord, Purpose};
+use self::infer::{AttemptRecord, Purpose, Signal};
+use self::model::Fit;
 use super::{Check, Observation};
 use crate::args::ClientArgs;
 use crate::exit::PlanError;
 use crate::net::attempt::Outcome;
-use crate::net::session::{close_all, close_cleanly, Watched};
+use crate::net::session::{close_all, Watched};
 use crate::plan::ClientPlan;
 use crate::report::table::Style;
 use crate::report::Details;
 use crate::target::Resolved;
 use crate::units::Rate;
 use judge::{details, findings, infer, unreachable};
-use probe::{retry_after_secs, Probe};
-
-/// How often a closed window or a freed slot is probed: the precision of
-/// the window found.
-const WINDOW_PRECISION: Duration = Duration::from_millis(100);
-/// Longest gap between two slot-reuse probes.
-const REUSE_GAP_MAX: Duration = Duration::from_secs(2);
-/// Longest wait for a freed slot to be given back.
-const REUSE_WAIT: Duration = Duration::from_secs(5);
+use probe::Probe;
 
 /// The `ratelimit` check: rate limits and concurrent caps.
 #[derive(Debug)]
@@ -66,6 +63,7 @@ impl Check for Ratelimit {
             mode: a.mode,
             settle: a.settle,
             max_wait: a.max_wait,
+            probe_interval: a.probe_interval,
             expect_rate: a.expect_rate,
             expect_max: a.expect_max,
             progress: crate::report::progress::wanted(a.client.output.json, a.client.output.quiet),
@@ -108,6 +106,8 @@ pub struct RatelimitPlan {
     pub settle: Duration,
     /// Longest wait for the window to reopen or a slot to come back.
     pub max_wait: Duration,
+    /// First gap between window probes (and slot-reuse probes).
+    pub probe_interval: Duration,
     /// The limit the server must enforce.
     pub expect_rate: Option<Rate>,
     /// The cap the server must enforce.
@@ -126,6 +126,7 @@ impl RatelimitPlan {
             return Err(PlanError::new("--expect-max needs --mode hold: churn mode never holds connections"));
         }
         crate::plan::positive("--max-wait", self.max_wait)?;
+        crate::plan::positive("--probe-interval", self.probe_interval)?;
         Ok(())
     }
 }
@@ -143,10 +144,20 @@ pub struct Inferred {
     pub max_concurrent: Option<u32>,
     /// Whether a closed connection's slot came back (hold mode).
     pub slots_reused: Option<bool>,
-    /// How rejections were signalled (`http-429` ...), first seen.
-    pub signal: Option<Outcome>,
+    /// How rejections were signalled, first seen: an outcome (`http-429`,
+    /// `reset` after TCP was accepted...) or `queued` (hold mode: TCP
+    /// accepted, the upgrade left unanswered).
+    pub signal: Option<Signal>,
     /// First Retry-After seen.
     pub retry_after: Option<String>,
+    /// Whether the limiter counts refused attempts too (a window that
+    /// retries keep shut); `None` when the attempts cannot tell.
+    pub counts_refusals: Option<bool>,
+    /// The limiter model that explains the attempts, when one explains
+    /// enough of them (churn mode).
+    pub model: Option<Fit>,
+    /// Every model fitted, best first, with how many attempts each explains.
+    pub fits: Vec<Fit>,
 }
 
 /// `ratelimit`'s JSON fields.
@@ -188,8 +199,11 @@ pub async fn run(plan: &RatelimitPlan, target: &Resolved, stop: &CancellationTok
     let held_after_schedule = held.len() as u32;
     let mut next = plan.attempts + 1;
     match plan.mode {
-        RatelimitMode::Churn => probe_window(plan, &probe, &mut records, &mut next).await,
-        RatelimitMode::Hold => probe_reuse(plan, &probe, &mut records, &mut held, &mut next).await,
+        RatelimitMode::Churn => {
+            phases::probe_window(plan, &probe, &mut records, &mut next).await;
+            phases::probe_models(plan, &probe, &mut records, &mut next).await;
+        }
+        RatelimitMode::Hold => phases::probe_reuse(plan, &probe, &mut records, &mut held, &mut next).await,
     }
     close_held(held, plan.client.close_timeout).await;
     let mut obs = Observation::default();
@@ -222,83 +236,6 @@ async fn scheduled(
         held.extend(watched);
     }
     (records, held)
-}
-
-/// Waits for the rate limit window to reopen: at the earliest moment any
-/// rejection's Retry-After allows, else every 100 ms (the window's
-/// precision); never longer than --max-wait.
-async fn probe_window(plan: &RatelimitPlan, probe: &Probe<'_>, records: &mut Vec<AttemptRecord>, next: &mut u32) {
-    let Some(first_rejection) = records.iter().position(|r| r.rejected()) else { return };
-    if records[first_rejection..].iter().any(|r| r.accepted()) {
-        return;
-    }
-    let deadline = Instant::now() + plan.max_wait;
-    let gap = WINDOW_PRECISION;
-    let mut allowed = earliest_retry(probe.t0, records);
-    loop {
-        let wait = allowed.take().unwrap_or_else(|| Instant::now() + gap);
-        if wait > deadline || probe.stop.is_cancelled() {
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep_until(wait.into()) => {}
-            _ = probe.stop.cancelled() => return,
-        }
-        let (record, _) = probe.attempt(*next, Purpose::WindowProbe, false).await;
-        *next += 1;
-        let accepted = record.accepted();
-        records.push(record);
-        if accepted {
-            return;
-        }
-        allowed = earliest_retry(probe.t0, &records[records.len() - 1..]);
-    }
-}
-
-/// The earliest instant a Retry-After among these rejections allows a retry.
-fn earliest_retry(t0: Instant, records: &[AttemptRecord]) -> Option<Instant> {
-    records
-        .iter()
-        .filter(|r| r.rejected())
-        .filter_map(|r| retry_after_secs(r.retry_after.as_deref()).map(|s| t0 + Duration::from_secs_f64(r.at_s + s)))
-        .min()
-}
-
-/// Closes one held connection and tries again until a slot comes back or
-/// --max-wait passes.
-async fn probe_reuse(
-    plan: &RatelimitPlan,
-    probe: &Probe<'_>,
-    records: &mut Vec<AttemptRecord>,
-    held: &mut Vec<Watched>,
-    next: &mut u32,
-) {
-    if !records.iter().any(|r| r.rejected()) || held.is_empty() {
-        return;
-    }
-    if let (Some(mut ws), _) = held.remove(0).finish().await {
-        close_cleanly(&mut ws, 1000, "wsprobe: freeing a slot", plan.client.close_timeout).await;
-    }
-    // A cleanly closed connection frees its slot at once on a sound server;
-    // a few seconds cover asynchronous clean-up without stalling the run.
-    let deadline = Instant::now() + plan.max_wait.min(REUSE_WAIT);
-    let mut gap = WINDOW_PRECISION;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(gap) => {}
-            _ = probe.stop.cancelled() => return,
-        }
-        let (record, watched) = probe.attempt(*next, Purpose::ReuseProbe, true).await;
-        *next += 1;
-        let retry = retry_after_secs(record.retry_after.as_deref());
-        let done = record.accepted();
-        records.push(record);
-        held.extend(watched);
-        gap = retry.map(Duration::from_secs_f64).unwrap_or(gap * 2).min(REUSE_GAP_MAX);
-        if done || Instant::now() + gap > deadline {
-            return;
-        }
-    }
 }
 
 /// Stops watching the held connections and closes those still open.

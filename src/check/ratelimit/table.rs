@@ -11,15 +11,19 @@ use crate::report::table::{table, Style};
 pub fn render(d: &RatelimitDetails, style: Style) -> String {
     let mut t = table(style, &["#", "at", "outcome", "detail", "why"]);
     for a in &d.attempts {
-        let detail = match (&a.retry_after, a.close_code) {
-            (Some(r), _) => format!("Retry-After: {r}"),
-            (None, Some(code)) => format!("closed with {code} within --settle"),
+        let detail = match (&a.retry_after, a.close_code, a.failed_in) {
+            (Some(r), _, _) => format!("Retry-After: {r}"),
+            (None, Some(code), _) => format!("closed with {code} within --settle"),
+            (None, None, Some(phase)) if a.queued() => format!("TCP accepted, no answer ({})", phase.label()),
+            (None, None, Some(phase)) => format!("in the {} phase", phase.label()),
             _ => String::new(),
         };
         let why = match a.purpose {
             Purpose::Scheduled => "",
             Purpose::WindowProbe => "window probe",
             Purpose::ReuseProbe => "slot reuse probe",
+            Purpose::RefillProbe => "refill probe",
+            Purpose::ModelProbe => "model probe",
         };
         t.add_row(vec![
             Cell::new(a.n),
@@ -31,8 +35,20 @@ pub fn render(d: &RatelimitDetails, style: Style) -> String {
     }
     let i = &d.inferred;
     let show = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let model = match &i.model {
+        Some(m) => {
+            format!(
+                "model {} ({}), explains {} of {} answered attempts\n",
+                m.kind.label(),
+                m.summary,
+                m.explained,
+                m.answered
+            )
+        }
+        None => String::new(),
+    };
     format!(
-        "{t}\n\nmode {}   rate {}   accepted {}   rejected {}\nburst {}   window {}   limit {}   max concurrent {}   slots reused {}\n\n",
+        "{t}\n\nmode {}   rate {}   accepted {}   rejected {}\nburst {}   window {}   limit {}   max concurrent {}   slots reused {}\n{model}\n",
         d.mode,
         d.rate,
         d.accepted,

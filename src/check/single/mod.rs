@@ -228,7 +228,7 @@ fn first_refused(mut obs: Observation, first: ConnOutcome) -> Observation {
     obs.error = Some(format!(
         "the first connection could not be opened, so nothing can be said about duplicates: {}{}",
         first.detail,
-        if first.http_status.is_some_and(|s| s == 401 || s == 403) { " (pass credentials with -H)" } else { "" }
+        first.http_status.and_then(|s| crate::net::refusal::auth_hint(s, &first.detail)).unwrap_or("")
     ));
     obs
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::event::{EndHow, Event, EventKind};
+use crate::event::{AppEvent, EndHow, Event, EventKind};
 use crate::stats::latency::Latency;
 use crate::units::secs;
 
@@ -42,6 +42,24 @@ pub struct CloseRecord {
     pub server_pings: u32,
     /// Pongs withheld on this connection (`--no-pong`).
     pub pongs_withheld: u64,
+    /// Seconds from the server's last ping on this connection to the close
+    /// (`None`: it sent none): a pong deadline shows as a close about one
+    /// deadline after an unanswered ping, whatever the close code. (The
+    /// four fields from here default when a report saved before them is
+    /// read back.)
+    #[serde(default)]
+    pub since_ping_s: Option<f64>,
+    /// Seconds since the last data message (text or binary, application
+    /// heartbeats included) from the server, or since opening: pings and
+    /// pongs do not count, so an idle timeout that only data resets shows.
+    #[serde(default)]
+    pub idle_data_in_s: f64,
+    /// Seconds since wsprobe's last data message, or since opening.
+    #[serde(default)]
+    pub idle_data_out_s: f64,
+    /// What the diagnosis reads the drop as (set when the soak is judged).
+    #[serde(default)]
+    pub cause: super::cause::Cause,
 }
 
 /// A regular drop period found in repeated drops.
@@ -84,8 +102,16 @@ pub struct StabilityStats {
     pub app: super::app::AppStats,
     last_ping: HashMap<u32, Instant>,
     pings_on_conn: HashMap<u32, u32>,
+    last_data: HashMap<u32, LastData>,
     /// The per-second timeline on absolute seconds.
     pub timeline: crate::stats::timeline::Timeline,
+}
+
+/// The last data message each way on one connection.
+#[derive(Debug, Clone, Copy, Default)]
+struct LastData {
+    inbound: Option<Instant>,
+    outbound: Option<Instant>,
 }
 
 impl StabilityStats {
@@ -106,6 +132,7 @@ impl StabilityStats {
             app: Default::default(),
             last_ping: HashMap::new(),
             pings_on_conn: HashMap::new(),
+            last_data: HashMap::new(),
             timeline: crate::stats::timeline::Timeline::new(crate::clock::Origin::at(t0)),
         }
     }
@@ -122,6 +149,48 @@ impl StabilityStats {
     }
 }
 
+impl StabilityStats {
+    /// Records a drop; `times` are its lifetime and idle times in and out.
+    fn drop_record(&mut self, e: &Event, close: &crate::event::CloseInfo, times: [Duration; 3], withheld: u64) {
+        let [after, idle_in, idle_out] = times;
+        self.dropped_clients.insert(e.client);
+        let since = |t: Option<Instant>| secs(t.map_or(after, |t| e.at.saturating_duration_since(t)).min(after));
+        let data = self.last_data.get(&e.client).copied().unwrap_or_default();
+        self.closes.push(CloseRecord {
+            client: e.client,
+            code: close.code,
+            reason: close.reason.clone(),
+            abnormal: close.abnormal,
+            how: close.how,
+            detail: close.detail.clone(),
+            after_s: secs(after),
+            idle_in_s: secs(idle_in),
+            idle_out_s: secs(idle_out),
+            at_s: secs(e.at.saturating_duration_since(self.t0)),
+            server_pings: self.pings_on_conn.get(&e.client).copied().unwrap_or(0),
+            pongs_withheld: withheld,
+            since_ping_s: self.last_ping.get(&e.client).map(|t| since(Some(*t))),
+            idle_data_in_s: since(data.inbound),
+            idle_data_out_s: since(data.outbound),
+            cause: Default::default(),
+        });
+    }
+
+    /// Notes a data message (not a ping or pong) in either direction.
+    fn data(&mut self, client: u32, at: Instant, inbound: bool, outbound: bool) {
+        if !(inbound || outbound) {
+            return;
+        }
+        let last = self.last_data.entry(client).or_default();
+        if inbound {
+            last.inbound = Some(at);
+        }
+        if outbound {
+            last.outbound = Some(at);
+        }
+    }
+}
+
 /// Time as the diagnosis prints it (`60.0 s`).
 pub fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
@@ -135,6 +204,7 @@ impl crate::stats::Fold for StabilityStats {
                 self.connections += 1;
                 self.last_ping.remove(&e.client);
                 self.pings_on_conn.insert(e.client, 0);
+                self.last_data.remove(&e.client);
                 self.app.opened(e.client);
             }
             EventKind::Attempt { outcome, .. } => *self.failed_attempts.entry(*outcome).or_default() += 1,
@@ -148,35 +218,33 @@ impl crate::stats::Fold for StabilityStats {
             EventKind::ServerPings(n) => {
                 self.server_pings += u64::from(*n);
                 *self.pings_on_conn.entry(e.client).or_default() += n;
+                let last = self.last_ping.entry(e.client).or_insert(e.at);
+                *last = (*last).max(e.at);
             }
             EventKind::Pong(rtt) => self.pong_rtt.record(*rtt),
             EventKind::Traffic { sent, received, .. } => {
                 self.app_sent += u64::from(*sent);
                 self.messages_in += u64::from(*received);
+                self.data(e.client, e.at, *received > 0, *sent > 0);
             }
             EventKind::Closed { close, after, idle_in, idle_out, pongs_withheld } => {
                 if !close.is_drop() {
                     self.ours += 1;
                     return;
                 }
-                self.dropped_clients.insert(e.client);
-                self.closes.push(CloseRecord {
-                    client: e.client,
-                    code: close.code,
-                    reason: close.reason.clone(),
-                    abnormal: close.abnormal,
-                    how: close.how,
-                    detail: close.detail.clone(),
-                    after_s: secs(*after),
-                    idle_in_s: secs(*idle_in),
-                    idle_out_s: secs(*idle_out),
-                    at_s: secs(e.at.saturating_duration_since(self.t0)),
-                    server_pings: self.pings_on_conn.get(&e.client).copied().unwrap_or(0),
-                    pongs_withheld: *pongs_withheld,
-                });
+                let idle = [*after, *idle_in, *idle_out];
+                self.drop_record(e, close, idle, *pongs_withheld);
             }
             EventKind::GaveUp { .. } | EventKind::MessageSpan { .. } => {}
-            EventKind::App(app) => self.app.apply(e.client, e.at, app),
+            EventKind::App(app) => {
+                let (inbound, outbound) = match app {
+                    AppEvent::ServerBeat => (true, false),
+                    AppEvent::Replied | AppEvent::BeatSent => (false, true),
+                    _ => (false, false),
+                };
+                self.data(e.client, e.at, inbound, outbound);
+                self.app.apply(e.client, e.at, app);
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::cause::{self, near, Cause};
 use super::closes::{CloseRecord, Period, StabilityStats};
 use crate::event::{code_name, EndHow};
 use crate::units::format_duration;
@@ -35,7 +36,7 @@ pub fn diagnose(setup: &Setup, stats: &StabilityStats) -> Vec<String> {
         return out;
     }
     if let Some(p) = stats.period() {
-        out.push(period_line(&p, stats));
+        out.push(period_line(setup, &p, stats));
     }
     for (first, count) in stats.closes.kinds() {
         let times = if count > 1 { format!(" ({count} times)") } else { String::new() };
@@ -47,7 +48,8 @@ pub fn diagnose(setup: &Setup, stats: &StabilityStats) -> Vec<String> {
 fn heartbeat_line(setup: &Setup, stats: &StabilityStats) -> String {
     let server = match stats.median_ping_interval_s() {
         Some(i) => format!("The server pinged every {i:.1} s (median; {} pings)", stats.server_pings),
-        None if stats.server_pings > 0 => format!("The server sent {} ping(s)", stats.server_pings),
+        None if stats.server_pings == 1 => "The server sent 1 ping".to_string(),
+        None if stats.server_pings > 0 => format!("The server sent {} pings", stats.server_pings),
         None if setup.app_heartbeat.is_some() => "The server sent no WebSocket ping frames".to_string(),
         None => "The server sent no pings".to_string(),
     };
@@ -76,31 +78,44 @@ fn heartbeat_line(setup: &Setup, stats: &StabilityStats) -> String {
         ),
         _ => match setup.app_heartbeat {
             Some(name) => format!("; wsprobe kept up the {name} heartbeat"),
+            None if stats.server_pings > 0 => "; wsprobe answered every ping and sent nothing else".to_string(),
             None => "; wsprobe stayed silent".to_string(),
         },
     };
     format!("{server}{ours}.")
 }
 
-fn period_line(p: &Period, stats: &StabilityStats) -> String {
-    let reason = stats.closes.first_with_code(p.code).map(|c| c.reason.as_str()).unwrap_or("");
-    let what =
-        if p.code == 4001 || ["token", "expire", "auth", "session"].iter().any(|w| reason.to_lowercase().contains(w)) {
-            "a token or session TTL: refresh the token before it expires, or reconnect on this code at once"
-        } else if p.code == 1006 && stats.server_pings == 0 {
-            "an idle timeout in the server or a proxy: send pings more often than that"
-        } else if p.code == 1006 {
-            "a maximum connection age (a proxy or load balancer limit) or a scheduled drop"
-        } else {
-            "the server ends connections on a schedule"
-        };
+fn period_line(setup: &Setup, p: &Period, stats: &StabilityStats) -> String {
+    let first = stats.closes.first_with_code(p.code);
+    let reason = first.map(|c| c.reason.as_str()).unwrap_or("");
+    let interval = stats.median_ping_interval_s();
+    let read = first.map(|c| cause::classify(setup, interval, c)).unwrap_or_default();
+    let every = interval.map(|i| format!(" every {i:.1} s")).unwrap_or_default();
+    let what = match read {
+        Cause::TokenTtl => {
+            "a token or session TTL: refresh the token before it expires, or reconnect on this code at once".to_string()
+        }
+        Cause::PongDeadline => "the server's pong deadline, as wsprobe withheld pongs on every connection".to_string(),
+        Cause::PingsAnswered => format!("the server pinged{every} and wsprobe answered, yet it dropped every connection at the same age: a maximum connection age, or an idle timeout that only data messages reset (send one more often, e.g. --app-ping, to tell them apart)"),
+        _ if p.code == 1006 && stats.server_pings == 0 => {
+            "an idle timeout in the server or a proxy: send pings more often than that".to_string()
+        }
+        _ if p.code == 1006 => "a maximum connection age (a proxy or load balancer limit) or a scheduled drop".to_string(),
+        _ => "the server ends connections on a schedule".to_string(),
+    };
     let label = if reason.is_empty() { format!("code {}", p.code) } else { format!("code {} \"{reason}\"", p.code) };
     format!("A drop every {:.1} s ({label}), {} times: {what}.", p.seconds, p.drops)
 }
 
 fn explain(setup: &Setup, stats: &StabilityStats, c: &CloseRecord) -> String {
+    let interval = stats.median_ping_interval_s();
+    match cause::classify(setup, interval, c) {
+        Cause::PongDeadline => return cause::pong_deadline(c, interval),
+        Cause::PingsAnswered => return cause::pings_answered(c),
+        _ => {}
+    }
     match c.how {
-        EndHow::Eof | EndHow::Reset => abnormal(setup, stats, c),
+        EndHow::Eof | EndHow::Reset => abnormal(c),
         EndHow::ProtocolError => format!(
             "The server broke the protocol after {:.1} s and wsprobe failed the connection with {}: {}.",
             c.after_s, c.code, c.detail
@@ -113,17 +128,9 @@ fn explain(setup: &Setup, stats: &StabilityStats, c: &CloseRecord) -> String {
     }
 }
 
-fn abnormal(setup: &Setup, stats: &StabilityStats, c: &CloseRecord) -> String {
+fn abnormal(c: &CloseRecord) -> String {
     let tcp = if c.how == EndHow::Reset { "TCP reset" } else { "TCP closed" };
     let opening = format!("Dropped with 1006 ({tcp} without a close frame) {:.1} s after opening", c.after_s);
-    let near = |a: f64, b: f64| (a - b).abs() <= (0.1 * b).max(0.3);
-    if c.pongs_withheld > 0 || (setup.no_pong && c.server_pings > 0) {
-        let every = stats.median_ping_interval_s().map(|i| format!(" every {i:.1} s")).unwrap_or_default();
-        return format!(
-            "{opening}, {:.1} s after our last frame, while wsprobe withheld {} pongs to the server's pings{every}: the server enforces a pong deadline of about {:.1} s (like a Go read deadline). Clients must answer pings within that.",
-            c.idle_out_s, c.pongs_withheld, c.idle_out_s
-        );
-    }
     if c.server_pings == 0 && near(c.idle_in_s, c.after_s) {
         let silent_out = if near(c.idle_out_s, c.after_s) { " and wsprobe sent nothing" } else { "" };
         let tell_apart = if silent_out.is_empty() {
@@ -135,9 +142,6 @@ fn abnormal(setup: &Setup, stats: &StabilityStats, c: &CloseRecord) -> String {
             "{opening}, {:.1} s after the last inbound frame, no server pings seen{silent_out}: an idle or read timeout of about {:.1} s in the server or a proxy{tell_apart}; send pings (or any message) more often than that.",
             c.idle_in_s, c.idle_in_s
         );
-    }
-    if c.server_pings > 0 {
-        return format!("{opening}, although the server's pings were answered: not a heartbeat timeout; look for a proxy or load balancer limit, a crash or a restart.");
     }
     format!(
         "{opening}, {:.1} s after the last inbound and {:.1} s after the last outbound frame: a timeout of about {:.1} s in the server or a proxy, or a broken network path.",

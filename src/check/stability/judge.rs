@@ -48,6 +48,16 @@ fn setup(d: &StabilityDetails, interrupted: bool) -> diagnose::Setup {
     }
 }
 
+/// Reads every kept drop as the diagnosis does (its `cause`), from the
+/// details alone, so a merged soak's drops read as a single one's.
+pub fn read_causes(d: &mut StabilityDetails) {
+    let setup = setup(d, false);
+    let interval = d.server_pings.median_interval_s;
+    for c in &mut d.closes {
+        c.cause = super::cause::classify(&setup, interval, c);
+    }
+}
+
 /// Findings and diagnosis. `interrupted`: Ctrl-C cut the soak short, so
 /// what survived survived for the time run, not the time planned.
 pub fn judge(d: &StabilityDetails, interrupted: bool) -> Observation {
@@ -67,11 +77,7 @@ pub fn judge(d: &StabilityDetails, interrupted: bool) -> Observation {
             stats.closes.len(),
             first.client,
             first.after_s,
-            if first.abnormal {
-                "1006 (no close frame)".to_string()
-            } else {
-                format!("{} \"{}\"", first.code, first.reason)
-            }
+            super::cause::short(first)
         ),
     };
     obs.add(Finding::new("survival", stats.closes.is_empty(), detail));

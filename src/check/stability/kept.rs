@@ -249,6 +249,10 @@ mod tests {
             at_s: i as f64,
             server_pings: 0,
             pongs_withheld: 0,
+            since_ping_s: None,
+            idle_data_in_s: 0.0,
+            idle_data_out_s: 0.0,
+            cause: Default::default(),
         }
     }
 

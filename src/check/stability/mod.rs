@@ -6,6 +6,7 @@
 
 mod app;
 mod args;
+pub mod cause;
 pub mod closes;
 mod diagnose;
 mod heartbeat;
@@ -325,7 +326,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats, held: Duration, interrupt
         let outcomes = crate::report::counts(&stats.failed_attempts);
         return Observation::failed(format!("no connection could be opened ({outcomes})"));
     }
-    let details = StabilityDetails {
+    let mut details = StabilityDetails {
         clients: plan.shard.share(plan.clients),
         duration_s: plan.duration.as_secs_f64(),
         held_s: crate::units::secs(held),
@@ -348,6 +349,7 @@ fn build(plan: &StabilityPlan, stats: &StabilityStats, held: Duration, interrupt
         },
         app: app::details(plan, &stats.app),
     };
+    judge::read_causes(&mut details);
     judge::judge(&details, interrupted).with_details(details)
 }
 

@@ -44,7 +44,12 @@ pub struct Ctx {
 
 impl Ctx {
     fn emit(&self, client: u32, kind: EventKind) {
-        let _ = self.events.send(Event { client, at: Instant::now(), kind });
+        self.emit_at(client, Instant::now(), kind);
+    }
+
+    /// Sends an event that happened earlier than now (a held-back count).
+    fn emit_at(&self, client: u32, at: Instant, kind: EventKind) {
+        let _ = self.events.send(Event { client, at, kind });
     }
 }
 
@@ -213,12 +218,16 @@ impl<'a> Connection<'a> {
     }
 
     fn closed(&mut self, close: CloseInfo) {
+        // Held-back counts carry the time of their flood, not of the close:
+        // the diagnosis times the close against the last ping and message.
+        let now = Instant::now();
         let (pings, messages) = (self.pings.take(), self.messages.take());
         if pings > 0 {
-            self.ctx.emit(self.id.index, EventKind::ServerPings(pings));
+            self.ctx.emit_at(self.id.index, self.pings.last().unwrap_or(now), EventKind::ServerPings(pings));
         }
         if messages > 0 {
-            self.ctx.emit(self.id.index, EventKind::Traffic { sent: 0, received: messages, round_trips: Vec::new() });
+            let kind = EventKind::Traffic { sent: 0, received: messages, round_trips: Vec::new() };
+            self.ctx.emit_at(self.id.index, self.messages.last().unwrap_or(now), kind);
         }
         if close.is_drop() {
             if let Some(text) = self.ws.explain_drop(&close, self.opened) {

@@ -10,7 +10,10 @@ use crate::report::table::{table, Style};
 pub fn render(d: &StabilityDetails, style: Style) -> String {
     let mut out = String::new();
     if !d.closes.is_empty() {
-        let mut t = table(style, &["client", "code", "reason", "how", "after", "idle in", "idle out", "server pings"]);
+        let mut t = table(
+            style,
+            &["client", "code", "reason", "how", "after", "idle in/out", "pings", "since ping", "read as"],
+        );
         for c in &d.closes {
             t.add_row(vec![
                 Cell::new(c.client),
@@ -18,9 +21,10 @@ pub fn render(d: &StabilityDetails, style: Style) -> String {
                 Cell::new(&c.reason),
                 Cell::new(c.how.label()),
                 Cell::new(format!("{:.2} s", c.after_s)),
-                Cell::new(format!("{:.2} s", c.idle_in_s)),
-                Cell::new(format!("{:.2} s", c.idle_out_s)),
+                Cell::new(format!("{:.2}/{:.2} s", c.idle_in_s, c.idle_out_s)),
                 Cell::new(c.server_pings),
+                Cell::new(c.since_ping_s.map(|s| format!("{s:.2} s")).unwrap_or_else(|| "-".into())),
+                Cell::new(c.cause.label()),
             ]);
         }
         out.push_str(&format!("{t}\n"));

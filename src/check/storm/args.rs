@@ -73,8 +73,10 @@ pub struct StormArgs {
     pub tcp_only: bool,
     /// Connection attempts this process keeps in flight at once. Bounds
     /// wsprobe's own queueing (which would otherwise show up as handshake
-    /// latency) and memory; raise it for a sharper herd.
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    /// latency) and memory. The attempt rate is at most N / handshake time:
+    /// raise it for a server far away (128 over a 20 ms round trip is at
+    /// most 6,400/s) or a sharper herd.
+    #[arg(long, default_value_t = 128, value_name = "N")]
     pub max_pending: u32,
     /// Running as one of several shards.
     #[command(flatten)]

@@ -1,24 +1,25 @@
-//! One storm client's life: wait for its start time, connect (retrying by
-//! the backoff policy), hold (echo round trips timed from the *intended*
-//! send time, so a stalled server shows up), get disrupted, reconnect, and
-//! close cleanly at the end. It only emits events; the collector counts.
+//! One storm client's life from its first attempt (the launcher starts it
+//! at its start time): connect (retrying by the backoff policy), hold
+//! (parked while idle; echo round trips timed from the *intended* send
+//! time, so a stalled server shows up), get disrupted, reconnect, and close
+//! cleanly at the end. It only emits events; the collector counts.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
+use super::hold::{hold, HoldEnd};
 use super::StormPlan;
 use super::{Disrupt, Jitter};
-use crate::event::{CloseInfo, EndHow, Event, EventKind, Flood};
+use crate::event::{CloseInfo, EndHow, Event, EventKind};
 use crate::net::attempt::{Outcome, Phase, PhaseTimes};
 use crate::net::connect::{open, Attempt, ClientWs, FailureKind};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::{close_cleanly, interpret_wire, Read};
+use crate::net::session::close_cleanly;
 use crate::units::ClientId;
 
 /// What every client of a storm shares.
@@ -41,14 +42,20 @@ pub struct Ctx {
     pub settled_changed: tokio::sync::Notify,
     /// Permits for connection attempts in flight (--max-pending).
     pub pending: tokio::sync::Semaphore,
+    /// Where idle connections go to be held cheaply.
+    pub parked: UnboundedSender<super::park::Parked>,
+    /// Every task of the storm, so its end waits for all of them.
+    pub tracker: tokio_util::task::TaskTracker,
 }
 
 impl Ctx {
+    /// Sends one event to the collector.
     pub(super) fn emit(&self, client: ClientId, kind: EventKind) {
         let _ = self.events.send(Event { client: client.index, at: Instant::now(), kind });
     }
 
-    fn settle(&self, wave: u8) {
+    /// One more client is done with `wave` (connected or given up).
+    pub(super) fn settle(&self, wave: u8) {
         self.settled[usize::from(wave.min(1))].fetch_add(1, Ordering::SeqCst);
         self.settled_changed.notify_waiters();
     }
@@ -75,48 +82,97 @@ pub(super) enum Conn {
     Tcp(TcpStream),
 }
 
-/// How a hold ended.
-pub(super) enum HoldEnd {
-    Disrupt,
-    Dropped(CloseInfo),
-    End,
-}
-
-/// Runs one client from its start time to the end of the storm.
+/// Runs one client from its first attempt to the end of the storm; the
+/// launcher started it at its start time, holding an attempt slot for it.
 ///
-/// This future lives as long as the connection, so everything transient
-/// (connecting, echo loops, closing) is boxed: an idle held connection then
-/// costs only the small idle-hold state, which matters at 10,000 clients.
-pub async fn run(ctx: std::sync::Arc<Ctx>, id: ClientId, start_at: tokio::time::Instant) {
-    // Clients of an all-at-once wave are due already: skip the timer
-    // (registering and removing 10,000 timer entries is measurable).
-    if start_at > tokio::time::Instant::now() {
-        tokio::select! {
-            _ = tokio::time::sleep_until(start_at) => {}
-            _ = ctx.end.cancelled() => return ctx.settle(0),
-        }
-    }
+/// This future lives as long as its connection unless the connection is
+/// parked (see [`super::park`]), so everything transient (connecting, echo
+/// loops, closing) is boxed.
+pub async fn run(ctx: Arc<Ctx>, id: ClientId, slot: Slot) {
     if ctx.end.is_cancelled() {
         return ctx.settle(0);
     }
-    for wave in 0..=1u8 {
-        let Some(mut live) = Box::pin(connect_wave(&ctx, id, wave)).await else { return };
-        let until_disrupt = wave == 0 && ctx.plan.disrupt != Disrupt::Server;
-        match hold(&ctx, id, &mut live, until_disrupt).await {
-            HoldEnd::Dropped(close) => {
-                if let Conn::Ws(ws) = &mut live.conn {
-                    Box::pin(crate::net::session::conclude(ws, &close, ctx.plan.close_timeout)).await;
-                }
-                closed(&ctx, id, &live, close)
-            }
-            HoldEnd::Disrupt if wave == 0 => Box::pin(disrupt(&ctx, id, live)).await,
-            HoldEnd::End | HoldEnd::Disrupt => return Box::pin(finish(&ctx, id, live)).await,
+    from_wave(ctx, id, 0, Some(slot)).await
+}
+
+/// Connects in `first` and the waves after it, holding each connection:
+/// parked while it is idle (its task then ends, the holder carries on),
+/// or here.
+async fn from_wave(ctx: Arc<Ctx>, id: ClientId, first: u8, mut slot: Option<Slot>) {
+    for wave in first..=1u8 {
+        let Some(live) = Box::pin(connect_wave(&ctx, id, wave, slot.take())).await else { return };
+        let Some(live) = Box::pin(super::park::park(&ctx, id, wave, live)).await else { return };
+        if !Box::pin(held(&ctx, id, wave, live)).await {
+            return;
         }
+    }
+}
+
+/// Carries on with a connection the holder woke (it became readable, or
+/// the hold is over): built again, held, then as [`from_wave`] goes on.
+/// `slot` is the attempt slot the holder took to pace a mass wake-up.
+pub(super) async fn resume(ctx: Arc<Ctx>, parked: super::park::Parked, slot: Option<Slot>) {
+    let (id, wave) = (parked.id, parked.wave);
+    let live = parked.into_live(&ctx.endpoint).await;
+    let go_on = Box::pin(held(&ctx, id, wave, live)).await;
+    drop(slot);
+    if go_on && wave == 0 {
+        Box::pin(from_wave(ctx, id, 1, None)).await
+    }
+}
+
+/// Holds a connection of `wave` and ends the hold as it ended: true when the
+/// client goes on to its next wave.
+async fn held(ctx: &Ctx, id: ClientId, wave: u8, mut live: Live) -> bool {
+    let until_disrupt = wave == 0 && ctx.plan.disrupt != Disrupt::Server;
+    match hold(ctx, id, &mut live, until_disrupt).await {
+        HoldEnd::Dropped(close) => {
+            if let Conn::Ws(ws) = &mut live.conn {
+                Box::pin(crate::net::session::conclude(ws, &close, ctx.plan.close_timeout)).await;
+            }
+            closed(ctx, id, &live, close);
+            true
+        }
+        HoldEnd::Disrupt if wave == 0 => {
+            Box::pin(disrupt(ctx, id, live)).await;
+            true
+        }
+        HoldEnd::End | HoldEnd::Disrupt => {
+            Box::pin(finish(ctx, id, live)).await;
+            false
+        }
+    }
+}
+
+/// An attempt slot (one of `--max-pending`) taken before the task that
+/// uses it existed; given back when dropped.
+pub struct Slot(Arc<Ctx>);
+
+impl Slot {
+    /// Waits for a free slot; `None` once the run is over.
+    pub(super) async fn take(ctx: &Arc<Ctx>) -> Option<Slot> {
+        tokio::select! {
+            slot = Slot::wait(ctx) => slot,
+            _ = ctx.end.cancelled() => None,
+        }
+    }
+
+    /// Waits for a free slot, also after the run is over (closing paces
+    /// itself by the same slots).
+    pub(super) async fn wait(ctx: &Arc<Ctx>) -> Option<Slot> {
+        ctx.pending.acquire().await.ok()?.forget();
+        Some(Slot(ctx.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.pending.add_permits(1);
     }
 }
 
 /// Connects with retries; `None` when the client gave up or the run ended.
-async fn connect_wave(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
+async fn connect_wave(ctx: &Ctx, id: ClientId, wave: u8, mut slot: Option<Slot>) -> Option<Live> {
     let plan = &ctx.plan;
     for attempt in 1..=plan.max_attempts {
         let retry = if wave == 0 { attempt - 1 } else { attempt };
@@ -127,11 +183,14 @@ async fn connect_wave(ctx: &Ctx, id: ClientId, wave: u8) -> Option<Live> {
                 _ = ctx.end.cancelled() => break,
             }
         }
-        // Wait for a slot before allocating the attempt, so clients queued
-        // behind --max-pending cost nothing but their idle task.
-        let permit = tokio::select! {
-            p = ctx.pending.acquire() => p.ok(),
-            _ = ctx.end.cancelled() => break,
+        // Wait for a slot before allocating the attempt (the first attempt's
+        // slot was taken before this task was spawned).
+        let permit = match slot.take() {
+            Some(first) => (None, Some(first)),
+            None => tokio::select! {
+                p = ctx.pending.acquire() => (p.ok(), None),
+                _ = ctx.end.cancelled() => break,
+            },
         };
         let result = tokio::select! {
             r = Box::pin(attempt_once(ctx, id, wave)) => r,
@@ -209,87 +268,7 @@ fn jittered(d: Duration, jitter: Jitter) -> Duration {
     }
 }
 
-/// Holds a connection until disruption (when `until_disrupt`), the end, or a drop.
-async fn hold(ctx: &Ctx, id: ClientId, live: &mut Live, until_disrupt: bool) -> HoldEnd {
-    // `disrupt` is a child of `end`, so one cancellation future serves both.
-    let token = if until_disrupt { &ctx.disrupt } else { &ctx.end };
-    let ended = match &mut live.conn {
-        Conn::Tcp(stream) => hold_tcp(token, stream).await,
-        Conn::Ws(_) if ctx.plan.message.is_some() => Box::pin(super::echo::hold_echo(ctx, id, live, token)).await,
-        Conn::Ws(ws) => hold_idle(ctx, id, ws, &mut live.last_in, token).await,
-    };
-    match ended {
-        HoldEnd::Disrupt if ctx.end.is_cancelled() => HoldEnd::End,
-        other => other,
-    }
-}
-
-/// Holds a silent connection: answers pings (tungstenite does), notes
-/// inbound traffic, watches for the end.
-async fn hold_idle(
-    ctx: &Ctx,
-    id: ClientId,
-    ws: &mut ClientWs,
-    last_in: &mut Instant,
-    token: &CancellationToken,
-) -> HoldEnd {
-    let (mut pings, mut messages) = (Flood::default(), Flood::default());
-    let traffic = |n: u32| EventKind::Traffic { sent: 0, received: n, round_trips: Vec::new() };
-    let end = loop {
-        tokio::select! {
-            _ = token.cancelled() => break HoldEnd::Disrupt,
-            item = ws.next() => match interpret_wire(ws, item) {
-                Read::Frame(msg) => {
-                    *last_in = Instant::now();
-                    match msg {
-                        Message::Ping(_) => match pings.admit(*last_in) {
-                            Some(held) if held > 0 => ctx.emit(id, EventKind::ServerPings(held + 1)),
-                            Some(_) => ctx.emit(id, EventKind::ServerPing),
-                            None => {}
-                        },
-                        Message::Text(_) | Message::Binary(_) => {
-                            if let Some(held) = messages.admit(*last_in) {
-                                ctx.emit(id, traffic(held + 1))
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Read::Ended(close) => break HoldEnd::Dropped(close),
-            },
-        }
-    };
-    let (held_pings, held_messages) = (pings.take(), messages.take());
-    if held_pings > 0 {
-        ctx.emit(id, EventKind::ServerPings(held_pings));
-    }
-    if held_messages > 0 {
-        ctx.emit(id, traffic(held_messages));
-    }
-    end
-}
-
-async fn hold_tcp(token: &CancellationToken, stream: &mut TcpStream) -> HoldEnd {
-    let mut scratch = [0u8; 64];
-    loop {
-        tokio::select! {
-            _ = token.cancelled() => return HoldEnd::Disrupt,
-            ready = stream.readable() => {
-                if ready.is_err() {
-                    return HoldEnd::Dropped(CloseInfo::abnormal(EndHow::Reset, "socket error"));
-                }
-                match stream.try_read(&mut scratch) {
-                    Ok(0) => return HoldEnd::Dropped(CloseInfo::abnormal(EndHow::Eof, "the server closed TCP")),
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) => return HoldEnd::Dropped(CloseInfo::abnormal(EndHow::Reset, e.to_string())),
-                }
-            }
-        }
-    }
-}
-
-fn closed(ctx: &Ctx, id: ClientId, live: &Live, close: CloseInfo) {
+pub(super) fn closed(ctx: &Ctx, id: ClientId, live: &Live, close: CloseInfo) {
     ctx.emit(id, EventKind::closed(close, live.opened, live.last_in, live.last_out, 0));
 }
 
@@ -364,8 +343,11 @@ mod footprint {
             settled_changed: Default::default(),
             connected: Default::default(),
             pending: tokio::sync::Semaphore::new(1),
+            parked: tokio::sync::mpsc::unbounded_channel().0,
+            tracker: Default::default(),
         });
-        let task = run(ctx, ClientId::new(0), tokio::time::Instant::now());
+        let slot = Slot(ctx.clone());
+        let task = run(ctx, ClientId::new(0), slot);
         assert!(std::mem::size_of_val(&task) <= 1024, "client task is {} bytes", std::mem::size_of_val(&task));
     }
 }

@@ -11,7 +11,8 @@ use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{Conn, Ctx, HoldEnd, Live};
+use super::client::{Conn, Ctx, Live};
+use super::hold::HoldEnd;
 use crate::event::EventKind;
 use crate::net::connect::ClientWs;
 use crate::net::session::{interpret_wire, write_within, Read, WriteOp, Written};

@@ -8,8 +8,11 @@ mod args;
 mod backlog;
 mod client;
 mod echo;
+mod hold;
 mod judge;
+mod launch;
 pub mod merge;
+mod park;
 mod phases;
 mod report;
 pub mod stats;
@@ -38,7 +41,7 @@ use crate::shard::{ShardInfo, ShardPlan};
 use crate::stats::listen_queue::ListenQueue;
 use crate::stats::selfwatch::SelfWatch;
 use crate::target::Resolved;
-use crate::units::{Backoff, ClientId, Rate};
+use crate::units::{Backoff, Rate};
 
 /// The `storm` check: a herd, a disruption, a reconnect storm.
 #[derive(Debug)]
@@ -234,6 +237,8 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
     let end = stop.child_token();
     let mut endpoint = target.endpoint.clone();
     endpoint.source_stride = plan.shard.count;
+    let tracker = TaskTracker::new();
+    let (parked, parked_rx) = mpsc::unbounded_channel();
     let ctx = Arc::new(client::Ctx {
         endpoint,
         plan: plan.clone(),
@@ -244,20 +249,16 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
         settled_changed: tokio::sync::Notify::new(),
         connected: [AtomicU32::new(0), AtomicU32::new(0)],
         pending: tokio::sync::Semaphore::new(plan.max_pending as usize),
+        parked,
+        tracker: tracker.clone(),
     });
     let watch = SelfWatch::start();
     let progress = report::progress(plan, stats.clone(), ctx.clone());
     // Read before the first client can send its SYN.
     let queue_before = on_this_machine(target).then(ListenQueue::read).flatten();
-    let tracker = TaskTracker::new();
-    let mut arrivals = 0;
-    for i in plan.shard.clients(plan.clients) {
-        let offset = plan.start_offset(i);
-        if !start.is_past(offset) {
-            tracker.spawn(client::run(ctx.clone(), ClientId::new(i), start.instant(offset).into()));
-            arrivals += 1;
-        }
-    }
+    let arrivals = launch::arrivals(plan, &start).count() as u32;
+    tracker.spawn(park::holder(ctx.clone(), parked_rx));
+    tracker.spawn(launch::launch(ctx.clone(), start));
     let mut phases = phases::drive(plan, &ctx, arrivals, stop).await;
     phases.listen_queue = queue_before.and_then(|before| Some(ListenQueue::read()?.since(before)));
     end.cancel();

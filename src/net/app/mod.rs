@@ -31,7 +31,7 @@ pub use detect::Detections;
 pub use handshake::{ready, AppReady, AppRefusal, Line};
 pub use speaker::DropFacts;
 pub use spec::{AppOptions, AppSpec, Beat, Expect, Refusal, Reply, ServerBeat, Step, UrlRule};
-pub use ws::ClientWs;
+pub use ws::{ClientWs, ParkedWs};
 
 /// The application protocols wsprobe speaks by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize, clap::ValueEnum)]

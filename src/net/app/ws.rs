@@ -14,8 +14,9 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -23,7 +24,8 @@ use super::detect::{Detections, Sniffer};
 use super::speaker::{Speaker, Transcript};
 use super::{Announced, AppSpec};
 use crate::event::{CloseInfo, Event};
-use crate::net::stream::WsStream;
+use crate::net::endpoint::Endpoint;
+use crate::net::stream::{Transport, WsStream};
 
 /// An open client WebSocket and its application layer.
 #[derive(Debug)]
@@ -40,10 +42,63 @@ enum Layer {
     Speak(Box<Speaker>),
 }
 
+/// A client WebSocket that has carried no frame since the upgrade, reduced
+/// to its socket and its layer while it waits for something to read: an
+/// idle held connection then costs the socket and two words, not the framed
+/// stream's buffers and wakers. [`ParkedWs::resume`] builds the same
+/// WebSocket again (nothing was read or written, so nothing is lost).
+#[derive(Debug)]
+pub struct ParkedWs {
+    tcp: TcpStream,
+    layer: Option<Box<Layer>>,
+}
+
+impl ParkedWs {
+    /// The socket, to wait until it is readable.
+    pub fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    /// The WebSocket again, as the upgrade built it.
+    pub async fn resume(self, endpoint: &Endpoint) -> ClientWs {
+        let mut ws = ClientWs::framed(WsStream::new(Transport::Plain(self.tcp)), endpoint, Vec::new()).await;
+        ws.layer = self.layer;
+        ws
+    }
+}
+
 impl ClientWs {
     /// A WebSocket without an application layer.
     pub fn new(ws: WebSocketStream<WsStream>) -> ClientWs {
         ClientWs { ws, layer: None }
+    }
+
+    /// The WebSocket over an upgraded stream, framed as `endpoint` says,
+    /// starting with `already`, the bytes read past the 101 head.
+    pub async fn framed(mut stream: WsStream, endpoint: &Endpoint, already: Vec<u8>) -> ClientWs {
+        stream.frames_from_now(endpoint.ws_config.max_frame_size.unwrap_or(usize::MAX), already);
+        if endpoint.withhold_pongs {
+            stream.withhold_pongs();
+        }
+        ClientWs::new(WebSocketStream::from_raw_socket(stream, Role::Client, Some(endpoint.ws_config)).await)
+    }
+
+    /// Parks a plain-TCP WebSocket that has carried no frame yet and speaks
+    /// no application protocol (whose heartbeats need the full stream);
+    /// any other is handed back as it was.
+    pub async fn park(self, endpoint: &Endpoint) -> Result<ParkedWs, ClientWs> {
+        if matches!(self.layer.as_deref(), Some(Layer::Speak(_))) || !self.ws.get_ref().is_fresh_plain() {
+            return Err(self);
+        }
+        let layer = self.layer;
+        match self.ws.into_inner().into_plain_tcp() {
+            Ok(tcp) => Ok(ParkedWs { tcp, layer }),
+            // Not reached (checked above); rebuilt all the same, never lost.
+            Err(stream) => {
+                let ws = WebSocketStream::from_raw_socket(stream, Role::Client, Some(endpoint.ws_config)).await;
+                Err(ClientWs { ws, layer })
+            }
+        }
     }
 
     /// The byte stream underneath (TCP socket, TLS state, withheld pongs).

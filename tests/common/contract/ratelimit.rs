@@ -35,6 +35,25 @@ impl Contract for RatelimitReport {
         if !numbered {
             return Err("attempts are not numbered 1, 2, 3...".into());
         }
+        let labels = ["accepted", "app-refused"];
+        for a in &self.attempts {
+            let failed = !labels.contains(&a.outcome.0.as_str())
+                && !a.outcome.0.starts_with("http-")
+                && !a.outcome.0.starts_with("closed-");
+            if failed != a.failed_in.is_some() {
+                return Err(format!("attempt {}: failed_in {:?} with outcome {}", a.n, a.failed_in, a.outcome.0));
+            }
+        }
+        let i = &self.inferred;
+        i.fits.iter().chain(&i.model).try_for_each(Fit::check)?;
+        if i.fits.windows(2).any(|w| w[0].explained < w[1].explained) {
+            return Err("fits are not best first".into());
+        }
+        if let Some(m) = &i.model {
+            if i.fits.first().map(|f| (f.kind, f.explained)) != Some((m.kind, m.explained)) {
+                return Err("model is not the best of fits".into());
+            }
+        }
         Ok(())
     }
 }
@@ -52,6 +71,76 @@ pub enum Purpose {
     Scheduled,
     WindowProbe,
     ReuseProbe,
+    RefillProbe,
+    ModelProbe,
+}
+
+/// The phase a failed attempt ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Dns,
+    Tcp,
+    Tls,
+    Upgrade,
+    App,
+}
+
+/// How a limit said no: an outcome label, or `queued`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signal(pub String);
+
+impl<'de> Deserialize<'de> for Signal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "queued" {
+            return Ok(Signal(text));
+        }
+        let outcome: Outcome =
+            serde_json::from_value(serde_json::Value::String(text)).map_err(serde::de::Error::custom)?;
+        Ok(Signal(outcome.0))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    Window,
+    CountingWindow,
+    Bucket,
+}
+
+/// One limiter model fitted to the attempts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fit {
+    pub kind: ModelKind,
+    pub burst: u32,
+    #[serde(deserialize_with = "nullable")]
+    pub window_s: Option<f64>,
+    #[serde(deserialize_with = "nullable")]
+    pub refill_per_s: Option<f64>,
+    pub explained: u32,
+    pub answered: u32,
+    pub fit: f64,
+    pub summary: String,
+}
+
+impl Fit {
+    fn check(&self) -> Result<(), String> {
+        let bucket = self.kind == ModelKind::Bucket;
+        if bucket != self.refill_per_s.is_some() || bucket == self.window_s.is_some() {
+            return Err(format!(
+                "{:?} with window_s {:?} and refill_per_s {:?}",
+                self.kind, self.window_s, self.refill_per_s
+            ));
+        }
+        let share = f64::from(self.explained) / f64::from(self.answered.max(1));
+        if self.explained > self.answered || (share - self.fit).abs() > 0.001 {
+            return Err(format!("fit {} is not {} of {}", self.fit, self.explained, self.answered));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +155,9 @@ pub struct AttemptRecord {
     pub retry_after: Option<String>,
     #[serde(deserialize_with = "nullable")]
     pub close_code: Option<u16>,
+    /// Set exactly for failed attempts (no HTTP answer).
+    #[serde(deserialize_with = "nullable")]
+    pub failed_in: Option<Phase>,
     pub purpose: Purpose,
 }
 
@@ -83,7 +175,14 @@ pub struct Inferred {
     #[serde(deserialize_with = "nullable")]
     pub slots_reused: Option<bool>,
     #[serde(deserialize_with = "nullable")]
-    pub signal: Option<Outcome>,
+    pub signal: Option<Signal>,
     #[serde(deserialize_with = "nullable")]
     pub retry_after: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub counts_refusals: Option<bool>,
+    /// The best fit, when it explains enough.
+    #[serde(deserialize_with = "nullable")]
+    pub model: Option<Fit>,
+    /// Every model fitted, best first.
+    pub fits: Vec<Fit>,
 }

@@ -97,6 +97,17 @@ impl Contract for StabilityReport {
                 return Err(format!("app.explained keeps at most 3 of explained_total: {app:?}"));
             }
         }
+        for c in &self.closes {
+            if c.idle_data_in_s > c.after_s + 0.01 || c.idle_data_out_s > c.after_s + 0.01 {
+                return Err(format!("client {}: data idle longer than the connection lived", c.client));
+            }
+            if c.since_ping_s.is_some() != (c.server_pings > 0) {
+                return Err(format!("client {}: since_ping_s is there exactly when the server pinged", c.client));
+            }
+            if c.cause == Cause::PongDeadline && c.since_ping_s.is_none() {
+                return Err(format!("client {}: a pong deadline without a ping", c.client));
+            }
+        }
         Ok(())
     }
 }
@@ -127,6 +138,26 @@ pub struct CloseRecord {
     pub at_s: f64,
     pub server_pings: u32,
     pub pongs_withheld: u64,
+    /// Seconds from the server's last ping to the close; null without pings.
+    #[serde(deserialize_with = "nullable")]
+    pub since_ping_s: Option<f64>,
+    pub idle_data_in_s: f64,
+    pub idle_data_out_s: f64,
+    pub cause: Cause,
+}
+
+/// What the diagnosis reads a drop as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    PongDeadline,
+    IdleTimeout,
+    PingsAnswered,
+    TokenTtl,
+    ServerClose,
+    ProtocolError,
+    Stalled,
+    Other,
 }
 
 #[derive(Debug, Deserialize)]
