@@ -144,5 +144,8 @@ fn infers_the_window_without_retry_after() {
     let json = run_json(&["ratelimit", &url, "--attempts", "6", "--rate", "20/s"]);
     assert_eq!(json["inferred"]["burst"], 2, "{json}");
     let window = json["inferred"]["window_s"].as_f64().unwrap();
-    assert!((window - 1.0).abs() <= 0.3, "window {window} for a 1 s limiter");
+    // The window probes back off (each gap at least a tenth of the time
+    // waited), and on a loaded 2-core machine the Python limiter answers
+    // late: 1.57 s was seen once. Still far from a 2 s or 3 s window.
+    assert!((0.7..=1.7).contains(&window), "window {window} for a 1 s limiter");
 }
