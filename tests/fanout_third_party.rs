@@ -13,19 +13,15 @@
 //! Every wait is bounded: the peer's readiness line, and each wsprobe run.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// How long a peer may take to print its readiness line (uvicorn spawns
-/// fresh interpreters for its workers; CI runs tests in parallel on 2 cores).
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+mod common;
+use common::peer::{third_party, Peer};
+
 /// How long one wsprobe fanout run may take before the test kills it.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// wsprobe's wait for late deliveries unless a test sets its own;
@@ -35,114 +31,23 @@ const WAIT: &str = "1s";
 const UNICAST: &str = r#"{"type":"send","to":"dev-{to}","data":"{nonce}"}"#;
 const BROADCAST: &str = r#"{"type":"broadcast","data":"{nonce}"}"#;
 
-fn third_party(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/third_party").join(rel)
+/// The FastAPI/uvicorn device router with `args` (workers, spam mode...).
+fn router(args: &[&str]) -> Peer {
+    Peer::python("fanout_router.py", "fastapi, uvicorn", args)
 }
 
-/// A server process (and its children, in its own process group), killed
-/// by that group's id when dropped.
-struct Peer {
-    child: Child,
-    /// `ws://127.0.0.1:PORT` from the readiness line.
-    base: String,
-    truth: PathBuf,
-    stderr: PathBuf,
-    _dir: tempfile::TempDir,
+/// The Node `ws` broadcast hub.
+fn node_ws() -> Peer {
+    assert!(
+        third_party("node/node_modules/ws/package.json").exists(),
+        "tests/third_party/node/node_modules is missing: scripts/test runs `npm ci` there"
+    );
+    Peer::start("node", &[third_party("node/fanout_ws.js").to_str().expect("utf-8 path")])
 }
 
-impl Peer {
-    /// Starts `program args`, waits (bounded) for a stdout line starting
-    /// with `READY ws://`, keeps draining stdout afterwards.
-    fn start(program: &str, args: &[&str]) -> Peer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let truth = dir.path().join("truth.jsonl");
-        let stderr = dir.path().join("stderr.log");
-        let mut child = Command::new(program)
-            .args(args)
-            .env("FANOUT_TRUTH", &truth)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(&stderr).expect("stderr log"))
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {program} {args:?}: {e}"));
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("READY ") {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-        let mut peer = Peer { child, base: String::new(), truth, stderr, _dir: dir };
-        match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(line) => {
-                let url = line.split_whitespace().nth(1).unwrap_or_default();
-                assert!(url.starts_with("ws://127.0.0.1:"), "readiness line without a URL: {line}");
-                peer.base = url.trim_end_matches('/').to_string();
-            }
-            Err(_) => panic!(
-                "{program} {args:?} printed no READY line within {STARTUP_TIMEOUT:?} (exit: {:?}); stderr:\n{}",
-                peer.child.try_wait(),
-                peer.stderr_text()
-            ),
-        }
-        peer
-    }
-
-    fn router(args: &[&str]) -> Peer {
-        assert!(
-            Command::new("python3").args(["-c", "import fastapi, uvicorn"]).status().is_ok_and(|s| s.success()),
-            "python3 with fastapi and uvicorn is needed: scripts/test installs tests/third_party/requirements.txt"
-        );
-        let script = third_party("fanout_router.py");
-        let mut all = vec![script.to_str().expect("utf-8 path")];
-        all.extend_from_slice(args);
-        Peer::start("python3", &all)
-    }
-
-    fn node_ws() -> Peer {
-        assert!(
-            third_party("node/node_modules/ws/package.json").exists(),
-            "tests/third_party/node/node_modules is missing: scripts/test runs `npm ci` there"
-        );
-        Peer::start("node", &[third_party("node/fanout_ws.js").to_str().expect("utf-8 path")])
-    }
-
-    /// The URL template every wsprobe client connects to.
-    fn url(&self) -> String {
-        format!("{}/ws?device=dev-{{client}}", self.base)
-    }
-
-    fn stderr_text(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Bytes of truth written so far, to read one run's events later.
-    fn truth_len(&self) -> u64 {
-        std::fs::metadata(&self.truth).map(|m| m.len()).unwrap_or(0)
-    }
-
-    /// Truth events written after byte `from`.
-    fn truth_since(&self, from: u64) -> Vec<Value> {
-        let text = std::fs::read(&self.truth).unwrap_or_default();
-        let tail = &text[(from as usize).min(text.len())..];
-        String::from_utf8_lossy(tail)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad truth line {l:?}: {e}")))
-            .collect()
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        // SAFETY: killpg(2) on the process group this test created for its
-        // own child (process_group(0)), which is not reaped yet, so the id
-        // cannot have been reused.
-        unsafe { libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL) };
-        let _ = self.child.wait();
-    }
+/// The URL template every wsprobe client connects to.
+fn url(peer: &Peer) -> String {
+    format!("{}/ws?device=dev-{{client}}", peer.base)
 }
 
 /// One finished wsprobe run.
@@ -269,10 +174,10 @@ fn cross_talk_in_truth(events: &[Value]) -> u64 {
 
 #[test]
 fn router_one_worker_unicast_reaches_only_the_addressee() {
-    let router = Peer::router(&[]);
+    let router = router(&[]);
     let (n, m) = (6, 6);
     let from = router.truth_len();
-    let run = fanout(&router.url(), &["--clients", "6", "--messages", "6", "--mode", "unicast", "--publish", UNICAST]);
+    let run = fanout(&url(&router), &["--clients", "6", "--messages", "6", "--mode", "unicast", "--publish", UNICAST]);
     assert_pass(&run);
     assert_eq!(run.u64("expected"), m * (n - 1), "one send per other client per round: {}", run.describe());
     let events = router.truth_since(from);
@@ -283,10 +188,10 @@ fn router_one_worker_unicast_reaches_only_the_addressee() {
 
 #[test]
 fn router_spam_mode_unicast_is_cross_talk() {
-    let router = Peer::router(&["--mode", "spam"]);
+    let router = router(&["--mode", "spam"]);
     let (n, m) = (5u64, 5u64);
     let from = router.truth_len();
-    let run = fanout(&router.url(), &["--clients", "5", "--messages", "5", "--mode", "unicast", "--publish", UNICAST]);
+    let run = fanout(&url(&router), &["--clients", "5", "--messages", "5", "--mode", "unicast", "--publish", UNICAST]);
     assert_eq!(run.json["verdict"], "fail", "{}", run.describe());
     assert_eq!(run.code, Some(1), "{}", run.describe());
     // Each round the publisher sends n-1 unicasts; the buggy router hands
@@ -311,10 +216,10 @@ fn router_spam_mode_unicast_is_cross_talk() {
 
 #[test]
 fn router_one_worker_broadcast_reaches_everyone() {
-    let router = Peer::router(&[]);
+    let router = router(&[]);
     let n = 8;
     let run =
-        fanout(&router.url(), &["--clients", "8", "--messages", "8", "--mode", "broadcast", "--publish", BROADCAST]);
+        fanout(&url(&router), &["--clients", "8", "--messages", "8", "--mode", "broadcast", "--publish", BROADCAST]);
     assert_pass(&run);
     assert_eq!(run.u64("expected"), n * n, "every client, the publisher included, each round: {}", run.describe());
     assert_one_group(&run, n);
@@ -330,7 +235,7 @@ fn assert_broadcast_partitioned_by_worker(router: &Peer, schedule: &[u64], must_
         let from = router.truth_len();
         let clients = n.to_string();
         let run = fanout(
-            &router.url(),
+            &url(router),
             &[
                 "--clients",
                 &clients,
@@ -391,7 +296,7 @@ fn assert_broadcast_partitioned_by_worker(router: &Peer, schedule: &[u64], must_
 /// clients, then up to six runs of 100.
 #[test]
 fn router_uvicorn_two_workers_broadcast_is_partitioned_by_worker() {
-    let router = Peer::router(&["--workers", "2"]);
+    let router = router(&["--workers", "2"]);
     assert_broadcast_partitioned_by_worker(&router, &[40, 100, 100, 100, 100, 100, 100], false);
 }
 
@@ -400,14 +305,14 @@ fn router_uvicorn_two_workers_broadcast_is_partitioned_by_worker() {
 /// share one worker with probability 2/1024 (by hand: split 10 runs of 10).
 #[test]
 fn router_reuse_port_two_workers_broadcast_is_partitioned_by_worker() {
-    let router = Peer::router(&["--workers", "2", "--reuse-port"]);
+    let router = router(&["--workers", "2", "--reuse-port"]);
     assert_broadcast_partitioned_by_worker(&router, &[10, 10, 10, 10, 10], true);
 }
 
 #[test]
 fn node_ws_broadcast_reaches_everyone() {
-    let hub = Peer::node_ws();
-    let run = fanout(&hub.url(), &["--clients", "10", "--mode", "broadcast", "--publish", BROADCAST]);
+    let hub = node_ws();
+    let run = fanout(&url(&hub), &["--clients", "10", "--mode", "broadcast", "--publish", BROADCAST]);
     assert_pass(&run);
     assert_eq!(run.u64("expected"), 100, "10 rounds by default (one per client), 10 receivers each");
     assert_one_group(&run, 10);
@@ -415,9 +320,9 @@ fn node_ws_broadcast_reaches_everyone() {
 
 #[test]
 fn node_ws_broadcast_to_others_counts_the_echo_apart() {
-    let hub = Peer::node_ws();
+    let hub = node_ws();
     let run =
-        fanout(&hub.url(), &["--clients", "10", "--mode", "broadcast", "--audience", "others", "--publish", BROADCAST]);
+        fanout(&url(&hub), &["--clients", "10", "--mode", "broadcast", "--audience", "others", "--publish", BROADCAST]);
     // The hub sends every broadcast back to its publisher too; with
     // --audience others that copy is an echo (reported), not cross-talk.
     assert_pass(&run);
@@ -426,9 +331,9 @@ fn node_ws_broadcast_to_others_counts_the_echo_apart() {
 
 #[test]
 fn node_ws_unicast_reaches_only_the_addressee() {
-    let hub = Peer::node_ws();
+    let hub = node_ws();
     let from = hub.truth_len();
-    let run = fanout(&hub.url(), &["--clients", "5", "--mode", "unicast", "--publish", UNICAST]);
+    let run = fanout(&url(&hub), &["--clients", "5", "--mode", "unicast", "--publish", UNICAST]);
     assert_pass(&run);
     assert_eq!(run.u64("expected"), 20, "{}", run.describe());
     assert_eq!(cross_talk_in_truth(&hub.truth_since(from)), 0);

@@ -92,8 +92,22 @@ impl Peer {
 
     /// Every truth event written so far, one JSON value per line.
     pub fn truth(&self) -> Vec<serde_json::Value> {
-        let text = std::fs::read_to_string(&self.truth).unwrap_or_default();
-        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad truth line {l:?}: {e}"))).collect()
+        self.truth_since(0)
+    }
+
+    /// Bytes of truth written so far, to read one run's events later.
+    pub fn truth_len(&self) -> u64 {
+        std::fs::metadata(&self.truth).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Truth events written after byte `from`.
+    pub fn truth_since(&self, from: u64) -> Vec<serde_json::Value> {
+        let text = std::fs::read(&self.truth).unwrap_or_default();
+        let tail = &text[(from as usize).min(text.len())..];
+        String::from_utf8_lossy(tail)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad truth line {l:?}: {e}")))
+            .collect()
     }
 }
 
