@@ -190,3 +190,38 @@ fn haproxy_server_maxconn_queues_upgrades_not_tcp_connects() {
         "{words}"
     );
 }
+
+/// Every storm connection ends with a closing handshake the server sees:
+/// our close frame first, 1000 "wsprobe done", then the server's. Idle
+/// connections are parked and closed on their bare socket at the end, so
+/// this is the truth of that path, read from Python `websockets` itself.
+#[test]
+fn storm_closes_every_held_connection_with_a_handshake_the_server_sees() {
+    let peer = common::peer::Peer::python("plain_server.py", "websockets", &["echo"]);
+    let clients = 200;
+    let r = run_json(&[
+        "storm",
+        &format!("{}/ws", peer.base),
+        "--clients",
+        &clients.to_string(),
+        "--hold",
+        "300ms",
+        "--disrupt",
+        "none",
+    ]);
+    assert_eq!(r["verdict"], "pass", "{r:#}");
+    assert_eq!(count(&r, "/connected"), clients);
+    let closes =
+        |p: &common::peer::Peer| -> Vec<Value> { p.truth().into_iter().filter(|e| e["event"] == "close").collect() };
+    let deadline = std::time::Instant::now() + STARTUP_TIMEOUT;
+    while (closes(&peer).len() as u64) < clients && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seen = closes(&peer);
+    assert_eq!(seen.len() as u64, clients, "the server saw {} closes: {seen:?}", seen.len());
+    for close in &seen {
+        assert_eq!(close["code"], 1000, "{close}");
+        assert_eq!(close["reason"], "wsprobe done", "{close}");
+        assert_eq!(close["client_first"], true, "the client closed first: {close}");
+    }
+}

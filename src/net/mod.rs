@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod attempt;
+pub mod bare_close;
 pub mod connect;
 pub mod deflate;
 pub mod endpoint;

@@ -18,7 +18,10 @@ Binds 127.0.0.1 on a port the kernel picks and prints one readiness line:
 
 With FANOUT_TRUTH=/path each accepted upgrade appends one JSON line,
 {"pid":P,"event":"open","path":"/ws?...","headers":{...}} (header names in
-lower case), so a test learns what really arrived. Serves until killed.
+lower case), and each ended connection one more, {"event":"close",
+"code":C,"reason":R,"client_first":B}: the close frame the client sent
+(code null when none came) and whether it came before the server's own,
+so a test learns what really arrived. Serves until killed.
 """
 import asyncio
 import http
@@ -46,8 +49,18 @@ async def echo(ws):
     request = ws.request
     headers = {name.lower(): value for name, value in request.headers.raw_items()}
     truth(event="open", path=request.path, headers=headers)
-    async for message in ws:
-        await ws.send(message)
+    try:
+        async for message in ws:
+            await ws.send(message)
+    finally:
+        await ws.wait_closed()
+        rcvd = ws.protocol.close_rcvd
+        truth(
+            event="close",
+            code=rcvd.code if rcvd else None,
+            reason=rcvd.reason if rcvd else None,
+            client_first=bool(ws.protocol.close_rcvd_then_sent),
+        )
 
 
 def token_check(token):

@@ -34,12 +34,11 @@ pub struct Ctx {
     pub disrupt: CancellationToken,
     /// Cancelled when the run is over (or on Ctrl-C): close and finish.
     pub end: CancellationToken,
-    /// Clients done with each wave (connected or given up).
-    pub settled: [AtomicU32; 2],
+    /// Clients done with each wave (connected or given up), and the
+    /// phase driver's wake-up when its count is reached.
+    pub settled: super::settle::Settled,
     /// Clients connected in each wave.
     pub connected: [AtomicU32; 2],
-    /// Woken whenever a client settles a wave, so phase waits are events.
-    pub settled_changed: tokio::sync::Notify,
     /// Permits for connection attempts in flight (--max-pending).
     pub pending: tokio::sync::Semaphore,
     /// Where idle connections go to be held cheaply.
@@ -56,8 +55,7 @@ impl Ctx {
 
     /// One more client is done with `wave` (connected or given up).
     pub(super) fn settle(&self, wave: u8) {
-        self.settled[usize::from(wave.min(1))].fetch_add(1, Ordering::SeqCst);
-        self.settled_changed.notify_waiters();
+        self.settled.add(wave);
     }
 
     fn connected(&self, wave: u8) {
@@ -340,7 +338,6 @@ mod footprint {
             disrupt: CancellationToken::new(),
             end: CancellationToken::new(),
             settled: Default::default(),
-            settled_changed: Default::default(),
             connected: Default::default(),
             pending: tokio::sync::Semaphore::new(1),
             parked: tokio::sync::mpsc::unbounded_channel().0,

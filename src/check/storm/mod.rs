@@ -15,6 +15,7 @@ pub mod merge;
 mod park;
 mod phases;
 mod report;
+mod settle;
 pub mod stats;
 mod table;
 
@@ -245,8 +246,7 @@ pub async fn run(plan: &StormPlan, target: &Resolved, stop: &CancellationToken) 
         events: tx,
         disrupt: end.child_token(),
         end: end.clone(),
-        settled: [AtomicU32::new(0), AtomicU32::new(0)],
-        settled_changed: tokio::sync::Notify::new(),
+        settled: Default::default(),
         connected: [AtomicU32::new(0), AtomicU32::new(0)],
         pending: tokio::sync::Semaphore::new(plan.max_pending as usize),
         parked,

@@ -5,7 +5,10 @@
 //! socket becomes readable (the server sent something, or closed) or when
 //! the hold is over (the disruption or the end), at most `--max-pending`
 //! of those at once so a mass wake-up does not rebuild every connection
-//! together.
+//! together. At the end of the run a parked connection that is still
+//! silent is closed where it lies: our close frame written to its socket
+//! and the server's awaited ([`crate::net::bare_close`]), with no task and
+//! no WebSocket built again only to be closed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::client::{self, Conn, Ctx, Live, Slot};
@@ -106,11 +110,39 @@ pub(super) async fn holder(ctx: Arc<Ctx>, mut incoming: UnboundedReceiver<Parked
     }
     // The run is over: nothing parks from now on; everything parked closes.
     incoming.close();
-    while let Ok(p) = incoming.try_recv() {
-        until_end.push(Readable(Some(p)));
+    let held = [until_disrupt, until_end].into_iter().flat_map(|set| set.into_iter().filter_map(|r| r.0));
+    let last = std::iter::from_fn(|| incoming.try_recv().ok());
+    close_all(&ctx, held.chain(last)).await;
+}
+
+/// Closes every parked connection at the end of the run, `--max-pending`
+/// at once: a silent one with the closing handshake on its bare socket; one
+/// the server has just written to (a frame or its own close racing ours)
+/// is woken into a full client, which reads what came first.
+async fn close_all(ctx: &Arc<Ctx>, parked: impl Iterator<Item = Parked>) {
+    let limit = (ctx.plan.max_pending as usize).max(1);
+    let mut closing = FuturesUnordered::new();
+    for p in parked {
+        if p.ws.tcp().readable().now_or_never().is_some() {
+            let slot = Slot::wait(ctx).await;
+            wake(ctx, p, slot);
+            continue;
+        }
+        if closing.len() >= limit {
+            closing.next().await;
+        }
+        closing.push(close_parked(ctx, p));
     }
-    wake_all(&ctx, &mut until_disrupt).await;
-    wake_all(&ctx, &mut until_end).await;
+    while closing.next().await.is_some() {}
+}
+
+/// The end of a silent parked connection: as [`client::finish`] closes a
+/// held one, ours and never a drop, whatever the server answered.
+async fn close_parked(ctx: &Ctx, p: Parked) {
+    let (code, reason) = (1000, "wsprobe done");
+    crate::net::bare_close::close_bare(p.ws.tcp(), code, reason, ctx.plan.close_timeout).await;
+    let close = crate::event::CloseInfo::ours(code, reason);
+    ctx.emit(p.id, crate::event::EventKind::closed(close, p.opened, p.last_in, p.last_out, 0));
 }
 
 /// Wakes every connection of `set`, each once an attempt slot is free.

@@ -97,23 +97,13 @@ pub(super) async fn drive(plan: &StormPlan, ctx: &client::Ctx, arrivals: u32, st
 }
 
 /// Waits until `count` clients settled `wave`, `limit` passes, or Ctrl-C.
-/// Woken by each client that settles, not polled.
-async fn wait_for(ctx: &client::Ctx, wave: usize, count: u32, limit: Duration, stop: &CancellationToken) -> Waited {
-    let until = tokio::time::Instant::now() + limit;
-    let settled = || ctx.settled[wave].load(Ordering::SeqCst) >= count;
-    loop {
-        let changed = ctx.settled_changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        if settled() {
-            return Waited::Settled;
+/// Woken when the count is reached, not polled.
+async fn wait_for(ctx: &client::Ctx, wave: u8, count: u32, limit: Duration, stop: &CancellationToken) -> Waited {
+    tokio::select! {
+        _ = ctx.settled.reached(wave, count) => Waited::Settled,
+        _ = tokio::time::sleep(limit) => {
+            if ctx.settled.get(wave) >= count { Waited::Settled } else { Waited::TimedOut }
         }
-        tokio::select! {
-            _ = &mut changed => {}
-            _ = tokio::time::sleep_until(until) => {
-                return if settled() { Waited::Settled } else { Waited::TimedOut };
-            }
-            _ = stop.cancelled() => return Waited::Stopped,
-        }
+        _ = stop.cancelled() => Waited::Stopped,
     }
 }
