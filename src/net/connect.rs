@@ -87,13 +87,11 @@ impl Opening<'_> {
     async fn steps(&mut self) -> Result<Result<Opened, Rejection>, StepError> {
         let endpoint = self.endpoint;
         let first = endpoint.dest_for(self.client).map_err(|e| (Phase::Dns, FailureKind::Other, e.to_string()))?;
-        let answer = self.connect_once(&first, true).await?;
-        match answer {
-            Err(rejection) if endpoint.follow_redirects && rejection.redirect_to().is_some() => {
-                self.follow(rejection).await
-            }
-            answer => Ok(answer),
-        }
+        let rejection = match self.connect_once(&first, true).await? {
+            Err(rejection) if endpoint.follow_redirects && rejection.redirect_to().is_some() => rejection,
+            answer => return Ok(answer),
+        };
+        Box::pin(self.follow(rejection)).await
     }
 
     /// One connection to `dest`: DNS, TCP, the proxy, TLS, the upgrade and
@@ -103,17 +101,32 @@ impl Opening<'_> {
         dest: &Dest<'_>,
         first: bool,
     ) -> Result<Result<Opened, Rejection>, StepError> {
+        // The common path (plain TCP, no proxy, no application protocol)
+        // keeps this future small: it is boxed once per attempt, so the
+        // rarer steps' large futures (DNS, the proxy, TLS, the app
+        // handshake) are boxed apart, only when they run.
         let proxy = self.endpoint.proxy.for_dest(dest.tls, &dest.host);
-        let (addrs, target) = self.resolve(dest, proxy, first).await?;
+        let (addrs, target) = match self.endpoint.pinned.as_ref().filter(|_| first && proxy.is_none()) {
+            Some(pinned) => (pinned.clone(), None),
+            None => Box::pin(self.resolve(dest, proxy, first)).await?,
+        };
         let mut tcp = self.tcp(&addrs, proxy).await?;
         if let Some(proxy) = proxy {
-            tcp = self.tunnel(dest, proxy, tcp, target).await?;
+            tcp = Box::pin(self.tunnel(dest, proxy, tcp, target)).await?;
         }
-        let stream = self.tls(dest, tcp).await?;
-        match self.upgrade(dest, stream).await? {
-            Ok(opened) => crate::net::app::ready(self.endpoint, opened, &mut self.timings, self.started).await,
-            rejected => Ok(rejected),
+        let stream = if dest.tls {
+            Box::pin(self.tls(dest, tcp)).await?
+        } else {
+            WsStream::new(crate::net::stream::Transport::Plain(tcp))
+        };
+        let opened = match self.upgrade(dest, stream).await? {
+            Ok(opened) => opened,
+            rejected => return Ok(rejected),
+        };
+        if self.endpoint.app.is_none() {
+            return Ok(Ok(crate::net::app::watch_for_protocol(self.endpoint, opened)));
         }
+        Box::pin(crate::net::app::ready(self.endpoint, opened, &mut self.timings, self.started)).await
     }
 
     async fn tcp(&mut self, addrs: &[SocketAddr], proxy: Option<&Sourced>) -> Result<TcpStream, StepError> {
@@ -169,7 +182,7 @@ impl Opening<'_> {
         let (head_len, response) = self.read_response(url, &mut stream, &mut buf).await?;
         self.timings.upgrade = Some(t.elapsed());
         if response.status != 101 {
-            let body = self.read_body(&mut stream, &buf[head_len..], &response).await;
+            let body = Box::pin(self.read_body(&mut stream, &buf[head_len..], &response)).await;
             self.timings.total = self.started.elapsed();
             if let Some(why) = crate::net::tls::explain::tls_refusal(response.status, &body, &url.host) {
                 return Err((Phase::Upgrade, FailureKind::Tls, why));
@@ -187,7 +200,14 @@ impl Opening<'_> {
             stream.withhold_pongs();
         }
         drop(buf);
-        let ws = WebSocketStream::from_raw_socket(stream, Role::Client, Some(self.endpoint.ws_config)).await;
+        // from_raw_socket does no I/O: its future is ready when first
+        // polled. Not awaiting it keeps everything above out of this
+        // future's state (it is boxed for every attempt).
+        let framing = WebSocketStream::from_raw_socket(stream, Role::Client, Some(self.endpoint.ws_config));
+        let Some(ws) = futures_util::FutureExt::now_or_never(framing) else {
+            let why = "the WebSocket layer could not be set up over the upgraded stream".to_string();
+            return Err((Phase::Upgrade, FailureKind::Other, why));
+        };
         self.timings.total = self.started.elapsed();
         let Agreed { subprotocol, extensions, deflate } = agreed;
         let handshake = Handshake {

@@ -248,16 +248,25 @@ pub async fn write_within(
     limit: Duration,
     stop: &CancellationToken,
 ) -> Written {
-    let write = async {
-        match op {
-            WriteOp::Send(msg) => ws.send(msg).await,
-            WriteOp::Feed(msg) => ws.feed(msg).await,
-            WriteOp::Flush => ws.flush().await,
+    let result = {
+        let write = async {
+            match op {
+                WriteOp::Send(msg) => ws.send(msg).await,
+                WriteOp::Feed(msg) => ws.feed(msg).await,
+                WriteOp::Flush => ws.flush().await,
+            }
+        };
+        let mut write = std::pin::pin!(write);
+        // Most writes complete at once (there is room in the buffers): then
+        // no timer and no cancellation waiter is set up, which an echo
+        // flood would otherwise pay for every message.
+        match futures_util::FutureExt::now_or_never(write.as_mut()) {
+            Some(done) => Ok(done),
+            None => tokio::select! {
+                r = tokio::time::timeout(limit, write) => r,
+                _ = stop.cancelled() => return Written::Stopped,
+            },
         }
-    };
-    let result = tokio::select! {
-        r = tokio::time::timeout(limit, write) => r,
-        _ = stop.cancelled() => return Written::Stopped,
     };
     match result {
         Ok(Ok(())) => Written::Done,

@@ -31,17 +31,20 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
     let Conn::Ws(ws) = &mut live.conn else {
         return HoldEnd::End;
     };
-    let text = ctx.plan.message.clone().unwrap_or_default();
+    // Built once: each send clones a reference to the same bytes.
+    let message = Message::text(ctx.plan.message.clone().unwrap_or_default());
     let period = ctx.plan.message_interval;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut intended: VecDeque<Instant> = VecDeque::new();
     let mut traffic = Traffic::default();
+    // One cancellation waiter for the whole hold, not one per wake-up.
+    let mut cancelled = std::pin::pin!(token.cancelled());
     let end = loop {
         tokio::select! {
-            _ = token.cancelled() => break HoldEnd::Disrupt,
+            _ = &mut cancelled => break HoldEnd::Disrupt,
             due = ticker.tick() => {
-                match send_due(ctx, ws, &text, (due, &mut ticker), &mut intended, &mut traffic, token).await {
+                match send_due(ctx, ws, &message, (due, &mut ticker), &mut intended, &mut traffic, token).await {
                     Written::Done => live.last_out = Instant::now(),
                     Written::Stopped => break HoldEnd::Disrupt,
                     Written::Ended(close) => break HoldEnd::Dropped(close),
@@ -78,7 +81,7 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
 async fn send_due(
     ctx: &Ctx,
     ws: &mut ClientWs,
-    text: &str,
+    message: &Message,
     (first, ticker): (tokio::time::Instant, &mut tokio::time::Interval),
     intended: &mut VecDeque<Instant>,
     traffic: &mut Traffic,
@@ -89,7 +92,7 @@ async fn send_due(
     while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
         intended.push_back(at.into_std());
         traffic.first_sent.get_or_insert(at.into_std());
-        let written = write_within(ws, WriteOp::Feed(Message::text(text)), limit, token).await;
+        let written = write_within(ws, WriteOp::Feed(message.clone()), limit, token).await;
         if !matches!(written, Written::Done) {
             intended.pop_back();
             return written;

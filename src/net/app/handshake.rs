@@ -86,19 +86,26 @@ enum End {
     Failed(FailureKind, String),
 }
 
+/// A fresh upgrade without an app layer: it only starts watching for a
+/// protocol the user did not name.
+pub fn watch_for_protocol(endpoint: &Endpoint, mut opened: Opened) -> Opened {
+    opened.ws.sniff(&endpoint.detections);
+    opened
+}
+
 /// Runs the application handshake on a fresh upgrade (or, without an
 /// app layer, only starts watching for a protocol the user did not name).
 /// `timings` gets the phase's time.
 pub async fn ready(
     endpoint: &Endpoint,
-    mut opened: Opened,
+    opened: Opened,
     timings: &mut Timings,
     started: Instant,
 ) -> Result<Result<Opened, Rejection>, StepError> {
     let Some(spec) = endpoint.app.clone() else {
-        opened.ws.sniff(&endpoint.detections);
-        return Ok(Ok(opened));
+        return Ok(Ok(watch_for_protocol(endpoint, opened)));
     };
+    let mut opened = opened;
     let deadline = tokio::time::Instant::now() + spec.ready_timeout;
     let mut talk = Talk {
         spec: &spec,

@@ -28,7 +28,7 @@ mod ws;
 use serde::Serialize;
 
 pub use detect::Detections;
-pub use handshake::{ready, AppReady, AppRefusal, Line};
+pub use handshake::{ready, watch_for_protocol, AppReady, AppRefusal, Line};
 pub use speaker::DropFacts;
 pub use spec::{AppOptions, AppSpec, Beat, Expect, Refusal, Reply, ServerBeat, Step, UrlRule};
 pub use ws::{ClientWs, ParkedWs};
