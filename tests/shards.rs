@@ -9,42 +9,11 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
+use common::shards::{merged, shards, u};
 use common::{run_json, wsprobe_output, TestServer};
 use hdrhistogram::Histogram;
 use serde_json::Value;
-use wsprobe::saved::Saved;
 use wsprobe::server::config::ServerConfig;
-
-/// A start far enough ahead that every shard thread is up by then.
-fn start_at() -> String {
-    wsprobe::clock::rfc3339(SystemTime::now() + Duration::from_millis(1500))
-}
-
-/// Runs the shards of one command line at once, each in its own thread.
-fn shards(count: u32, args: &[&str]) -> Vec<Value> {
-    let start = start_at();
-    let threads: Vec<_> = (0..count)
-        .map(|i| {
-            let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-            a.extend(["--shard".into(), format!("{i}/{count}"), "--start-at".into(), start.clone()]);
-            std::thread::spawn(move || run_json(&a.iter().map(String::as_str).collect::<Vec<_>>()))
-        })
-        .collect();
-    threads.into_iter().map(|t| t.join().expect("shard thread")).collect()
-}
-
-fn merged(parts: &[Value]) -> Value {
-    let saved: Vec<Saved> =
-        parts.iter().enumerate().map(|(i, r)| Saved { source: format!("shard-{i}.json"), report: r.clone() }).collect();
-    let report = wsprobe::merge::merge(&saved).expect("the shards merge");
-    let json = serde_json::to_value(report).expect("serializes");
-    common::contract::check_value(&json).unwrap_or_else(|e| panic!("merged report breaks the contract: {e}\n{json:#}"));
-    json
-}
-
-fn u(v: &Value, key: &str) -> u64 {
-    v.pointer(key).and_then(Value::as_u64).unwrap_or_else(|| panic!("{key} in {v:#}"))
-}
 
 /// The shards' histograms decoded and pooled by hand: every recorded value
 /// with its count, into one fresh histogram of the same settings.

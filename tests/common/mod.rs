@@ -13,6 +13,7 @@ pub mod pki;
 pub mod process;
 pub mod proxies;
 pub mod scripted;
+pub mod shards;
 pub mod stacks;
 pub mod ws;
 
