@@ -11,80 +11,28 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::{Read, Write};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::hostile::{Hostile, HostileServer};
+use common::peer::{third_party, Peer};
 use common::{run_json, ChildGuard, ServeProcess, TestServer};
 use serde_json::{json, Value};
 use wsprobe::server::config::ServerConfig;
 
-/// How long a peer may take to print its readiness line.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn third_party(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/third_party").join(rel)
+/// Python `websockets` echoing with permessage-deflate (tests/third_party/deflate_echo.py).
+fn python_deflate(args: &[&str]) -> Peer {
+    Peer::python("deflate_echo.py", "websockets", args)
 }
 
-/// A peer server in its own process group, killed by the group's id on drop.
-struct Peer {
-    child: Child,
-    url: String,
-}
-
-impl Peer {
-    fn start(program: &str, args: &[&str]) -> Peer {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {program} {args:?}: {e}"));
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("READY ") {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-        let line = rx.recv_timeout(STARTUP_TIMEOUT).unwrap_or_else(|_| panic!("{program} {args:?}: no READY line"));
-        let url = line.split_whitespace().nth(1).unwrap_or_default().to_string();
-        assert!(url.starts_with("ws://127.0.0.1:"), "readiness line without a URL: {line}");
-        Peer { child, url }
-    }
-
-    fn python(args: &[&str]) -> Peer {
-        let ok = Command::new("python3").args(["-c", "import websockets"]).status();
-        assert!(ok.is_ok_and(|s| s.success()), "python3 with `websockets` is needed: run scripts/test");
-        let mut all = vec![third_party("deflate_echo.py").to_str().expect("utf-8").to_string()];
-        all.extend(args.iter().map(|a| a.to_string()));
-        Peer::start("python3", &all.iter().map(String::as_str).collect::<Vec<_>>())
-    }
-
-    fn node_ws() -> Peer {
-        assert!(
-            third_party("node/node_modules/.package-lock.json").exists(),
-            "tests/third_party/node/node_modules is missing: run scripts/test (npm ci)"
-        );
-        Peer::start("node", &[third_party("node/deflate_ws.js").to_str().expect("utf-8")])
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        // SAFETY: killpg(2) on the process group of a child we started in
-        // its own group (process_group(0)); it has not been reaped yet.
-        unsafe { libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL) };
-        let _ = self.child.wait();
-    }
+/// Node `ws` with permessage-deflate (tests/third_party/node/deflate_ws.js).
+fn node_deflate() -> Peer {
+    assert!(
+        third_party("node/node_modules/.package-lock.json").exists(),
+        "tests/third_party/node/node_modules is missing: run scripts/test (npm ci)"
+    );
+    Peer::start("node", &[third_party("node/deflate_ws.js").to_str().expect("utf-8")])
 }
 
 /// `connect --deflate` sending `texts` (and a binary message), listening briefly.
@@ -127,8 +75,8 @@ const TEXTS: [&str; 3] = [
 
 #[test]
 fn python_websockets_compressed_echo_and_its_default_parameters() {
-    let peer = Peer::python(&[]);
-    let json = connect_deflate(&peer.url, &TEXTS);
+    let peer = python_deflate(&[]);
+    let json = connect_deflate(&peer.base, &TEXTS);
     assert_compressed_echo(&json, &TEXTS);
     assert_eq!(
         params(&json),
@@ -145,8 +93,8 @@ fn python_websockets_compressed_echo_and_its_default_parameters() {
 
 #[test]
 fn python_websockets_without_context_takeover() {
-    let peer = Peer::python(&["--no-context-takeover"]);
-    let json = connect_deflate(&peer.url, &TEXTS);
+    let peer = python_deflate(&["--no-context-takeover"]);
+    let json = connect_deflate(&peer.base, &TEXTS);
     assert_compressed_echo(&json, &TEXTS);
     assert_eq!(
         params(&json),
@@ -157,8 +105,8 @@ fn python_websockets_without_context_takeover() {
 
 #[test]
 fn node_ws_compressed_echo_and_its_parameters() {
-    let peer = Peer::node_ws();
-    let json = connect_deflate(&peer.url, &TEXTS);
+    let peer = node_deflate();
+    let json = connect_deflate(&peer.base, &TEXTS);
     assert_compressed_echo(&json, &TEXTS);
     assert_eq!(
         params(&json),

@@ -16,111 +16,43 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
+use common::peer::{third_party, Peer};
 use common::run_json;
 use serde_json::Value;
 
-/// How long a peer may take to print its readiness line (uvicorn starts a
-/// fresh interpreter; tests run in parallel on 2 cores).
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const REJECT: &str = r#"{"token":"reject"}"#;
 
-fn third_party(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/third_party").join(rel)
+fn python_socketio() -> Peer {
+    let ok = Command::new("python3").args(["-c", "import socketio, uvicorn"]).status();
+    assert!(ok.is_ok_and(|s| s.success()), "python-socketio and uvicorn are needed: run scripts/test");
+    let script = third_party("socketio_server.py");
+    Peer::start("python3", &[script.to_str().expect("utf-8"), "--ping-interval", "1", "--ping-timeout", "1"])
 }
 
-/// A peer server in its own process group, killed by the group's id on drop.
-struct Peer {
-    child: Child,
-    /// The URL from the readiness line (`ws://127.0.0.1:PORT[/path]`).
-    url: String,
+fn node(script: &str, args: &[&str]) -> Peer {
+    assert!(
+        third_party("node/node_modules/.package-lock.json").exists(),
+        "tests/third_party/node/node_modules is missing: run scripts/test (npm ci)"
+    );
+    let path = third_party(script);
+    let mut all = vec![path.to_str().expect("utf-8")];
+    all.extend_from_slice(args);
+    Peer::start("node", &all)
 }
 
-impl Peer {
-    fn start(program: &str, args: &[&str]) -> Peer {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {program} {args:?}: {e}"));
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("READY ") {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-        let mut peer = Peer { child, url: String::new() };
-        match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(line) => peer.url = line.split_whitespace().nth(1).unwrap_or_default().to_string(),
-            Err(_) => {
-                panic!("{program} {args:?}: no READY line within {STARTUP_TIMEOUT:?} ({:?})", peer.child.try_wait())
-            }
-        }
-        assert!(peer.url.starts_with("ws://127.0.0.1:"), "readiness line without a URL: {}", peer.url);
-        peer
-    }
-
-    fn python_socketio() -> Peer {
-        let ok = Command::new("python3").args(["-c", "import socketio, uvicorn"]).status();
-        assert!(ok.is_ok_and(|s| s.success()), "python-socketio and uvicorn are needed: run scripts/test");
-        Peer::start(
-            "python3",
-            &[
-                third_party("socketio_server.py").to_str().expect("utf-8"),
-                "--ping-interval",
-                "1",
-                "--ping-timeout",
-                "1",
-            ],
-        )
-    }
-
-    fn node(script: &str, args: &[&str]) -> Peer {
-        assert!(
-            third_party("node/node_modules/.package-lock.json").exists(),
-            "tests/third_party/node/node_modules is missing: run scripts/test (npm ci)"
-        );
-        let path = third_party(script);
-        let mut all = vec![path.to_str().expect("utf-8")];
-        all.extend_from_slice(args);
-        Peer::start("node", &all)
-    }
-
-    fn node_socketio() -> Peer {
-        Peer::node("node/socketio_server.js", &["1000", "1000"])
-    }
-
-    fn graphql_ws() -> Peer {
-        Peer::node("node/graphql_ws_server.js", &[])
-    }
-
-    /// The Engine.IO endpoint spelled out, for runs without `--protocol`.
-    fn engine_io_url(&self) -> String {
-        format!("{}/socket.io/?EIO=4&transport=websocket", self.url)
-    }
+fn node_socketio() -> Peer {
+    node("node/socketio_server.js", &["1000", "1000"])
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        // SAFETY: killpg(2) on the process group this test created for its
-        // child (process_group(0) makes the child's PID the group id).
-        unsafe {
-            libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL);
-        }
-        let _ = self.child.wait();
-    }
+fn graphql_ws() -> Peer {
+    node("node/graphql_ws_server.js", &[])
+}
+
+/// The Engine.IO endpoint spelled out, for runs without `--protocol`.
+fn engine_io_url(peer: &Peer) -> String {
+    format!("{}/socket.io/?EIO=4&transport=websocket", peer.base)
 }
 
 fn diagnosis(r: &Value) -> String {
@@ -132,7 +64,7 @@ fn diagnosis(r: &Value) -> String {
 
 fn socketio_holds(peer: &Peer) {
     // 2 × (pingInterval + pingTimeout) = 4 s; hold 5 s.
-    let r = run_json(&["stability", &peer.url, "--protocol", "socketio", "--duration", "5s"]);
+    let r = run_json(&["stability", &peer.base, "--protocol", "socketio", "--duration", "5s"]);
     assert_eq!((r["verdict"].as_str(), r["survived"].as_u64()), (Some("pass"), Some(1)), "{r:#}");
     let app = &r["app"];
     assert_eq!(
@@ -147,12 +79,12 @@ fn socketio_holds(peer: &Peer) {
 
 #[test]
 fn python_socketio_is_held_with_the_protocol() {
-    socketio_holds(&Peer::python_socketio());
+    socketio_holds(&python_socketio());
 }
 
 #[test]
 fn node_socketio_is_held_with_the_protocol() {
-    socketio_holds(&Peer::node_socketio());
+    socketio_holds(&node_socketio());
 }
 
 /// The drop at about pingInterval + pingTimeout, with the code the stack sends.
@@ -165,7 +97,7 @@ fn dropped_at_the_heartbeat_deadline(r: &Value, code: u64) {
 }
 
 fn without_the_protocol_socketio_is_named(peer: &Peer, code: u64) {
-    let r = run_json(&["stability", &peer.engine_io_url(), "--duration", "4s"]);
+    let r = run_json(&["stability", &engine_io_url(&peer), "--duration", "4s"]);
     dropped_at_the_heartbeat_deadline(&r, code);
     let text = diagnosis(&r);
     assert!(text.contains("Socket.IO") && text.contains("--protocol socketio"), "{text}");
@@ -174,16 +106,16 @@ fn without_the_protocol_socketio_is_named(peer: &Peer, code: u64) {
 
 #[test]
 fn without_the_protocol_python_socketio_is_named() {
-    without_the_protocol_socketio_is_named(&Peer::python_socketio(), 1000);
+    without_the_protocol_socketio_is_named(&python_socketio(), 1000);
 }
 
 #[test]
 fn without_the_protocol_node_socketio_is_named() {
-    without_the_protocol_socketio_is_named(&Peer::node_socketio(), 1005);
+    without_the_protocol_socketio_is_named(&node_socketio(), 1005);
 }
 
 fn no_pong_shows_the_app_deadline(peer: &Peer, code: u64) {
-    let r = run_json(&["stability", &peer.url, "--protocol", "socketio", "--no-pong", "--duration", "4s"]);
+    let r = run_json(&["stability", &peer.base, "--protocol", "socketio", "--no-pong", "--duration", "4s"]);
     dropped_at_the_heartbeat_deadline(&r, code);
     assert!(r["app"]["withheld"].as_u64() >= Some(1), "{:#}", r["app"]);
     let text = diagnosis(&r);
@@ -193,40 +125,40 @@ fn no_pong_shows_the_app_deadline(peer: &Peer, code: u64) {
 
 #[test]
 fn no_pong_shows_python_socketios_deadline() {
-    no_pong_shows_the_app_deadline(&Peer::python_socketio(), 1000);
+    no_pong_shows_the_app_deadline(&python_socketio(), 1000);
 }
 
 #[test]
 fn no_pong_shows_node_socketios_deadline() {
-    no_pong_shows_the_app_deadline(&Peer::node_socketio(), 1005);
+    no_pong_shows_the_app_deadline(&node_socketio(), 1005);
 }
 
 fn socketio_refusal_is_a_refusal(peer: &Peer) {
-    let r = run_json(&["single", &peer.url, "--protocol", "socketio", "--auth", REJECT]);
+    let r = run_json(&["single", &peer.base, "--protocol", "socketio", "--auth", REJECT]);
     assert_eq!(r["verdict"], "error", "the first connection was refused: {r:#}");
     assert!(r["error"].as_str().unwrap_or_default().contains("connect_error \"unauthorized\" (44)"), "{r:#}");
     let args = ["--clients", "3", "--hold", "100ms", "--disrupt", "none", "--max-attempts", "1"];
-    let r = run_json(&[&["storm", &peer.url, "--protocol", "socketio", "--auth", REJECT][..], &args].concat());
+    let r = run_json(&[&["storm", &peer.base, "--protocol", "socketio", "--auth", REJECT][..], &args].concat());
     assert_eq!((r["connected"].as_u64(), r["rejections"]["app-refused"].as_u64()), (Some(0), Some(3)), "{r:#}");
     assert!(diagnosis(&r).contains("connect_error \"unauthorized\""), "the server's message: {}", diagnosis(&r));
-    let r = run_json(&["single", &peer.url, "--protocol", "socketio", "--hold", "300ms", "--settle", "200ms"]);
+    let r = run_json(&["single", &peer.base, "--protocol", "socketio", "--hold", "300ms", "--settle", "200ms"]);
     assert_eq!(r["policy"], "allow-multiple", "accepted when not refused: {r:#}");
 }
 
 #[test]
 fn a_python_socketio_auth_refusal_is_a_refusal() {
-    socketio_refusal_is_a_refusal(&Peer::python_socketio());
+    socketio_refusal_is_a_refusal(&python_socketio());
 }
 
 #[test]
 fn a_node_socketio_auth_refusal_is_a_refusal() {
-    socketio_refusal_is_a_refusal(&Peer::node_socketio());
+    socketio_refusal_is_a_refusal(&node_socketio());
 }
 
 #[test]
 fn graphql_ws_is_held_with_the_protocol() {
-    let peer = Peer::graphql_ws();
-    let r = run_json(&["stability", &peer.url, "--protocol", "graphql-ws", "--duration", "4s"]);
+    let peer = graphql_ws();
+    let r = run_json(&["stability", &peer.base, "--protocol", "graphql-ws", "--duration", "4s"]);
     assert_eq!(
         (r["verdict"].as_str(), r["survived"].as_u64()),
         (Some("pass"), Some(1)),
@@ -237,24 +169,24 @@ fn graphql_ws_is_held_with_the_protocol() {
 
 #[test]
 fn without_the_protocol_graphql_ws_closes_are_named() {
-    let peer = Peer::graphql_ws();
-    let r = run_json(&["stability", &peer.url, "--subprotocol", "graphql-transport-ws", "--duration", "5s"]);
+    let peer = graphql_ws();
+    let r = run_json(&["stability", &peer.base, "--subprotocol", "graphql-transport-ws", "--duration", "5s"]);
     assert_eq!(r["closes"][0]["code"], 4408, "{r:#}");
     let after = r["closes"][0]["after_s"].as_f64().unwrap_or_default();
     assert!((2.7..4.0).contains(&after), "closed after {after} s, expected about 3 s");
     assert!(diagnosis(&r).contains("4408") && diagnosis(&r).contains("--protocol graphql-ws"), "{}", diagnosis(&r));
-    let r = run_json(&["stability", &peer.url, "--duration", "2s"]);
+    let r = run_json(&["stability", &peer.base, "--duration", "2s"]);
     assert_eq!(r["closes"][0]["code"], 4406, "{r:#}");
     assert!(diagnosis(&r).contains("graphql-transport-ws subprotocol"), "{}", diagnosis(&r));
 }
 
 #[test]
 fn a_graphql_ws_refusal_is_a_refusal() {
-    let peer = Peer::graphql_ws();
+    let peer = graphql_ws();
     let args = ["--clients", "3", "--hold", "100ms", "--disrupt", "none", "--max-attempts", "1"];
-    let r = run_json(&[&["storm", &peer.url, "--protocol", "graphql-ws", "--auth", REJECT][..], &args].concat());
+    let r = run_json(&[&["storm", &peer.base, "--protocol", "graphql-ws", "--auth", REJECT][..], &args].concat());
     assert_eq!((r["connected"].as_u64(), r["rejections"]["closed-4403"].as_u64()), (Some(0), Some(3)), "{r:#}");
-    let r = run_json(&["connect", &peer.url, "--protocol", "graphql-ws", "--auth", REJECT]);
+    let r = run_json(&["connect", &peer.base, "--protocol", "graphql-ws", "--auth", REJECT]);
     assert_eq!((r["verdict"].as_str(), r["close"]["code"].as_u64()), (Some("fail"), Some(4403)), "{r:#}");
     assert!(r["app"]["refusal"].as_str().unwrap_or_default().contains("onConnect refused"), "{r:#}");
 }
@@ -263,10 +195,10 @@ fn a_graphql_ws_refusal_is_a_refusal() {
 #[test]
 fn the_protocol_scenarios_run_against_real_servers() {
     for (file, peer) in [
-        ("scenarios/protocols/socketio-app.toml", Peer::node_socketio()),
-        ("scenarios/protocols/graphql-subscriptions.toml", Peer::graphql_ws()),
+        ("scenarios/protocols/socketio-app.toml", node_socketio()),
+        ("scenarios/protocols/graphql-subscriptions.toml", graphql_ws()),
     ] {
-        let out = common::wsprobe().args(["run", file, "--target", &peer.url]).output().expect("wsprobe runs");
+        let out = common::wsprobe().args(["run", file, "--target", &peer.base]).output().expect("wsprobe runs");
         assert_eq!(out.status.code(), Some(0), "{file}:\n{}", String::from_utf8_lossy(&out.stdout));
     }
 }
