@@ -97,7 +97,7 @@ fn dropped_at_the_heartbeat_deadline(r: &Value, code: u64) {
 }
 
 fn without_the_protocol_socketio_is_named(peer: &Peer, code: u64) {
-    let r = run_json(&["stability", &engine_io_url(&peer), "--duration", "4s"]);
+    let r = run_json(&["stability", &engine_io_url(peer), "--duration", "4s"]);
     dropped_at_the_heartbeat_deadline(&r, code);
     let text = diagnosis(&r);
     assert!(text.contains("Socket.IO") && text.contains("--protocol socketio"), "{text}");
