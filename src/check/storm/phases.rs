@@ -98,12 +98,20 @@ pub(super) async fn drive(plan: &StormPlan, ctx: &client::Ctx, arrivals: u32, st
 
 /// Waits until `count` clients settled `wave`, `limit` passes, or Ctrl-C.
 /// Woken when the count is reached, not polled.
+///
+/// Ctrl-C comes first: it ends the run, and the clients it cut short (and
+/// those never started) then settle at once, so a count reached after it
+/// is the interruption's doing, not the wave finishing.
 async fn wait_for(ctx: &client::Ctx, wave: u8, count: u32, limit: Duration, stop: &CancellationToken) -> Waited {
+    let finished = |settled: bool| match (stop.is_cancelled(), settled) {
+        (true, _) => Waited::Stopped,
+        (false, true) => Waited::Settled,
+        (false, false) => Waited::TimedOut,
+    };
     tokio::select! {
-        _ = ctx.settled.reached(wave, count) => Waited::Settled,
-        _ = tokio::time::sleep(limit) => {
-            if ctx.settled.get(wave) >= count { Waited::Settled } else { Waited::TimedOut }
-        }
+        biased;
         _ = stop.cancelled() => Waited::Stopped,
+        _ = ctx.settled.reached(wave, count) => finished(true),
+        _ = tokio::time::sleep(limit) => finished(ctx.settled.get(wave) >= count),
     }
 }
