@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use crate::net::session::CloseReply;
+use crate::net::wire::{header_len, payload_len};
 
 /// The longest close reason a control frame can carry with its code.
 const MAX_REASON: usize = 123;
@@ -94,15 +95,7 @@ impl CloseScan {
     }
 
     fn header_len(&self) -> Option<usize> {
-        if self.have < 2 {
-            return None;
-        }
-        let ext = match self.head[1] & 0x7f {
-            126 => 2,
-            127 => 8,
-            _ => 0,
-        };
-        Some(2 + ext + if self.head[1] & 0x80 != 0 { 4 } else { 0 })
+        header_len(&self.head[..self.have])
     }
 
     fn is_close(&self) -> bool {
@@ -110,11 +103,7 @@ impl CloseScan {
     }
 
     fn payload_len(&self) -> u64 {
-        match self.head[1] & 0x7f {
-            126 => u64::from(u16::from_be_bytes([self.head[2], self.head[3]])),
-            127 => u64::from_be_bytes(self.head[2..10].try_into().unwrap_or_default()),
-            n => u64::from(n),
-        }
+        payload_len(&self.head)
     }
 
     /// After new header bytes: the close frame's code once complete, or

@@ -106,10 +106,7 @@ impl Opening<'_> {
         // rarer steps' large futures (DNS, the proxy, TLS, the app
         // handshake) are boxed apart, only when they run.
         let proxy = self.endpoint.proxy.for_dest(dest.tls, &dest.host);
-        let (addrs, target) = match self.endpoint.pinned.as_ref().filter(|_| first && proxy.is_none()) {
-            Some(pinned) => (pinned.clone(), None),
-            None => Box::pin(self.resolve(dest, proxy, first)).await?,
-        };
+        let (addrs, target) = self.resolve(dest, proxy, first).await?;
         let mut tcp = self.tcp(&addrs, proxy).await?;
         if let Some(proxy) = proxy {
             tcp = Box::pin(self.tunnel(dest, proxy, tcp, target)).await?;
@@ -123,10 +120,12 @@ impl Opening<'_> {
             Ok(opened) => opened,
             rejected => return Ok(rejected),
         };
-        if self.endpoint.app.is_none() {
-            return Ok(Ok(crate::net::app::watch_for_protocol(self.endpoint, opened)));
+        match self.endpoint.app.clone() {
+            None => Ok(Ok(crate::net::app::watch_for_protocol(self.endpoint, opened))),
+            Some(spec) => {
+                Box::pin(crate::net::app::ready(self.endpoint, spec, opened, &mut self.timings, self.started)).await
+            }
         }
-        Box::pin(crate::net::app::ready(self.endpoint, opened, &mut self.timings, self.started)).await
     }
 
     async fn tcp(&mut self, addrs: &[SocketAddr], proxy: Option<&Sourced>) -> Result<TcpStream, StepError> {

@@ -51,7 +51,9 @@ impl Opening<'_> {
             None => host.to_string(),
         };
         let t = Instant::now();
-        let lookup = timeout_at(self.deadline, tokio::net::lookup_host((host, port))).await;
+        // Boxed: the resolver's future is large, and this step is inlined
+        // into every attempt's future (pinned addresses skip it).
+        let lookup = timeout_at(self.deadline, Box::pin(tokio::net::lookup_host((host, port)))).await;
         // A phase the connect timeout cut short has no time: it never finished.
         if lookup.is_ok() {
             self.timings.dns = Some(self.timings.dns.unwrap_or_default() + t.elapsed());

@@ -21,6 +21,12 @@ pub trait WsLike: Stream<Item = Result<Message, WsError>> + Sink<Message, Error 
 
 impl<T: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin> WsLike for T {}
 
+/// How wsprobe ends a connection it is done with (a normal closure, RFC
+/// 6455 7.4.1), so every check's clean close looks the same to a server.
+pub const DONE_CODE: u16 = 1000;
+/// The reason sent with [`DONE_CODE`].
+pub const DONE_REASON: &str = "wsprobe done";
+
 /// Longest wait to send our close frame when failing a connection.
 const FAIL_CLOSE_WAIT: Duration = Duration::from_millis(500);
 
@@ -278,7 +284,7 @@ pub async fn write_within(
 /// Closes many connections cleanly at once (each under `wait`).
 pub async fn close_all(sockets: Vec<crate::net::connect::ClientWs>, wait: Duration) {
     let closes = sockets.into_iter().map(|mut ws| async move {
-        close_cleanly(&mut ws, 1000, "wsprobe done", wait).await;
+        close_cleanly(&mut ws, DONE_CODE, DONE_REASON, wait).await;
     });
     futures_util::future::join_all(closes).await;
 }

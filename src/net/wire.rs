@@ -258,11 +258,7 @@ impl FrameReader {
     fn header_done(&mut self, len: usize) {
         let h = self.header;
         let masked = h[1] & 0x80 != 0;
-        let payload = match h[1] & 0x7f {
-            126 => u64::from(u16::from_be_bytes([h[2], h[3]])),
-            127 => u64::from_be_bytes([h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9]]),
-            n => u64::from(n),
-        };
+        let payload = payload_len(&h);
         self.mask = masked.then(|| [h[len - 4], h[len - 3], h[len - 2], h[len - 1]]);
         self.opcode = h[0] & 0x0f;
         self.fin = h[0] & 0x80 != 0;
@@ -364,8 +360,17 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Framed<S> {
     }
 }
 
+/// The payload length a complete frame header declares.
+pub(crate) fn payload_len(h: &[u8]) -> u64 {
+    match h[1] & 0x7f {
+        126 => u64::from(u16::from_be_bytes([h[2], h[3]])),
+        127 => u64::from_be_bytes([h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9]]),
+        n => u64::from(n),
+    }
+}
+
 /// The full length of a frame header from its first bytes, once known.
-fn header_len(h: &[u8]) -> Option<usize> {
+pub(crate) fn header_len(h: &[u8]) -> Option<usize> {
     let b1 = *h.get(1)?;
     let ext = match b1 & 0x7f {
         126 => 2,

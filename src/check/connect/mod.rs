@@ -27,7 +27,9 @@ use crate::args::ClientArgs;
 use crate::event::CloseInfo;
 use crate::exit::PlanError;
 use crate::net::connect::{open, Attempt, Failure, FailureKind, Opened, Rejection};
-use crate::net::session::{close_cleanly, interpret_wire, write_within, CloseReply, Read, WriteOp, Written};
+use crate::net::session::{
+    close_cleanly, interpret_wire, write_within, CloseReply, Read, WriteOp, Written, DONE_CODE, DONE_REASON,
+};
 use crate::net::tls::info::TlsInfo;
 use crate::plan::ClientPlan;
 use crate::report::table::Style;
@@ -350,7 +352,7 @@ async fn talk(
 
 async fn close_at_end(plan: &ConnectPlan, opened: &mut Opened, obs: &mut Observation, details: &mut ConnectDetails) {
     let t = Instant::now();
-    let reply = close_cleanly(&mut opened.ws, 1000, "wsprobe done", plan.client.close_timeout).await;
+    let reply = close_cleanly(&mut opened.ws, DONE_CODE, DONE_REASON, plan.client.close_timeout).await;
     let ms = Some(millis(t.elapsed()));
     let (ok, detail) = match reply {
         CloseReply::Answered(code) => (true, format!("sent 1000, the server answered {code}")),
@@ -360,6 +362,6 @@ async fn close_at_end(plan: &ConnectPlan, opened: &mut Opened, obs: &mut Observa
         }
     };
     details.steps.push(Step { phase: "close".into(), ok, ms, detail: detail.clone() });
-    details.close = Some(CloseInfo::ours(1000, "wsprobe done"));
+    details.close = Some(CloseInfo::ours(DONE_CODE, DONE_REASON));
     obs.add(Finding::new("close", ok, detail));
 }

@@ -19,7 +19,7 @@ use crate::event::{CloseInfo, EndHow, Event, EventKind};
 use crate::net::attempt::{Outcome, Phase, PhaseTimes};
 use crate::net::connect::{open, Attempt, ClientWs, FailureKind};
 use crate::net::endpoint::Endpoint;
-use crate::net::session::close_cleanly;
+use crate::net::session::{close_cleanly, DONE_CODE, DONE_REASON};
 use crate::units::ClientId;
 
 /// What every client of a storm shares.
@@ -296,13 +296,13 @@ async fn disrupt(ctx: &Ctx, id: ClientId, live: Live) {
 async fn finish(ctx: &Ctx, id: ClientId, mut live: Live) {
     match &mut live.conn {
         Conn::Ws(ws) => {
-            close_cleanly(ws, 1000, "wsprobe done", ctx.plan.close_timeout).await;
+            close_cleanly(ws, DONE_CODE, DONE_REASON, ctx.plan.close_timeout).await;
         }
         // A bare TCP client has no close handshake; a reset leaves no
         // TIME_WAIT on our ports to slow down the next run.
         Conn::Tcp(s) => crate::net::limits::reset_on_close(s),
     }
-    closed(ctx, id, &live, CloseInfo::ours(1000, "wsprobe done"));
+    closed(ctx, id, &live, CloseInfo::ours(DONE_CODE, DONE_REASON));
 }
 
 #[cfg(test)]

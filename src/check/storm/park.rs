@@ -139,9 +139,9 @@ async fn close_all(ctx: &Arc<Ctx>, parked: impl Iterator<Item = Parked>) {
 /// The end of a silent parked connection: as [`client::finish`] closes a
 /// held one, ours and never a drop, whatever the server answered.
 async fn close_parked(ctx: &Ctx, p: Parked) {
-    let (code, reason) = (1000, "wsprobe done");
-    crate::net::bare_close::close_bare(p.ws.tcp(), code, reason, ctx.plan.close_timeout).await;
-    let close = crate::event::CloseInfo::ours(code, reason);
+    use crate::net::session::{DONE_CODE, DONE_REASON};
+    crate::net::bare_close::close_bare(p.ws.tcp(), DONE_CODE, DONE_REASON, ctx.plan.close_timeout).await;
+    let close = crate::event::CloseInfo::ours(DONE_CODE, DONE_REASON);
     ctx.emit(p.id, crate::event::EventKind::closed(close, p.opened, p.last_in, p.last_out, 0));
 }
 

@@ -7,6 +7,7 @@
 //! with the server's message, not an accepted connection), or failed (no
 //! answer in time).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -93,19 +94,16 @@ pub fn watch_for_protocol(endpoint: &Endpoint, mut opened: Opened) -> Opened {
     opened
 }
 
-/// Runs the application handshake on a fresh upgrade (or, without an
-/// app layer, only starts watching for a protocol the user did not name).
+/// Runs the application handshake of `spec` (the endpoint's app layer) on
+/// a fresh upgrade; without one, [`watch_for_protocol`] is all there is.
 /// `timings` gets the phase's time.
 pub async fn ready(
     endpoint: &Endpoint,
-    opened: Opened,
+    spec: Arc<AppSpec>,
+    mut opened: Opened,
     timings: &mut Timings,
     started: Instant,
 ) -> Result<Result<Opened, Rejection>, StepError> {
-    let Some(spec) = endpoint.app.clone() else {
-        return Ok(Ok(watch_for_protocol(endpoint, opened)));
-    };
-    let mut opened = opened;
     let deadline = tokio::time::Instant::now() + spec.ready_timeout;
     let mut talk = Talk {
         spec: &spec,
