@@ -34,7 +34,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
 
 fn dispatch(cli: Cli) -> anyhow::Result<Output> {
     init_logging(cli.command.output().map(|o| o.verbose).unwrap_or(0).max(serve_verbosity(&cli.command)));
-    crate::net::limits::raise_open_files();
+    // Before the runtime starts its threads: see reserve_descriptor_table.
+    crate::net::limits::reserve_descriptor_table(crate::net::limits::raise_open_files());
     match &cli.command {
         Command::Completions(args) => Ok(text_output(completions(args.shell))),
         Command::Man => Ok(text_output(man_page()?)),
