@@ -225,3 +225,63 @@ fn storm_closes_every_held_connection_with_a_handshake_the_server_sees() {
         assert_eq!(close["client_first"], true, "the client closed first: {close}");
     }
 }
+
+/// A storm's echo hold against a server that answers every message 150 ms
+/// late (Python `websockets`, tests/third_party/plain_server.py slow-echo):
+/// when the hold ends, about 150 ms of messages are still in flight on
+/// every connection. They are waited for (twice the slowest round trip
+/// seen), so every message the server answered is counted: received equals
+/// sent, none reported lost.
+#[test]
+fn echoes_in_flight_when_the_run_ends_are_waited_for_not_counted_lost() {
+    let peer = common::peer::Peer::python("plain_server.py", "websockets", &["slow-echo", "150"]);
+    let r = run_json(&[
+        "storm",
+        &format!("{}/ws", peer.base),
+        "--clients",
+        "5",
+        "--hold",
+        "600ms",
+        "--disrupt",
+        "none",
+        "--message",
+        "hi",
+        "--message-interval",
+        "20ms",
+    ]);
+    let (sent, received) = (count(&r, "/messages/sent"), count(&r, "/messages/received"));
+    assert!(sent >= 100, "5 clients × about 30 messages: {sent} sent ({r:#})");
+    assert_eq!(received, sent, "every echo the server sent was counted: {r:#}");
+    let p50 = r["round_trip_ms"]["p50"].as_f64().unwrap_or(0.0);
+    assert!(p50 >= 150.0, "the server's 150 ms shows in the round trips: p50 {p50} ms");
+}
+
+/// Against a server that reads every message and answers none, the end of
+/// the run does not wait for echoes: none ever came, so none is expected
+/// (the wait is twice the slowest round trip seen, here none), even with a
+/// long --close-timeout. Every message is reported sent and unanswered.
+#[test]
+fn a_server_that_never_echoes_does_not_hold_up_the_end_of_the_run() {
+    let peer = common::peer::Peer::python("plain_server.py", "websockets", &["silent"]);
+    let started = std::time::Instant::now();
+    let r = run_json(&[
+        "storm",
+        &format!("{}/ws", peer.base),
+        "--clients",
+        "5",
+        "--hold",
+        "300ms",
+        "--disrupt",
+        "none",
+        "--message",
+        "hi",
+        "--message-interval",
+        "20ms",
+        "--close-timeout",
+        "20s",
+    ]);
+    let took = started.elapsed();
+    assert!(count(&r, "/messages/sent") >= 25, "{r:#}");
+    assert_eq!(count(&r, "/messages/received"), 0, "{r:#}");
+    assert!(took < Duration::from_secs(10), "the run took {took:?}: it waited for echoes that never came");
+}

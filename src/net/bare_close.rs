@@ -31,12 +31,8 @@ pub fn masked_close_frame(code: u16, reason: &str) -> Vec<u8> {
     let mut payload = Vec::with_capacity(2 + cut);
     payload.extend_from_slice(&code.to_be_bytes());
     payload.extend_from_slice(&reason.as_bytes()[..cut]);
-    let key = fastrand::u32(..).to_be_bytes();
     let mut frame = Vec::with_capacity(6 + payload.len());
-    frame.push(0x88);
-    frame.push(0x80 | payload.len() as u8);
-    frame.extend_from_slice(&key);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    crate::net::out_frame::put_masked(&mut frame, crate::net::out_frame::CLOSE, &payload);
     frame
 }
 

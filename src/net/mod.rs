@@ -12,6 +12,7 @@ pub mod http;
 pub mod inflate;
 pub mod limits;
 pub mod nopong;
+pub mod out_frame;
 mod phases;
 pub mod proxy;
 pub mod redirect;

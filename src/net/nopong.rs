@@ -74,6 +74,19 @@ impl PongFilter {
         Poll::Ready(Ok(buf.len()))
     }
 
+    /// Queues whole frames the caller built itself (an echo hold's batch)
+    /// behind everything queued so far. Refused (false) when the queue is
+    /// past the high-water mark, so the caller waits for the socket as a
+    /// write would, or when the WebSocket layer's bytes end inside a frame,
+    /// which these must not be put into the middle of.
+    pub fn push_frames(&mut self, frames: &[u8]) -> bool {
+        if !self.unparsed.is_empty() || self.queued() >= HIGH_WATER {
+            return false;
+        }
+        self.ready.extend_from_slice(frames);
+        true
+    }
+
     /// True when `buf` begins a pong frame (pongs never wait: they replace
     /// the pending one, so they cost no room).
     fn starts_with_pong(&self, buf: &[u8]) -> bool {
@@ -212,6 +225,25 @@ mod tests {
         let mut sink = Vec::new();
         assert!(filter.poll_drain(&mut sink, &mut cx).is_ready());
         assert_eq!(sink, [pong.clone(), pong].concat(), "written once the socket has room");
+    }
+
+    #[test]
+    fn pushed_frames_go_out_in_order_and_never_inside_a_frame() {
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut filter = PongFilter::new(false);
+        let (first, ours) = (text("first"), text("ours"));
+        let mut sink = Vec::new();
+        assert!(filter.poll_write(&mut Full, &mut cx, &first[..3]).is_ready());
+        assert!(!filter.push_frames(&ours), "refused while a frame is half written");
+        assert!(filter.poll_write(&mut sink, &mut cx, &first[3..]).is_ready());
+        assert!(filter.push_frames(&ours), "taken once the frame is whole");
+        assert!(filter.poll_drain(&mut sink, &mut cx).is_ready());
+        assert_eq!(sink, [first, ours].concat());
+
+        let big = bytes(Frame::message(vec![0u8; HIGH_WATER], OpCode::Data(Data::Binary), true));
+        assert!(filter.poll_write(&mut Full, &mut cx, &big).is_ready());
+        assert!(!filter.push_frames(&text("more")), "refused past the high-water mark: wait for the socket");
     }
 
     #[test]

@@ -78,6 +78,18 @@ impl WsStream {
         self.reader.as_ref().and_then(|r| r.last_close())
     }
 
+    /// Queues whole frames the caller built (see [`PongFilter::push_frames`])
+    /// to go out behind what the WebSocket layer wrote; a flush writes them.
+    /// False when they must wait (the queue is full, a frame is half
+    /// written) or the stream does not carry frames yet.
+    pub fn push_frames(&mut self, frames: &[u8]) -> bool {
+        if !self.framed {
+            return false;
+        }
+        let withhold = self.withhold;
+        self.filter.get_or_insert_with(|| Box::new(PongFilter::new(withhold))).push_frames(frames)
+    }
+
     /// The TCP socket underneath, for addresses and linger settings.
     pub fn tcp(&self) -> &TcpStream {
         match &self.transport {

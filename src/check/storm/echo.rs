@@ -7,14 +7,14 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
-use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{Conn, Ctx, Live};
 use super::hold::HoldEnd;
-use crate::event::EventKind;
+use crate::event::{CloseInfo, EventKind};
 use crate::net::connect::ClientWs;
+use crate::net::out_frame;
 use crate::net::session::{interpret_wire, write_within, Read, WriteOp, Written};
 use crate::units::ClientId;
 
@@ -27,79 +27,202 @@ const MAX_OUTSTANDING: usize = 1024;
 /// Every tick that is due is sent before one flush, and every echo already
 /// buffered is read before going back to waiting: one system call per
 /// batch, not per message, so the client does not become the bottleneck.
+/// When the run ends, the echoes still in flight are waited for (see
+/// [`drain`]), so a message the server did answer is not counted lost.
 pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &CancellationToken) -> HoldEnd {
     let Conn::Ws(ws) = &mut live.conn else {
         return HoldEnd::End;
     };
     // Built once: each send clones a reference to the same bytes.
     let message = Message::text(ctx.plan.message.clone().unwrap_or_default());
-    let period = ctx.plan.message_interval;
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    let mut intended: VecDeque<Instant> = VecDeque::new();
-    let mut traffic = Traffic::default();
+    // The due messages' frames, reused tick after tick.
+    let mut batch = Vec::new();
+    let mut schedule = Schedule::new(ctx.plan.message_interval);
+    let mut wake = std::pin::pin!(tokio::time::sleep_until(schedule.next.into()));
+    let mut echoes = Echoes::default();
     // One cancellation waiter for the whole hold, not one per wake-up.
     let mut cancelled = std::pin::pin!(token.cancelled());
     let end = loop {
         tokio::select! {
             _ = &mut cancelled => break HoldEnd::Disrupt,
-            due = ticker.tick() => {
-                match send_due(ctx, ws, &message, (due, &mut ticker), &mut intended, &mut traffic, token).await {
+            () = &mut wake => {
+                let due = schedule.take_due(Instant::now(), MAX_OUTSTANDING - echoes.intended.len());
+                wake.as_mut().reset(schedule.next.into());
+                match send_due(ctx, ws, (&message, &mut batch), due, &mut echoes, token).await {
                     Written::Done => live.last_out = Instant::now(),
                     Written::Stopped => break HoldEnd::Disrupt,
                     Written::Ended(close) => break HoldEnd::Dropped(close),
                 }
             }
             item = ws.next() => {
-                let mut item = Some(item);
-                while let Some(next) = item.take() {
-                    match interpret_wire(ws, next) {
-                        Read::Frame(msg) => {
-                            live.last_in = Instant::now();
-                            if matches!(msg, Message::Text(_) | Message::Binary(_)) {
-                                let sent = intended.pop_front();
-                                traffic.last_received = Some(live.last_in);
-                                traffic.received(ctx, id, sent.map(|s| live.last_in.saturating_duration_since(s)));
-                            }
-                        }
-                        Read::Ended(close) => {
-                            traffic.flush(ctx, id);
-                            return HoldEnd::Dropped(close);
-                        }
-                    }
-                    item = ws.next().now_or_never();
+                if let Err(close) = echoes.read(ctx, id, ws, &mut live.last_in, item) {
+                    echoes.traffic.flush(ctx, id);
+                    return HoldEnd::Dropped(close);
                 }
             }
         }
     };
-    traffic.flush(ctx, id);
+    if matches!(end, HoldEnd::Disrupt) && ctx.end.is_cancelled() {
+        if let Err(close) = drain(ctx, id, ws, &mut live.last_in, &mut echoes).await {
+            echoes.traffic.flush(ctx, id);
+            return HoldEnd::Dropped(close);
+        }
+    }
+    echoes.traffic.flush(ctx, id);
     end
 }
 
-/// Sends every tick that is due (one feed each, one flush for the batch),
-/// each under the write deadline, recording the intended send times.
+/// Waits, at the end of the run, for the echoes still in flight: for as
+/// long as twice the slowest round trip seen so far on this connection, at
+/// most `--close-timeout`. A server that answers slowly gets the time its
+/// own answers showed it needs; one that never answered gets none (nothing
+/// suggests an answer is coming), so a storm against a server that does
+/// not echo still ends at once.
+async fn drain(
+    ctx: &Ctx,
+    id: ClientId,
+    ws: &mut ClientWs,
+    last_in: &mut Instant,
+    echoes: &mut Echoes,
+) -> Result<(), CloseInfo> {
+    let wait = echoes.slowest.saturating_mul(2).min(ctx.plan.close_timeout);
+    if echoes.intended.is_empty() || wait.is_zero() {
+        return Ok(());
+    }
+    let deadline = tokio::time::sleep(wait);
+    let mut deadline = std::pin::pin!(deadline);
+    while !echoes.intended.is_empty() {
+        tokio::select! {
+            () = &mut deadline => break,
+            item = ws.next() => echoes.read(ctx, id, ws, last_in, item)?,
+        }
+    }
+    Ok(())
+}
+
+/// The send schedule: tick `k` is due at `start + k × period`. Worked out
+/// from the clock at each wake-up instead of polling an `Interval` once
+/// per tick: the timer is reset once per wake-up, not once per message.
+struct Schedule {
+    period: Duration,
+    /// When the next unsent tick is due.
+    next: Instant,
+}
+
+impl Schedule {
+    fn new(period: Duration) -> Schedule {
+        Schedule { period, next: Instant::now() + period }
+    }
+
+    /// The intended send times of every tick due by `now`, at most `room`
+    /// of them (the outstanding-echo bound); ticks past `room` are skipped,
+    /// not queued, so a server that stops echoing is not flooded later.
+    fn take_due(&mut self, now: Instant, room: usize) -> Due {
+        let Some(late) = now.checked_duration_since(self.next) else {
+            return Due { first: self.next, period: self.period, count: 0 };
+        };
+        let due = (late.as_nanos() / self.period.as_nanos().max(1) + 1).min(u128::from(u32::MAX)) as u32;
+        let first = self.next;
+        self.next += self.period.saturating_mul(due);
+        Due { first, period: self.period, count: (due as usize).min(room) }
+    }
+}
+
+/// Ticks to send now: `count` of them, the first intended at `first`.
+struct Due {
+    first: Instant,
+    period: Duration,
+    count: usize,
+}
+
+/// The echo bookkeeping of one connection: the intended send times not yet
+/// answered (in order), the slowest round trip so far, the batch to report.
+#[derive(Default)]
+struct Echoes {
+    intended: VecDeque<Instant>,
+    slowest: Duration,
+    traffic: Traffic,
+}
+
+impl Echoes {
+    /// Reads `item` and every frame already buffered behind it, pairing
+    /// each data frame with the oldest unanswered send. The frames read in
+    /// one go share one clock reading (they were read back to back).
+    fn read(
+        &mut self,
+        ctx: &Ctx,
+        id: ClientId,
+        ws: &mut ClientWs,
+        last_in: &mut Instant,
+        item: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Result<(), CloseInfo> {
+        let now = Instant::now();
+        let mut item = Some(item);
+        while let Some(next) = item.take() {
+            match interpret_wire(ws, next) {
+                Read::Frame(msg) => {
+                    *last_in = now;
+                    if matches!(msg, Message::Text(_) | Message::Binary(_)) {
+                        let round_trip = self.intended.pop_front().map(|s| now.saturating_duration_since(s));
+                        self.slowest = self.slowest.max(round_trip.unwrap_or_default());
+                        self.traffic.last_received = Some(now);
+                        self.traffic.received(ctx, id, round_trip);
+                    }
+                }
+                Read::Ended(close) => return Err(close),
+            }
+            item = ws.next().now_or_never();
+        }
+        Ok(())
+    }
+}
+
+/// Sends every tick that is due, each under the write deadline, recording
+/// the intended send times. The due messages are framed and masked here as
+/// one buffer ([`out_frame::put_repeated`]) and go out in one flush:
+/// through tungstenite they cost a framing, a mask, two copies and a
+/// re-parse in the pong filter each, the largest part of an echo flood's
+/// client CPU. Sent means handed to the stream, as a feed would.
 async fn send_due(
     ctx: &Ctx,
     ws: &mut ClientWs,
-    message: &Message,
-    (first, ticker): (tokio::time::Instant, &mut tokio::time::Interval),
-    intended: &mut VecDeque<Instant>,
-    traffic: &mut Traffic,
+    (message, batch): (&Message, &mut Vec<u8>),
+    due: Due,
+    echoes: &mut Echoes,
     token: &CancellationToken,
 ) -> Written {
-    let limit = ctx.endpoint.write_timeout;
-    let mut due = Some(first);
-    while let Some(at) = due.filter(|_| intended.len() < MAX_OUTSTANDING) {
-        intended.push_back(at.into_std());
-        traffic.first_sent.get_or_insert(at.into_std());
-        let written = write_within(ws, WriteOp::Feed(message.clone()), limit, token).await;
-        if !matches!(written, Written::Done) {
-            intended.pop_back();
-            return written;
-        }
-        traffic.sent += 1;
-        due = ticker.tick().now_or_never();
+    if due.count == 0 {
+        return Written::Done;
     }
+    let limit = ctx.endpoint.write_timeout;
+    let (intended, traffic) = (&mut echoes.intended, &mut echoes.traffic);
+    let before = intended.len();
+    intended.extend((0..due.count).map(|k| due.first + due.period.saturating_mul(k as u32)));
+    traffic.first_sent.get_or_insert(due.first);
+    let count = due.count;
+    out_frame::put_repeated(batch, out_frame::TEXT, ctx.plan.message.as_deref().unwrap_or_default().as_bytes(), count);
+    if !ws.push_frames(batch) {
+        // The queue under the WebSocket is full: wait for the socket first,
+        // as a write would (then the queue is empty and takes the batch).
+        let flushed = write_within(ws, WriteOp::Flush, limit, token).await;
+        if !matches!(flushed, Written::Done) {
+            intended.truncate(before);
+            return flushed;
+        }
+        if !ws.push_frames(batch) {
+            // Not expected after a complete flush; tungstenite frames them then.
+            for k in 0..count {
+                let written = write_within(ws, WriteOp::Feed(message.clone()), limit, token).await;
+                if !matches!(written, Written::Done) {
+                    intended.truncate(before + k);
+                    return written;
+                }
+                traffic.sent += 1;
+            }
+            return write_within(ws, WriteOp::Flush, limit, token).await;
+        }
+    }
+    traffic.sent += count as u32;
     write_within(ws, WriteOp::Flush, limit, token).await
 }
 
@@ -138,5 +261,44 @@ impl Traffic {
                 ctx.emit(id, EventKind::MessageSpan { first_sent, last_received });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn nothing_is_due_before_the_next_tick() {
+        let mut s = Schedule::new(10 * MS);
+        let next = s.next;
+        let due = s.take_due(next - MS, 100);
+        assert_eq!(due.count, 0);
+        assert_eq!(s.next, next, "the schedule did not move");
+    }
+
+    #[test]
+    fn a_late_wake_up_sends_every_tick_it_missed_at_their_intended_times() {
+        let mut s = Schedule::new(10 * MS);
+        let start = s.next;
+        let due = s.take_due(start, 100);
+        assert_eq!((due.count, due.first), (1, start), "exactly on time: one tick");
+        let due = s.take_due(start + 45 * MS, 100);
+        assert_eq!(due.count, 4, "ticks at +10, +20, +30, +40 ms");
+        assert_eq!(due.first, start + 10 * MS);
+        assert_eq!(due.period, 10 * MS);
+        assert_eq!(s.next, start + 50 * MS);
+    }
+
+    #[test]
+    fn ticks_past_the_outstanding_bound_are_skipped_not_queued() {
+        let mut s = Schedule::new(10 * MS);
+        let start = s.next;
+        let due = s.take_due(start + 95 * MS, 3);
+        assert_eq!(due.count, 3, "only as many as there is room for");
+        assert_eq!(s.next, start + 100 * MS, "the other seven are skipped");
+        assert_eq!(s.take_due(start + 99 * MS, 3).count, 0, "and not sent later");
     }
 }

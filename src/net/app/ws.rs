@@ -106,6 +106,15 @@ impl ClientWs {
         self.ws.get_ref()
     }
 
+    /// Queues whole client frames built outside tungstenite (an echo hold's
+    /// batch, [`crate::net::out_frame`]) behind everything written so far;
+    /// the next flush sends them. False when they must wait: flush first.
+    /// Safe beside tungstenite because it hands the stream whole frames
+    /// only, and a pong it owes is written between frames, never inside.
+    pub fn push_frames(&mut self, frames: &[u8]) -> bool {
+        self.ws.get_mut().push_frames(frames)
+    }
+
     /// Sends a close frame and flushes it (as `WebSocketStream::close`).
     pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), WsError> {
         self.ws.close(frame).await
