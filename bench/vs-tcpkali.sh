@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # wsprobe storm against tcpkali, side by side against the same server: one
 # `wsprobe serve` process for the whole run, rounds alternating wsprobe and
-# tcpkali (at an exact-count connect rate and flat out), each client in its
+# tcpkali (at an exact-count connect rate of 20,000/s, and at 40,000/s and
+# 80,000/s, where it opens more connections than asked), each client in its
 # own process under GNU time.
 #
 # - Connection rate: timed by the server, not by either client: /health is
@@ -31,7 +32,7 @@
 # right after tcpkali spent 22 s of CPU in the kernel's __inet_hash_connect).
 #
 # Usage: bench/vs-tcpkali.sh [CLIENTS] [ROUNDS]   (defaults: 10000, 3)
-# Env:   TCPKALI, TK_RATES (default "20000 40000": tcpkali --connect-rate per
+# Env:   TCPKALI, TK_RATES (default "20000 40000 80000": tcpkali --connect-rate per
 #        mode), HOLD (default 2: seconds each client holds its connections),
 #        WSPROBE_BIN (another wsprobe build to measure; default: this
 #        checkout's release build, built first)
@@ -40,7 +41,7 @@ cd "$(dirname "$0")/.."
 CLIENTS=${1:-10000}
 ROUNDS=${2:-3}
 HOLD=${HOLD:-2}
-TK_RATES=${TK_RATES:-"20000 40000"}
+TK_RATES=${TK_RATES:-"20000 40000 80000"}
 ECHO_CONNS=100
 ECHO_RATE=4000 # messages per second per connection
 ECHO_SECS=5

@@ -1,6 +1,6 @@
 //! Client frames we build ourselves instead of through tungstenite: the
-//! bare close of a parked connection ([`crate::net::bare_close`]) and an
-//! echo hold's batch of due messages ([`crate::check::storm`]), written as
+//! bare close of a parked connection ([`crate::net::bare_close`]) and a
+//! storm echo hold's batch of due messages, written as
 //! one buffer per tick rather than framed, masked and copied one message
 //! at a time through the WebSocket layer.
 //!
