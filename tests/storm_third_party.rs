@@ -4,7 +4,10 @@
 //! front of the reference server queues connections at its `maxconn`:
 //! globally (it stops accepting, the kernel drops SYNs) or per backend
 //! server (TCP connects at once, the upgrade waits in HAProxy's queue).
-//! Each test asserts what wsprobe calls it and where the time went.
+//! Each test asserts what wsprobe calls it and where the time went. Python
+//! `websockets` (tests/third_party/plain_server.py) is the truth for how a
+//! storm ends: the close handshakes it received, the echoes it sent late
+//! (slow-echo) or never (silent).
 //!
 //! Every peer is a child process killed by its PID when the test ends;
 //! every wait is bounded (the readiness line, the port, the run).
@@ -235,20 +238,7 @@ fn storm_closes_every_held_connection_with_a_handshake_the_server_sees() {
 #[test]
 fn echoes_in_flight_when_the_run_ends_are_waited_for_not_counted_lost() {
     let peer = common::peer::Peer::python("plain_server.py", "websockets", &["slow-echo", "150"]);
-    let r = run_json(&[
-        "storm",
-        &format!("{}/ws", peer.base),
-        "--clients",
-        "5",
-        "--hold",
-        "600ms",
-        "--disrupt",
-        "none",
-        "--message",
-        "hi",
-        "--message-interval",
-        "20ms",
-    ]);
+    let r = echo_storm(&peer, "600ms", &[]);
     let (sent, received) = (count(&r, "/messages/sent"), count(&r, "/messages/received"));
     assert!(sent >= 100, "5 clients × about 30 messages: {sent} sent ({r:#})");
     assert_eq!(received, sent, "every echo the server sent was counted: {r:#}");
@@ -264,24 +254,18 @@ fn echoes_in_flight_when_the_run_ends_are_waited_for_not_counted_lost() {
 fn a_server_that_never_echoes_does_not_hold_up_the_end_of_the_run() {
     let peer = common::peer::Peer::python("plain_server.py", "websockets", &["silent"]);
     let started = std::time::Instant::now();
-    let r = run_json(&[
-        "storm",
-        &format!("{}/ws", peer.base),
-        "--clients",
-        "5",
-        "--hold",
-        "300ms",
-        "--disrupt",
-        "none",
-        "--message",
-        "hi",
-        "--message-interval",
-        "20ms",
-        "--close-timeout",
-        "20s",
-    ]);
+    let r = echo_storm(&peer, "300ms", &["--close-timeout", "20s"]);
     let took = started.elapsed();
     assert!(count(&r, "/messages/sent") >= 25, "{r:#}");
     assert_eq!(count(&r, "/messages/received"), 0, "{r:#}");
     assert!(took < Duration::from_secs(10), "the run took {took:?}: it waited for echoes that never came");
+}
+
+/// Five storm clients sending "hi" every 20 ms to `peer` for `hold`.
+fn echo_storm(peer: &common::peer::Peer, hold: &str, more: &[&str]) -> Value {
+    let url = format!("{}/ws", peer.base);
+    let mut args = vec!["storm", &url, "--clients", "5", "--hold", hold, "--disrupt", "none"];
+    args.extend(["--message", "hi", "--message-interval", "20ms"]);
+    args.extend(more);
+    run_json(&args)
 }
