@@ -50,16 +50,20 @@ pub fn reserve_descriptor_table(limit: FileLimit) {
     if highest < 1024 {
         return;
     }
-    // SAFETY: dup2 of stdin (or of nothing: with stdin closed it fails and
-    // we stop) onto a descriptor number this process does not use (it is
-    // the last one the limit allows, and nothing has opened near it this
-    // early), then close of exactly that number. No memory is touched.
+    // SAFETY: dup2 of stdin, stdout or stderr (the first that is open; a
+    // closed one makes dup2 fail and the next is tried) onto a descriptor
+    // number this process does not use (checked: it is the last one the
+    // limit allows, and nothing opens near it this early), then close of
+    // exactly that number. No memory is touched.
     unsafe {
         if libc::fcntl(highest, libc::F_GETFD) != -1 {
             return; // in use: leave it alone
         }
-        if libc::dup2(0, highest) == highest {
-            libc::close(highest);
+        for standard in 0..=2 {
+            if libc::dup2(standard, highest) == highest {
+                libc::close(highest);
+                return;
+            }
         }
     }
 }
