@@ -44,7 +44,9 @@ pub struct StormArgs {
     /// How long to hold the connections before the disruption.
     #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
     pub hold: Duration,
-    /// Text to send for echo round trips while holding.
+    /// Text to send for echo round trips while holding (echoes still in
+    /// flight when the run ends are waited for: twice the slowest round
+    /// trip seen, at most --close-timeout).
     #[arg(long, value_name = "TEXT")]
     pub message: Option<String>,
     /// How often each client sends --message.
