@@ -31,7 +31,7 @@ pub fn masked_close_frame(code: u16, reason: &str) -> Vec<u8> {
     let mut payload = Vec::with_capacity(2 + cut);
     payload.extend_from_slice(&code.to_be_bytes());
     payload.extend_from_slice(&reason.as_bytes()[..cut]);
-    let mut frame = Vec::with_capacity(6 + payload.len());
+    let mut frame = Vec::new();
     crate::net::out_frame::put_masked(&mut frame, crate::net::out_frame::CLOSE, &payload);
     frame
 }

@@ -25,7 +25,7 @@ pub fn put_masked(out: &mut Vec<u8>, first: u8, payload: &[u8]) {
     put_masked_with(out, first, payload, key);
 }
 
-/// [`put_masked`] with a given key (tests; a batch that drew its keys at once).
+/// [`put_masked`] with a given key.
 pub fn put_masked_with(out: &mut Vec<u8>, first: u8, payload: &[u8], key: [u8; 4]) {
     out.reserve(14 + payload.len());
     out.push(first);
@@ -46,13 +46,14 @@ pub fn put_masked_with(out: &mut Vec<u8>, first: u8, payload: &[u8], key: [u8; 4
 
 /// The same message framed `count` times into `out` (cleared first), each
 /// frame with its own key: what an echo hold writes for the ticks that are
-/// due. The keys are drawn in one call to the generator.
+/// due.
 pub fn put_repeated(out: &mut Vec<u8>, first: u8, payload: &[u8], count: usize) {
     out.clear();
-    let mut keys = vec![0u8; 4 * count];
-    rand::rng().fill_bytes(&mut keys);
-    for key in keys.chunks_exact(4) {
-        put_masked_with(out, first, payload, [key[0], key[1], key[2], key[3]]);
+    let mut rng = rand::rng();
+    for _ in 0..count {
+        let mut key = [0u8; 4];
+        rng.fill_bytes(&mut key);
+        put_masked_with(out, first, payload, key);
     }
 }
 

@@ -33,8 +33,7 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
     let Conn::Ws(ws) = &mut live.conn else {
         return HoldEnd::End;
     };
-    // Built once: each send clones a reference to the same bytes.
-    let message = Message::text(ctx.plan.message.clone().unwrap_or_default());
+    let payload = ctx.plan.message.as_deref().unwrap_or_default().as_bytes();
     // The due messages' frames, reused tick after tick.
     let mut batch = Vec::new();
     let mut schedule = Schedule::new(ctx.plan.message_interval);
@@ -48,7 +47,7 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
             () = &mut wake => {
                 let due = schedule.take_due(Instant::now(), MAX_OUTSTANDING - echoes.intended.len());
                 wake.as_mut().reset(schedule.next.into());
-                match send_due(ctx, ws, (&message, &mut batch), due, &mut echoes, token).await {
+                match send_due(ctx, ws, (payload, &mut batch), due, &mut echoes, token).await {
                     Written::Done => live.last_out = Instant::now(),
                     Written::Stopped => break HoldEnd::Disrupt,
                     Written::Ended(close) => break HoldEnd::Dropped(close),
@@ -56,18 +55,18 @@ pub(super) async fn hold_echo(ctx: &Ctx, id: ClientId, live: &mut Live, token: &
             }
             item = ws.next() => {
                 if let Err(close) = echoes.read(ctx, id, ws, &mut live.last_in, item) {
-                    echoes.traffic.flush(ctx, id);
-                    return HoldEnd::Dropped(close);
+                    break HoldEnd::Dropped(close);
                 }
             }
         }
     };
-    if matches!(end, HoldEnd::Disrupt) && ctx.end.is_cancelled() {
-        if let Err(close) = drain(ctx, id, ws, &mut live.last_in, &mut echoes).await {
-            echoes.traffic.flush(ctx, id);
-            return HoldEnd::Dropped(close);
-        }
-    }
+    let end = match end {
+        HoldEnd::Disrupt if ctx.end.is_cancelled() => match drain(ctx, id, ws, &mut live.last_in, &mut echoes).await {
+            Ok(()) => end,
+            Err(close) => HoldEnd::Dropped(close),
+        },
+        other => other,
+    };
     echoes.traffic.flush(ctx, id);
     end
 }
@@ -186,7 +185,7 @@ impl Echoes {
 async fn send_due(
     ctx: &Ctx,
     ws: &mut ClientWs,
-    (message, batch): (&Message, &mut Vec<u8>),
+    (payload, batch): (&[u8], &mut Vec<u8>),
     due: Due,
     echoes: &mut Echoes,
     token: &CancellationToken,
@@ -195,34 +194,24 @@ async fn send_due(
         return Written::Done;
     }
     let limit = ctx.endpoint.write_timeout;
-    let (intended, traffic) = (&mut echoes.intended, &mut echoes.traffic);
-    let before = intended.len();
-    intended.extend((0..due.count).map(|k| due.first + due.period.saturating_mul(k as u32)));
-    traffic.first_sent.get_or_insert(due.first);
-    let count = due.count;
-    out_frame::put_repeated(batch, out_frame::TEXT, ctx.plan.message.as_deref().unwrap_or_default().as_bytes(), count);
+    let before = echoes.intended.len();
+    echoes.intended.extend((0..due.count).map(|k| due.first + due.period.saturating_mul(k as u32)));
+    echoes.traffic.first_sent.get_or_insert(due.first);
+    out_frame::put_repeated(batch, out_frame::TEXT, payload, due.count);
     if !ws.push_frames(batch) {
         // The queue under the WebSocket is full: wait for the socket first,
-        // as a write would (then the queue is empty and takes the batch).
+        // as a write would. A complete flush leaves the queue empty and
+        // every frame in it whole (tungstenite hands over whole frames), so
+        // the batch is taken then.
         let flushed = write_within(ws, WriteOp::Flush, limit, token).await;
         if !matches!(flushed, Written::Done) {
-            intended.truncate(before);
+            echoes.intended.truncate(before);
             return flushed;
         }
-        if !ws.push_frames(batch) {
-            // Not expected after a complete flush; tungstenite frames them then.
-            for k in 0..count {
-                let written = write_within(ws, WriteOp::Feed(message.clone()), limit, token).await;
-                if !matches!(written, Written::Done) {
-                    intended.truncate(before + k);
-                    return written;
-                }
-                traffic.sent += 1;
-            }
-            return write_within(ws, WriteOp::Flush, limit, token).await;
-        }
+        let taken = ws.push_frames(batch);
+        debug_assert!(taken, "a flushed stream takes whole frames");
     }
-    traffic.sent += count as u32;
+    echoes.traffic.sent += due.count as u32;
     write_within(ws, WriteOp::Flush, limit, token).await
 }
 
