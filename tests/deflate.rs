@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::hostile::{Hostile, HostileServer};
-use common::peer::{third_party, Peer};
+use common::peer::Peer;
 use common::{run_json, ChildGuard, ServeProcess, TestServer};
 use serde_json::{json, Value};
 use wsprobe::server::config::ServerConfig;
@@ -28,11 +28,7 @@ fn python_deflate(args: &[&str]) -> Peer {
 
 /// Node `ws` with permessage-deflate (tests/third_party/node/deflate_ws.js).
 fn node_deflate() -> Peer {
-    assert!(
-        third_party("node/node_modules/.package-lock.json").exists(),
-        "tests/third_party/node/node_modules is missing: run scripts/test (npm ci)"
-    );
-    Peer::start("node", &[third_party("node/deflate_ws.js").to_str().expect("utf-8")])
+    Peer::node("node/deflate_ws.js", &[])
 }
 
 /// `connect --deflate` sending `texts` (and a binary message), listening briefly.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::peer::{third_party, Peer};
+use common::peer::Peer;
 
 /// How long one wsprobe fanout run may take before the test kills it.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -38,11 +38,7 @@ fn router(args: &[&str]) -> Peer {
 
 /// The Node `ws` broadcast hub.
 fn node_ws() -> Peer {
-    assert!(
-        third_party("node/node_modules/ws/package.json").exists(),
-        "tests/third_party/node/node_modules is missing: scripts/test runs `npm ci` there"
-    );
-    Peer::start("node", &[third_party("node/fanout_ws.js").to_str().expect("utf-8 path")])
+    Peer::node("node/fanout_ws.js", &[])
 }
 
 /// The URL template every wsprobe client connects to.

@@ -31,23 +31,12 @@ fn python_socketio() -> Peer {
     Peer::start("python3", &[script.to_str().expect("utf-8"), "--ping-interval", "1", "--ping-timeout", "1"])
 }
 
-fn node(script: &str, args: &[&str]) -> Peer {
-    assert!(
-        third_party("node/node_modules/.package-lock.json").exists(),
-        "tests/third_party/node/node_modules is missing: run scripts/test (npm ci)"
-    );
-    let path = third_party(script);
-    let mut all = vec![path.to_str().expect("utf-8")];
-    all.extend_from_slice(args);
-    Peer::start("node", &all)
-}
-
 fn node_socketio() -> Peer {
-    node("node/socketio_server.js", &["1000", "1000"])
+    Peer::node("node/socketio_server.js", &["1000", "1000"])
 }
 
 fn graphql_ws() -> Peer {
-    node("node/graphql_ws_server.js", &[])
+    Peer::node("node/graphql_ws_server.js", &[])
 }
 
 /// The Engine.IO endpoint spelled out, for runs without `--protocol`.

@@ -46,6 +46,19 @@ impl Peer {
         Peer::start("python3", &all)
     }
 
+    /// `node tests/third_party/SCRIPT ARGS`; fails the test (never skips)
+    /// when `npm ci` has not installed tests/third_party/node/node_modules.
+    pub fn node(script: &str, args: &[&str]) -> Peer {
+        assert!(
+            third_party("node/node_modules/.package-lock.json").exists(),
+            "tests/third_party/node/node_modules is missing: run scripts/test (npm ci)"
+        );
+        let script = third_party(script);
+        let mut all = vec![script.to_str().expect("utf-8 path")];
+        all.extend_from_slice(args);
+        Peer::start("node", &all)
+    }
+
     /// Starts `program args` and waits for its readiness line.
     pub fn start(program: &str, args: &[&str]) -> Peer {
         let dir = tempfile::tempdir().expect("temp dir");
