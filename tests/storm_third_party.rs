@@ -15,7 +15,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -26,10 +26,6 @@ use wsprobe::stats::latency::Latency;
 
 /// How long a peer may take to print its readiness line or open its port.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn third_party(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/third_party").join(rel)
-}
 
 fn diagnosis(r: &Value) -> String {
     r["diagnosis"]
@@ -43,16 +39,8 @@ fn count(r: &Value, pointer: &str) -> u64 {
 }
 
 /// The Node `ws` echo server with `server.listen(0, host, backlog)`.
-fn node_ws(backlog: u32) -> (ChildGuard, String) {
-    assert!(
-        third_party("node/node_modules/ws/package.json").exists(),
-        "tests/third_party/node/node_modules is missing: scripts/test runs `npm ci` there"
-    );
-    let script = third_party("node/backlog_ws.js");
-    let mut child = ChildGuard::spawn(Command::new("node").arg(script).arg(backlog.to_string()));
-    let line = child.stdout_line(STARTUP_TIMEOUT, |l| l.starts_with("READY ws://")).expect("node printed READY");
-    let url = line.split_whitespace().nth(1).expect("a URL on the READY line").to_string();
-    (child, url)
+fn node_ws(backlog: u32) -> common::peer::Peer {
+    common::peer::Peer::node("node/backlog_ws.js", &[&backlog.to_string()])
 }
 
 /// A herd of 300 clients at once against Node `ws` with a backlog of 8:
@@ -60,7 +48,8 @@ fn node_ws(backlog: u32) -> (ChildGuard, String) {
 /// says the backlog overflowed and what to do, with the kernel's count.
 #[test]
 fn node_ws_with_a_small_backlog_overflows_its_listen_queue() {
-    let (_node, url) = node_ws(8);
+    let node = node_ws(8);
+    let url = node.base.clone();
     let r = run_json(&[
         "storm",
         &url,
